@@ -1,0 +1,161 @@
+package embedded
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"time"
+
+	"github.com/taskmill/taskmill/backend"
+)
+
+var timeZero time.Time
+
+// Cancel moves a task that is not final to canceled.
+func (b *Backend) Cancel(ctx context.Context, id string) (*backend.Task, error) {
+	var out *backend.Task
+	err := b.update(ctx, func(tx *txn) error {
+		t, err := getTask(tx.Tx, id)
+		if err != nil {
+			return err
+		}
+		if t.State.Final() {
+			return fmt.Errorf("cancel task %s (%s): %w", id, t.State, backend.ErrFinal)
+		}
+		prev := t.State
+		if prev == backend.StateProcessing {
+			endAttempt(tx, t, "canceled", "canceled")
+		}
+		t.State, t.FinishedAt = backend.StateCanceled, tx.now
+		if err := save(tx, t, prev); err != nil {
+			return err
+		}
+		out = t
+		return nil
+	})
+	return out, err
+}
+
+// Retry sends a failed or canceled task back to pending with fresh attempts.
+func (b *Backend) Retry(ctx context.Context, id string) (*backend.Task, error) {
+	var out *backend.Task
+	err := b.update(ctx, func(tx *txn) error {
+		t, err := getTask(tx.Tx, id)
+		if err != nil {
+			return err
+		}
+		if t.State != backend.StateFailed && t.State != backend.StateCanceled {
+			return fmt.Errorf("retry task %s (%s): %w", id, t.State, backend.ErrNotFinal)
+		}
+		prev := t.State
+		t.State, t.Attempt = backend.StatePending, 0
+		t.FinishedAt, t.RunAt, t.Result, t.Progress = timeZero, timeZero, nil, nil
+		if !t.Deadline.IsZero() && !tx.now.Before(t.Deadline) {
+			t.Deadline = timeZero // a manual retry is a fresh start
+		}
+		if err := save(tx, t, prev); err != nil {
+			return err
+		}
+		out = t
+		return nil
+	})
+	return out, err
+}
+
+// Delete removes a final task.
+func (b *Backend) Delete(ctx context.Context, id string) error {
+	return b.update(ctx, func(tx *txn) error {
+		t, err := getTask(tx.Tx, id)
+		if err != nil {
+			return err
+		}
+		if !t.State.Final() {
+			return fmt.Errorf("delete task %s (%s): %w", id, t.State, backend.ErrNotFinal)
+		}
+		key := []byte(id)
+		if t.UniqueKey != "" {
+			ub := tx.Bucket(bucketUnique)
+			if bytes.Equal(ub.Get([]byte(t.UniqueKey)), key) {
+				if err := ub.Delete([]byte(t.UniqueKey)); err != nil {
+					return err
+				}
+			}
+		}
+		if err := tx.Bucket(bucketStates).Bucket([]byte(t.State)).Delete(key); err != nil {
+			return err
+		}
+		if err := addCount(tx, t.Queue, t.State, -1); err != nil {
+			return err
+		}
+		if err := tx.Bucket(bucketTasks).Delete(key); err != nil {
+			return err
+		}
+		ev := backend.EventOf(t, tx.now)
+		ev.Task.State = "deleted"
+		tx.publish(ev)
+		return nil
+	})
+}
+
+// Reclaim returns tasks whose lease expired to pending, or fails them when
+// that was their last attempt. It also forgets workers whose heartbeat ran out.
+func (b *Backend) Reclaim(ctx context.Context, now time.Time) (int, error) {
+	n := 0
+	err := b.update(ctx, func(tx *txn) error {
+		n = 0
+		c := tx.Bucket(bucketLeases).Cursor()
+		limit := be64(uint64(now.UnixNano()))
+		var expired []string
+		for k, v := c.First(); k != nil && bytes.Compare(k[:8], limit) < 0; k, v = c.Next() {
+			expired = append(expired, string(v))
+		}
+		for _, id := range expired {
+			t, err := getTask(tx.Tx, id)
+			if err != nil {
+				return err
+			}
+			msg := fmt.Sprintf("lease expired: worker %s stopped extending it", t.WorkerID)
+			endAttempt(tx, t, "lease_expired", msg)
+			t.LastError = msg
+			if t.Attempt >= t.MaxAttempts {
+				t.State, t.FinishedAt = backend.StateFailed, tx.now
+			} else {
+				t.State = backend.StatePending
+			}
+			if err := save(tx, t, backend.StateProcessing); err != nil {
+				return err
+			}
+			if err := recordHistory(tx, t.Queue, false); err != nil {
+				return err
+			}
+			n++
+		}
+		return expireWorkers(tx, now)
+	})
+	return n, err
+}
+
+// PauseQueue stops Lease from taking from the queue.
+func (b *Backend) PauseQueue(ctx context.Context, queue string) error {
+	return b.setPaused(ctx, queue, true)
+}
+
+// ResumeQueue lets Lease take from the queue again.
+func (b *Backend) ResumeQueue(ctx context.Context, queue string) error {
+	return b.setPaused(ctx, queue, false)
+}
+
+func (b *Backend) setPaused(ctx context.Context, queue string, paused bool) error {
+	return b.update(ctx, func(tx *txn) error {
+		v, _ := json.Marshal(queueRecord{Paused: paused})
+		if err := tx.Bucket(bucketQueues).Put([]byte(queue), v); err != nil {
+			return err
+		}
+		if !paused {
+			tx.wakeLeasers()
+		}
+		tx.publish(backend.Event{Kind: backend.EventQueueUpdate, Queue: queue, At: tx.now})
+		return nil
+	})
+}

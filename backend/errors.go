@@ -1,0 +1,25 @@
+package backend
+
+import "errors"
+
+// Sentinel errors. Backends wrap them with context; callers test with errors.Is.
+var (
+	// ErrNotFound: no task (or worker) with that id.
+	ErrNotFound = errors.New("not found")
+	// ErrLeaseLost: the lease token is not the task's current lease. The
+	// task was reclaimed, canceled, finished or deleted since it was leased;
+	// the caller must not treat its result as recorded.
+	ErrLeaseLost = errors.New("lease lost")
+	// ErrFinal: the task is already completed, failed or canceled.
+	ErrFinal = errors.New("task is final")
+	// ErrNotFinal: the operation needs a final task (delete) or a failed or
+	// canceled one (retry).
+	ErrNotFinal = errors.New("task is not final")
+	// ErrDuplicate: a task with the same unique key exists inside its window.
+	ErrDuplicate = errors.New("duplicate task")
+	// ErrClosed: the backend was closed.
+	ErrClosed = errors.New("backend closed")
+)
+
+// ErrBadCursor: the list cursor was not made by this backend.
+var ErrBadCursor = errors.New("bad cursor")
