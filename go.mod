@@ -3,7 +3,12 @@ module github.com/taskmill/taskmill
 go 1.26.8
 
 require (
-	github.com/google/uuid v1.6.0 // indirect
-	go.etcd.io/bbolt v1.5.0 // indirect
-	golang.org/x/sys v0.45.0 // indirect
+	github.com/coder/websocket v1.8.14
+	github.com/google/uuid v1.6.0
+	go.etcd.io/bbolt v1.5.0
+)
+
+require (
+	github.com/stretchr/testify v1.12.1 // indirect
+	golang.org/x/sys v0.48.0 // indirect
 )

@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"sync"
 	"time"
@@ -60,44 +59,12 @@ func (t *Task) Decode(v any) error { return DecodePayload(t.info.Payload, v) }
 
 // DecodePayload unmarshals a JSON payload strictly into v: unknown fields
 // and trailing data are refused, and errors name the offending field as
-// "payload.<field>".
+// "payload.<field>". An empty payload decodes as {}.
 func DecodePayload(payload json.RawMessage, v any) error {
 	if len(bytes.TrimSpace(payload)) == 0 {
 		payload = json.RawMessage("{}")
 	}
-	dec := json.NewDecoder(bytes.NewReader(payload))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(v); err != nil {
-		return payloadDecodeError(err)
-	}
-	if dec.More() {
-		return Invalid("payload", "json", "trailing data after the JSON value")
-	}
-	return nil
-}
-
-func payloadDecodeError(err error) error {
-	var typeErr *json.UnmarshalTypeError
-	var syntaxErr *json.SyntaxError
-	switch {
-	case errors.As(err, &typeErr):
-		field := "payload"
-		if typeErr.Field != "" {
-			field += "." + typeErr.Field
-		}
-		return Invalid(field, "type", "must be a %s, not a JSON %s", typeErr.Type, typeErr.Value)
-	case errors.As(err, &syntaxErr):
-		return Invalid("payload", "json", "malformed JSON at byte %d: %v", syntaxErr.Offset, err)
-	}
-	const unknownPrefix = "json: unknown field "
-	if msg := err.Error(); len(msg) > len(unknownPrefix) && msg[:len(unknownPrefix)] == unknownPrefix {
-		name := msg[len(unknownPrefix):]
-		if len(name) >= 2 && name[0] == '"' {
-			name = name[1 : len(name)-1]
-		}
-		return Invalid("payload."+name, "unknown", "unknown field %q", name)
-	}
-	return Invalid("payload", "json", "%v", err)
+	return DecodeStrict(payload, v, "payload")
 }
 
 // ReportProgress records how far the handler has come (0–100) and a short

@@ -1,0 +1,171 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"runtime"
+	"sync"
+	"time"
+
+	"github.com/taskmill/taskmill"
+	"github.com/taskmill/taskmill/server"
+	"github.com/taskmill/taskmill/tasktypes"
+	"github.com/taskmill/taskmill/web"
+)
+
+func init() {
+	commands["serve"] = command{summary: "run the API server, dashboard and (by default) in-process workers", run: runServe}
+}
+
+// serveConfig is everything `taskmill serve` is told by flags and env.
+type serveConfig struct {
+	addr, dataDir, backendURL string
+	workers                   int
+	queues, strict            string
+	leaseDuration             time.Duration
+	shutdownTimeout           time.Duration
+	maxPayload                int
+	maxLocalSlots             int
+	logLevel, logFormat       string
+	taskTypes                 func() tasktypes.Config
+}
+
+func parseServeFlags(args []string, stderr io.Writer) (*serveConfig, error) {
+	c := &serveConfig{}
+	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
+	fs.StringVar(&c.addr, "addr", envString("TASKMILL_ADDR", "127.0.0.1:8080"), "listen address (env TASKMILL_ADDR)")
+	fs.StringVar(&c.dataDir, "data", envString("TASKMILL_DATA", "./taskmill-data"), "data directory of the embedded store and of files tasks read (env TASKMILL_DATA)")
+	fs.StringVar(&c.backendURL, "backend", envString("TASKMILL_BACKEND", ""), "backend URL; empty for the embedded store in --data (env TASKMILL_BACKEND)")
+	fs.IntVar(&c.workers, "workers", envInt("TASKMILL_WORKERS", runtime.NumCPU()), "in-process worker slots; 0 for none (env TASKMILL_WORKERS)")
+	fs.StringVar(&c.queues, "queues", envString("TASKMILL_QUEUES", "default=1"), "queues the in-process workers take from, with weights: a=3,b=1 (env TASKMILL_QUEUES)")
+	fs.StringVar(&c.strict, "strict", envString("TASKMILL_STRICT", ""), "take from these queues in strict order instead: a,b (env TASKMILL_STRICT)")
+	fs.DurationVar(&c.leaseDuration, "lease-duration", envDuration("TASKMILL_LEASE_DURATION", 15*time.Second), "how long a lease lasts without a heartbeat (env TASKMILL_LEASE_DURATION)")
+	fs.DurationVar(&c.shutdownTimeout, "shutdown-timeout", envDuration("TASKMILL_SHUTDOWN_TIMEOUT", 30*time.Second), "how long shutdown waits for running tasks (env TASKMILL_SHUTDOWN_TIMEOUT)")
+	fs.IntVar(&c.maxPayload, "max-payload", envInt("TASKMILL_MAX_PAYLOAD", taskmill.DefaultMaxPayload), "largest task payload in bytes (env TASKMILL_MAX_PAYLOAD)")
+	fs.IntVar(&c.maxLocalSlots, "max-local-slots", envInt("TASKMILL_MAX_LOCAL_SLOTS", 256), "most in-process worker slots POST /api/workers may start (env TASKMILL_MAX_LOCAL_SLOTS)")
+	fs.StringVar(&c.logLevel, "log-level", envString("TASKMILL_LOG_LEVEL", "info"), "debug, info, warn or error (env TASKMILL_LOG_LEVEL)")
+	fs.StringVar(&c.logFormat, "log-format", envString("TASKMILL_LOG_FORMAT", "text"), "text or json (env TASKMILL_LOG_FORMAT)")
+	c.taskTypes = taskTypeFlags(fs, &c.dataDir)
+	if err := parseFlags(fs, args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			fs.SetOutput(stderr)
+			fs.Usage()
+		}
+		return nil, err
+	}
+	if fs.NArg() > 0 {
+		return nil, usagef("unexpected argument %q", fs.Arg(0))
+	}
+	switch {
+	case c.workers < 0 || c.workers > 10_000:
+		return nil, usagef("--workers must be between 0 and 10000, got %d", c.workers)
+	case c.leaseDuration < 500*time.Millisecond:
+		return nil, usagef("--lease-duration must be at least 500ms, got %s", c.leaseDuration)
+	case c.shutdownTimeout < 0:
+		return nil, usagef("--shutdown-timeout must not be negative")
+	case c.maxPayload < 1 || c.maxPayload > 64<<20:
+		return nil, usagef("--max-payload must be between 1 and %d bytes, got %d", 64<<20, c.maxPayload)
+	case c.maxLocalSlots < c.workers:
+		return nil, usagef("--max-local-slots (%d) must be at least --workers (%d)", c.maxLocalSlots, c.workers)
+	}
+	return c, nil
+}
+
+// runServe runs the manager until ctx ends: the HTTP API and dashboard,
+// the reclaimer of expired leases, and the in-process workers.
+func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	c, err := parseServeFlags(args, stderr)
+	if err != nil {
+		return err
+	}
+	log, err := newLogger(stderr, c.logLevel, c.logFormat)
+	if err != nil {
+		return err
+	}
+	base := taskmill.WorkerConfig{LeaseDuration: c.leaseDuration, ShutdownTimeout: c.shutdownTimeout, Logger: log}
+	if c.strict != "" {
+		if base.StrictOrder, err = parseStrictQueues(c.strict); err != nil {
+			return err
+		}
+	} else if base.Queues, err = parseQueueWeights(c.queues); err != nil {
+		return err
+	}
+
+	b, kind, err := openBackend(ctx, c.backendURL, c.dataDir, log)
+	if err != nil {
+		return fmt.Errorf("open backend: %w", err)
+	}
+	defer b.Close()
+
+	mux := taskmill.NewServeMux()
+	if err := tasktypes.Register(mux, c.taskTypes()); err != nil {
+		return err
+	}
+	base.Handler = mux
+	client := taskmill.NewClient(b, taskmill.ClientConfig{Types: mux, RejectUnknownTypes: true, MaxPayloadBytes: c.maxPayload, Logger: log})
+	local := newLocalWorkers(b, base, c.maxLocalSlots, log)
+	api := server.New(server.Config{
+		Client: client, Types: mux, Workers: local, UI: web.Dist(), Logger: log,
+		MaxBodyBytes: int64(c.maxPayload) + 64<<10,
+	})
+	defer api.Close()
+
+	ln, err := net.Listen("tcp", c.addr)
+	if err != nil {
+		return fmt.Errorf("listen on %s: %w", c.addr, err)
+	}
+	httpServer := &http.Server{Handler: api, ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 2 * time.Minute,
+		ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelWarn)}
+
+	// Any live process reclaims expired leases, so a server with no
+	// workers still recovers the tasks of workers that died.
+	bgCtx, stopBackground := context.WithCancel(context.WithoutCancel(ctx))
+	var bg sync.WaitGroup
+	bg.Add(1)
+	go func() {
+		defer bg.Done()
+		taskmill.ReclaimLoop(bgCtx, b, time.Second, log)
+	}()
+
+	if c.workers > 0 {
+		if _, err := local.StartWorker(ctx, c.workers, nil); err != nil {
+			stopBackground()
+			return fmt.Errorf("start in-process workers: %w", err)
+		}
+	}
+
+	served := make(chan error, 1)
+	go func() { served <- httpServer.Serve(ln) }()
+	log.Info("taskmill serving", "url", "http://"+ln.Addr().String(), "backend", kind, "workers", c.workers)
+
+	select {
+	case <-ctx.Done():
+		log.Info("shutting down")
+	case err = <-served:
+		log.Error("http server stopped", "err", err)
+	}
+	// Stop taking requests, then drain the workers, then close the store.
+	shutdownCtx, cancel := context.WithTimeout(context.Background(), c.shutdownTimeout+5*time.Second)
+	defer cancel()
+	api.Close() // end WebSocket streams, which Shutdown does not wait for
+	if herr := httpServer.Shutdown(shutdownCtx); herr != nil {
+		log.Warn("http shutdown", "err", herr)
+	}
+	wctx, wcancel := context.WithTimeout(context.Background(), c.shutdownTimeout)
+	defer wcancel()
+	if werr := local.stopAll(wctx); werr != nil {
+		log.Warn("stop in-process workers", "err", werr)
+	}
+	stopBackground()
+	bg.Wait()
+	if errors.Is(err, http.ErrServerClosed) {
+		err = nil
+	}
+	return err
+}

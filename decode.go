@@ -1,0 +1,121 @@
+package taskmill
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"io"
+	"strings"
+
+	"github.com/taskmill/taskmill/backend"
+)
+
+// DecodeStrict unmarshals one JSON value from data into v, refusing
+// unknown fields and trailing data. A failure is a *ValidationError whose
+// Field is the JSON path of the offending field below prefix ("payload.n"
+// for prefix "payload"); with an empty prefix, errors about the value as a
+// whole name the field "body".
+func DecodeStrict(data []byte, v any, prefix string) error {
+	dec := json.NewDecoder(bytes.NewReader(data))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(v); err != nil {
+		return decodeError(err, prefix)
+	}
+	if dec.More() {
+		return Invalid(fieldPath(prefix, ""), "json", "trailing data after the JSON value")
+	}
+	return nil
+}
+
+// fieldPath joins a prefix and a field name into a JSON path.
+func fieldPath(prefix, name string) string {
+	switch {
+	case prefix == "" && name == "":
+		return "body"
+	case prefix == "":
+		return name
+	case name == "":
+		return prefix
+	}
+	return prefix + "." + name
+}
+
+func decodeError(err error, prefix string) error {
+	var typeErr *json.UnmarshalTypeError
+	var syntaxErr *json.SyntaxError
+	switch {
+	case errors.As(err, &typeErr):
+		if typeErr.Field == "" {
+			return Invalid(fieldPath(prefix, ""), "type", "must be a JSON object, not a JSON %s", typeErr.Value)
+		}
+		return Invalid(fieldPath(prefix, typeErr.Field), "type", "must be a %s, not a JSON %s", jsonKind(typeErr.Type.String()), typeErr.Value)
+	case errors.As(err, &syntaxErr):
+		return Invalid(fieldPath(prefix, ""), "json", "malformed JSON at byte %d: %v", syntaxErr.Offset, err)
+	case errors.Is(err, io.EOF):
+		return Invalid(fieldPath(prefix, ""), "json", "is empty; send a JSON object")
+	case errors.Is(err, io.ErrUnexpectedEOF):
+		return Invalid(fieldPath(prefix, ""), "json", "malformed JSON: unexpected end of input")
+	}
+	const unknownPrefix = "json: unknown field "
+	if msg := err.Error(); strings.HasPrefix(msg, unknownPrefix) {
+		name := strings.Trim(msg[len(unknownPrefix):], `"`)
+		return Invalid(fieldPath(prefix, name), "unknown", "unknown field %q", name)
+	}
+	return Invalid(fieldPath(prefix, ""), "json", "%v", err)
+}
+
+// jsonKind names a Go type the way a JSON user thinks of it.
+func jsonKind(goType string) string {
+	switch {
+	case strings.HasPrefix(goType, "int"), strings.HasPrefix(goType, "uint"):
+		return "whole number"
+	case strings.HasPrefix(goType, "float"):
+		return "number"
+	case goType == "string":
+		return "string"
+	case goType == "bool":
+		return "boolean"
+	case strings.HasPrefix(goType, "[]"):
+		return "JSON array"
+	case strings.HasPrefix(goType, "map["), strings.HasPrefix(goType, "struct"):
+		return "JSON object"
+	}
+	return goType
+}
+
+// taskRequestWire is TaskRequest as it arrives over the wire: durations are
+// kept raw so that a bad one is reported with its field's name.
+type taskRequestWire struct {
+	TaskRequest
+	Delay     json.RawMessage `json:"delay,omitempty"`
+	Timeout   json.RawMessage `json:"timeout,omitempty"`
+	UniqueFor json.RawMessage `json:"unique_for,omitempty"`
+}
+
+// DecodeTaskRequest decodes the JSON body of a submit strictly (unknown
+// fields refused) and names the offending field in the *ValidationError it
+// returns on failure, below prefix ("tasks[3]" for the fourth task of a
+// batch; "" for a single one). It does not Validate the request.
+func DecodeTaskRequest(data []byte, prefix string) (TaskRequest, error) {
+	var w taskRequestWire
+	if err := DecodeStrict(data, &w, prefix); err != nil {
+		return TaskRequest{}, err
+	}
+	r := w.TaskRequest
+	for _, d := range []struct {
+		name string
+		raw  json.RawMessage
+		dst  *backend.Duration
+	}{{"delay", w.Delay, &r.Delay}, {"timeout", w.Timeout, &r.Timeout}, {"unique_for", w.UniqueFor, &r.UniqueFor}} {
+		if len(d.raw) == 0 || string(d.raw) == "null" {
+			continue
+		}
+		if err := d.dst.UnmarshalJSON(d.raw); err != nil {
+			return TaskRequest{}, Invalid(fieldPath(prefix, d.name), "duration", "%v", err)
+		}
+	}
+	if string(bytes.TrimSpace(r.Payload)) == "null" {
+		r.Payload = nil
+	}
+	return r, nil
+}

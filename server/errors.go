@@ -1,0 +1,72 @@
+package server
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"net/http"
+
+	"github.com/taskmill/taskmill"
+	"github.com/taskmill/taskmill/backend"
+)
+
+// apiError is the body of every error answer: {"error":{…}}. Code is
+// stable for scripts to branch on; Field names the offending input (a
+// JSON path like "payload.n", or a query parameter); Message is for people.
+type apiError struct {
+	Code       string `json:"code"`
+	Message    string `json:"message"`
+	Field      string `json:"field,omitempty"`
+	ExistingID string `json:"existing_id,omitempty"` // for "duplicate": the task holding the unique key
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	enc := json.NewEncoder(w)
+	enc.SetEscapeHTML(false)
+	_ = enc.Encode(v)
+}
+
+func writeError(w http.ResponseWriter, status int, e apiError) {
+	writeJSON(w, status, map[string]apiError{"error": e})
+}
+
+// fail answers err with the status and code it maps to. Errors the caller
+// cannot act on are logged and answered with a generic 500.
+func (s *Server) fail(w http.ResponseWriter, r *http.Request, err error) {
+	status, e := classify(err)
+	if status >= 500 {
+		s.log.Error("request failed", "method", r.Method, "path", r.URL.Path, "err", err)
+	}
+	writeError(w, status, e)
+}
+
+// classify maps an error to an HTTP status and API error. The codes are a
+// stable contract; docs/api.md lists them.
+func classify(err error) (int, apiError) {
+	var ve *taskmill.ValidationError
+	var de *taskmill.DuplicateError
+	var tooBig *http.MaxBytesError
+	switch {
+	case errors.As(err, &ve):
+		return http.StatusBadRequest, apiError{Code: "invalid_" + ve.Rule, Field: ve.Field, Message: ve.Message}
+	case errors.As(err, &de):
+		return http.StatusConflict, apiError{Code: "duplicate", Field: "unique_key", ExistingID: de.ExistingID, Message: de.Error()}
+	case errors.As(err, &tooBig):
+		return http.StatusRequestEntityTooLarge, apiError{Code: "body_too_large", Field: "body", Message: "the request body is larger than the limit of " + itoa(tooBig.Limit) + " bytes"}
+	case errors.Is(err, backend.ErrBadCursor):
+		return http.StatusBadRequest, apiError{Code: "invalid_cursor", Field: "cursor", Message: "the cursor was not made by this server; start again without it"}
+	case errors.Is(err, backend.ErrNotFound):
+		return http.StatusNotFound, apiError{Code: "not_found", Message: err.Error()}
+	case errors.Is(err, backend.ErrFinal):
+		return http.StatusConflict, apiError{Code: "task_final", Message: err.Error()}
+	case errors.Is(err, backend.ErrNotFinal):
+		return http.StatusConflict, apiError{Code: "task_not_final", Message: err.Error()}
+	case errors.Is(err, backend.ErrDuplicate):
+		return http.StatusConflict, apiError{Code: "duplicate", Field: "id", Message: err.Error()}
+	case errors.Is(err, backend.ErrClosed), errors.Is(err, context.DeadlineExceeded):
+		return http.StatusServiceUnavailable, apiError{Code: "unavailable", Message: "the backend is not available; try again"}
+	}
+	return http.StatusInternalServerError, apiError{Code: "internal", Message: "internal error; the server log has the details"}
+}

@@ -1,0 +1,109 @@
+// Package tasktypes holds taskmill's built-in task types: the handlers a
+// new user can try on day one and that exercise every part of the
+// pipeline. Register adds them all to a ServeMux; the server uses the same
+// mux to validate payloads at submit time, and workers use it to run them.
+//
+// Every type checks its payload twice: at submit (through the mux's
+// Validate, so a bad payload is refused with a field-level error before
+// anything is stored) and again in the worker, where a payload that no
+// longer passes fails the task without retry.
+package tasktypes
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+
+	"github.com/taskmill/taskmill"
+)
+
+// Config holds the limits and settings of the built-in types. The zero
+// value is usable; every field's comment gives its default.
+type Config struct {
+	// DataDir is the directory file paths in payloads are confined to.
+	// Default "./taskmill-data".
+	DataDir string
+	// MaxFibonacciN bounds the n of a fibonacci task. Default 100000
+	// (a 20,899-digit result).
+	MaxFibonacciN int
+	// MaxSleep bounds the ms of a sleep task. Default one hour.
+	MaxSleepMS int
+}
+
+// WithDefaults returns c with every unset field at its default.
+func (c Config) WithDefaults() Config {
+	if c.DataDir == "" {
+		c.DataDir = "./taskmill-data"
+	}
+	if c.MaxFibonacciN <= 0 {
+		c.MaxFibonacciN = 100_000
+	}
+	if c.MaxSleepMS <= 0 {
+		c.MaxSleepMS = 3_600_000
+	}
+	return c
+}
+
+// Register adds every built-in type to mux.
+func Register(mux *taskmill.ServeMux, cfg Config) error {
+	cfg = cfg.WithDefaults()
+	for _, tt := range []taskmill.TaskType{
+		fibonacciType(cfg),
+		sleepType(cfg),
+		echoType(),
+	} {
+		if err := mux.Register(tt); err != nil {
+			return fmt.Errorf("register built-in task types: %w", err)
+		}
+	}
+	return nil
+}
+
+// payloadRules is implemented by each type's payload struct: check returns
+// a *taskmill.ValidationError naming the field that breaks a rule.
+type payloadRules interface{ check() error }
+
+// define builds a TaskType whose payload decodes strictly into P and
+// passes P's rules, both at submit and before run is called. limits, when
+// not nil, fills in the configured bounds P's rules check against.
+func define[P any, PP interface {
+	*P
+	payloadRules
+}](tt taskmill.TaskType, limits func(*P), run func(ctx context.Context, t *taskmill.Task, p *P) (any, error)) taskmill.TaskType {
+	decode := func(raw json.RawMessage) (*P, error) {
+		p := new(P)
+		if limits != nil {
+			limits(p)
+		}
+		if err := taskmill.DecodePayload(raw, p); err != nil {
+			return nil, err
+		}
+		if err := PP(p).check(); err != nil {
+			return nil, err
+		}
+		return p, nil
+	}
+	tt.Validate = func(raw json.RawMessage) error {
+		_, err := decode(raw)
+		return err
+	}
+	tt.Handler = taskmill.HandlerFunc(func(ctx context.Context, t *taskmill.Task) (any, error) {
+		p, err := decode(t.Payload())
+		if err != nil {
+			// The payload was checked at submit; if it fails now, no retry
+			// will make it pass.
+			return nil, taskmill.SkipRetry(err)
+		}
+		return run(ctx, t, p)
+	})
+	return tt
+}
+
+// canceled turns a context's end into the handler's error, keeping its cause.
+func canceled(ctx context.Context) error {
+	if cause := context.Cause(ctx); cause != nil {
+		return cause
+	}
+	return errors.New("canceled")
+}
