@@ -13,8 +13,8 @@ func TestFibonacciKnownValues(t *testing.T) {
 		want string
 	}{
 		{0, "0"}, {1, "1"}, {2, "1"}, {10, "55"}, {35, "9227465"},
-		{93, "12200160415121876738"},  // the last that fits a uint64
-		{94, "19740274219868223167"},  // the first on the big.Int path
+		{93, "12200160415121876738"},   // the last that fits a uint64
+		{94, "19740274219868223167"},   // the first on the big.Int path
 		{100, "354224848179261915075"}, // a well-known value
 		{300, "222232244629420445529739893461909967206666939096499764990979600"},
 	} {
