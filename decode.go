@@ -90,6 +90,9 @@ type taskRequestWire struct {
 	Delay     json.RawMessage `json:"delay,omitempty"`
 	Timeout   json.RawMessage `json:"timeout,omitempty"`
 	UniqueFor json.RawMessage `json:"unique_for,omitempty"`
+	// Queue is a pointer to tell a queue left out (the default queue)
+	// from one given as "", which is a mistake worth reporting.
+	Queue *string `json:"queue,omitempty"`
 }
 
 // DecodeTaskRequest decodes the JSON body of a submit strictly (unknown
@@ -102,6 +105,12 @@ func DecodeTaskRequest(data []byte, prefix string) (TaskRequest, error) {
 		return TaskRequest{}, err
 	}
 	r := w.TaskRequest
+	if w.Queue != nil {
+		if *w.Queue == "" {
+			return TaskRequest{}, Invalid(fieldPath(prefix, "queue"), "required", "must not be empty; leave queue out to use the default queue")
+		}
+		r.Queue = *w.Queue
+	}
 	for _, d := range []struct {
 		name string
 		raw  json.RawMessage

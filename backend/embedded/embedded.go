@@ -14,6 +14,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"math"
 	"os"
 	"path/filepath"
 	"sync"
@@ -87,6 +88,17 @@ func Open(dir string, opts Options) (*Backend, error) {
 		events: newBroker(), wake: make(chan struct{}),
 	}
 	go b.commitLoop()
+	// The file lock makes this process the store's only user, so every
+	// lease in it belongs to a process that has died (a crash, a kill -9).
+	// Hand those tasks back now rather than after their leases run out.
+	n, err := b.Reclaim(context.Background(), time.Unix(0, math.MaxInt64))
+	if err != nil {
+		b.Close()
+		return nil, fmt.Errorf("reclaim leases of the previous process: %w", err)
+	}
+	if n > 0 {
+		b.log.Info("returned tasks left processing by the previous process", "tasks", n)
+	}
 	return b, nil
 }
 
