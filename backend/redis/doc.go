@@ -1,0 +1,75 @@
+// Package redis is the shared backend: any number of API servers and
+// worker processes on any number of hosts share one Redis (a single
+// server, a Sentinel-managed master, or a Redis Cluster), chosen by URL
+// (see Open).
+//
+// # Transitions
+//
+// Every transition of the task state machine is one Lua script, run
+// atomically in one round trip; scripts.go documents each one's KEYS and
+// ARGV. Concurrent Enqueue calls, and concurrent Ack, Fail, Release and
+// SetProgress calls, are gathered into one script call per batch (a
+// group commit for round trips), and Lease takes many tasks per call.
+//
+// # Key layout and Redis Cluster
+//
+// Every key of a queue carries the queue name as its hash tag, so a
+// queue lives in one cluster slot and a script can touch all of it:
+//
+//	tm:{q}:t:<id>        hash   one task (short field names, see record.go)
+//	tm:{q}:p:<prio>      list   pending ids of one priority, FIFO
+//	tm:{q}:prios         zset   priorities that have pending ids (score -prio)
+//	tm:{q}:sched         zset   scheduled ids by run-at µs
+//	tm:{q}:retry         zset   retrying ids by run-at µs
+//	tm:{q}:lease         zset   processing ids by lease expiry µs
+//	tm:{q}:completed     zset   completed ids, ordered by id (lex)
+//	tm:{q}:failed        zset   failed ids (the dead-letter queue)
+//	tm:{q}:canceled      zset   canceled ids
+//	tm:{q}:meta          hash   paused flag, lease-token counter
+//	tm:{q}:hist          hash   per-minute completed/failed counts
+//	tm:{q}:u:<key>       string holder of a unique key, expiring with its window
+//	tm:queues            set    every queue name
+//	tm:{w}:workers       zset   live workers by heartbeat expiry
+//	tm:{w}:w:<id>        hash   one worker's info and stop flag
+//
+// Because a task's key names its queue, the task's queue must be known
+// to touch it. The process that leased a task remembers its queue, so
+// the hot path — lease, extend, ack — needs no lookup. Any other caller
+// (Get, Cancel, an ack from a process that did not lease) finds the
+// queue by asking every known queue whether it has the id: one pipelined
+// round trip. Ids must therefore be unique across queues; the UUIDv7 ids
+// the client makes are. A caller-chosen id reused in another queue is
+// not detected atomically — only within a queue.
+//
+// A script never mixes slots: on a cluster, Lease runs one script per run
+// of consecutive queues that share a slot (in the worker's order), and a
+// batch of submits or acks runs one script per slot, all in one pipeline.
+// Consequently, on a cluster an Enqueue spanning several queues is atomic
+// per queue rather than as a whole, and unique keys are scoped per queue
+// everywhere (as in asynq).
+//
+// # Waking workers
+//
+// An idle Lease sleeps in the process, not in Redis. Scripts publish the
+// queue name on the wake channel when a queue's pending list goes from
+// empty to non-empty or a delayed task becomes the first due; the
+// backend's single pub/sub connection wakes every idle Lease at once. An
+// idle Lease also wakes at the first due run-at of its queues, and at
+// least every Options.WakeFallback (500ms) in case a message was lost
+// with a connection.
+//
+// # Events
+//
+// Each script publishes its changes as one message on the events
+// channel; Subscribe decodes them for every subscriber of the process,
+// from every process. Cancellations also go to a channel of their own,
+// which WatchCancels streams, so workers do not have to receive every
+// event of a busy system.
+//
+// # Clocks
+//
+// Run-at times, lease expiries and deadlines are computed from the
+// clocks of the processes (as the interface's Reclaim(now) implies), so
+// hosts must keep their clocks in sync (NTP); a clock that is off by d
+// shortens or lengthens leases it judges by d.
+package redis

@@ -1,0 +1,173 @@
+package redis
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sort"
+	"strconv"
+	"time"
+
+	"github.com/taskmill/taskmill/backend"
+)
+
+var errClosed = fmt.Errorf("redis: %w", backend.ErrClosed)
+
+// enqueueOp is the part of one Enqueue call that falls in one slot.
+type enqueueOp struct {
+	slot  int
+	route string // KEYS[1]
+	args  []any  // the group: task count, then each task's values
+	res   []any  // the script's answer for the group
+	err   error
+	done  chan struct{}
+}
+
+func (o *enqueueOp) fail(err error) { o.err = err; close(o.done) }
+
+// Enqueue stores new tasks; see backend.Backend. Concurrent calls share
+// script calls (see coalescer). On one Redis server a call is atomic
+// whatever queues it spans; on a cluster it is atomic per queue slot.
+// With Options.WaitReplicas it returns after the replicas acknowledged.
+func (b *Backend) Enqueue(ctx context.Context, tasks []*backend.Task) ([]backend.EnqueueResult, error) {
+	if len(tasks) == 0 {
+		return nil, nil
+	}
+	bySlot := map[int][]int{} // slot → indexes into tasks
+	var queues []string
+	seen := map[string]bool{}
+	for i, t := range tasks {
+		if err := checkName("queue", t.Queue); err != nil {
+			return nil, err
+		}
+		if t.ID == "" {
+			return nil, fmt.Errorf("enqueue: task %d has no id", i)
+		}
+		if !seen[t.Queue] {
+			seen[t.Queue] = true
+			queues = append(queues, t.Queue)
+		}
+		s := b.slotOf(t.Queue)
+		bySlot[s] = append(bySlot[s], i)
+	}
+	if err := b.registerQueues(ctx, queues); err != nil {
+		return nil, err
+	}
+	slots := make([]int, 0, len(bySlot))
+	for s := range bySlot {
+		slots = append(slots, s)
+	}
+	sort.Ints(slots)
+	ops := make([]*enqueueOp, 0, len(slots))
+	for _, s := range slots {
+		idx := bySlot[s]
+		op := &enqueueOp{slot: s, route: b.k.meta(tasks[idx[0]].Queue), done: make(chan struct{})}
+		op.args = append(op.args, len(idx))
+		for _, i := range idx {
+			a, err := b.enqueueArgs(tasks[i])
+			if err != nil {
+				return nil, err
+			}
+			op.args = append(op.args, a...)
+		}
+		ops = append(ops, op)
+	}
+	for _, op := range ops {
+		if !b.enq.submit(op) {
+			return nil, errClosed
+		}
+	}
+	results := make([]backend.EnqueueResult, len(tasks))
+	var errs []error
+	for k, op := range ops {
+		// Once submitted the write will run: wait for it even if ctx
+		// ends, so that a stored task is never reported as failed.
+		<-op.done
+		if op.err != nil {
+			errs = append(errs, op.err)
+			continue
+		}
+		idx := bySlot[slots[k]]
+		if code, _ := op.res[0].(int64); code == -1 {
+			dup, _ := op.res[1].(string)
+			errs = append(errs, fmt.Errorf("task id %s already exists: %w", dup, backend.ErrDuplicate))
+			continue
+		}
+		for j, i := range idx {
+			holder, _ := op.res[j+1].(string)
+			if holder == "" {
+				results[i] = backend.EnqueueResult{ID: tasks[i].ID}
+			} else {
+				results[i] = backend.EnqueueResult{ID: holder, Duplicate: true}
+			}
+		}
+	}
+	if err := errors.Join(errs...); err != nil {
+		return nil, fmt.Errorf("redis: enqueue: %w", err)
+	}
+	return results, nil
+}
+
+func (b *Backend) enqueueArgs(t *backend.Task) ([]any, error) {
+	fields, err := newTaskFields(t)
+	if err != nil {
+		return nil, err
+	}
+	state, runAt := "p", ""
+	if t.State == backend.StateScheduled || (t.State == backend.StateRetrying) {
+		state, runAt = "s", itoa(micros(t.RunAt))
+	} else if t.State != backend.StatePending && t.State != "" {
+		return nil, fmt.Errorf("enqueue task %s: state %s; new tasks are pending or scheduled", t.ID, t.State)
+	}
+	uu := ""
+	if t.UniqueKey != "" {
+		uu = itoa(micros(t.UniqueUntil))
+	}
+	a := make([]any, 0, 9+len(fields))
+	a = append(a, b.k.queuePrefix(t.Queue), t.Queue, t.ID, state, strconv.Itoa(clampPriority(t.Priority)), runAt, t.UniqueKey, uu, len(fields)/2)
+	for _, f := range fields {
+		a = append(a, f)
+	}
+	return a, nil
+}
+
+// runEnqueue runs a batch of enqueue ops: one script call per slot, all
+// in one pipeline.
+func (b *Backend) runEnqueue(ops []*enqueueOp) {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	now := itoa(nowMicros())
+	bySlot := map[int][]*enqueueOp{}
+	var order []int
+	for _, op := range ops {
+		if _, ok := bySlot[op.slot]; !ok {
+			order = append(order, op.slot)
+		}
+		bySlot[op.slot] = append(bySlot[op.slot], op)
+	}
+	calls := make([]*scriptCall, len(order))
+	for i, s := range order {
+		group := bySlot[s]
+		args := []any{now, b.k.eventsChannel(), b.k.wakeChannel(), len(group)}
+		for _, op := range group {
+			args = append(args, op.args...)
+		}
+		calls[i] = &scriptCall{script: enqueueScript, keys: []string{group[0].route}, args: args}
+	}
+	b.runAll(ctx, calls, b.opts.WaitReplicas > 0)
+	for i, s := range order {
+		c := calls[i]
+		res, _ := c.val.([]any)
+		for j, op := range bySlot[s] {
+			switch {
+			case c.err != nil:
+				op.err = c.err
+			case j >= len(res):
+				op.err = fmt.Errorf("enqueue script answered %d groups for %d", len(res), len(bySlot[s]))
+			default:
+				op.res, _ = res[j].([]any)
+			}
+			close(op.done)
+		}
+	}
+}

@@ -1,0 +1,64 @@
+package redis
+
+import (
+	"fmt"
+	"strings"
+)
+
+// keys builds every Redis key and channel name the backend uses. It is
+// the one place that knows the layout described in the package doc.
+//
+// A queue's keys all carry the queue name as their hash tag, "{queue}",
+// so Redis Cluster puts them in one slot and a script may touch any of
+// them. Scripts receive a queue's key prefix ("tm:{emails}:") in ARGV and
+// append the suffixes below; the prefix comes only from queuePrefix.
+type keys struct {
+	prefix string // "tm" unless the URL says otherwise
+}
+
+// Suffixes appended to a queue prefix (in Go here, and in the Lua scripts).
+const (
+	sfxTask      = "t:"        // + id: the task hash
+	sfxPending   = "p:"        // + priority: list of pending ids, FIFO
+	sfxPrios     = "prios"     // zset of priorities that have pending tasks
+	sfxScheduled = "sched"     // zset: scheduled ids by run-at µs
+	sfxRetry     = "retry"     // zset: retrying ids by run-at µs
+	sfxLeases    = "lease"     // zset: processing ids by lease expiry µs
+	sfxCompleted = "completed" // zset (lex): completed ids
+	sfxFailed    = "failed"    // zset (lex): failed ids (the dead-letter queue)
+	sfxCanceled  = "canceled"  // zset (lex): canceled ids
+	sfxMeta      = "meta"      // hash: paused, tok (lease token counter)
+	sfxHistory   = "hist"      // hash: "<minute unix s>:c|f" → count
+	sfxUnique    = "u:"        // + unique key: string holding the holder's id
+)
+
+// queuePrefix returns "tm:{queue}:".
+func (k keys) queuePrefix(queue string) string {
+	return k.prefix + ":{" + queue + "}:"
+}
+
+func (k keys) task(queue, id string) string { return k.queuePrefix(queue) + sfxTask + id }
+func (k keys) meta(queue string) string     { return k.queuePrefix(queue) + sfxMeta }
+
+// queues is the set of every queue name ever used; Queues, List, Reclaim
+// and id lookups iterate it. It has its own slot.
+func (k keys) queues() string { return k.prefix + ":queues" }
+
+// workers is the zset of live workers by heartbeat expiry (µs), and
+// worker(id) the hash holding one worker's info. They share the "{w}"
+// tag so the registry scripts touch one slot.
+func (k keys) workers() string         { return k.prefix + ":{w}:workers" }
+func (k keys) worker(id string) string { return k.prefix + ":{w}:w:" + id }
+func (k keys) workerPrefix() string    { return k.prefix + ":{w}:w:" }
+func (k keys) eventsChannel() string   { return k.prefix + ":events" }
+func (k keys) cancelChannel() string   { return k.prefix + ":cancels" }
+func (k keys) wakeChannel() string     { return k.prefix + ":wake" }
+
+// checkName refuses names that would break the hash tag. The public API
+// allows only letters, digits and "_-.:" in queue names anyway.
+func checkName(what, name string) error {
+	if name == "" || strings.ContainsAny(name, "{}") || len(name) > 512 {
+		return fmt.Errorf("%s %q: must be non-empty, at most 512 bytes, without { or }", what, name)
+	}
+	return nil
+}

@@ -1,0 +1,218 @@
+package redis
+
+import (
+	"encoding/json"
+	"fmt"
+	"strconv"
+	"time"
+
+	"github.com/taskmill/taskmill/backend"
+)
+
+// A task is one hash, "tm:{queue}:t:<id>". Field names are short because
+// they are stored once per task; empty fields are not stored at all. The
+// id and queue are in the key name and not repeated. Times are integer
+// microseconds since the Unix epoch: exact in Lua's doubles (up to 2^53)
+// and in Redis sorted-set scores.
+const (
+	fType        = "y"
+	fPayload     = "p"
+	fPriority    = "pr"
+	fState       = "s"
+	fAttempt     = "a"
+	fMaxAttempts = "ma"
+	fTimeout     = "to"  // ns
+	fDeadline    = "dl"  // µs
+	fUniqueKey   = "uk"  //
+	fUniqueUntil = "uu"  // µs
+	fRunAt       = "ra"  // µs
+	fCreated     = "c"   // µs
+	fStarted     = "st"  // µs
+	fFinished    = "ft"  // µs
+	fResult      = "r"   // raw JSON
+	fError       = "e"   // last error
+	fHistory     = "h"   // JSON array of finished attempts, see attemptRow
+	fProgressPct = "pgp" // progress percent
+	fProgressMsg = "pgm" // progress message
+	fProgressAt  = "pga" // µs
+	fWorker      = "w"   // lease holder
+	fToken       = "tk"  // lease token; present only while processing
+	fLeaseExp    = "le"  // µs
+	fTrace       = "tc"  // trace context JSON
+)
+
+// stateCodes maps states to the one-byte codes stored in fState.
+var stateCodes = map[backend.State]string{
+	backend.StatePending: "p", backend.StateScheduled: "s", backend.StateProcessing: "a",
+	backend.StateRetrying: "r", backend.StateCompleted: "c", backend.StateFailed: "f", backend.StateCanceled: "x",
+}
+
+var codeStates = func() map[string]backend.State {
+	m := make(map[string]backend.State, len(stateCodes))
+	for s, c := range stateCodes {
+		m[c] = s
+	}
+	m["d"] = "deleted" // only in events
+	return m
+}()
+
+func micros(t time.Time) int64 { return t.UnixMicro() }
+
+func fromMicros(s string) time.Time {
+	if s == "" {
+		return time.Time{}
+	}
+	n, err := strconv.ParseInt(s, 10, 64)
+	if err != nil || n == 0 {
+		return time.Time{}
+	}
+	return time.UnixMicro(n).UTC()
+}
+
+func itoa(n int64) string { return strconv.FormatInt(n, 10) }
+
+// newTaskFields returns the hash fields of a task being enqueued, without
+// the state (the script sets it).
+func newTaskFields(t *backend.Task) ([]string, error) {
+	f := make([]string, 0, 16)
+	f = append(f, fType, t.Type, fCreated, itoa(micros(t.CreatedAt)), fMaxAttempts, strconv.Itoa(t.MaxAttempts))
+	if len(t.Payload) > 0 {
+		f = append(f, fPayload, string(t.Payload))
+	}
+	if t.Priority != 0 {
+		f = append(f, fPriority, strconv.Itoa(clampPriority(t.Priority)))
+	}
+	if t.Timeout != 0 {
+		f = append(f, fTimeout, itoa(int64(t.Timeout)))
+	}
+	if !t.Deadline.IsZero() {
+		f = append(f, fDeadline, itoa(micros(t.Deadline)))
+	}
+	if t.UniqueKey != "" {
+		f = append(f, fUniqueKey, t.UniqueKey, fUniqueUntil, itoa(micros(t.UniqueUntil)))
+	}
+	if !t.RunAt.IsZero() {
+		f = append(f, fRunAt, itoa(micros(t.RunAt)))
+	}
+	if len(t.TraceContext) > 0 {
+		b, err := json.Marshal(t.TraceContext)
+		if err != nil {
+			return nil, fmt.Errorf("encode trace context: %w", err)
+		}
+		f = append(f, fTrace, string(b))
+	}
+	return f, nil
+}
+
+// clampPriority keeps priorities in the public API's range 0–1000: each
+// priority in use has its own pending list, so the range is bounded.
+func clampPriority(p int) int {
+	return max(0, min(p, 1000))
+}
+
+// decodeTask builds a Task from the flat field/value list HGETALL returns.
+func decodeTask(id, queue string, kv []any) (*backend.Task, error) {
+	if len(kv) == 0 {
+		return nil, fmt.Errorf("task %s: %w", id, backend.ErrNotFound)
+	}
+	t := &backend.Task{ID: id, Queue: queue}
+	var pgp, pgm, pga string
+	var hasProgress bool
+	for i := 0; i+1 < len(kv); i += 2 {
+		k, _ := kv[i].(string)
+		v, _ := kv[i+1].(string)
+		switch k {
+		case fType:
+			t.Type = v
+		case fPayload:
+			t.Payload = json.RawMessage(v)
+		case fPriority:
+			t.Priority, _ = strconv.Atoi(v)
+		case fState:
+			t.State = codeStates[v]
+		case fAttempt:
+			t.Attempt, _ = strconv.Atoi(v)
+		case fMaxAttempts:
+			t.MaxAttempts, _ = strconv.Atoi(v)
+		case fTimeout:
+			n, _ := strconv.ParseInt(v, 10, 64)
+			t.Timeout = backend.Duration(n)
+		case fDeadline:
+			t.Deadline = fromMicros(v)
+		case fUniqueKey:
+			t.UniqueKey = v
+		case fUniqueUntil:
+			t.UniqueUntil = fromMicros(v)
+		case fRunAt:
+			t.RunAt = fromMicros(v)
+		case fCreated:
+			t.CreatedAt = fromMicros(v)
+		case fStarted:
+			t.StartedAt = fromMicros(v)
+		case fFinished:
+			t.FinishedAt = fromMicros(v)
+		case fResult:
+			t.Result = json.RawMessage(v)
+		case fError:
+			t.LastError = v
+		case fHistory:
+			rows, err := decodeAttempts(v)
+			if err != nil {
+				return nil, fmt.Errorf("task %s: %w", id, err)
+			}
+			t.Attempts = rows
+		case fProgressPct:
+			pgp, hasProgress = v, true
+		case fProgressMsg:
+			pgm = v
+		case fProgressAt:
+			pga = v
+		case fWorker:
+			t.WorkerID = v
+		case fToken:
+			t.LeaseToken, _ = strconv.ParseUint(v, 10, 64)
+		case fLeaseExp:
+			t.LeaseExpiresAt = fromMicros(v)
+		case fTrace:
+			if err := json.Unmarshal([]byte(v), &t.TraceContext); err != nil {
+				return nil, fmt.Errorf("task %s: decode trace context: %w", id, err)
+			}
+		}
+	}
+	if hasProgress {
+		pct, _ := strconv.ParseFloat(pgp, 64)
+		t.Progress = &backend.Progress{Percent: pct, Message: pgm, At: fromMicros(pga)}
+	}
+	if t.State == backend.StateProcessing {
+		// The running attempt is not in the history yet: it is written
+		// there when it ends, so that a lease costs no JSON rewrite.
+		t.Attempts = append(t.Attempts, backend.Attempt{Number: t.Attempt, WorkerID: t.WorkerID, StartedAt: t.StartedAt})
+	}
+	return t, nil
+}
+
+// attemptRow is one finished attempt as the scripts write it:
+// [number, worker, started µs, finished µs, outcome, error].
+func decodeAttempts(s string) ([]backend.Attempt, error) {
+	var rows [][]json.RawMessage
+	if err := json.Unmarshal([]byte(s), &rows); err != nil {
+		return nil, fmt.Errorf("decode attempt history: %w", err)
+	}
+	out := make([]backend.Attempt, 0, len(rows))
+	for _, r := range rows {
+		if len(r) < 6 {
+			return nil, fmt.Errorf("decode attempt history: row with %d columns", len(r))
+		}
+		var a backend.Attempt
+		var started, finished string
+		_ = json.Unmarshal(r[0], &a.Number)
+		_ = json.Unmarshal(r[1], &a.WorkerID)
+		_ = json.Unmarshal(r[2], &started)
+		_ = json.Unmarshal(r[3], &finished)
+		_ = json.Unmarshal(r[4], &a.Outcome)
+		_ = json.Unmarshal(r[5], &a.Error)
+		a.StartedAt, a.FinishedAt = fromMicros(started), fromMicros(finished)
+		out = append(out, a)
+	}
+	return out, nil
+}

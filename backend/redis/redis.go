@@ -1,0 +1,409 @@
+package redis
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"time"
+
+	goredis "github.com/redis/go-redis/v9"
+	"github.com/taskmill/taskmill/backend"
+)
+
+var _ backend.Backend = (*Backend)(nil)
+
+// Options configures New and Open. The zero value is usable.
+type Options struct {
+	// Prefix starts every key and channel name. Default "tm". Two
+	// deployments may share one Redis with different prefixes.
+	Prefix string
+	// Logger receives the backend's logs. Default slog.Default().
+	Logger *slog.Logger
+	// WaitReplicas, when above zero, makes Enqueue return only after that
+	// many replicas have acknowledged the write (Redis WAIT). Default 0.
+	WaitReplicas int
+	// WaitTimeout bounds the WAIT. Default 1s.
+	WaitTimeout time.Duration
+	// WakeFallback bounds how long an idle Lease sleeps without looking
+	// again, in case a wake notification was lost with a connection.
+	// Default 500ms.
+	WakeFallback time.Duration
+	// MaxBatch bounds how many acks (or submits) share one script call.
+	// Default 256.
+	MaxBatch int
+}
+
+func (o Options) withDefaults() Options {
+	if o.Prefix == "" {
+		o.Prefix = "tm"
+	}
+	if o.Logger == nil {
+		o.Logger = slog.Default()
+	}
+	if o.WaitTimeout <= 0 {
+		o.WaitTimeout = time.Second
+	}
+	if o.WakeFallback <= 0 {
+		o.WakeFallback = 500 * time.Millisecond
+	}
+	if o.MaxBatch <= 0 {
+		o.MaxBatch = 256
+	}
+	return o
+}
+
+// Backend is the Redis backend. Create it with Open or New.
+type Backend struct {
+	rdb     goredis.UniversalClient
+	cluster bool
+	k       keys
+	opts    Options
+	log     *slog.Logger
+	owned   bool // Close closes rdb
+
+	enq *coalescer[*enqueueOp]
+	fin *coalescer[*finishOp]
+
+	leasesMu sync.Mutex
+	leases   map[string]leaseEntry // tasks this process leased: id → queue
+
+	queuesMu   sync.Mutex
+	queueList  []string
+	queuesAt   time.Time
+	registered map[string]time.Time // queues this process SADDed, and when
+	prunedAt   time.Time
+
+	wakeMu sync.Mutex
+	wake   chan struct{} // closed and replaced when a wake message arrives
+
+	sub *subscriptions
+
+	stop      chan struct{}
+	closeOnce sync.Once
+	wg        sync.WaitGroup
+}
+
+// leaseEntry remembers the queue of a task this process leased, so that
+// ack, fail and extend find its keys without a lookup round trip.
+type leaseEntry struct {
+	queue   string
+	expires time.Time
+}
+
+// New returns a backend over an existing go-redis client (a *Client, a
+// failover *Client or a *ClusterClient). Close does not close rdb.
+func New(ctx context.Context, rdb goredis.UniversalClient, opts Options) (*Backend, error) {
+	return newBackend(ctx, rdb, opts, false)
+}
+
+func newBackend(ctx context.Context, rdb goredis.UniversalClient, opts Options, owned bool) (*Backend, error) {
+	opts = opts.withDefaults()
+	if err := checkName("key prefix", opts.Prefix); err != nil {
+		return nil, err
+	}
+	if err := rdb.Ping(ctx).Err(); err != nil {
+		return nil, fmt.Errorf("redis: ping: %w", err)
+	}
+	_, cluster := rdb.(*goredis.ClusterClient)
+	b := &Backend{
+		rdb: rdb, cluster: cluster, k: keys{prefix: opts.Prefix}, opts: opts, log: opts.Logger, owned: owned,
+		leases: map[string]leaseEntry{}, registered: map[string]time.Time{},
+		wake: make(chan struct{}), stop: make(chan struct{}),
+	}
+	b.enq = newCoalescer(4, opts.MaxBatch, b.runEnqueue)
+	b.fin = newCoalescer(4, opts.MaxBatch, b.runFinish)
+	sub, err := b.startSubscriptions(ctx)
+	if err != nil {
+		return nil, err
+	}
+	b.sub = sub
+	return b, nil
+}
+
+// Close stops the background work and, when Open created the client,
+// closes it. Calls in flight finish first.
+func (b *Backend) Close() error {
+	var err error
+	b.closeOnce.Do(func() {
+		close(b.stop)
+		b.enq.close()
+		b.fin.close()
+		b.sub.close()
+		b.wg.Wait()
+		if b.owned {
+			err = b.rdb.Close()
+		}
+	})
+	return err
+}
+
+func (b *Backend) closed() bool {
+	select {
+	case <-b.stop:
+		return true
+	default:
+		return false
+	}
+}
+
+// Ping reports whether Redis answers.
+func (b *Backend) Ping(ctx context.Context) error {
+	if b.closed() {
+		return backend.ErrClosed
+	}
+	if err := b.rdb.Ping(ctx).Err(); err != nil {
+		return fmt.Errorf("redis: ping: %w", err)
+	}
+	return nil
+}
+
+// Client returns the go-redis client, for tools that need Redis itself
+// (the benchmark's memory report, tests). Task operations must go
+// through the Backend methods.
+func (b *Backend) Client() goredis.UniversalClient { return b.rdb }
+
+// Prefix returns the key prefix.
+func (b *Backend) Prefix() string { return b.k.prefix }
+
+func nowMicros() int64 { return time.Now().UnixMicro() }
+
+// slotOf returns the group a queue's keys fall in: its cluster hash slot,
+// or 0 for everything when Redis is one server (any script may then
+// touch several queues at once).
+func (b *Backend) slotOf(queue string) int {
+	if !b.cluster {
+		return 0
+	}
+	return int(crc16(queue) % 16384)
+}
+
+// rememberLease records the queue of tasks this process leased.
+func (b *Backend) rememberLease(id, queue string, expires time.Time) {
+	b.leasesMu.Lock()
+	b.leases[id] = leaseEntry{queue: queue, expires: expires}
+	b.leasesMu.Unlock()
+}
+
+func (b *Backend) forgetLease(id string) {
+	b.leasesMu.Lock()
+	delete(b.leases, id)
+	b.leasesMu.Unlock()
+}
+
+// sweepLeases drops remembered leases long past their expiry (their
+// holder lost them without writing again).
+func (b *Backend) sweepLeases(now time.Time) {
+	b.leasesMu.Lock()
+	defer b.leasesMu.Unlock()
+	for id, e := range b.leases {
+		if now.Sub(e.expires) > time.Minute {
+			delete(b.leases, id)
+		}
+	}
+}
+
+// queueOf finds the queue of a task: from the leases this process holds,
+// else by asking every known queue whether it has the id (one pipelined
+// round trip). ErrNotFound when none has it.
+func (b *Backend) queueOf(ctx context.Context, id string) (string, error) {
+	b.leasesMu.Lock()
+	e, ok := b.leases[id]
+	b.leasesMu.Unlock()
+	if ok {
+		return e.queue, nil
+	}
+	queues, fresh, err := b.knownQueues(ctx, time.Second)
+	if err != nil {
+		return "", err
+	}
+	q, err := b.probe(ctx, id, queues)
+	if err != nil || q != "" || fresh {
+		if err == nil && q == "" {
+			err = fmt.Errorf("task %s: %w", id, backend.ErrNotFound)
+		}
+		return q, err
+	}
+	// The list may predate the task's queue: read it again once.
+	queues, _, err = b.knownQueues(ctx, 0)
+	if err != nil {
+		return "", err
+	}
+	if q, err = b.probe(ctx, id, queues); err == nil && q == "" {
+		err = fmt.Errorf("task %s: %w", id, backend.ErrNotFound)
+	}
+	return q, err
+}
+
+func (b *Backend) probe(ctx context.Context, id string, queues []string) (string, error) {
+	if len(queues) == 0 {
+		return "", nil
+	}
+	pipe := b.rdb.Pipeline()
+	cmds := make([]*goredis.IntCmd, len(queues))
+	for i, q := range queues {
+		cmds[i] = pipe.Exists(ctx, b.k.task(q, id))
+	}
+	if _, err := pipe.Exec(ctx); err != nil {
+		return "", fmt.Errorf("redis: find task %s: %w", id, err)
+	}
+	for i, c := range cmds {
+		if c.Val() == 1 {
+			return queues[i], nil
+		}
+	}
+	return "", nil
+}
+
+// knownQueues returns every queue name, read from Redis when the cached
+// list is older than maxAge. fresh says it was read just now.
+func (b *Backend) knownQueues(ctx context.Context, maxAge time.Duration) (queues []string, fresh bool, err error) {
+	b.queuesMu.Lock()
+	if maxAge > 0 && time.Since(b.queuesAt) < maxAge {
+		queues = b.queueList
+		b.queuesMu.Unlock()
+		return queues, false, nil
+	}
+	b.queuesMu.Unlock()
+	list, err := b.rdb.SMembers(ctx, b.k.queues()).Result()
+	if err != nil {
+		return nil, false, fmt.Errorf("redis: list queues: %w", err)
+	}
+	b.queuesMu.Lock()
+	b.queueList, b.queuesAt = list, time.Now()
+	b.queuesMu.Unlock()
+	return list, true, nil
+}
+
+// registerQueues adds queue names to the set of known queues before
+// anything is stored in them. Each process re-adds a queue at most every
+// 10 seconds, so the set heals if Redis lost it.
+func (b *Backend) registerQueues(ctx context.Context, queues []string) error {
+	now := time.Now()
+	var add []any
+	b.queuesMu.Lock()
+	for _, q := range queues {
+		if at, ok := b.registered[q]; !ok || now.Sub(at) > 10*time.Second {
+			add = append(add, q)
+		}
+	}
+	b.queuesMu.Unlock()
+	if len(add) == 0 {
+		return nil
+	}
+	if err := b.rdb.SAdd(ctx, b.k.queues(), add...).Err(); err != nil {
+		return fmt.Errorf("redis: register queues: %w", err)
+	}
+	b.queuesMu.Lock()
+	for _, q := range add {
+		b.registered[q.(string)] = now
+	}
+	b.queuesAt = time.Time{} // the cached list may miss them
+	b.queuesMu.Unlock()
+	return nil
+}
+
+// run runs one script, loading it when Redis has lost its script cache
+// (after a restart).
+func (b *Backend) run(ctx context.Context, s *goredis.Script, keys []string, args ...any) (any, error) {
+	v, err := s.Run(ctx, b.rdb, keys, args...).Result()
+	if err != nil && !errors.Is(err, goredis.Nil) {
+		return nil, err
+	}
+	return v, nil
+}
+
+// scriptCall is one script call of a pipelined batch.
+type scriptCall struct {
+	script *goredis.Script
+	keys   []string
+	args   []any
+	val    any
+	err    error
+}
+
+// runAll runs script calls in one pipeline (one round trip to each node
+// involved). A call that met an empty script cache is run again with
+// EVAL, which also reloads the cache.
+func (b *Backend) runAll(ctx context.Context, calls []*scriptCall, wait bool) {
+	if len(calls) == 1 && !wait {
+		c := calls[0]
+		c.val, c.err = b.run(ctx, c.script, c.keys, c.args...)
+		return
+	}
+	if wait && b.cluster {
+		// WAIT must follow the write on the same connection, to the
+		// master that owns the slot.
+		for _, c := range calls {
+			b.runAllOn(ctx, b.masterFor(ctx, c.keys[0]), []*scriptCall{c}, true)
+		}
+		return
+	}
+	b.runAllOn(ctx, b.rdb, calls, wait)
+}
+
+func (b *Backend) masterFor(ctx context.Context, key string) goredis.Cmdable {
+	if cc, ok := b.rdb.(*goredis.ClusterClient); ok {
+		if m, err := cc.MasterForKey(ctx, key); err == nil {
+			return m
+		}
+	}
+	return b.rdb
+}
+
+func (b *Backend) runAllOn(ctx context.Context, c goredis.Cmdable, calls []*scriptCall, wait bool) {
+	pipe := c.Pipeline()
+	cmds := make([]*goredis.Cmd, len(calls))
+	for i, sc := range calls {
+		cmds[i] = sc.script.EvalSha(ctx, pipe, sc.keys, sc.args...)
+	}
+	var waitCmd *goredis.Cmd
+	if wait {
+		waitCmd = pipe.Do(ctx, "WAIT", b.opts.WaitReplicas, b.opts.WaitTimeout.Milliseconds())
+	}
+	_, _ = pipe.Exec(ctx)
+	reloaded := false
+	for i, sc := range calls {
+		sc.val, sc.err = cmds[i].Result()
+		if sc.err != nil && goredis.HasErrorPrefix(sc.err, "NOSCRIPT") {
+			sc.val, sc.err = sc.script.Eval(ctx, c.(goredis.Scripter), sc.keys, sc.args...).Result()
+			reloaded = true
+		}
+		if errors.Is(sc.err, goredis.Nil) {
+			sc.err = nil
+		}
+	}
+	if wait {
+		if reloaded {
+			// The first WAIT ran before the re-run writes.
+			again := c.Pipeline()
+			waitCmd = again.Do(ctx, "WAIT", b.opts.WaitReplicas, b.opts.WaitTimeout.Milliseconds())
+			_, _ = again.Exec(ctx)
+		}
+		n, err := waitCmd.Int64()
+		if err == nil && n < int64(b.opts.WaitReplicas) {
+			err = fmt.Errorf("only %d of %d replicas acknowledged within %s: %w", n, b.opts.WaitReplicas, b.opts.WaitTimeout, ErrNotReplicated)
+		}
+		if err != nil {
+			for _, sc := range calls {
+				if sc.err == nil {
+					sc.err = err
+				}
+			}
+		}
+	}
+}
+
+// ErrNotReplicated: with WaitReplicas set, fewer replicas than asked
+// acknowledged a submit in time. The task IS stored on the master and
+// will run; it may be lost if the master fails before replicating it.
+var ErrNotReplicated = errors.New("write not acknowledged by enough replicas")
+
+// redisErr wraps a Redis error with what was being done.
+func redisErr(what string, err error) error {
+	if err == nil {
+		return nil
+	}
+	return fmt.Errorf("redis: %s: %w", what, err)
+}

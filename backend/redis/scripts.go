@@ -1,0 +1,592 @@
+package redis
+
+import goredis "github.com/redis/go-redis/v9"
+
+// Every state transition is one Lua script, run atomically by Redis in
+// one round trip. Conventions shared by all scripts:
+//
+//   - KEYS[1] is a key in the slot the script works in. Redis Cluster
+//     routes the call by it. The other keys of a queue are built inside
+//     the script from the queue's key prefix, "tm:{queue}:", passed in
+//     ARGV (see keys.queuePrefix). Because every such key carries the
+//     same "{queue}" hash tag they all live in KEYS[1]'s slot; the Go
+//     side never puts queues of different slots in one call when it talks
+//     to a cluster.
+//   - Times are integer microseconds since the epoch, passed as decimal
+//     strings. Scripts store and compare them but never format a computed
+//     time as a Lua number (Lua prints doubles with 14 digits).
+//   - Each script publishes what it changed as ONE message on the events
+//     channel: cjson [now, [event, …]], an event being an array of
+//     strings — ["t", id, type, queue, state code, attempt, worker,
+//     result, error, progress %, progress message, progress at] for a
+//     task, ["q", queue] for a queue, ["w", info JSON, flag] for a worker.
+//   - When a queue's pending list goes from empty to non-empty, or a
+//     delayed task becomes the first due in its queue, the script
+//     publishes the queue name on the wake channel, so that idle Lease
+//     calls in every process retry at once instead of polling.
+
+// luaPrelude holds the helpers every task script uses. The state codes
+// are those of record.go.
+const luaPrelude = `
+local EV = {}
+local WAKE = {}
+local HIST = {}
+local function ev(...)
+  local n = select('#', ...)
+  local e = {...}
+  for k = 1, n do
+    if not e[k] then e[k] = '' end
+  end
+  EV[#EV + 1] = e
+end
+local function pushPending(pre, q, id, pr)
+  pr = pr or '0'
+  if redis.call('RPUSH', pre .. 'p:' .. pr, id) == 1 then
+    redis.call('ZADD', pre .. 'prios', -tonumber(pr), pr)
+    WAKE[q] = true
+  end
+end
+local function headWake(z, id, q)
+  if redis.call('ZRANGE', z, 0, 0)[1] == id then WAKE[q] = true end
+end
+local function attemptRow(h, n, w, st, ft, outcome, err)
+  local row = cjson.encode({tonumber(n) or 0, w or '', st or '', ft, outcome, err or ''})
+  if h and h ~= '' then return string.sub(h, 1, -2) .. ',' .. row .. ']' end
+  return '[' .. row .. ']'
+end
+local function hist(pre, kind)
+  local k = pre .. '\0' .. kind
+  HIST[k] = (HIST[k] or 0) + 1
+end
+local function flush(now, evchan, wakechan)
+  local minute = string.format('%d', math.floor(tonumber(now) / 60000000) * 60)
+  for k, n in pairs(HIST) do
+    local z = string.find(k, '\0', 1, true)
+    redis.call('HINCRBY', string.sub(k, 1, z - 1) .. 'hist', minute .. ':' .. string.sub(k, z + 1), n)
+  end
+  if #EV > 0 then redis.call('PUBLISH', evchan, cjson.encode({now, EV})) end
+  local qs = {}
+  for q in pairs(WAKE) do qs[#qs + 1] = q end
+  if #qs > 0 then redis.call('PUBLISH', wakechan, table.concat(qs, ',')) end
+end
+local function promote(pre, q, now)
+  for _, z in ipairs({'sched', 'retry'}) do
+    local due = redis.call('ZRANGEBYSCORE', pre .. z, '-inf', now, 'LIMIT', 0, 1000)
+    if #due > 0 then
+      for _, id in ipairs(due) do
+        local key = pre .. 't:' .. id
+        local f = redis.call('HMGET', key, 'pr', 'y', 'a')
+        if f[2] then
+          redis.call('HSET', key, 's', 'p')
+          pushPending(pre, q, id, f[1])
+          ev('t', id, f[2], q, 'p', f[3] or '0')
+        end
+      end
+      redis.call('ZREM', pre .. z, unpack(due))
+    end
+  end
+end
+`
+
+// enqueueScript stores new tasks.
+//
+//	KEYS[1]  routing key (meta key of the first queue in the call)
+//	ARGV[1]  now µs
+//	ARGV[2]  events channel
+//	ARGV[3]  wake channel
+//	ARGV[4]  number of groups; each group is one Enqueue call and is
+//	         stored all or nothing
+//	then per group: the task count n, and per task: queue prefix, queue,
+//	id, state code ("p" or "s"), priority, run-at µs, unique key ("" for
+//	none), unique-until µs, field count k, then k field/value pairs for
+//	the hash, starting with the type.
+//
+// Returns per group {-1, id} when an id already exists (nothing of the
+// group is stored), else {1, holder…} with, per task, "" when stored or
+// the id of the task holding its unique key.
+var enqueueScript = goredis.NewScript(luaPrelude + `
+local now = ARGV[1]
+local i = 5
+local out = {}
+for g = 1, tonumber(ARGV[4]) do
+  local n = tonumber(ARGV[i]); i = i + 1
+  local tasks, res, seenID, seenKey = {}, {1}, {}, {}
+  local dup = nil
+  for j = 1, n do
+    local t = {pre = ARGV[i], q = ARGV[i + 1], id = ARGV[i + 2], s = ARGV[i + 3], pr = ARGV[i + 4],
+      ra = ARGV[i + 5], uk = ARGV[i + 6], uu = ARGV[i + 7], nf = tonumber(ARGV[i + 8]), fi = i + 9}
+    i = t.fi + 2 * t.nf
+    tasks[j] = t
+    local idk = t.pre .. 't:' .. t.id
+    if not dup and (seenID[idk] or redis.call('EXISTS', idk) == 1) then dup = t.id end
+    seenID[idk] = true
+    local holder = ''
+    if t.uk ~= '' then
+      local uk = t.pre .. 'u:' .. t.uk
+      holder = seenKey[uk] or redis.call('GET', uk) or ''
+      if holder == '' then seenKey[uk] = t.id end
+    end
+    res[j + 1] = holder
+  end
+  if dup then
+    out[g] = {-1, dup}
+  else
+    for j = 1, n do
+      local t = tasks[j]
+      if res[j + 1] == '' then
+        local key = t.pre .. 't:' .. t.id
+        local args = {'s', t.s}
+        for x = t.fi, t.fi + 2 * t.nf - 1 do args[#args + 1] = ARGV[x] end
+        redis.call('HSET', key, unpack(args))
+        if t.s == 'p' then
+          pushPending(t.pre, t.q, t.id, t.pr)
+        else
+          redis.call('ZADD', t.pre .. 'sched', t.ra, t.id)
+          headWake(t.pre .. 'sched', t.id, t.q)
+        end
+        if t.uk ~= '' then
+          redis.call('SET', t.pre .. 'u:' .. t.uk, t.id, 'PXAT', string.format('%d', math.floor(tonumber(t.uu) / 1000)))
+        end
+        ev('t', t.id, ARGV[t.fi + 1], t.q, t.s, '0')
+      end
+    end
+    out[g] = res
+  end
+end
+flush(now, ARGV[2], ARGV[3])
+return out
+`)
+
+// deadlineMsg is the last error of a task whose deadline passed while it
+// waited (the embedded backend uses the same words).
+const deadlineMsg = "deadline exceeded before the task could start"
+
+// leaseScript promotes due delayed tasks and leases pending ones.
+//
+//	KEYS[1]  routing key (meta key of the first queue)
+//	ARGV[1]  now µs
+//	ARGV[2]  lease expiry µs
+//	ARGV[3]  worker id
+//	ARGV[4]  most tasks to lease
+//	ARGV[5]  events channel
+//	ARGV[6]  wake channel
+//	ARGV[7]  the deadline error message
+//	ARGV[8…] queue prefix and queue name, pairs, in the order to take from
+//
+// Returns {leased, next} where leased holds {queue, id, token, fields}
+// per task, fields being the hash as it was before the lease, and next
+// the earliest run-at µs of a delayed task in these queues ("" if none)
+// when nothing was leased.
+var leaseScript = goredis.NewScript(luaPrelude + `
+local now = ARGV[1]
+local nowN = tonumber(now)
+local max = tonumber(ARGV[4])
+local leased = {}
+for qi = 8, #ARGV, 2 do
+  local pre, q = ARGV[qi], ARGV[qi + 1]
+  promote(pre, q, now)
+  if #leased < max and redis.call('HGET', pre .. 'meta', 'paused') ~= '1' then
+    local prios = redis.call('ZRANGE', pre .. 'prios', 0, -1)
+    for _, pr in ipairs(prios) do
+      if #leased >= max then break end
+      local want = max - #leased
+      local ids = redis.call('LPOP', pre .. 'p:' .. pr, want)
+      if not ids or #ids < want then redis.call('ZREM', pre .. 'prios', pr) end
+      for _, id in ipairs(ids or {}) do
+        local key = pre .. 't:' .. id
+        local kv = redis.call('HGETALL', key)
+        if #kv > 0 then
+          local dl, a, y, pg = nil, 0, '', false
+          for x = 1, #kv, 2 do
+            local f = kv[x]
+            if f == 'dl' then dl = kv[x + 1]
+            elseif f == 'a' then a = tonumber(kv[x + 1])
+            elseif f == 'y' then y = kv[x + 1]
+            elseif f == 'pgp' then pg = true end
+          end
+          if dl and nowN >= tonumber(dl) then
+            redis.call('HSET', key, 's', 'f', 'ft', now, 'e', ARGV[7])
+            redis.call('ZADD', pre .. 'failed', 0, id)
+            hist(pre, 'f')
+            ev('t', id, y, q, 'f', tostring(a), '', '', ARGV[7])
+          else
+            local tok = string.format('%d', redis.call('HINCRBY', pre .. 'meta', 'tok', 1))
+            a = a + 1
+            redis.call('HSET', key, 's', 'a', 'a', a, 'w', ARGV[3], 'tk', tok, 'le', ARGV[2], 'st', now)
+            if pg then redis.call('HDEL', key, 'pgp', 'pgm', 'pga') end
+            redis.call('ZADD', pre .. 'lease', ARGV[2], id)
+            leased[#leased + 1] = {q, id, tok, kv}
+            ev('t', id, y, q, 'a', tostring(a), ARGV[3])
+          end
+        end
+      end
+    end
+  end
+end
+local nextDue = ''
+if #leased == 0 then
+  local best = nil
+  for qi = 8, #ARGV, 2 do
+    for _, z in ipairs({'sched', 'retry'}) do
+      local r = redis.call('ZRANGE', ARGV[qi] .. z, 0, 0, 'WITHSCORES')
+      if r[2] and (not best or tonumber(r[2]) < tonumber(best)) then best = r[2] end
+    end
+  end
+  nextDue = best or ''
+end
+flush(now, ARGV[5], ARGV[6])
+return {leased, nextDue}
+`)
+
+// finishScript ends or updates leased attempts: ack, fail, release and
+// progress, many at once (one per caller waiting at that moment).
+//
+//	KEYS[1]  routing key (meta key of the first op's queue)
+//	ARGV[1]  now µs
+//	ARGV[2]  events channel
+//	ARGV[3]  wake channel
+//	ARGV[4…] ops of 8 values: kind, queue prefix, queue, id, token, a1, a2, a3
+//	         kind "c" ack:      a1 result JSON ("" for none)
+//	         kind "f" fail:     a1 error, a2 retry-at µs, a3 "1" when final
+//	         kind "r" release
+//	         kind "g" progress: a1 percent, a2 message, a3 at µs
+//
+// Returns per op 1 when done, 0 when the token is not the task's current
+// lease (the caller reports ErrLeaseLost).
+var finishScript = goredis.NewScript(luaPrelude + `
+local now = ARGV[1]
+local res = {}
+for i = 4, #ARGV, 8 do
+  local kind, pre, q, id, tok = ARGV[i], ARGV[i + 1], ARGV[i + 2], ARGV[i + 3], ARGV[i + 4]
+  local key = pre .. 't:' .. id
+  local f = redis.call('HMGET', key, 'tk', 'a', 'w', 'st', 'h', 'y', 'ma', 'dl', 'pr', 'pgp')
+  if f[1] ~= tok then
+    res[#res + 1] = 0
+  else
+    res[#res + 1] = 1
+    if kind == 'g' then
+      redis.call('HSET', key, 'pgp', ARGV[i + 5], 'pgm', ARGV[i + 6], 'pga', ARGV[i + 7])
+      ev('t', id, f[6], q, 'a', f[2], f[3], '', '', ARGV[i + 5], ARGV[i + 6], ARGV[i + 7])
+    else
+      redis.call('ZREM', pre .. 'lease', id)
+      redis.call('HDEL', key, 'tk', 'w', 'le')
+      if kind == 'c' then
+        local h = attemptRow(f[5], f[2], f[3], f[4], now, 'completed', '')
+        if ARGV[i + 5] ~= '' then
+          redis.call('HSET', key, 's', 'c', 'ft', now, 'h', h, 'r', ARGV[i + 5])
+        else
+          redis.call('HSET', key, 's', 'c', 'ft', now, 'h', h)
+        end
+        if f[10] then redis.call('HSET', key, 'pgp', '100') end
+        redis.call('ZADD', pre .. 'completed', 0, id)
+        hist(pre, 'c')
+        ev('t', id, f[6], q, 'c', f[2], '', ARGV[i + 5])
+      elseif kind == 'f' then
+        local err, retryAt = ARGV[i + 5], ARGV[i + 6]
+        local h = attemptRow(f[5], f[2], f[3], f[4], now, 'failed', err)
+        if ARGV[i + 7] ~= '1' and tonumber(f[2]) < tonumber(f[7]) and (not f[8] or tonumber(retryAt) < tonumber(f[8])) then
+          redis.call('HSET', key, 's', 'r', 'ra', retryAt, 'h', h, 'e', err)
+          redis.call('ZADD', pre .. 'retry', retryAt, id)
+          headWake(pre .. 'retry', id, q)
+          ev('t', id, f[6], q, 'r', f[2], '', '', err)
+        else
+          redis.call('HSET', key, 's', 'f', 'ft', now, 'h', h, 'e', err)
+          redis.call('ZADD', pre .. 'failed', 0, id)
+          ev('t', id, f[6], q, 'f', f[2], '', '', err)
+        end
+        hist(pre, 'f')
+      else
+        local h = attemptRow(f[5], f[2], f[3], f[4], now, 'released', '')
+        redis.call('HSET', key, 's', 'p', 'a', tonumber(f[2]) - 1, 'h', h)
+        redis.call('HDEL', key, 'pgp', 'pgm', 'pga')
+        pushPending(pre, q, id, f[9])
+        ev('t', id, f[6], q, 'p', tostring(tonumber(f[2]) - 1))
+      end
+    end
+  end
+end
+flush(now, ARGV[2], ARGV[3])
+return res
+`)
+
+// extendScript renews leases.
+//
+//	KEYS[1]  routing key
+//	ARGV[1]  new lease expiry µs
+//	ARGV[2…] queue prefix, id, token: triples
+//
+// Returns per lease 1 when still held (and extended), 2 when the task was
+// canceled, 0 when the lease is gone otherwise.
+var extendScript = goredis.NewScript(`
+local res = {}
+for i = 2, #ARGV, 3 do
+  local pre, id = ARGV[i], ARGV[i + 1]
+  local key = pre .. 't:' .. id
+  local f = redis.call('HMGET', key, 'tk', 's')
+  if f[1] == ARGV[i + 2] then
+    redis.call('HSET', key, 'le', ARGV[1])
+    redis.call('ZADD', pre .. 'lease', ARGV[1], id)
+    res[#res + 1] = 1
+  elseif f[2] == 'x' then
+    res[#res + 1] = 2
+  else
+    res[#res + 1] = 0
+  end
+end
+return res
+`)
+
+// cancelScript cancels a task that is not final.
+//
+//	KEYS[1]  the task key
+//	ARGV[1]  now µs
+//	ARGV[2]  events channel
+//	ARGV[3]  wake channel
+//	ARGV[4]  cancel channel
+//	ARGV[5]  queue prefix
+//	ARGV[6]  queue
+//	ARGV[7]  id
+//
+// Returns {1, fields} when canceled, {0} when there is no such task, {2}
+// when it is already final.
+var cancelScript = goredis.NewScript(luaPrelude + `
+local now, pre, q, id, key = ARGV[1], ARGV[5], ARGV[6], ARGV[7], KEYS[1]
+local f = redis.call('HMGET', key, 's', 'pr', 'a', 'w', 'st', 'h', 'y', 'uk')
+local s = f[1]
+if not s then return {0} end
+if s == 'c' or s == 'f' or s == 'x' then return {2} end
+if s == 'p' then
+  redis.call('LREM', pre .. 'p:' .. (f[2] or '0'), 1, id)
+elseif s == 's' then
+  redis.call('ZREM', pre .. 'sched', id)
+elseif s == 'r' then
+  redis.call('ZREM', pre .. 'retry', id)
+elseif s == 'a' then
+  redis.call('ZREM', pre .. 'lease', id)
+  redis.call('HSET', key, 'h', attemptRow(f[6], f[3], f[4], f[5], now, 'canceled', 'canceled'))
+  redis.call('HDEL', key, 'tk', 'w', 'le')
+end
+redis.call('HSET', key, 's', 'x', 'ft', now)
+redis.call('ZADD', pre .. 'canceled', 0, id)
+if f[8] then
+  local uk = pre .. 'u:' .. f[8]
+  if redis.call('GET', uk) == id then redis.call('DEL', uk) end
+end
+ev('t', id, f[7], q, 'x', f[3] or '0')
+redis.call('PUBLISH', ARGV[4], id)
+flush(now, ARGV[2], ARGV[3])
+return {1, redis.call('HGETALL', key)}
+`)
+
+// retryScript sends a failed or canceled task back to pending with a
+// fresh set of attempts.
+//
+//	KEYS[1]  the task key
+//	ARGV[1]  now µs, ARGV[2] events channel, ARGV[3] wake channel,
+//	ARGV[4]  queue prefix, ARGV[5] queue, ARGV[6] id
+//
+// Returns {1, fields}, {0} when there is no such task, {2} when it is
+// neither failed nor canceled.
+var retryScript = goredis.NewScript(luaPrelude + `
+local now, pre, q, id, key = ARGV[1], ARGV[4], ARGV[5], ARGV[6], KEYS[1]
+local f = redis.call('HMGET', key, 's', 'pr', 'y', 'dl')
+local s = f[1]
+if not s then return {0} end
+if s ~= 'f' and s ~= 'x' then return {2} end
+redis.call('ZREM', pre .. (s == 'f' and 'failed' or 'canceled'), id)
+redis.call('HSET', key, 's', 'p', 'a', 0)
+redis.call('HDEL', key, 'ft', 'ra', 'r', 'pgp', 'pgm', 'pga')
+if f[4] and tonumber(now) >= tonumber(f[4]) then redis.call('HDEL', key, 'dl') end
+pushPending(pre, q, id, f[2])
+ev('t', id, f[3], q, 'p', '0')
+flush(now, ARGV[2], ARGV[3])
+return {1, redis.call('HGETALL', key)}
+`)
+
+// deleteScript removes a final task.
+//
+//	KEYS[1]  the task key
+//	ARGV[1]  now µs, ARGV[2] events channel, ARGV[3] wake channel,
+//	ARGV[4]  queue prefix, ARGV[5] queue, ARGV[6] id
+//
+// Returns 1 when deleted, 0 when there is no such task, 2 when it is not final.
+var deleteScript = goredis.NewScript(luaPrelude + `
+local now, pre, q, id, key = ARGV[1], ARGV[4], ARGV[5], ARGV[6], KEYS[1]
+local f = redis.call('HMGET', key, 's', 'uk', 'y', 'a')
+local s = f[1]
+if not s then return 0 end
+local sets = {c = 'completed', f = 'failed', x = 'canceled'}
+if not sets[s] then return 2 end
+redis.call('ZREM', pre .. sets[s], id)
+redis.call('DEL', key)
+if f[2] then
+  local uk = pre .. 'u:' .. f[2]
+  if redis.call('GET', uk) == id then redis.call('DEL', uk) end
+end
+ev('t', id, f[3], q, 'd', f[4] or '0')
+flush(now, ARGV[2], ARGV[3])
+return 1
+`)
+
+// reclaimScript returns expired leases to pending (or fails them on
+// their last attempt) and promotes due delayed tasks.
+//
+//	KEYS[1]  routing key
+//	ARGV[1]  now µs: leases that expired before it are reclaimed
+//	ARGV[2]  events channel, ARGV[3] wake channel
+//	ARGV[4…] queue prefix and queue name, pairs
+//
+// Returns how many leases it reclaimed (at most 1000 per queue per call).
+var reclaimScript = goredis.NewScript(luaPrelude + `
+local now = ARGV[1]
+local n = 0
+for qi = 4, #ARGV, 2 do
+  local pre, q = ARGV[qi], ARGV[qi + 1]
+  promote(pre, q, now)
+  local ids = redis.call('ZRANGEBYSCORE', pre .. 'lease', '-inf', '(' .. now, 'LIMIT', 0, 1000)
+  for _, id in ipairs(ids) do
+    local key = pre .. 't:' .. id
+    local f = redis.call('HMGET', key, 'a', 'ma', 'w', 'st', 'h', 'pr', 'y')
+    if f[7] then
+      local msg = 'lease expired: worker ' .. (f[3] or '') .. ' stopped extending it'
+      local h = attemptRow(f[5], f[1], f[3], f[4], now, 'lease_expired', msg)
+      redis.call('HDEL', key, 'tk', 'w', 'le')
+      if tonumber(f[1]) >= tonumber(f[2]) then
+        redis.call('HSET', key, 's', 'f', 'ft', now, 'h', h, 'e', msg)
+        redis.call('ZADD', pre .. 'failed', 0, id)
+        ev('t', id, f[7], q, 'f', f[1], '', '', msg)
+      else
+        redis.call('HSET', key, 's', 'p', 'h', h, 'e', msg)
+        pushPending(pre, q, id, f[6])
+        ev('t', id, f[7], q, 'p', f[1], '', '', msg)
+      end
+      hist(pre, 'f')
+      n = n + 1
+    end
+  end
+  if #ids > 0 then redis.call('ZREM', pre .. 'lease', unpack(ids)) end
+end
+flush(now, ARGV[2], ARGV[3])
+return n
+`)
+
+// pauseScript pauses or resumes a queue.
+//
+//	KEYS[1]  the queue's meta key
+//	ARGV[1]  now µs, ARGV[2] events channel, ARGV[3] wake channel,
+//	ARGV[4]  queue, ARGV[5] "1" to pause, "0" to resume
+var pauseScript = goredis.NewScript(`
+redis.call('HSET', KEYS[1], 'paused', ARGV[5])
+redis.call('PUBLISH', ARGV[2], cjson.encode({ARGV[1], {{'q', ARGV[4]}}}))
+if ARGV[5] == '0' then redis.call('PUBLISH', ARGV[3], ARGV[4]) end
+return 1
+`)
+
+// statsScript reads one queue's counts.
+//
+//	KEYS[1]  the queue's meta key
+//	ARGV[1]  queue prefix
+//
+// Returns {paused, pending, scheduled, processing, retrying, completed,
+// failed, canceled, oldest pending ready-at µs or ""}.
+var statsScript = goredis.NewScript(`
+local pre = ARGV[1]
+local pending, oldest = 0, nil
+for _, pr in ipairs(redis.call('ZRANGE', pre .. 'prios', 0, -1)) do
+  local list = pre .. 'p:' .. pr
+  local n = redis.call('LLEN', list)
+  if n > 0 then
+    pending = pending + n
+    local f = redis.call('HMGET', pre .. 't:' .. redis.call('LINDEX', list, 0), 'c', 'ra')
+    local ready = math.max(tonumber(f[1] or '0'), tonumber(f[2] or '0'))
+    if ready > 0 and (not oldest or ready < oldest) then oldest = ready end
+  end
+end
+return {redis.call('HGET', KEYS[1], 'paused') or '0', pending,
+  redis.call('ZCARD', pre .. 'sched'), redis.call('ZCARD', pre .. 'lease'), redis.call('ZCARD', pre .. 'retry'),
+  redis.call('ZCARD', pre .. 'completed'), redis.call('ZCARD', pre .. 'failed'), redis.call('ZCARD', pre .. 'canceled'),
+  oldest and string.format('%d', oldest) or ''}
+`)
+
+// heartbeatScript registers or refreshes a worker.
+//
+//	KEYS[1]  the workers zset, KEYS[2] the worker's hash
+//	ARGV[1]  heartbeat expiry µs (the zset score)
+//	ARGV[2]  how long to keep the hash, ms (longer than the heartbeat,
+//	         so that the expiry event can still name the worker)
+//	ARGV[3]  worker info JSON, ARGV[4] events channel, ARGV[5] worker id,
+//	ARGV[6]  now µs
+//
+// Returns "1" when a stop was requested, else "".
+var heartbeatScript = goredis.NewScript(`
+redis.call('HSET', KEYS[2], 'info', ARGV[3])
+redis.call('PEXPIRE', KEYS[2], ARGV[2])
+redis.call('ZADD', KEYS[1], ARGV[1], ARGV[5])
+local stop = redis.call('HGET', KEYS[2], 'stop') or ''
+redis.call('PUBLISH', ARGV[4], cjson.encode({ARGV[6], {{'w', ARGV[3], stop}}}))
+return stop
+`)
+
+// requestStopScript flags a live worker to stop.
+//
+//	KEYS[1]  the workers zset, KEYS[2] the worker's hash
+//	ARGV[1]  now µs, ARGV[2] events channel, ARGV[3] worker id
+//
+// Returns 1, or 0 when no such worker is alive.
+var requestStopScript = goredis.NewScript(`
+local sc = redis.call('ZSCORE', KEYS[1], ARGV[3])
+local info = redis.call('HGET', KEYS[2], 'info')
+if not sc or tonumber(sc) <= tonumber(ARGV[1]) or not info then return 0 end
+redis.call('HSET', KEYS[2], 'stop', '1')
+redis.call('PUBLISH', ARGV[2], cjson.encode({ARGV[1], {{'w', info, '1'}}}))
+return 1
+`)
+
+// unregisterScript removes a worker.
+//
+//	KEYS[1]  the workers zset, KEYS[2] the worker's hash
+//	ARGV[1]  now µs, ARGV[2] events channel, ARGV[3] worker id
+var unregisterScript = goredis.NewScript(`
+local info = redis.call('HGET', KEYS[2], 'info')
+redis.call('DEL', KEYS[2])
+redis.call('ZREM', KEYS[1], ARGV[3])
+if info then redis.call('PUBLISH', ARGV[2], cjson.encode({ARGV[1], {{'w', info, 'gone'}}})) end
+return 1
+`)
+
+// expireWorkersScript forgets workers whose heartbeat ran out.
+//
+//	KEYS[1]  the workers zset
+//	ARGV[1]  now µs, ARGV[2] events channel, ARGV[3] worker hash prefix
+var expireWorkersScript = goredis.NewScript(`
+local ids = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', ARGV[1], 'LIMIT', 0, 1000)
+if #ids == 0 then return 0 end
+local evs = {}
+for _, id in ipairs(ids) do
+  local key = ARGV[3] .. id
+  local info = redis.call('HGET', key, 'info') or cjson.encode({id = id})
+  redis.call('DEL', key)
+  evs[#evs + 1] = {'w', info, 'gone'}
+end
+redis.call('ZREM', KEYS[1], unpack(ids))
+redis.call('PUBLISH', ARGV[2], cjson.encode({ARGV[1], evs}))
+return #ids
+`)
+
+// workersScript lists live workers.
+//
+//	KEYS[1]  the workers zset
+//	ARGV[1]  now µs, ARGV[2] worker hash prefix
+//
+// Returns {info JSON, stop flag} pairs, flattened.
+var workersScript = goredis.NewScript(`
+local out = {}
+for _, id in ipairs(redis.call('ZRANGEBYSCORE', KEYS[1], '(' .. ARGV[1], '+inf')) do
+  local f = redis.call('HMGET', ARGV[2] .. id, 'info', 'stop')
+  if f[1] then
+    out[#out + 1] = f[1]
+    out[#out + 1] = f[2] or ''
+  end
+end
+return out
+`)
