@@ -1,0 +1,131 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"runtime"
+	"time"
+
+	"github.com/taskmill/taskmill"
+	"github.com/taskmill/taskmill/tasktypes"
+)
+
+func init() {
+	commands["worker"] = command{summary: "run a worker node (worker ls | worker stop ID manage them through the server)", run: runWorker}
+}
+
+// workerConfig is everything `taskmill worker` is told by flags and env.
+type workerConfig struct {
+	backendURL, dataDir string
+	id                  string
+	concurrency         int
+	queues, strict      string
+	leaseDuration       time.Duration
+	shutdownTimeout     time.Duration
+	logLevel, logFormat string
+	redis               *redisSettings
+	taskTypes           func() tasktypes.Config
+}
+
+func parseWorkerFlags(args []string, stderr io.Writer) (*workerConfig, error) {
+	c := &workerConfig{}
+	fs := flag.NewFlagSet("worker", flag.ContinueOnError)
+	fs.StringVar(&c.backendURL, "backend", envString("TASKMILL_BACKEND", ""), backendHelp+" (env TASKMILL_BACKEND)")
+	fs.StringVar(&c.dataDir, "data", envString("TASKMILL_DATA", "./taskmill-data"), "embedded store directory (only one process may open it), and the directory file tasks read (env TASKMILL_DATA)")
+	fs.StringVar(&c.id, "id", envString("TASKMILL_WORKER_ID", ""), "worker id in the registry; default host-pid-random (env TASKMILL_WORKER_ID)")
+	fs.IntVar(&c.concurrency, "concurrency", envInt("TASKMILL_CONCURRENCY", runtime.NumCPU()), "tasks run at once (env TASKMILL_CONCURRENCY)")
+	fs.StringVar(&c.queues, "queues", envString("TASKMILL_QUEUES", "default=1"), "queues to take from, with weights: a=3,b=1 (env TASKMILL_QUEUES)")
+	fs.StringVar(&c.strict, "strict", envString("TASKMILL_STRICT", ""), "take from these queues in strict order instead: a,b (env TASKMILL_STRICT)")
+	fs.DurationVar(&c.leaseDuration, "lease-duration", envDuration("TASKMILL_LEASE_DURATION", 15*time.Second), "how long a lease lasts without a heartbeat; a dead worker's tasks run again after it (env TASKMILL_LEASE_DURATION)")
+	fs.DurationVar(&c.shutdownTimeout, "shutdown-timeout", envDuration("TASKMILL_SHUTDOWN_TIMEOUT", 30*time.Second), "how long a stop waits for running tasks before handing them back (env TASKMILL_SHUTDOWN_TIMEOUT)")
+	fs.StringVar(&c.logLevel, "log-level", envString("TASKMILL_LOG_LEVEL", "info"), "debug, info, warn or error (env TASKMILL_LOG_LEVEL)")
+	fs.StringVar(&c.logFormat, "log-format", envString("TASKMILL_LOG_FORMAT", "text"), "text or json (env TASKMILL_LOG_FORMAT)")
+	c.redis = redisFlags(fs)
+	c.taskTypes = taskTypeFlags(fs, &c.dataDir)
+	if err := parseFlags(fs, args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			fs.SetOutput(stderr)
+			fmt.Fprintln(stderr, "Usage: taskmill worker --backend URL [--concurrency N] [--queues a=3,b=1 | --strict a,b] [flags]")
+			fmt.Fprintln(stderr, "       taskmill worker ls | stop ID")
+			fs.PrintDefaults()
+		}
+		return nil, err
+	}
+	if fs.NArg() > 0 {
+		return nil, usagef("unexpected argument %q", fs.Arg(0))
+	}
+	switch {
+	case c.concurrency < 1 || c.concurrency > 10_000:
+		return nil, usagef("--concurrency must be between 1 and 10000, got %d", c.concurrency)
+	case c.leaseDuration < 500*time.Millisecond:
+		return nil, usagef("--lease-duration must be at least 500ms, got %s", c.leaseDuration)
+	case c.shutdownTimeout < 0:
+		return nil, usagef("--shutdown-timeout must not be negative")
+	}
+	queuesSet := false
+	fs.Visit(func(f *flag.Flag) { queuesSet = queuesSet || f.Name == "queues" })
+	if c.strict != "" && queuesSet {
+		return nil, usagef("give --queues or --strict, not both")
+	}
+	if c.id != "" {
+		if err := taskmill.ValidateName("id", c.id); err != nil {
+			return nil, usagef("--id: %v", err)
+		}
+	}
+	return c, nil
+}
+
+// runWorker runs a worker node until SIGTERM/SIGINT (ctx) or a stop
+// request through the backend, then drains: it stops leasing, waits up
+// to --shutdown-timeout for running tasks and hands the rest back.
+func runWorker(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	if len(args) > 0 && (args[0] == "ls" || args[0] == "stop") {
+		return workerAdmin(ctx, args, stdout, stderr)
+	}
+	c, err := parseWorkerFlags(args, stderr)
+	if err != nil {
+		return err
+	}
+	log, err := newLogger(stderr, c.logLevel, c.logFormat)
+	if err != nil {
+		return err
+	}
+	cfg := taskmill.WorkerConfig{ID: c.id, Concurrency: c.concurrency, LeaseDuration: c.leaseDuration,
+		ShutdownTimeout: c.shutdownTimeout, Logger: log}
+	if c.strict != "" {
+		if cfg.StrictOrder, err = parseStrictQueues(c.strict); err != nil {
+			return err
+		}
+	} else if cfg.Queues, err = parseQueueWeights(c.queues); err != nil {
+		return err
+	}
+	mux := taskmill.NewServeMux()
+	if err := tasktypes.Register(mux, c.taskTypes()); err != nil {
+		return err
+	}
+	cfg.Handler = mux
+	rawURL, err := c.redis.apply(c.backendURL)
+	if err != nil {
+		return err
+	}
+	b, kind, err := openBackend(ctx, rawURL, c.dataDir, log)
+	if err != nil {
+		return fmt.Errorf("open backend: %w", err)
+	}
+	defer b.Close()
+	w, err := taskmill.NewWorker(b, cfg)
+	if err != nil {
+		return usagef("%v", err)
+	}
+	// The worker stops itself when ctx ends (a signal) or when asked
+	// through the backend; either way Done closes after the drain.
+	if err := w.Start(ctx); err != nil {
+		return err
+	}
+	log.Info("taskmill worker running", "id", w.ID(), "backend", kind, "backend_url", redactURL(rawURL))
+	<-w.Done()
+	return w.Stop(context.Background())
+}
