@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -406,4 +408,73 @@ func redisErr(what string, err error) error {
 		return nil
 	}
 	return fmt.Errorf("redis: %s: %w", what, err)
+}
+
+// Purge deletes every key under the backend's prefix, on every node. It
+// is for benchmarks and tests that clean up after themselves: it is not
+// a transition, not atomic, and must not run while others use the prefix.
+func (b *Backend) Purge(ctx context.Context) error {
+	purge := func(ctx context.Context, c *goredis.Client) error {
+		iter := c.Scan(ctx, 0, b.k.prefix+":*", 1000).Iterator()
+		var batch []string
+		for iter.Next(ctx) {
+			if batch = append(batch, iter.Val()); len(batch) == 1000 {
+				if err := c.Unlink(ctx, batch...).Err(); err != nil {
+					return err
+				}
+				batch = batch[:0]
+			}
+		}
+		if err := iter.Err(); err != nil {
+			return err
+		}
+		if len(batch) > 0 {
+			return c.Unlink(ctx, batch...).Err()
+		}
+		return nil
+	}
+	var err error
+	switch c := b.rdb.(type) {
+	case *goredis.ClusterClient:
+		err = c.ForEachMaster(ctx, purge)
+	case *goredis.Client:
+		err = purge(ctx, c)
+	default:
+		err = fmt.Errorf("unsupported client %T", b.rdb)
+	}
+	return redisErr("purge "+b.k.prefix, err)
+}
+
+// UsedMemory returns Redis's used_memory (bytes), summed over the
+// masters of a cluster.
+func (b *Backend) UsedMemory(ctx context.Context) (int64, error) {
+	read := func(ctx context.Context, c *goredis.Client) (int64, error) {
+		info, err := c.Info(ctx, "memory").Result()
+		if err != nil {
+			return 0, err
+		}
+		for _, line := range strings.Split(info, "\n") {
+			if v, ok := strings.CutPrefix(strings.TrimSpace(line), "used_memory:"); ok {
+				return strconv.ParseInt(v, 10, 64)
+			}
+		}
+		return 0, errors.New("no used_memory in INFO memory")
+	}
+	switch c := b.rdb.(type) {
+	case *goredis.ClusterClient:
+		var mu sync.Mutex
+		var total int64
+		err := c.ForEachMaster(ctx, func(ctx context.Context, m *goredis.Client) error {
+			n, err := read(ctx, m)
+			mu.Lock()
+			total += n
+			mu.Unlock()
+			return err
+		})
+		return total, redisErr("used memory", err)
+	case *goredis.Client:
+		n, err := read(ctx, c)
+		return n, redisErr("used memory", err)
+	}
+	return 0, fmt.Errorf("redis: used memory: unsupported client %T", b.rdb)
 }
