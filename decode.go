@@ -6,6 +6,7 @@ import (
 	"errors"
 	"io"
 	"strings"
+	"time"
 
 	"github.com/taskmill/taskmill/backend"
 )
@@ -90,6 +91,8 @@ type taskRequestWire struct {
 	Delay     json.RawMessage `json:"delay,omitempty"`
 	Timeout   json.RawMessage `json:"timeout,omitempty"`
 	UniqueFor json.RawMessage `json:"unique_for,omitempty"`
+	RunAt     json.RawMessage `json:"run_at,omitempty"`
+	Deadline  json.RawMessage `json:"deadline,omitempty"`
 	// Queue is a pointer to tell a queue left out (the default queue)
 	// from one given as "", which is a mistake worth reporting.
 	Queue *string `json:"queue,omitempty"`
@@ -102,9 +105,26 @@ type taskRequestWire struct {
 func DecodeTaskRequest(data []byte, prefix string) (TaskRequest, error) {
 	var w taskRequestWire
 	if err := DecodeStrict(data, &w, prefix); err != nil {
+		// encoding/json names a field of the embedded struct
+		// "TaskRequest.priority"; the client knows it as "priority".
+		if ve, ok := err.(*ValidationError); ok {
+			ve.Field = strings.Replace(ve.Field, "TaskRequest.", "", 1)
+		}
 		return TaskRequest{}, err
 	}
 	r := w.TaskRequest
+	for _, tm := range []struct {
+		name string
+		raw  json.RawMessage
+		dst  *time.Time
+	}{{"run_at", w.RunAt, &r.RunAt}, {"deadline", w.Deadline, &r.Deadline}} {
+		if len(tm.raw) == 0 || string(tm.raw) == "null" {
+			continue
+		}
+		if err := tm.dst.UnmarshalJSON(tm.raw); err != nil {
+			return TaskRequest{}, Invalid(fieldPath(prefix, tm.name), "time", "must be an RFC 3339 time like \"2030-01-02T15:04:05Z\", got %s", tm.raw)
+		}
+	}
 	if w.Queue != nil {
 		if *w.Queue == "" {
 			return TaskRequest{}, Invalid(fieldPath(prefix, "queue"), "required", "must not be empty; leave queue out to use the default queue")

@@ -34,6 +34,10 @@ func (w *Worker) execute(ctx context.Context, r *run) {
 		defer cancelDeadline()
 	}
 
+	obs := w.cfg.Observer
+	if obs != nil {
+		ctx = obs.AttemptStarted(ctx, t)
+	}
 	start := time.Now()
 	result, err := w.call(ctx, t)
 	elapsed := time.Since(start)
@@ -51,9 +55,15 @@ func (w *Worker) execute(ctx context.Context, r *run) {
 		// The lease is gone (canceled, reclaimed, or handed back on
 		// shutdown): whatever happened, this worker writes nothing.
 		w.log.Debug("task result dropped: lease no longer held", "task", t.ID, "cause", cause)
+		if obs != nil {
+			obs.AttemptFinished(ctx, t, AttemptResult{Outcome: OutcomeLeaseLost, Err: err, Duration: elapsed})
+		}
 		return
 	case errors.Is(cause, ErrWorkerStopping):
 		w.release(t)
+		if obs != nil {
+			obs.AttemptFinished(ctx, t, AttemptResult{Outcome: OutcomeReleased, Err: err, Duration: elapsed})
+		}
 		return
 	}
 	octx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
@@ -63,7 +73,11 @@ func (w *Worker) execute(ctx context.Context, r *run) {
 		if merr != nil {
 			err = SkipRetry(merr)
 		} else {
-			w.report("ack", t, w.b.Ack(octx, t.Ref(), raw))
+			ackErr := w.b.Ack(octx, t.Ref(), raw)
+			w.report("ack", t, ackErr)
+			if obs != nil {
+				obs.AttemptFinished(ctx, t, AttemptResult{Outcome: recordedOutcome(OutcomeCompleted, ackErr), Duration: elapsed})
+			}
 			w.log.Debug("task completed", "task", t.ID, "type", t.Type, "elapsed", elapsed)
 			return
 		}
@@ -74,7 +88,11 @@ func (w *Worker) execute(ctx context.Context, r *run) {
 	}
 	f := backend.Failure{Error: err.Error(), Final: errors.Is(err, ErrSkipRetry),
 		RetryAt: time.Now().Add(backoff(t.Attempt+1, err)).UTC()}
-	w.report("fail", t, w.b.Fail(octx, t.Ref(), f))
+	failErr := w.b.Fail(octx, t.Ref(), f)
+	w.report("fail", t, failErr)
+	if obs != nil {
+		obs.AttemptFinished(ctx, t, AttemptResult{Outcome: recordedOutcome(failOutcome(t, f.Final, f.RetryAt), failErr), Err: err, Duration: elapsed})
+	}
 	w.log.Info("task attempt failed", "task", t.ID, "type", t.Type, "attempt", t.Attempt, "err", err)
 }
 
@@ -219,6 +237,16 @@ func (w *Worker) watchCancels(ctx context.Context) {
 // ends. Workers run it; a server with no workers should run it too, so
 // that any live process recovers a dead worker's tasks.
 func ReclaimLoop(ctx context.Context, b backend.Backend, every time.Duration, log *slog.Logger) {
+	reclaimLoop(ctx, b, every, log, nil)
+}
+
+// ReclaimLoopObserved is ReclaimLoop that also tells obs how many leases
+// it reclaimed.
+func ReclaimLoopObserved(ctx context.Context, b backend.Backend, every time.Duration, log *slog.Logger, obs Observer) {
+	reclaimLoop(ctx, b, every, log, obs)
+}
+
+func reclaimLoop(ctx context.Context, b backend.Backend, every time.Duration, log *slog.Logger, obs Observer) {
 	tick := time.NewTicker(every)
 	defer tick.Stop()
 	for {
@@ -233,6 +261,9 @@ func ReclaimLoop(ctx context.Context, b backend.Backend, every time.Duration, lo
 			log.Warn("reclaim expired leases", "err", err)
 		case n > 0:
 			log.Info("reclaimed expired leases", "tasks", n)
+			if obs != nil {
+				obs.LeasesReclaimed(n)
+			}
 		}
 	}
 }

@@ -52,6 +52,8 @@ type WorkerConfig struct {
 	Backoff BackoffFunc
 	// LeaseBatch is the most tasks leased in one backend call. Default 32.
 	LeaseBatch int
+	// Observer sees every attempt, for metrics and tracing. Default nil.
+	Observer Observer
 	// Logger receives the worker's logs. Default slog.Default().
 	Logger *slog.Logger
 }
@@ -210,7 +212,7 @@ func (w *Worker) Start(ctx context.Context) error {
 			w.bgDone.Add(1)
 			go func() {
 				defer w.bgDone.Done()
-				ReclaimLoop(bgCtx, w.b, w.cfg.ReclaimInterval, w.log)
+				reclaimLoop(bgCtx, w.b, w.cfg.ReclaimInterval, w.log, w.cfg.Observer)
 			}()
 		}
 		go func() {

@@ -5,20 +5,17 @@ import (
 	"encoding/json"
 	"errors"
 	"net/http"
+	"strconv"
 
 	"github.com/taskmill/taskmill"
+	"github.com/taskmill/taskmill/apiclient"
 	"github.com/taskmill/taskmill/backend"
 )
 
 // apiError is the body of every error answer: {"error":{…}}. Code is
 // stable for scripts to branch on; Field names the offending input (a
 // JSON path like "payload.n", or a query parameter); Message is for people.
-type apiError struct {
-	Code       string `json:"code"`
-	Message    string `json:"message"`
-	Field      string `json:"field,omitempty"`
-	ExistingID string `json:"existing_id,omitempty"` // for "duplicate": the task holding the unique key
-}
+type apiError = apiclient.Error
 
 func writeJSON(w http.ResponseWriter, status int, v any) {
 	w.Header().Set("Content-Type", "application/json")
@@ -29,7 +26,7 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 }
 
 func writeError(w http.ResponseWriter, status int, e apiError) {
-	writeJSON(w, status, map[string]apiError{"error": e})
+	writeJSON(w, status, apiclient.ErrorBody{Error: &e})
 }
 
 // fail answers err with the status and code it maps to. Errors the caller
@@ -54,19 +51,26 @@ func classify(err error) (int, apiError) {
 	case errors.As(err, &de):
 		return http.StatusConflict, apiError{Code: "duplicate", Field: "unique_key", ExistingID: de.ExistingID, Message: de.Error()}
 	case errors.As(err, &tooBig):
-		return http.StatusRequestEntityTooLarge, apiError{Code: "body_too_large", Field: "body", Message: "the request body is larger than the limit of " + itoa(tooBig.Limit) + " bytes"}
+		return http.StatusRequestEntityTooLarge, apiError{Code: "body_too_large", Field: "body", Message: "the request body is larger than the limit of " + strconv.FormatInt(tooBig.Limit, 10) + " bytes"}
 	case errors.Is(err, backend.ErrBadCursor):
 		return http.StatusBadRequest, apiError{Code: "invalid_cursor", Field: "cursor", Message: "the cursor was not made by this server; start again without it"}
 	case errors.Is(err, backend.ErrNotFound):
 		return http.StatusNotFound, apiError{Code: "not_found", Message: err.Error()}
+	case errors.Is(err, backend.ErrLeaseLost):
+		return http.StatusConflict, apiError{Code: "lease_lost", Field: "token", Message: "this lease is no longer held (the task was reclaimed, canceled or finished); drop the result"}
 	case errors.Is(err, backend.ErrFinal):
 		return http.StatusConflict, apiError{Code: "task_final", Message: err.Error()}
 	case errors.Is(err, backend.ErrNotFinal):
 		return http.StatusConflict, apiError{Code: "task_not_final", Message: err.Error()}
 	case errors.Is(err, backend.ErrDuplicate):
 		return http.StatusConflict, apiError{Code: "duplicate", Field: "id", Message: err.Error()}
+	case errors.Is(err, errShuttingDown):
+		return http.StatusServiceUnavailable, apiError{Code: "unavailable", Message: "the server is shutting down; try another or try again"}
 	case errors.Is(err, backend.ErrClosed), errors.Is(err, context.DeadlineExceeded):
 		return http.StatusServiceUnavailable, apiError{Code: "unavailable", Message: "the backend is not available; try again"}
 	}
 	return http.StatusInternalServerError, apiError{Code: "internal", Message: "internal error; the server log has the details"}
 }
+
+// errShuttingDown: the server is closing and takes no new long requests.
+var errShuttingDown = errors.New("server shutting down")

@@ -19,7 +19,9 @@ const clientBuffer = 256
 
 // hub holds one backend subscription while any client listens, and fans
 // its events out. A slow client never slows the others or the backend:
-// when its buffer is full it loses events and gets one resync in their place.
+// when its buffer is full it loses events and gets one resync in their
+// place once it has room again. On Redis the subscription carries the
+// events of every process, so every server's clients see everything.
 type hub struct {
 	b   backend.Backend
 	log *slog.Logger
@@ -27,13 +29,16 @@ type hub struct {
 	mu      sync.Mutex
 	clients map[*listener]struct{}
 	cancel  context.CancelFunc // ends the backend subscription
+	gen     int                // which subscription is current
 	closed  bool
 }
 
 type listener struct {
+	filter  eventFilter
 	ch      chan backend.Event
 	dropped bool
 	gone    chan struct{} // closed when the hub drops the listener
+	reason  string        // why it was dropped
 }
 
 func newHub(b backend.Backend, log *slog.Logger) *hub {
@@ -41,11 +46,13 @@ func newHub(b backend.Backend, log *slog.Logger) *hub {
 }
 
 // join adds a listener, subscribing to the backend if it is the first.
-func (h *hub) join() (*listener, error) {
+// Once join returns, every later event that matches f reaches the listener
+// (or a resync does).
+func (h *hub) join(f eventFilter) (*listener, error) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	if h.closed {
-		return nil, backend.ErrClosed
+		return nil, errShuttingDown
 	}
 	if h.cancel == nil {
 		ctx, cancel := context.WithCancel(context.Background())
@@ -55,9 +62,10 @@ func (h *hub) join() (*listener, error) {
 			return nil, err
 		}
 		h.cancel = cancel
-		go h.pump(events)
+		h.gen++
+		go h.pump(events, h.gen)
 	}
-	l := &listener{ch: make(chan backend.Event, clientBuffer), gone: make(chan struct{})}
+	l := &listener{filter: f, ch: make(chan backend.Event, clientBuffer), gone: make(chan struct{})}
 	h.clients[l] = struct{}{}
 	return l, nil
 }
@@ -77,10 +85,20 @@ func (h *hub) leave(l *listener) {
 	}
 }
 
-func (h *hub) pump(events <-chan backend.Event) {
+// pump delivers one subscription's events. Events of a subscription that
+// is no longer current (its last listener left, a new one began) are
+// dropped, so no client sees an event twice.
+func (h *hub) pump(events <-chan backend.Event, gen int) {
 	for e := range events {
 		h.mu.Lock()
+		if gen != h.gen || h.cancel == nil {
+			h.mu.Unlock()
+			continue
+		}
 		for l := range h.clients {
+			if e.Kind != backend.EventResync && !l.filter.match(e) {
+				continue
+			}
 			if l.dropped {
 				select {
 				case l.ch <- backend.Event{Kind: backend.EventResync, At: time.Now().UTC()}:
@@ -97,8 +115,20 @@ func (h *hub) pump(events <-chan backend.Event) {
 		}
 		h.mu.Unlock()
 	}
-	// The subscription ended (backend closed or the last client left):
-	// tell whoever is still here to resync once a new one starts.
+	// The channel closed. When that was not our doing (the backend
+	// closed or lost its subscription), drop the listeners so their
+	// clients reconnect and resubscribe, rather than wait forever.
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if gen == h.gen && h.cancel != nil {
+		h.cancel()
+		h.cancel = nil
+		for l := range h.clients {
+			delete(h.clients, l)
+			l.reason = "the event subscription ended; reconnect"
+			close(l.gone)
+		}
+	}
 }
 
 func (h *hub) close() {
@@ -107,6 +137,7 @@ func (h *hub) close() {
 	h.closed = true
 	for l := range h.clients {
 		delete(h.clients, l)
+		l.reason = "server shutting down"
 		close(l.gone)
 	}
 	if h.cancel != nil {
@@ -134,6 +165,10 @@ func (f eventFilter) match(e backend.Event) bool {
 // client: task_update, queue_update, worker_update, and resync when events
 // were lost (the client should reload what it shows).
 func (s *Server) streamEvents(w http.ResponseWriter, r *http.Request) {
+	if err := onlyParams(r, "task", "queue", "access_token"); err != nil {
+		s.fail(w, r, err)
+		return
+	}
 	f := eventFilter{task: r.URL.Query().Get("task"), queue: r.URL.Query().Get("queue")}
 	if f.task != "" {
 		if err := taskmill.ValidateName("task", f.task); err != nil {
@@ -147,13 +182,13 @@ func (s *Server) streamEvents(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
-	l, err := s.events.join()
+	l, err := s.events.join(f)
 	if err != nil {
 		s.fail(w, r, err)
 		return
 	}
 	defer s.events.leave(l)
-	conn, err := websocket.Accept(w, r, nil)
+	conn, err := websocket.Accept(w, r, &websocket.AcceptOptions{OriginPatterns: s.cors.websocketOrigins()})
 	if err != nil {
 		return // Accept has answered the request
 	}
@@ -168,7 +203,7 @@ func (s *Server) streamEvents(w http.ResponseWriter, r *http.Request) {
 		case <-ctx.Done():
 			return
 		case <-l.gone:
-			conn.Close(websocket.StatusGoingAway, "server shutting down")
+			conn.Close(websocket.StatusGoingAway, l.reason)
 			return
 		case <-ping.C:
 			pctx, cancel := context.WithTimeout(ctx, 10*time.Second)
@@ -178,13 +213,12 @@ func (s *Server) streamEvents(w http.ResponseWriter, r *http.Request) {
 				return
 			}
 		case e := <-l.ch:
-			if !f.match(e) {
-				continue
-			}
 			msg, err := json.Marshal(e)
 			if err != nil {
 				continue
 			}
+			// A client that cannot take a message in 10s is gone or
+			// hopelessly slow; its buffer has already stopped filling.
 			wctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 			err = conn.Write(wctx, websocket.MessageText, msg)
 			cancel()

@@ -1,21 +1,29 @@
 // Package server is taskmill's manager over HTTP: the REST API, the
-// WebSocket event stream, health endpoints and the embedded dashboard.
+// WebSocket event stream, the HTTP worker protocol, the OpenAPI document
+// and its docs page, health endpoints, Prometheus metrics and the
+// embedded dashboard.
 //
 // It reaches tasks only through taskmill.Client and the backend.Backend
 // interface a library user has, so it works unchanged over every backend,
 // and several servers can run side by side over a shared one (Redis).
+// Every endpoint is one entry of the route table (routes.go), which both
+// registers the handler and describes it in the OpenAPI document.
 package server
 
 import (
 	"context"
+	"fmt"
 	"io/fs"
 	"log/slog"
 	"net/http"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/taskmill/taskmill"
 	"github.com/taskmill/taskmill/backend"
+	"github.com/taskmill/taskmill/metrics"
+	"go.opentelemetry.io/otel/trace"
 )
 
 // WorkerStarter starts worker slots inside the server's process; it backs
@@ -29,8 +37,9 @@ type WorkerStarter interface {
 type Config struct {
 	// Client submits and reads tasks. Required.
 	Client *taskmill.Client
-	// Types is the registry GET /api/task-types describes. Default: the
-	// names advertised by live workers only, without schemas.
+	// Types is the registry GET /api/task-types describes and whose
+	// backoff the HTTP worker protocol uses. Default: the names advertised
+	// by live workers only, without schemas.
 	Types *taskmill.ServeMux
 	// Workers starts in-process workers for POST /api/workers. Default
 	// nil: that endpoint answers 409 no_local_workers.
@@ -38,11 +47,35 @@ type Config struct {
 	// UI is the dashboard, served at / with unknown paths falling back to
 	// index.html. Default nil: no dashboard.
 	UI fs.FS
+	// BackendName is the kind of backend ("embedded", "redis") shown by
+	// GET /api/stats. Never a URL: URLs may hold credentials. Default "".
+	BackendName string
+	// APIKeys are the bearer tokens the API accepts. Default none: every
+	// endpoint is open, and the caller must listen on loopback only.
+	APIKeys []APIKey
+	// CORSOrigins are the origins browsers may call the API from ("*"
+	// for any). Default none: no cross-origin call is allowed.
+	CORSOrigins []string
 	// MaxBodyBytes bounds a request body. Default 1 MiB + 64 KiB, enough
 	// for one task with a payload at the default payload limit.
 	MaxBodyBytes int64
 	// MaxBatch bounds the tasks of one POST /api/tasks/batch. Default 1000.
 	MaxBatch int
+	// MaxLeaseWait bounds the long poll of the worker protocol's lease.
+	// Default 60s.
+	MaxLeaseWait time.Duration
+	// StatsWindow is the window of the throughput and failure rate that
+	// GET /api/queues and /api/stats report. Default 5 minutes.
+	StatsWindow time.Duration
+	// Metrics, when set, is served at GET /metrics (Prometheus text
+	// format) and receives the server's counters. Default nil: no /metrics.
+	Metrics *metrics.Metrics
+	// PublicMetrics serves /metrics without a token even when API keys
+	// are set. Default false: /metrics needs a read key then.
+	PublicMetrics bool
+	// Tracer traces requests and the HTTP worker protocol's attempts.
+	// Default nil: no tracing.
+	Tracer trace.TracerProvider
 	// Logger receives request errors. Default slog.Default().
 	Logger *slog.Logger
 }
@@ -55,59 +88,86 @@ func (c Config) WithDefaults() Config {
 	if c.MaxBatch <= 0 {
 		c.MaxBatch = 1000
 	}
+	if c.MaxLeaseWait <= 0 {
+		c.MaxLeaseWait = 60 * time.Second
+	}
+	if c.StatsWindow < time.Minute {
+		c.StatsWindow = 5 * time.Minute
+	}
 	if c.Logger == nil {
 		c.Logger = slog.Default()
+	}
+	for i, o := range c.CORSOrigins {
+		c.CORSOrigins[i] = strings.TrimSuffix(o, "/")
 	}
 	return c
 }
 
 // Server is the HTTP API. Create it with New; it is an http.Handler.
 type Server struct {
-	cfg    Config
-	client *taskmill.Client
-	log    *slog.Logger
-	mux    *http.ServeMux
-	events *hub
+	cfg     Config
+	client  *taskmill.Client
+	log     *slog.Logger
+	mux     *http.ServeMux
+	handler http.Handler
+	events  *hub
+	keys    *keyring
+	cors    cors
+	routes  []route
+	tracer  trace.Tracer
+	started time.Time
+
+	docOnce sync.Once
+	doc     []byte // the OpenAPI document, built on first use
+	docHTML []byte
+
+	closing chan struct{}
+	closeMu sync.Once
 }
 
-// New returns a Server. Close it to end the live event streams.
-func New(cfg Config) *Server {
-	cfg = cfg.WithDefaults()
-	s := &Server{cfg: cfg, client: cfg.Client, log: cfg.Logger, mux: http.NewServeMux()}
-	s.events = newHub(cfg.Client.Backend(), cfg.Logger)
-	s.routes()
-	return s
-}
-
-// Close ends every WebSocket event stream and the backend subscription.
-func (s *Server) Close() { s.events.close() }
-
-func (s *Server) routes() {
-	m := s.mux
-	m.HandleFunc("POST /api/tasks", s.submitTask)
-	m.HandleFunc("POST /api/tasks/batch", s.submitBatch)
-	m.HandleFunc("GET /api/tasks", s.listTasks)
-	m.HandleFunc("GET /api/tasks/{id}", s.getTask)
-	m.HandleFunc("DELETE /api/tasks/{id}", s.cancelOrDeleteTask)
-	m.HandleFunc("POST /api/tasks/{id}/retry", s.retryTask)
-	m.HandleFunc("GET /api/queues", s.listQueues)
-	m.HandleFunc("POST /api/queues/{name}/{action}", s.pauseOrResumeQueue)
-	m.HandleFunc("GET /api/workers", s.listWorkers)
-	m.HandleFunc("POST /api/workers", s.startWorker)
-	m.HandleFunc("DELETE /api/workers/{id}", s.stopWorker)
-	m.HandleFunc("GET /api/task-types", s.listTaskTypes)
-	m.HandleFunc("GET /api/history", s.history)
-	m.HandleFunc("GET /api/events", s.streamEvents)
-	m.HandleFunc("GET /healthz", s.healthz)
-	m.HandleFunc("GET /readyz", s.readyz)
-	m.HandleFunc("/api/", s.noRoute)
-	if s.cfg.UI != nil {
-		m.Handle("/", spaHandler(s.cfg.UI))
+// New returns a Server. Close it to end the live event streams and long
+// polls. It fails on a bad API key or CORS origin.
+func New(cfg Config) (*Server, error) {
+	if cfg.Client == nil {
+		return nil, fmt.Errorf("server config: Client is required")
 	}
+	cfg = cfg.WithDefaults()
+	keys, err := newKeyring(cfg.APIKeys)
+	if err != nil {
+		return nil, fmt.Errorf("server config: %w", err)
+	}
+	for _, o := range cfg.CORSOrigins {
+		if err := ValidateOrigin(o); err != nil {
+			return nil, fmt.Errorf("server config: %w", err)
+		}
+	}
+	s := &Server{cfg: cfg, client: cfg.Client, log: cfg.Logger, mux: http.NewServeMux(),
+		keys: keys, cors: cors{origins: cfg.CORSOrigins}, started: time.Now().UTC(), closing: make(chan struct{})}
+	if cfg.Tracer != nil {
+		s.tracer = cfg.Tracer.Tracer("github.com/taskmill/taskmill/server")
+	}
+	s.events = newHub(cfg.Client.Backend(), cfg.Logger)
+	s.routes = s.routeTable()
+	for _, rt := range s.routes {
+		s.mux.HandleFunc(rt.method+" "+rt.pattern, s.instrument(rt, s.authorize(rt.access, rt.websocket, rt.handle)))
+	}
+	s.mux.HandleFunc("/api/", s.noRoute)
+	if cfg.UI != nil {
+		s.mux.Handle("/", spaHandler(cfg.UI))
+	}
+	s.handler = s.cors.wrap(s.mux)
+	return s, nil
+}
+
+// Close ends every WebSocket event stream, every worker long poll and the
+// backend subscription. The server answers 503 to new ones afterwards.
+func (s *Server) Close() {
+	s.closeMu.Do(func() { close(s.closing) })
+	s.events.close()
 }
 
 // ServeHTTP routes the request.
-func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.mux.ServeHTTP(w, r) }
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.handler.ServeHTTP(w, r) }
 
 // noRoute answers an /api/ request no route takes, in the API's JSON
 // error format: 405 with Allow when the path exists under other methods,
@@ -127,18 +187,4 @@ func (s *Server) noRoute(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	writeError(w, http.StatusNotFound, apiError{Code: "not_found", Message: "no such endpoint: " + r.Method + " " + r.URL.Path})
-}
-
-func (s *Server) healthz(w http.ResponseWriter, r *http.Request) {
-	writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
-}
-
-func (s *Server) readyz(w http.ResponseWriter, r *http.Request) {
-	ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
-	defer cancel()
-	if err := s.client.Backend().Ping(ctx); err != nil {
-		writeError(w, http.StatusServiceUnavailable, apiError{Code: "backend_unavailable", Message: "the backend is not reachable: " + err.Error()})
-		return
-	}
-	writeJSON(w, http.StatusOK, map[string]string{"status": "ready"})
 }

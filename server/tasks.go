@@ -1,13 +1,14 @@
 package server
 
 import (
-	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
 
 	"github.com/taskmill/taskmill"
+	"github.com/taskmill/taskmill/apiclient"
 	"github.com/taskmill/taskmill/backend"
+	"go.opentelemetry.io/otel/propagation"
 )
 
 // taskView is a task as the API shows it: the stored record without the
@@ -30,13 +31,29 @@ func (s *Server) submitTask(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, err)
 		return
 	}
+	s.injectTrace(r, &req)
 	info, err := s.client.Submit(r.Context(), req)
 	if err != nil {
 		s.fail(w, r, err)
 		return
 	}
+	s.cfg.Metrics.TaskSubmitted(info.Type, info.Queue)
 	w.Header().Set("Location", "/api/tasks/"+info.ID)
 	writeJSON(w, http.StatusCreated, taskView(info))
+}
+
+// injectTrace puts the request's trace context into the task, so that
+// every attempt's span joins the trace of the submit. A caller that sent
+// its own trace_context keeps it.
+func (s *Server) injectTrace(r *http.Request, req *taskmill.TaskRequest) {
+	if s.tracer == nil || len(req.TraceContext) > 0 {
+		return
+	}
+	carrier := propagation.MapCarrier{}
+	propagation.TraceContext{}.Inject(r.Context(), carrier)
+	if len(carrier) > 0 {
+		req.TraceContext = carrier
+	}
 }
 
 // POST /api/tasks/batch: {"tasks":[…]} submits up to MaxBatch tasks in one
@@ -49,7 +66,7 @@ func (s *Server) submitBatch(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	var batch struct {
-		Tasks []json.RawMessage `json:"tasks"`
+		Tasks []rawJSON `json:"tasks"`
 	}
 	if err := taskmill.DecodeStrict(body, &batch, ""); err != nil {
 		s.fail(w, r, err)
@@ -69,21 +86,25 @@ func (s *Server) submitBatch(w http.ResponseWriter, r *http.Request) {
 			s.fail(w, r, err)
 			return
 		}
+		s.injectTrace(r, &reqs[i])
 	}
 	results, err := s.client.SubmitMany(r.Context(), reqs)
 	if err != nil {
 		s.fail(w, r, err)
 		return
 	}
-	type result struct {
-		ID        string `json:"id"`
-		Duplicate bool   `json:"duplicate,omitempty"`
-	}
-	out := make([]result, len(results))
+	out := apiclient.BatchResult{Results: make([]apiclient.BatchItem, len(results))}
 	for i, res := range results {
-		out[i] = result{ID: res.ID, Duplicate: res.Duplicate}
+		out.Results[i] = apiclient.BatchItem{ID: res.ID, Duplicate: res.Duplicate}
+		if !res.Duplicate {
+			queue := reqs[i].Queue
+			if queue == "" {
+				queue = taskmill.DefaultQueue
+			}
+			s.cfg.Metrics.TaskSubmitted(reqs[i].Type, queue)
+		}
 	}
-	writeJSON(w, http.StatusCreated, map[string]any{"results": out})
+	writeJSON(w, http.StatusCreated, out)
 }
 
 // GET /api/tasks?state=&queue=&type=&q=&cursor=&limit=: one page, newest first.
@@ -98,6 +119,9 @@ func (s *Server) listTasks(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, err)
 		return
 	}
+	if page.Tasks == nil {
+		page.Tasks = []*backend.Task{}
+	}
 	for i, t := range page.Tasks {
 		page.Tasks[i] = taskView(t)
 	}
@@ -106,16 +130,12 @@ func (s *Server) listTasks(w http.ResponseWriter, r *http.Request) {
 
 func listFilter(r *http.Request) (backend.Filter, error) {
 	q := r.URL.Query()
-	for name := range q {
-		switch name {
-		case "state", "queue", "type", "q", "cursor", "limit":
-		default:
-			return backend.Filter{}, taskmill.Invalid(name, "unknown", "unknown query parameter %q; use state, queue, type, q, cursor or limit", name)
-		}
+	if err := onlyParams(r, "state", "queue", "type", "q", "cursor", "limit"); err != nil {
+		return backend.Filter{}, err
 	}
 	f := backend.Filter{State: backend.State(q.Get("state")), Query: q.Get("q"), Cursor: q.Get("cursor")}
-	if f.State != "" && !f.State.Valid() {
-		return f, taskmill.Invalid("state", "enum", "must be one of pending, scheduled, processing, retrying, completed, failed, canceled; got %q", f.State)
+	if err := checkState("state", f.State); err != nil {
+		return f, err
 	}
 	var err error
 	if f.Queue, err = optionalName(r, "queue"); err != nil {
@@ -124,14 +144,28 @@ func listFilter(r *http.Request) (backend.Filter, error) {
 	if f.Type, err = optionalName(r, "type"); err != nil {
 		return f, err
 	}
-	if len(f.Query) > 256 {
-		return f, taskmill.Invalid("q", "length", "must be at most 256 characters")
+	if err := checkQuery("q", f.Query); err != nil {
+		return f, err
 	}
 	if len(f.Cursor) > 512 {
 		return f, backend.ErrBadCursor
 	}
 	f.Limit, err = queryInt(r, "limit", 50, 1, 1000)
 	return f, err
+}
+
+func checkState(field string, st backend.State) error {
+	if st != "" && !st.Valid() {
+		return taskmill.Invalid(field, "enum", "must be one of pending, scheduled, processing, retrying, completed, failed, canceled; got %q", st)
+	}
+	return nil
+}
+
+func checkQuery(field, q string) error {
+	if len(q) > 256 {
+		return taskmill.Invalid(field, "length", "must be at most 256 characters")
+	}
+	return nil
 }
 
 // taskID reads and checks the {id} path value.
@@ -158,28 +192,56 @@ func (s *Server) getTask(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, taskView(t))
 }
 
-// DELETE /api/tasks/{id}: cancels a task that is not final (200 with the
-// canceled task) and deletes a final one (204).
+// DELETE /api/tasks/{id}?mode=auto|cancel|delete: cancels a task that is
+// not final (200 with the canceled task) and deletes a final one (204).
 func (s *Server) cancelOrDeleteTask(w http.ResponseWriter, r *http.Request) {
 	id, err := taskID(r)
 	if err != nil {
 		s.fail(w, r, err)
 		return
 	}
-	t, err := s.client.Cancel(r.Context(), id)
-	if err == nil {
-		writeJSON(w, http.StatusOK, taskView(t))
-		return
-	}
-	if !errors.Is(err, backend.ErrFinal) {
+	if err := onlyParams(r, "mode"); err != nil {
 		s.fail(w, r, err)
 		return
+	}
+	mode := r.URL.Query().Get("mode")
+	switch mode {
+	case "", "auto", "cancel", "delete":
+	default:
+		s.fail(w, r, taskmill.Invalid("mode", "enum", "must be auto, cancel or delete; got %q", mode))
+		return
+	}
+	if mode != "delete" {
+		t, err := s.client.Cancel(r.Context(), id)
+		if err == nil {
+			writeJSON(w, http.StatusOK, taskView(t))
+			return
+		}
+		if mode == "cancel" || !errors.Is(err, backend.ErrFinal) {
+			s.fail(w, r, err)
+			return
+		}
 	}
 	if err := s.client.Delete(r.Context(), id); err != nil {
 		s.fail(w, r, err)
 		return
 	}
 	w.WriteHeader(http.StatusNoContent)
+}
+
+// POST /api/tasks/{id}/cancel
+func (s *Server) cancelTask(w http.ResponseWriter, r *http.Request) {
+	id, err := taskID(r)
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	t, err := s.client.Cancel(r.Context(), id)
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, taskView(t))
 }
 
 // POST /api/tasks/{id}/retry: a failed or canceled task back to pending.

@@ -4,16 +4,39 @@ import (
 	"net/http"
 
 	"github.com/taskmill/taskmill"
+	"github.com/taskmill/taskmill/apiclient"
+	"github.com/taskmill/taskmill/backend"
 )
 
 // GET /api/workers: the live workers of every process.
 func (s *Server) listWorkers(w http.ResponseWriter, r *http.Request) {
+	if err := onlyParams(r); err != nil {
+		s.fail(w, r, err)
+		return
+	}
 	ws, err := s.client.Workers(r.Context())
 	if err != nil {
 		s.fail(w, r, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"workers": ws})
+	for i := range ws {
+		ws[i] = workerView(ws[i])
+	}
+	if ws == nil {
+		ws = []backend.WorkerInfo{}
+	}
+	writeJSON(w, http.StatusOK, apiclient.WorkerList{Workers: ws})
+}
+
+// workerView fills nil lists so that clients always get arrays.
+func workerView(wi backend.WorkerInfo) backend.WorkerInfo {
+	if wi.Queues == nil {
+		wi.Queues = []string{}
+	}
+	if wi.Running == nil {
+		wi.Running = []string{}
+	}
+	return wi
 }
 
 // POST /api/workers {"concurrency":N,"queues":{"q":weight}}: start worker
@@ -23,20 +46,10 @@ func (s *Server) startWorker(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusConflict, apiError{Code: "no_local_workers", Message: "this server does not run in-process workers"})
 		return
 	}
-	body, err := s.readBody(w, r)
-	if err != nil {
+	var req apiclient.StartWorkerRequest
+	if err := s.decodeBody(w, r, &req, true); err != nil {
 		s.fail(w, r, err)
 		return
-	}
-	var req struct {
-		Concurrency *int           `json:"concurrency"`
-		Queues      map[string]int `json:"queues"`
-	}
-	if len(body) > 0 {
-		if err := taskmill.DecodeStrict(body, &req, ""); err != nil {
-			s.fail(w, r, err)
-			return
-		}
 	}
 	concurrency := 1
 	if req.Concurrency != nil {
@@ -47,20 +60,32 @@ func (s *Server) startWorker(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, err)
 		return
 	}
-	writeJSON(w, http.StatusCreated, info)
+	writeJSON(w, http.StatusCreated, workerView(info))
+}
+
+// workerID reads and checks the {id} path value of a worker route.
+func workerID(r *http.Request) (string, error) {
+	id := r.PathValue("id")
+	if len(id) > 256 {
+		return "", taskmill.Invalid("id", "length", "must be at most 256 characters")
+	}
+	if id == "" {
+		return "", taskmill.Invalid("id", "required", "must not be empty")
+	}
+	return id, nil
 }
 
 // DELETE /api/workers/{id}: ask a worker, in this process or another, to
 // drain and stop. 202: it stops at its next heartbeat.
 func (s *Server) stopWorker(w http.ResponseWriter, r *http.Request) {
-	id := r.PathValue("id")
-	if len(id) == 0 || len(id) > 256 {
-		s.fail(w, r, taskmill.Invalid("id", "length", "must be 1 to 256 characters"))
+	id, err := workerID(r)
+	if err != nil {
+		s.fail(w, r, err)
 		return
 	}
 	if err := s.client.StopWorker(r.Context(), id); err != nil {
 		s.fail(w, r, err)
 		return
 	}
-	writeJSON(w, http.StatusAccepted, map[string]any{"id": id, "stopping": true})
+	writeJSON(w, http.StatusAccepted, apiclient.WorkerStopReply{ID: id, Stopping: true})
 }

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/taskmill/taskmill"
+	"github.com/taskmill/taskmill/metrics"
 	"github.com/taskmill/taskmill/server"
 	"github.com/taskmill/taskmill/tasktypes"
 	"github.com/taskmill/taskmill/web"
@@ -31,15 +32,19 @@ type serveConfig struct {
 	leaseDuration             time.Duration
 	shutdownTimeout           time.Duration
 	maxPayload                int
+	maxBody                   int64
+	maxBatch                  int
 	maxLocalSlots             int
 	logLevel, logFormat       string
 	taskTypes                 func() tasktypes.Config
+	access                    *accessFlags
+	telemetry                 *telemetryFlags
 }
 
 func parseServeFlags(args []string, stderr io.Writer) (*serveConfig, error) {
 	c := &serveConfig{}
 	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
-	fs.StringVar(&c.addr, "addr", envString("TASKMILL_ADDR", "127.0.0.1:8080"), "listen address (env TASKMILL_ADDR)")
+	fs.StringVar(&c.addr, "addr", envString("TASKMILL_ADDR", "127.0.0.1:8080"), "listen address; a non-loopback one needs --api-key or --insecure (env TASKMILL_ADDR)")
 	fs.StringVar(&c.dataDir, "data", envString("TASKMILL_DATA", "./taskmill-data"), "data directory of the embedded store and of files tasks read (env TASKMILL_DATA)")
 	fs.StringVar(&c.backendURL, "backend", envString("TASKMILL_BACKEND", ""), "backend URL; empty for the embedded store in --data (env TASKMILL_BACKEND)")
 	fs.IntVar(&c.workers, "workers", envInt("TASKMILL_WORKERS", runtime.NumCPU()), "in-process worker slots; 0 for none (env TASKMILL_WORKERS)")
@@ -48,10 +53,14 @@ func parseServeFlags(args []string, stderr io.Writer) (*serveConfig, error) {
 	fs.DurationVar(&c.leaseDuration, "lease-duration", envDuration("TASKMILL_LEASE_DURATION", 15*time.Second), "how long a lease lasts without a heartbeat (env TASKMILL_LEASE_DURATION)")
 	fs.DurationVar(&c.shutdownTimeout, "shutdown-timeout", envDuration("TASKMILL_SHUTDOWN_TIMEOUT", 30*time.Second), "how long shutdown waits for running tasks (env TASKMILL_SHUTDOWN_TIMEOUT)")
 	fs.IntVar(&c.maxPayload, "max-payload", envInt("TASKMILL_MAX_PAYLOAD", taskmill.DefaultMaxPayload), "largest task payload in bytes (env TASKMILL_MAX_PAYLOAD)")
+	fs.Int64Var(&c.maxBody, "max-body", int64(envInt("TASKMILL_MAX_BODY", 0)), "largest request body in bytes; 0 for --max-payload + 64 KiB (env TASKMILL_MAX_BODY)")
+	fs.IntVar(&c.maxBatch, "max-batch", envInt("TASKMILL_MAX_BATCH", 1000), "most tasks in one POST /api/tasks/batch (env TASKMILL_MAX_BATCH)")
 	fs.IntVar(&c.maxLocalSlots, "max-local-slots", envInt("TASKMILL_MAX_LOCAL_SLOTS", 256), "most in-process worker slots POST /api/workers may start (env TASKMILL_MAX_LOCAL_SLOTS)")
 	fs.StringVar(&c.logLevel, "log-level", envString("TASKMILL_LOG_LEVEL", "info"), "debug, info, warn or error (env TASKMILL_LOG_LEVEL)")
 	fs.StringVar(&c.logFormat, "log-format", envString("TASKMILL_LOG_FORMAT", "text"), "text or json (env TASKMILL_LOG_FORMAT)")
 	c.taskTypes = taskTypeFlags(fs, &c.dataDir)
+	c.access = accessFlagSet(fs)
+	c.telemetry = telemetryFlagSet(fs, true)
 	if err := parseFlags(fs, args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			fs.SetOutput(stderr)
@@ -71,8 +80,18 @@ func parseServeFlags(args []string, stderr io.Writer) (*serveConfig, error) {
 		return nil, usagef("--shutdown-timeout must not be negative")
 	case c.maxPayload < 1 || c.maxPayload > 64<<20:
 		return nil, usagef("--max-payload must be between 1 and %d bytes, got %d", 64<<20, c.maxPayload)
+	case c.maxBody != 0 && (c.maxBody < 1024 || c.maxBody > 256<<20):
+		return nil, usagef("--max-body must be between 1024 and %d bytes, got %d", 256<<20, c.maxBody)
+	case c.maxBatch < 1 || c.maxBatch > 100_000:
+		return nil, usagef("--max-batch must be between 1 and 100000, got %d", c.maxBatch)
 	case c.maxLocalSlots < c.workers:
 		return nil, usagef("--max-local-slots (%d) must be at least --workers (%d)", c.maxLocalSlots, c.workers)
+	}
+	if c.maxBody == 0 {
+		c.maxBody = int64(c.maxPayload) + 64<<10
+	}
+	if err := c.access.check(c.addr); err != nil {
+		return nil, err
 	}
 	return c, nil
 }
@@ -103,6 +122,19 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	}
 	defer b.Close()
 
+	tel, err := c.telemetry.start(ctx, log)
+	if err != nil {
+		return err
+	}
+	defer tel.shutdown()
+	if tel.metrics != nil {
+		tel.metrics.WatchBackend(b, 2*time.Second)
+	}
+	// The in-process workers leave reclaiming to the loop below, so that
+	// the metrics count every reclaim this process makes exactly once.
+	base.ReclaimInterval = -1
+	base.Observer = tel.observer()
+
 	mux := taskmill.NewServeMux()
 	if err := tasktypes.Register(mux, c.taskTypes()); err != nil {
 		return err
@@ -110,10 +142,14 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	base.Handler = mux
 	client := taskmill.NewClient(b, taskmill.ClientConfig{Types: mux, RejectUnknownTypes: true, MaxPayloadBytes: c.maxPayload, Logger: log})
 	local := newLocalWorkers(b, base, c.maxLocalSlots, log)
-	api := server.New(server.Config{
-		Client: client, Types: mux, Workers: local, UI: web.Dist(), Logger: log,
-		MaxBodyBytes: int64(c.maxPayload) + 64<<10,
+	api, err := server.New(server.Config{
+		Client: client, Types: mux, Workers: local, UI: web.Dist(), Logger: log, BackendName: kind,
+		APIKeys: c.access.keys, CORSOrigins: c.access.corsOrigins, MaxBodyBytes: c.maxBody, MaxBatch: c.maxBatch,
+		Metrics: tel.metrics, PublicMetrics: c.telemetry.publicMetrics, Tracer: tel.tracerProvider(),
 	})
+	if err != nil {
+		return usagef("%v", err)
+	}
 	defer api.Close()
 
 	ln, err := net.Listen("tcp", c.addr)
@@ -130,7 +166,7 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	bg.Add(1)
 	go func() {
 		defer bg.Done()
-		taskmill.ReclaimLoop(bgCtx, b, time.Second, log)
+		taskmill.ReclaimLoopObserved(bgCtx, b, time.Second, log, base.Observer)
 	}()
 
 	if c.workers > 0 {
@@ -142,7 +178,8 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 
 	served := make(chan error, 1)
 	go func() { served <- httpServer.Serve(ln) }()
-	log.Info("taskmill serving", "url", "http://"+ln.Addr().String(), "backend", kind, "workers", c.workers)
+	log.Info("taskmill serving", "url", "http://"+ln.Addr().String(), "backend", kind, "workers", c.workers,
+		"api_keys", len(c.access.keys), "metrics", tel.metrics != nil, "tracing", tel.provider != nil)
 
 	select {
 	case <-ctx.Done():
@@ -153,7 +190,7 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	// Stop taking requests, then drain the workers, then close the store.
 	shutdownCtx, cancel := context.WithTimeout(context.Background(), c.shutdownTimeout+5*time.Second)
 	defer cancel()
-	api.Close() // end WebSocket streams, which Shutdown does not wait for
+	api.Close() // end WebSocket streams and long polls, which Shutdown does not wait for
 	if herr := httpServer.Shutdown(shutdownCtx); herr != nil {
 		log.Warn("http shutdown", "err", herr)
 	}
@@ -168,4 +205,12 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		err = nil
 	}
 	return err
+}
+
+// metricsOf returns m's observer, or nil when metrics are off.
+func metricsOf(m *metrics.Metrics) taskmill.Observer {
+	if m == nil {
+		return nil
+	}
+	return m.Observer()
 }

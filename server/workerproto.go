@@ -1,0 +1,446 @@
+package server
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"slices"
+	"strconv"
+	"time"
+
+	"github.com/taskmill/taskmill"
+	"github.com/taskmill/taskmill/apiclient"
+	"github.com/taskmill/taskmill/backend"
+)
+
+// The HTTP worker protocol: a program in any language becomes a worker by
+// calling these endpoints, with the same leases and fencing tokens as a Go
+// worker. The token is the lessee's secret; the other endpoints never show it.
+
+// Bounds of the worker protocol.
+const (
+	defaultWorkerTTL  = 15 * time.Second
+	defaultLeaseFor   = 30 * time.Second
+	maxLeaseFor       = time.Hour
+	maxLeaseBatch     = 1000
+	maxWorkerQueues   = 64
+	maxWorkerTypes    = 256
+	maxErrorMessage   = 64 << 10
+	maxProgressLength = 1024
+)
+
+// registeredWorkerID checks the {id} of a worker that registers itself:
+// the same rule as task type and queue names.
+func registeredWorkerID(r *http.Request) (string, error) {
+	id := r.PathValue("id")
+	return id, taskmill.ValidateName("id", id)
+}
+
+func checkNames(field string, names []string, limit int, required bool) error {
+	if required && len(names) == 0 {
+		return taskmill.Invalid(field, "required", "name at least one")
+	}
+	if len(names) > limit {
+		return taskmill.Invalid(field, "size", "at most %d, got %d", limit, len(names))
+	}
+	for i, n := range names {
+		if err := taskmill.ValidateName(field+"["+itoa(i)+"]", n); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func durationIn(field string, d backend.Duration, def, lo, hi time.Duration) (time.Duration, error) {
+	if d == 0 {
+		return def, nil
+	}
+	if d.Std() < lo || d.Std() > hi {
+		return 0, taskmill.Invalid(field, "range", "must be between %s and %s, got %s", lo, hi, d.Std())
+	}
+	return d.Std(), nil
+}
+
+// POST /api/workers/{id}/heartbeat
+func (s *Server) workerHeartbeat(w http.ResponseWriter, r *http.Request) {
+	id, err := registeredWorkerID(r)
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	var req apiclient.HeartbeatRequest
+	if err := s.decodeBody(w, r, &req, false); err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	if err := checkNames("queues", req.Queues, maxWorkerQueues, true); err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	if err := checkNames("types", req.Types, maxWorkerTypes, false); err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	switch {
+	case req.Concurrency < 1 || req.Concurrency > 10_000:
+		err = taskmill.Invalid("concurrency", "range", "must be between 1 and 10000, got %d", req.Concurrency)
+	case len(req.Running) > 10_000:
+		err = taskmill.Invalid("running", "size", "at most 10000 ids")
+	case len(req.Host) > 256:
+		err = taskmill.Invalid("host", "length", "must be at most 256 characters")
+	case req.PID < 0:
+		err = taskmill.Invalid("pid", "range", "must not be negative")
+	}
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	ttl, err := durationIn("ttl", req.TTL, defaultWorkerTTL, time.Second, 10*time.Minute)
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	info := backend.WorkerInfo{ID: id, Host: req.Host, PID: req.PID, Queues: req.Queues, Types: req.Types,
+		Concurrency: req.Concurrency, Running: req.Running, StartedAt: s.workerStartedAt(r.Context(), id)}
+	if info.Running == nil {
+		info.Running = []string{}
+	}
+	reply, err := s.client.Backend().Heartbeat(r.Context(), info, ttl)
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, apiclient.HeartbeatReply{StopRequested: reply.StopRequested})
+}
+
+// workerStartedAt keeps a registered worker's start time across
+// heartbeats (the registry stores what each heartbeat sends).
+func (s *Server) workerStartedAt(ctx context.Context, id string) time.Time {
+	if ws, err := s.client.Workers(ctx); err == nil {
+		for _, wi := range ws {
+			if wi.ID == id && !wi.StartedAt.IsZero() {
+				return wi.StartedAt
+			}
+		}
+	}
+	return time.Now().UTC()
+}
+
+// POST /api/workers/{id}/unregister
+func (s *Server) workerUnregister(w http.ResponseWriter, r *http.Request) {
+	id, err := registeredWorkerID(r)
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	if err := s.client.Backend().Unregister(r.Context(), id); err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	w.WriteHeader(http.StatusNoContent)
+}
+
+// POST /api/workers/{id}/lease: long-polls for up to max tasks.
+func (s *Server) workerLease(w http.ResponseWriter, r *http.Request) {
+	id, err := registeredWorkerID(r)
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	var req apiclient.LeaseRequest
+	if err := s.decodeBody(w, r, &req, false); err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	if err := checkNames("queues", req.Queues, maxWorkerQueues, true); err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	if err := checkNames("types", req.Types, maxWorkerTypes, false); err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	if req.Max == 0 {
+		req.Max = 1
+	}
+	if req.Max < 1 || req.Max > maxLeaseBatch {
+		s.fail(w, r, taskmill.Invalid("max", "range", "must be between 1 and %d, got %d", maxLeaseBatch, req.Max))
+		return
+	}
+	wait, err := durationIn("wait", req.Wait, 0, 0, s.cfg.MaxLeaseWait)
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	leaseFor, err := durationIn("lease_for", req.LeaseFor, defaultLeaseFor, time.Second, maxLeaseFor)
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	// The long poll ends when the client goes away or the server closes.
+	ctx, cancel := context.WithCancel(r.Context())
+	defer cancel()
+	go func() {
+		select {
+		case <-s.closing:
+			cancel()
+		case <-ctx.Done():
+		}
+	}()
+	deadline := time.Now().Add(wait)
+	out := apiclient.LeaseReply{Tasks: []apiclient.LeasedTask{}}
+	for {
+		tasks, err := s.client.Backend().Lease(ctx, backend.LeaseRequest{WorkerID: id, Queues: req.Queues,
+			Max: req.Max, LeaseFor: leaseFor, Wait: time.Until(deadline)})
+		if err != nil && ctx.Err() == nil {
+			s.fail(w, r, err)
+			return
+		}
+		if ctx.Err() != nil {
+			// Nobody will receive these: hand them back uncounted.
+			s.releaseAll(tasks)
+			if r.Context().Err() == nil {
+				s.fail(w, r, errShuttingDown)
+			}
+			return
+		}
+		for _, t := range tasks {
+			if len(req.Types) > 0 && !slices.Contains(req.Types, t.Type) {
+				s.failUnhandled(ctx, id, t)
+				continue
+			}
+			out.Tasks = append(out.Tasks, apiclient.LeasedTask{Task: taskView(t), LeaseToken: strconv.FormatUint(t.LeaseToken, 10)})
+		}
+		if len(out.Tasks) > 0 || len(tasks) == 0 || !time.Now().Before(deadline) {
+			break
+		}
+	}
+	writeJSON(w, http.StatusOK, out)
+}
+
+func (s *Server) releaseAll(tasks []*backend.Task) {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	for _, t := range tasks {
+		if err := s.client.Backend().Release(ctx, t.Ref()); err != nil && !errors.Is(err, backend.ErrLeaseLost) {
+			s.log.Warn("hand back a task leased for a client that went away", "task", t.ID, "err", err)
+		}
+	}
+}
+
+// failUnhandled fails a task the worker cannot run, without retry: the
+// same outcome as a Go worker whose ServeMux has no handler for the type.
+func (s *Server) failUnhandled(ctx context.Context, workerID string, t *backend.Task) {
+	msg := "no handler registered for task type " + strconv.Quote(t.Type) + " on worker " + workerID
+	err := s.client.Backend().Fail(context.WithoutCancel(ctx), t.Ref(), backend.Failure{Error: msg, Final: true, RetryAt: time.Now().UTC()})
+	if err != nil && !errors.Is(err, backend.ErrLeaseLost) {
+		s.log.Warn("fail a task of a type the worker does not handle", "task", t.ID, "err", err)
+	}
+	s.cfg.Metrics.AttemptFinished(t.Type, t.Queue, taskmill.OutcomeFailed, 0)
+}
+
+// parseToken reads a lease token sent as a decimal string.
+func parseToken(field, token string) (uint64, error) {
+	if token == "" {
+		return 0, taskmill.Invalid(field, "required", "send the lease_token the lease gave you")
+	}
+	n, err := strconv.ParseUint(token, 10, 64)
+	if err != nil || n == 0 {
+		return 0, taskmill.Invalid(field, "type", "must be the decimal lease_token string the lease gave you, got %q", token)
+	}
+	return n, nil
+}
+
+// POST /api/workers/{id}/extend
+func (s *Server) workerExtend(w http.ResponseWriter, r *http.Request) {
+	id, err := registeredWorkerID(r)
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	var req apiclient.ExtendRequest
+	if err := s.decodeBody(w, r, &req, false); err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	if len(req.Leases) == 0 || len(req.Leases) > maxLeaseBatch {
+		s.fail(w, r, taskmill.Invalid("leases", "size", "send 1 to %d leases, got %d", maxLeaseBatch, len(req.Leases)))
+		return
+	}
+	refs := make([]backend.LeaseRef, len(req.Leases))
+	for i, l := range req.Leases {
+		field := "leases[" + itoa(i) + "]"
+		if err := taskmill.ValidateName(field+".task_id", l.TaskID); err != nil {
+			s.fail(w, r, err)
+			return
+		}
+		tok, err := parseToken(field+".token", l.Token)
+		if err != nil {
+			s.fail(w, r, err)
+			return
+		}
+		refs[i] = backend.LeaseRef{TaskID: l.TaskID, Token: tok}
+	}
+	leaseFor, err := durationIn("lease_for", req.LeaseFor, defaultLeaseFor, time.Second, maxLeaseFor)
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	results, err := s.client.Backend().Extend(r.Context(), id, refs, leaseFor)
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	out := apiclient.ExtendReply{Leases: make([]apiclient.ExtendResult, len(results))}
+	for i, res := range results {
+		out.Leases[i] = apiclient.ExtendResult{TaskID: res.TaskID, Held: res.Held, Canceled: res.Canceled}
+	}
+	writeJSON(w, http.StatusOK, out)
+}
+
+// leaseOf reads the task and token of an ack, fail, progress or release.
+// The task is read first for its type, queue and trace (they do not
+// change while the lease is held); a task that is gone is a lost lease.
+func (s *Server) leaseOf(r *http.Request, token string) (*backend.Task, backend.LeaseRef, error) {
+	id, err := taskID(r)
+	if err != nil {
+		return nil, backend.LeaseRef{}, err
+	}
+	tok, err := parseToken("token", token)
+	if err != nil {
+		return nil, backend.LeaseRef{}, err
+	}
+	t, err := s.client.Get(r.Context(), id)
+	if errors.Is(err, backend.ErrNotFound) {
+		return nil, backend.LeaseRef{}, backend.ErrLeaseLost
+	}
+	if err != nil {
+		return nil, backend.LeaseRef{}, err
+	}
+	return t, backend.LeaseRef{TaskID: id, Token: tok}, nil
+}
+
+// POST /api/tasks/{id}/ack
+func (s *Server) ackTask(w http.ResponseWriter, r *http.Request) {
+	var req apiclient.AckRequest
+	if err := s.decodeBody(w, r, &req, false); err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	t, ref, err := s.leaseOf(r, req.Token)
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	result := req.Result
+	if string(result) == "null" {
+		result = nil
+	}
+	if err := s.client.Backend().Ack(r.Context(), ref, result); err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	s.attemptDone(r.Context(), t, taskmill.OutcomeCompleted, nil)
+	writeJSON(w, http.StatusOK, apiclient.AttemptOutcome{ID: t.ID, State: backend.StateCompleted})
+}
+
+// POST /api/tasks/{id}/fail
+func (s *Server) failTask(w http.ResponseWriter, r *http.Request) {
+	var req apiclient.FailRequest
+	if err := s.decodeBody(w, r, &req, false); err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	switch {
+	case req.Error == "":
+		s.fail(w, r, taskmill.Invalid("error", "required", "say what went wrong"))
+		return
+	case len(req.Error) > maxErrorMessage:
+		s.fail(w, r, taskmill.Invalid("error", "length", "must be at most %d bytes", maxErrorMessage))
+		return
+	case req.RetryAfter < 0 || req.RetryAfter.Std() > taskmill.MaxDelay:
+		s.fail(w, r, taskmill.Invalid("retry_after", "range", "must be between 0 and %s", taskmill.MaxDelay))
+		return
+	}
+	t, ref, err := s.leaseOf(r, req.Token)
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	now := time.Now().UTC()
+	retryAfter := req.RetryAfter.Std()
+	if retryAfter == 0 {
+		backoff := taskmill.DefaultBackoff
+		if s.cfg.Types != nil {
+			if tt, ok := s.cfg.Types.Lookup(t.Type); ok && tt.Backoff != nil {
+				backoff = tt.Backoff
+			}
+		}
+		retryAfter = backoff(t.Attempt+1, errors.New(req.Error))
+	}
+	f := backend.Failure{Error: req.Error, Final: req.Final, RetryAt: now.Add(retryAfter)}
+	if err := s.client.Backend().Fail(r.Context(), ref, f); err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	out := apiclient.AttemptOutcome{ID: t.ID, State: backend.StateFailed}
+	if after, err := s.client.Get(r.Context(), t.ID); err == nil {
+		out.State, out.RunAt = after.State, after.RunAt
+		if after.State != backend.StateRetrying {
+			out.RunAt = time.Time{}
+		}
+	}
+	outcome := taskmill.OutcomeFailed
+	if out.State == backend.StateRetrying {
+		outcome = taskmill.OutcomeRetrying
+	}
+	s.attemptDone(r.Context(), t, outcome, errors.New(req.Error))
+	writeJSON(w, http.StatusOK, out)
+}
+
+// POST /api/tasks/{id}/progress
+func (s *Server) reportProgress(w http.ResponseWriter, r *http.Request) {
+	var req apiclient.ProgressRequest
+	if err := s.decodeBody(w, r, &req, false); err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	if req.Percent < 0 || req.Percent > 100 {
+		s.fail(w, r, taskmill.Invalid("percent", "range", "must be between 0 and 100, got %g", req.Percent))
+		return
+	}
+	if len(req.Message) > maxProgressLength {
+		s.fail(w, r, taskmill.Invalid("message", "length", "must be at most %d bytes", maxProgressLength))
+		return
+	}
+	_, ref, err := s.leaseOf(r, req.Token)
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	p := backend.Progress{Percent: req.Percent, Message: req.Message, At: time.Now().UTC()}
+	if err := s.client.Backend().SetProgress(r.Context(), ref, p); err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	w.WriteHeader(http.StatusNoContent)
+}
+
+// POST /api/tasks/{id}/release
+func (s *Server) releaseTask(w http.ResponseWriter, r *http.Request) {
+	var req apiclient.ReleaseRequest
+	if err := s.decodeBody(w, r, &req, false); err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	_, ref, err := s.leaseOf(r, req.Token)
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	if err := s.client.Backend().Release(r.Context(), ref); err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	w.WriteHeader(http.StatusNoContent)
+}
