@@ -18,41 +18,46 @@ import (
 	"github.com/taskmill/taskmill"
 )
 
-// Config holds the limits and settings of the built-in types. The zero
-// value is usable; every field's comment gives its default.
-type Config struct {
-	// DataDir is the directory file paths in payloads are confined to.
-	// Default "./taskmill-data".
-	DataDir string
-	// MaxFibonacciN bounds the n of a fibonacci task. Default 100000
-	// (a 20,899-digit result).
-	MaxFibonacciN int
-	// MaxSleep bounds the ms of a sleep task. Default one hour.
-	MaxSleepMS int
-}
-
-// WithDefaults returns c with every unset field at its default.
-func (c Config) WithDefaults() Config {
-	if c.DataDir == "" {
-		c.DataDir = "./taskmill-data"
-	}
-	if c.MaxFibonacciN <= 0 {
-		c.MaxFibonacciN = 100_000
-	}
-	if c.MaxSleepMS <= 0 {
-		c.MaxSleepMS = 3_600_000
-	}
-	return c
-}
-
-// Register adds every built-in type to mux.
+// Register adds every built-in type to mux, with cfg's limits and
+// settings. It fails, registering nothing, when a setting cannot work (a
+// malformed base URL or CIDR, say), and when a type's name is taken.
 func Register(mux *taskmill.ServeMux, cfg Config) error {
 	cfg = cfg.WithDefaults()
-	for _, tt := range []taskmill.TaskType{
+	if err := cfg.validate(); err != nil {
+		return fmt.Errorf("built-in task types: %w", err)
+	}
+	policy, err := newNetPolicy(cfg)
+	if err != nil {
+		return fmt.Errorf("built-in task types: %w", err)
+	}
+	mailer, err := newMailer(cfg)
+	if err != nil {
+		return fmt.Errorf("built-in task types: %w", err)
+	}
+	types := []taskmill.TaskType{
 		fibonacciType(cfg),
 		sleepType(cfg),
 		echoType(),
-	} {
+		wordCountType(cfg),
+		sentimentType(cfg),
+		summarizeType(cfg),
+		imageResizeType(cfg),
+		applyFilterType(cfg),
+		statisticsType(cfg),
+		patternsType(cfg),
+		httpRequestType(cfg, policy),
+		weatherType(cfg, policy),
+		currencyType(cfg, policy),
+		backupType(cfg),
+		largeFileType(cfg),
+		sendEmailType(cfg, mailer),
+	}
+	for _, tt := range types {
+		if _, taken := mux.Lookup(tt.Name); taken {
+			return fmt.Errorf("register built-in task types: %q is already registered", tt.Name)
+		}
+	}
+	for _, tt := range types {
 		if err := mux.Register(tt); err != nil {
 			return fmt.Errorf("register built-in task types: %w", err)
 		}

@@ -1,0 +1,66 @@
+package tasktypes
+
+import (
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"strings"
+
+	"github.com/taskmill/taskmill"
+)
+
+// File paths in payloads name files under Config.DataDir. They are
+// checked twice: by their spelling at submit (relative, no "..", no
+// absolute path), and by the operating system at run time, where every
+// file is opened through an os.Root, which refuses any path that would
+// leave the directory, symbolic links included.
+
+// checkDataPath refuses a path that is not a plain relative path below
+// the data directory.
+func checkDataPath(field, p string) error {
+	switch {
+	case p == "":
+		return taskmill.Invalid(field, "required", "give a path relative to the data directory")
+	case len(p) > 1024:
+		return taskmill.Invalid(field, "length", "is %d bytes; the limit is 1024", len(p))
+	case strings.ContainsRune(p, 0):
+		return taskmill.Invalid(field, "format", "contains a NUL byte")
+	case strings.HasPrefix(p, "/") || strings.HasPrefix(p, `\`) || (len(p) > 1 && p[1] == ':'):
+		return taskmill.Invalid(field, "path", "must be relative to the data directory, not absolute: %q", p)
+	}
+	for _, part := range strings.FieldsFunc(p, func(r rune) bool { return r == '/' || r == '\\' }) {
+		if part == ".." {
+			return taskmill.Invalid(field, "path", "must stay inside the data directory; %q has a .. element", p)
+		}
+	}
+	return nil
+}
+
+// openDataRoot opens the data directory as an os.Root, creating it on
+// first use.
+func openDataRoot(dir string) (*os.Root, error) {
+	if err := os.MkdirAll(dir, 0o750); err != nil {
+		return nil, fmt.Errorf("create data directory: %w", err)
+	}
+	root, err := os.OpenRoot(dir)
+	if err != nil {
+		return nil, fmt.Errorf("open data directory: %w", err)
+	}
+	return root, nil
+}
+
+// fileError turns an error opening a payload's file into the task's
+// error. A file that is missing or outside the directory fails without
+// retry: trying again will meet the same file system.
+func fileError(field, p string, err error) error {
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+		return taskmill.SkipRetry(fmt.Errorf("%s %q: no such file in the data directory", field, p))
+	case errors.Is(err, fs.ErrPermission):
+		return taskmill.SkipRetry(fmt.Errorf("%s %q: permission denied", field, p))
+	case strings.Contains(err.Error(), "path escapes from parent"): // os.Root's refusal, not exported
+		return taskmill.SkipRetry(fmt.Errorf("%s %q: refused, the path leads out of the data directory", field, p))
+	}
+	return fmt.Errorf("%s %q: %w", field, p, err)
+}
