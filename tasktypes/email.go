@@ -214,7 +214,11 @@ func buildMessage(p *emailPayload, from *mail.Address, id string, now time.Time)
 		h("Content-Type", ctype)
 		h("Content-Transfer-Encoding", "quoted-printable")
 		b.WriteString("\r\n")
-		return b.Bytes(), part(&b, text)
+		if err := part(&b, text); err != nil {
+			return nil, err
+		}
+		b.WriteString("\r\n") // the last line ends, as RFC 5322 lines do
+		return b.Bytes(), nil
 	}
 	var body bytes.Buffer
 	mw := multipart.NewWriter(&body)

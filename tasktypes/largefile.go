@@ -105,7 +105,10 @@ func (c *fileCounter) scan(b []byte, limit int) (int, bool) {
 func (c *fileCounter) rune(r rune, size int) {
 	if r == utf8.RuneError && size == 1 {
 		c.invalid++
-		c.inWord = true // an undecodable byte is not a space
+		if !c.inWord { // an undecodable byte is not a space: it starts or continues a word
+			c.inWord = true
+			c.words++
+		}
 		return
 	}
 	c.chars++
