@@ -215,6 +215,19 @@ func (w *Worker) heartbeat(ctx context.Context) {
 // instead of waiting for the next heartbeat.
 func (w *Worker) watchCancels(ctx context.Context) {
 	defer w.bgDone.Done()
+	// A backend that streams cancellations alone spares the worker
+	// receiving and decoding every event of a busy shared broker.
+	if cw, ok := w.b.(backend.CancelWatcher); ok {
+		ids, err := cw.WatchCancels(ctx)
+		if err != nil {
+			w.log.Warn("watch cancellations; they are seen at heartbeats only", "err", err)
+			return
+		}
+		for id := range ids {
+			w.cancelRunning(id)
+		}
+		return
+	}
 	events, err := w.b.Subscribe(ctx)
 	if err != nil {
 		w.log.Warn("subscribe to events; cancellations are seen at heartbeats only", "err", err)
@@ -224,13 +237,18 @@ func (w *Worker) watchCancels(ctx context.Context) {
 		if e.Kind != backend.EventTaskUpdate || e.Task == nil || e.Task.State != StateCanceled {
 			continue
 		}
-		w.mu.Lock()
-		if r := w.running[e.Task.ID]; r != nil && !r.detached {
-			r.detached = true
-			r.cancel(ErrTaskCanceled)
-		}
-		w.mu.Unlock()
+		w.cancelRunning(e.Task.ID)
 	}
+}
+
+// cancelRunning cancels the handler of a task canceled elsewhere.
+func (w *Worker) cancelRunning(id string) {
+	w.mu.Lock()
+	if r := w.running[id]; r != nil && !r.detached {
+		r.detached = true
+		r.cancel(ErrTaskCanceled)
+	}
+	w.mu.Unlock()
 }
 
 // ReclaimLoop returns expired leases to pending every interval until ctx

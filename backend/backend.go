@@ -108,6 +108,18 @@ type Backend interface {
 	Close() error
 }
 
+// CancelWatcher is an optional interface of backends that can stream
+// cancellations alone. Workers need only those; on a shared broker the
+// full event stream of a busy system would cost every worker process CPU
+// to receive and decode. A worker uses it when its backend has it, and
+// Subscribe otherwise.
+type CancelWatcher interface {
+	// WatchCancels streams the ids of tasks canceled by any process until
+	// ctx ends. Ids are dropped when the receiver falls far behind; a
+	// worker still learns of the cancellation at its next Extend.
+	WatchCancels(ctx context.Context) (<-chan string, error)
+}
+
 // EnqueueResult is the outcome of enqueuing one task.
 type EnqueueResult struct {
 	ID        string // the new task, or the holder of its unique key

@@ -5,6 +5,7 @@ import (
 	"crypto/tls"
 	"crypto/x509"
 	"fmt"
+	"net"
 	"net/url"
 	"os"
 	"strconv"
@@ -47,7 +48,8 @@ func Open(ctx context.Context, rawURL string, opts Options) (*Backend, error) {
 // ParseURL builds a go-redis client and the backend options from a URL;
 // see Open. It does not connect.
 func ParseURL(rawURL string, opts Options) (goredis.UniversalClient, Options, error) {
-	u, err := url.Parse(rawURL)
+	hostList, rest := splitHosts(rawURL)
+	u, err := url.Parse(rest)
 	if err != nil {
 		return nil, opts, fmt.Errorf("redis URL: %w", err)
 	}
@@ -78,7 +80,11 @@ func ParseURL(rawURL string, opts Options) (goredis.UniversalClient, Options, er
 	secure := strings.HasPrefix(u.Scheme, "rediss")
 	var tlsConf *tls.Config
 	if secure {
-		tlsConf = &tls.Config{MinVersion: tls.VersionTLS12, ServerName: u.Hostname()}
+		host := strings.Split(hostList, ",")[0]
+		if h, _, err := net.SplitHostPort(host); err == nil {
+			host = h
+		}
+		tlsConf = &tls.Config{MinVersion: tls.VersionTLS12, ServerName: host}
 		if tlsCA != "" {
 			pem, err := os.ReadFile(tlsCA)
 			if err != nil {
@@ -98,7 +104,7 @@ func ParseURL(rawURL string, opts Options) (goredis.UniversalClient, Options, er
 	}
 	user := u.User.Username()
 	pass, _ := u.User.Password()
-	hosts := strings.Split(u.Host, ",")
+	hosts := strings.Split(hostList, ",")
 	for _, h := range hosts {
 		if h == "" {
 			return nil, opts, fmt.Errorf("redis URL: empty host in %q", u.Redacted())
@@ -112,6 +118,10 @@ func ParseURL(rawURL string, opts Options) (goredis.UniversalClient, Options, er
 	}
 	switch u.Scheme {
 	case "redis", "rediss":
+		if len(hosts) != 1 {
+			return nil, opts, fmt.Errorf("redis URL: %s names one server; use redis-cluster:// or redis-sentinel:// for several", u.Scheme)
+		}
+		u.Host = hosts[0]
 		u.RawQuery = q.Encode()
 		o, err := goredis.ParseURL(u.String())
 		if err != nil {
@@ -144,6 +154,25 @@ func ParseURL(rawURL string, opts Options) (goredis.UniversalClient, Options, er
 			Username: user, Password: pass, TLSConfig: tlsConf}), opts, nil
 	}
 	return nil, opts, fmt.Errorf("redis URL: unknown scheme %q (want redis, rediss, redis-sentinel, rediss-sentinel, redis-cluster or rediss-cluster)", u.Scheme)
+}
+
+// splitHosts takes the host list out of a URL ("h1:1,h2:2", which
+// net/url refuses) and returns it with the URL holding one placeholder
+// host in its place.
+func splitHosts(raw string) (hosts, rest string) {
+	i := strings.Index(raw, "://")
+	if i < 0 {
+		return "", raw
+	}
+	start := i + 3
+	end := len(raw)
+	if j := strings.IndexAny(raw[start:], "/?#"); j >= 0 {
+		end = start + j
+	}
+	authority := raw[start:end]
+	at := strings.LastIndex(authority, "@")
+	hosts = authority[at+1:]
+	return hosts, raw[:start+at+1] + "placeholder" + raw[end:]
 }
 
 func withPorts(hosts []string, port string) []string {

@@ -183,10 +183,20 @@ func decodeTask(id, queue string, kv []any) (*backend.Task, error) {
 		pct, _ := strconv.ParseFloat(pgp, 64)
 		t.Progress = &backend.Progress{Percent: pct, Message: pgm, At: fromMicros(pga)}
 	}
-	if t.State == backend.StateProcessing {
+	switch t.State {
+	case backend.StateProcessing:
 		// The running attempt is not in the history yet: it is written
 		// there when it ends, so that a lease costs no JSON rewrite.
 		t.Attempts = append(t.Attempts, backend.Attempt{Number: t.Attempt, WorkerID: t.WorkerID, StartedAt: t.StartedAt})
+	case backend.StateCompleted:
+		// An ack leaves the attempt's worker and start in place of a
+		// history row (the hot path writes as little as it can).
+		t.Attempts = append(t.Attempts, backend.Attempt{Number: t.Attempt, WorkerID: t.WorkerID,
+			StartedAt: t.StartedAt, FinishedAt: t.FinishedAt, Outcome: "completed"})
+		fallthrough
+	default:
+		// The lease fields outlive the lease only on completed tasks.
+		t.WorkerID, t.LeaseToken, t.LeaseExpiresAt = "", 0, time.Time{}
 	}
 	return t, nil
 }

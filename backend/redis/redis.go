@@ -355,45 +355,51 @@ func (b *Backend) masterFor(ctx context.Context, key string) goredis.Cmdable {
 }
 
 func (b *Backend) runAllOn(ctx context.Context, c goredis.Cmdable, calls []*scriptCall, wait bool) {
-	pipe := c.Pipeline()
-	cmds := make([]*goredis.Cmd, len(calls))
-	for i, sc := range calls {
-		cmds[i] = sc.script.EvalSha(ctx, pipe, sc.keys, sc.args...)
-	}
-	var waitCmd *goredis.Cmd
-	if wait {
-		waitCmd = pipe.Do(ctx, "WAIT", b.opts.WaitReplicas, b.opts.WaitTimeout.Milliseconds())
-	}
-	_, _ = pipe.Exec(ctx)
-	reloaded := false
-	for i, sc := range calls {
-		sc.val, sc.err = cmds[i].Result()
-		if sc.err != nil && goredis.HasErrorPrefix(sc.err, "NOSCRIPT") {
-			sc.val, sc.err = sc.script.Eval(ctx, c.(goredis.Scripter), sc.keys, sc.args...).Result()
-			reloaded = true
+	pending := calls
+	for attempt := 0; len(pending) > 0; attempt++ {
+		// A pipeline runs on one connection, so WAIT counts the writes
+		// made just before it.
+		pipe := c.Pipeline()
+		cmds := make([]*goredis.Cmd, len(pending))
+		for i, sc := range pending {
+			if attempt == 0 {
+				cmds[i] = sc.script.EvalSha(ctx, pipe, sc.keys, sc.args...)
+			} else {
+				// The server lost its script cache (a restart): EVAL runs
+				// the script and caches it again.
+				cmds[i] = sc.script.Eval(ctx, pipe, sc.keys, sc.args...)
+			}
 		}
-		if errors.Is(sc.err, goredis.Nil) {
-			sc.err = nil
+		var waitCmd *goredis.Cmd
+		if wait {
+			waitCmd = pipe.Do(ctx, "WAIT", b.opts.WaitReplicas, b.opts.WaitTimeout.Milliseconds())
 		}
-	}
-	if wait {
-		if reloaded {
-			// The first WAIT ran before the re-run writes.
-			again := c.Pipeline()
-			waitCmd = again.Do(ctx, "WAIT", b.opts.WaitReplicas, b.opts.WaitTimeout.Milliseconds())
-			_, _ = again.Exec(ctx)
+		_, _ = pipe.Exec(ctx)
+		var again []*scriptCall
+		for i, sc := range pending {
+			sc.val, sc.err = cmds[i].Result()
+			if sc.err != nil && attempt == 0 && goredis.HasErrorPrefix(sc.err, "NOSCRIPT") {
+				again = append(again, sc)
+				continue
+			}
+			if errors.Is(sc.err, goredis.Nil) {
+				sc.err = nil
+			}
 		}
-		n, err := waitCmd.Int64()
-		if err == nil && n < int64(b.opts.WaitReplicas) {
-			err = fmt.Errorf("only %d of %d replicas acknowledged within %s: %w", n, b.opts.WaitReplicas, b.opts.WaitTimeout, ErrNotReplicated)
-		}
-		if err != nil {
-			for _, sc := range calls {
-				if sc.err == nil {
-					sc.err = err
+		if wait {
+			n, err := waitCmd.Int64()
+			if err == nil && n < int64(b.opts.WaitReplicas) {
+				err = fmt.Errorf("only %d of %d replicas acknowledged within %s: %w", n, b.opts.WaitReplicas, b.opts.WaitTimeout, ErrNotReplicated)
+			}
+			if err != nil {
+				for _, sc := range pending {
+					if sc.err == nil {
+						sc.err = err
+					}
 				}
 			}
 		}
+		pending = again
 	}
 }
 
@@ -478,3 +484,5 @@ func (b *Backend) UsedMemory(ctx context.Context) (int64, error) {
 	}
 	return 0, fmt.Errorf("redis: used memory: unsupported client %T", b.rdb)
 }
+
+var _ backend.CancelWatcher = (*Backend)(nil)

@@ -20,18 +20,31 @@ import goredis "github.com/redis/go-redis/v9"
 //     strings — ["t", id, type, queue, state code, attempt, worker,
 //     result, error, progress %, progress message, progress at] for a
 //     task, ["q", queue] for a queue, ["w", info JSON, flag] for a worker.
+//   - Events are built only when the events channel has subscribers
+//     (PUBSUB NUMSUB): a system nobody watches does not pay for them.
 //   - When a queue's pending list goes from empty to non-empty, or a
-//     delayed task becomes the first due in its queue, the script
-//     publishes the queue name on the wake channel, so that idle Lease
-//     calls in every process retry at once instead of polling.
+//     delayed task is stored, the script publishes the queue name on the
+//     wake channel, so that idle Lease calls in every process look again
+//     (or recompute when the first delayed task is due) instead of polling.
 
 // luaPrelude holds the helpers every task script uses. The state codes
-// are those of record.go.
+// are those of record.go. Writes that many tasks of one call share — a
+// pending list, the lease and final-state sets — are gathered in tables
+// and sent as one variadic command per key (flushWrites): a redis.call
+// from Lua costs far more than the work most commands do.
 const luaPrelude = `
 local EV = {}
+local EVON = false
 local WAKE = {}
 local HIST = {}
+local PUSH = {}    -- list key -> {q, prios key, prio, ids...}
+local ZADDS = {}   -- zset key -> {score, member, ...}
+local ZREMS = {}   -- zset key -> {member, ...}
+local function evInit(chan)
+  EVON = redis.call('PUBSUB', 'NUMSUB', chan)[2] > 0
+end
 local function ev(...)
+  if not EVON then return end
   local n = select('#', ...)
   local e = {...}
   for k = 1, n do
@@ -41,16 +54,50 @@ local function ev(...)
 end
 local function pushPending(pre, q, id, pr)
   pr = pr or '0'
-  if redis.call('RPUSH', pre .. 'p:' .. pr, id) == 1 then
-    redis.call('ZADD', pre .. 'prios', -tonumber(pr), pr)
-    WAKE[q] = true
+  local key = pre .. 'p:' .. pr
+  local p = PUSH[key]
+  if not p then
+    p = {q = q, prios = pre .. 'prios', pr = pr, ids = {}}
+    PUSH[key] = p
   end
+  p.ids[#p.ids + 1] = id
 end
-local function headWake(z, id, q)
-  if redis.call('ZRANGE', z, 0, 0)[1] == id then WAKE[q] = true end
+local function zadd(key, score, member)
+  local z = ZADDS[key]
+  if not z then z = {}; ZADDS[key] = z end
+  z[#z + 1] = score
+  z[#z + 1] = member
+end
+local function zrem(key, member)
+  local z = ZREMS[key]
+  if not z then z = {}; ZREMS[key] = z end
+  z[#z + 1] = member
+end
+-- variadic sends cmd on key with args in chunks Lua's unpack can take.
+local function variadic(cmd, key, args)
+  local last = nil
+  for i = 1, #args, 4000 do
+    last = redis.call(cmd, key, unpack(args, i, math.min(i + 3999, #args)))
+  end
+  return last
+end
+local function flushWrites()
+  for key, p in pairs(PUSH) do
+    if variadic('RPUSH', key, p.ids) == #p.ids then
+      -- The list was empty: record its priority, wake idle workers.
+      redis.call('ZADD', p.prios, -tonumber(p.pr), p.pr)
+      WAKE[p.q] = true
+    end
+  end
+  PUSH = {}
+  for key, z in pairs(ZADDS) do variadic('ZADD', key, z) end
+  ZADDS = {}
+  for key, z in pairs(ZREMS) do variadic('ZREM', key, z) end
+  ZREMS = {}
 end
 local function attemptRow(h, n, w, st, ft, outcome, err)
-  local row = cjson.encode({tonumber(n) or 0, w or '', st or '', ft, outcome, err or ''})
+  local row = '[' .. (tonumber(n) or 0) .. ',' .. cjson.encode(w or '') .. ',"' .. (st or '') .. '","' .. ft ..
+    '","' .. outcome .. '",' .. cjson.encode(err or '') .. ']'
   if h and h ~= '' then return string.sub(h, 1, -2) .. ',' .. row .. ']' end
   return '[' .. row .. ']'
 end
@@ -59,6 +106,7 @@ local function hist(pre, kind)
   HIST[k] = (HIST[k] or 0) + 1
 end
 local function flush(now, evchan, wakechan)
+  flushWrites()
   local minute = string.format('%d', math.floor(tonumber(now) / 60000000) * 60)
   for k, n in pairs(HIST) do
     local z = string.find(k, '\0', 1, true)
@@ -106,48 +154,46 @@ end
 // the id of the task holding its unique key.
 var enqueueScript = goredis.NewScript(luaPrelude + `
 local now = ARGV[1]
+evInit(ARGV[2])
 local i = 5
 local out = {}
 for g = 1, tonumber(ARGV[4]) do
   local n = tonumber(ARGV[i]); i = i + 1
-  local tasks, res, seenID, seenKey = {}, {1}, {}, {}
+  local starts, res, seen = {}, {1}, {}
   local dup = nil
   for j = 1, n do
-    local t = {pre = ARGV[i], q = ARGV[i + 1], id = ARGV[i + 2], s = ARGV[i + 3], pr = ARGV[i + 4],
-      ra = ARGV[i + 5], uk = ARGV[i + 6], uu = ARGV[i + 7], nf = tonumber(ARGV[i + 8]), fi = i + 9}
-    i = t.fi + 2 * t.nf
-    tasks[j] = t
-    local idk = t.pre .. 't:' .. t.id
-    if not dup and (seenID[idk] or redis.call('EXISTS', idk) == 1) then dup = t.id end
-    seenID[idk] = true
+    starts[j] = i
+    local pre, id, uk = ARGV[i], ARGV[i + 2], ARGV[i + 6]
+    local idk = pre .. 't:' .. id
+    if not dup and (seen[idk] or redis.call('EXISTS', idk) == 1) then dup = id end
+    seen[idk] = true
     local holder = ''
-    if t.uk ~= '' then
-      local uk = t.pre .. 'u:' .. t.uk
-      holder = seenKey[uk] or redis.call('GET', uk) or ''
-      if holder == '' then seenKey[uk] = t.id end
+    if uk ~= '' then
+      local ukk = pre .. 'u:' .. uk
+      holder = seen[ukk] or redis.call('GET', ukk) or ''
+      if holder == '' then seen[ukk] = id end
     end
     res[j + 1] = holder
+    i = i + 9 + 2 * tonumber(ARGV[i + 8])
   end
   if dup then
     out[g] = {-1, dup}
   else
     for j = 1, n do
-      local t = tasks[j]
       if res[j + 1] == '' then
-        local key = t.pre .. 't:' .. t.id
-        local args = {'s', t.s}
-        for x = t.fi, t.fi + 2 * t.nf - 1 do args[#args + 1] = ARGV[x] end
-        redis.call('HSET', key, unpack(args))
-        if t.s == 'p' then
-          pushPending(t.pre, t.q, t.id, t.pr)
+        local x = starts[j]
+        local pre, q, id, st = ARGV[x], ARGV[x + 1], ARGV[x + 2], ARGV[x + 3]
+        redis.call('HSET', pre .. 't:' .. id, 's', st, unpack(ARGV, x + 9, x + 8 + 2 * tonumber(ARGV[x + 8])))
+        if st == 'p' then
+          pushPending(pre, q, id, ARGV[x + 4])
         else
-          redis.call('ZADD', t.pre .. 'sched', t.ra, t.id)
-          headWake(t.pre .. 'sched', t.id, t.q)
+          zadd(pre .. 'sched', ARGV[x + 5], id)
+          WAKE[q] = true -- idle leases recompute when to wake
         end
-        if t.uk ~= '' then
-          redis.call('SET', t.pre .. 'u:' .. t.uk, t.id, 'PXAT', string.format('%d', math.floor(tonumber(t.uu) / 1000)))
+        if ARGV[x + 6] ~= '' then
+          redis.call('SET', pre .. 'u:' .. ARGV[x + 6], id, 'PXAT', string.format('%d', math.floor(tonumber(ARGV[x + 7]) / 1000)))
         end
-        ev('t', t.id, ARGV[t.fi + 1], t.q, t.s, '0')
+        ev('t', id, ARGV[x + 10], q, st, '0')
       end
     end
     out[g] = res
@@ -181,42 +227,47 @@ var leaseScript = goredis.NewScript(luaPrelude + `
 local now = ARGV[1]
 local nowN = tonumber(now)
 local max = tonumber(ARGV[4])
+evInit(ARGV[5])
 local leased = {}
 for qi = 8, #ARGV, 2 do
   local pre, q = ARGV[qi], ARGV[qi + 1]
   promote(pre, q, now)
+  flushWrites() -- promoted tasks must be in their lists before popping
   if #leased < max and redis.call('HGET', pre .. 'meta', 'paused') ~= '1' then
-    local prios = redis.call('ZRANGE', pre .. 'prios', 0, -1)
-    for _, pr in ipairs(prios) do
+    for _, pr in ipairs(redis.call('ZRANGE', pre .. 'prios', 0, -1)) do
       if #leased >= max then break end
       local want = max - #leased
       local ids = redis.call('LPOP', pre .. 'p:' .. pr, want)
       if not ids or #ids < want then redis.call('ZREM', pre .. 'prios', pr) end
-      for _, id in ipairs(ids or {}) do
-        local key = pre .. 't:' .. id
-        local kv = redis.call('HGETALL', key)
-        if #kv > 0 then
-          local dl, a, y, pg = nil, 0, '', false
-          for x = 1, #kv, 2 do
-            local f = kv[x]
-            if f == 'dl' then dl = kv[x + 1]
-            elseif f == 'a' then a = tonumber(kv[x + 1])
-            elseif f == 'y' then y = kv[x + 1]
-            elseif f == 'pgp' then pg = true end
-          end
-          if dl and nowN >= tonumber(dl) then
-            redis.call('HSET', key, 's', 'f', 'ft', now, 'e', ARGV[7])
-            redis.call('ZADD', pre .. 'failed', 0, id)
-            hist(pre, 'f')
-            ev('t', id, y, q, 'f', tostring(a), '', '', ARGV[7])
-          else
-            local tok = string.format('%d', redis.call('HINCRBY', pre .. 'meta', 'tok', 1))
-            a = a + 1
-            redis.call('HSET', key, 's', 'a', 'a', a, 'w', ARGV[3], 'tk', tok, 'le', ARGV[2], 'st', now)
-            if pg then redis.call('HDEL', key, 'pgp', 'pgm', 'pga') end
-            redis.call('ZADD', pre .. 'lease', ARGV[2], id)
-            leased[#leased + 1] = {q, id, tok, kv}
-            ev('t', id, y, q, 'a', tostring(a), ARGV[3])
+      if ids then
+        local tok = redis.call('HINCRBY', pre .. 'meta', 'tok', #ids) - #ids
+        for _, id in ipairs(ids) do
+          tok = tok + 1
+          local key = pre .. 't:' .. id
+          local kv = redis.call('HGETALL', key)
+          if #kv > 0 then
+            local dl, a, y, pg = nil, 0, '', false
+            for x = 1, #kv, 2 do
+              local f = kv[x]
+              if f == 'dl' then dl = kv[x + 1]
+              elseif f == 'a' then a = tonumber(kv[x + 1])
+              elseif f == 'y' then y = kv[x + 1]
+              elseif f == 'pgp' then pg = true end
+            end
+            if dl and nowN >= tonumber(dl) then
+              redis.call('HSET', key, 's', 'f', 'ft', now, 'e', ARGV[7])
+              zadd(pre .. 'failed', 0, id)
+              hist(pre, 'f')
+              ev('t', id, y, q, 'f', tostring(a), '', '', ARGV[7])
+            else
+              local t = string.format('%d', tok)
+              a = a + 1
+              redis.call('HSET', key, 's', 'a', 'a', a, 'w', ARGV[3], 'tk', t, 'le', ARGV[2], 'st', now)
+              if pg then redis.call('HDEL', key, 'pgp', 'pgm', 'pga') end
+              zadd(pre .. 'lease', ARGV[2], id)
+              leased[#leased + 1] = {q, id, t, kv}
+              ev('t', id, y, q, 'a', tostring(a), ARGV[3])
+            end
           end
         end
       end
@@ -255,52 +306,66 @@ return {leased, nextDue}
 // lease (the caller reports ErrLeaseLost).
 var finishScript = goredis.NewScript(luaPrelude + `
 local now = ARGV[1]
+evInit(ARGV[2])
 local res = {}
 for i = 4, #ARGV, 8 do
   local kind, pre, q, id, tok = ARGV[i], ARGV[i + 1], ARGV[i + 2], ARGV[i + 3], ARGV[i + 4]
   local key = pre .. 't:' .. id
-  local f = redis.call('HMGET', key, 'tk', 'a', 'w', 'st', 'h', 'y', 'ma', 'dl', 'pr', 'pgp')
-  if f[1] ~= tok then
-    res[#res + 1] = 0
-  else
-    res[#res + 1] = 1
-    if kind == 'g' then
-      redis.call('HSET', key, 'pgp', ARGV[i + 5], 'pgm', ARGV[i + 6], 'pga', ARGV[i + 7])
-      ev('t', id, f[6], q, 'a', f[2], f[3], '', '', ARGV[i + 5], ARGV[i + 6], ARGV[i + 7])
+  if kind == 'c' then
+    -- The hot path. The attempt's worker, start and token stay in the
+    -- hash: a completed task's last attempt is read from them (record.go).
+    local f = redis.call('HMGET', key, 's', 'tk', 'a', 'y', 'pgp')
+    if f[1] ~= 'a' or f[2] ~= tok then
+      res[#res + 1] = 0
     else
-      redis.call('ZREM', pre .. 'lease', id)
+      res[#res + 1] = 1
+      local r = ARGV[i + 5]
+      if r ~= '' and f[5] then
+        redis.call('HSET', key, 's', 'c', 'ft', now, 'r', r, 'pgp', '100')
+      elseif r ~= '' then
+        redis.call('HSET', key, 's', 'c', 'ft', now, 'r', r)
+      elseif f[5] then
+        redis.call('HSET', key, 's', 'c', 'ft', now, 'pgp', '100')
+      else
+        redis.call('HSET', key, 's', 'c', 'ft', now)
+      end
+      zrem(pre .. 'lease', id)
+      zadd(pre .. 'completed', 0, id)
+      hist(pre, 'c')
+      ev('t', id, f[4], q, 'c', f[3], '', r)
+    end
+  else
+    local f = redis.call('HMGET', key, 's', 'tk', 'a', 'w', 'st', 'h', 'y', 'ma', 'dl', 'pr')
+    if f[1] ~= 'a' or f[2] ~= tok then
+      res[#res + 1] = 0
+    elseif kind == 'g' then
+      res[#res + 1] = 1
+      redis.call('HSET', key, 'pgp', ARGV[i + 5], 'pgm', ARGV[i + 6], 'pga', ARGV[i + 7])
+      ev('t', id, f[7], q, 'a', f[3], f[4], '', '', ARGV[i + 5], ARGV[i + 6], ARGV[i + 7])
+    else
+      res[#res + 1] = 1
+      zrem(pre .. 'lease', id)
       redis.call('HDEL', key, 'tk', 'w', 'le')
-      if kind == 'c' then
-        local h = attemptRow(f[5], f[2], f[3], f[4], now, 'completed', '')
-        if ARGV[i + 5] ~= '' then
-          redis.call('HSET', key, 's', 'c', 'ft', now, 'h', h, 'r', ARGV[i + 5])
-        else
-          redis.call('HSET', key, 's', 'c', 'ft', now, 'h', h)
-        end
-        if f[10] then redis.call('HSET', key, 'pgp', '100') end
-        redis.call('ZADD', pre .. 'completed', 0, id)
-        hist(pre, 'c')
-        ev('t', id, f[6], q, 'c', f[2], '', ARGV[i + 5])
-      elseif kind == 'f' then
+      if kind == 'f' then
         local err, retryAt = ARGV[i + 5], ARGV[i + 6]
-        local h = attemptRow(f[5], f[2], f[3], f[4], now, 'failed', err)
-        if ARGV[i + 7] ~= '1' and tonumber(f[2]) < tonumber(f[7]) and (not f[8] or tonumber(retryAt) < tonumber(f[8])) then
+        local h = attemptRow(f[6], f[3], f[4], f[5], now, 'failed', err)
+        if ARGV[i + 7] ~= '1' and tonumber(f[3]) < tonumber(f[8]) and (not f[9] or tonumber(retryAt) < tonumber(f[9])) then
           redis.call('HSET', key, 's', 'r', 'ra', retryAt, 'h', h, 'e', err)
-          redis.call('ZADD', pre .. 'retry', retryAt, id)
-          headWake(pre .. 'retry', id, q)
-          ev('t', id, f[6], q, 'r', f[2], '', '', err)
+          zadd(pre .. 'retry', retryAt, id)
+          WAKE[q] = true -- idle leases recompute when to wake
+          ev('t', id, f[7], q, 'r', f[3], '', '', err)
         else
           redis.call('HSET', key, 's', 'f', 'ft', now, 'h', h, 'e', err)
-          redis.call('ZADD', pre .. 'failed', 0, id)
-          ev('t', id, f[6], q, 'f', f[2], '', '', err)
+          zadd(pre .. 'failed', 0, id)
+          ev('t', id, f[7], q, 'f', f[3], '', '', err)
         end
         hist(pre, 'f')
       else
-        local h = attemptRow(f[5], f[2], f[3], f[4], now, 'released', '')
-        redis.call('HSET', key, 's', 'p', 'a', tonumber(f[2]) - 1, 'h', h)
+        local h = attemptRow(f[6], f[3], f[4], f[5], now, 'released', '')
+        redis.call('HSET', key, 's', 'p', 'a', tonumber(f[3]) - 1, 'h', h)
         redis.call('HDEL', key, 'pgp', 'pgm', 'pga')
-        pushPending(pre, q, id, f[9])
-        ev('t', id, f[6], q, 'p', tostring(tonumber(f[2]) - 1))
+        pushPending(pre, q, id, f[10])
+        ev('t', id, f[7], q, 'p', tostring(tonumber(f[3]) - 1))
       end
     end
   end
@@ -323,7 +388,7 @@ for i = 2, #ARGV, 3 do
   local pre, id = ARGV[i], ARGV[i + 1]
   local key = pre .. 't:' .. id
   local f = redis.call('HMGET', key, 'tk', 's')
-  if f[1] == ARGV[i + 2] then
+  if f[1] == ARGV[i + 2] and f[2] == 'a' then
     redis.call('HSET', key, 'le', ARGV[1])
     redis.call('ZADD', pre .. 'lease', ARGV[1], id)
     res[#res + 1] = 1
@@ -351,6 +416,7 @@ return res
 // when it is already final.
 var cancelScript = goredis.NewScript(luaPrelude + `
 local now, pre, q, id, key = ARGV[1], ARGV[5], ARGV[6], ARGV[7], KEYS[1]
+evInit(ARGV[2])
 local f = redis.call('HMGET', key, 's', 'pr', 'a', 'w', 'st', 'h', 'y', 'uk')
 local s = f[1]
 if not s then return {0} end
@@ -389,6 +455,7 @@ return {1, redis.call('HGETALL', key)}
 // neither failed nor canceled.
 var retryScript = goredis.NewScript(luaPrelude + `
 local now, pre, q, id, key = ARGV[1], ARGV[4], ARGV[5], ARGV[6], KEYS[1]
+evInit(ARGV[2])
 local f = redis.call('HMGET', key, 's', 'pr', 'y', 'dl')
 local s = f[1]
 if not s then return {0} end
@@ -412,6 +479,7 @@ return {1, redis.call('HGETALL', key)}
 // Returns 1 when deleted, 0 when there is no such task, 2 when it is not final.
 var deleteScript = goredis.NewScript(luaPrelude + `
 local now, pre, q, id, key = ARGV[1], ARGV[4], ARGV[5], ARGV[6], KEYS[1]
+evInit(ARGV[2])
 local f = redis.call('HMGET', key, 's', 'uk', 'y', 'a')
 local s = f[1]
 if not s then return 0 end
@@ -439,6 +507,7 @@ return 1
 // Returns how many leases it reclaimed (at most 1000 per queue per call).
 var reclaimScript = goredis.NewScript(luaPrelude + `
 local now = ARGV[1]
+evInit(ARGV[2])
 local n = 0
 for qi = 4, #ARGV, 2 do
   local pre, q = ARGV[qi], ARGV[qi + 1]

@@ -11,6 +11,7 @@ import (
 	"math/rand/v2"
 	"net/url"
 	"os"
+	"runtime/pprof"
 	"strings"
 
 	"github.com/taskmill/taskmill/backend"
@@ -35,6 +36,7 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	batch := fs.Int("batch", 1, "enqueue mode: tasks per batch submit (1: single submits)")
 	asJSON := fs.Bool("json", false, "print one JSON object")
 	keep := fs.Bool("keep", false, "keep the benchmark's tasks instead of removing them afterwards")
+	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile of the run to this file")
 	if err := parseFlags(fs, args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			fs.SetOutput(stderr)
@@ -68,6 +70,17 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		Payload: *payloadSize, Batch: *batch}
 	if *mode == "enqueue" {
 		cfg.UsedMemory = usedMemory
+	}
+	if *cpuProfile != "" {
+		f, err := os.Create(*cpuProfile)
+		if err != nil {
+			return err
+		}
+		defer f.Close()
+		if err := pprof.StartCPUProfile(f); err != nil {
+			return err
+		}
+		defer pprof.StopCPUProfile()
 	}
 	res, err := bench.Run(ctx, cfg)
 	if err != nil {

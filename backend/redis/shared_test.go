@@ -1,0 +1,221 @@
+package redis_test
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os/exec"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/taskmill/taskmill/backend"
+	"github.com/taskmill/taskmill/backend/redis"
+	"github.com/taskmill/taskmill/internal/testredis"
+)
+
+func ctxFor(t *testing.T) context.Context {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	t.Cleanup(cancel)
+	return ctx
+}
+
+var idSeq int
+
+func task(queue string) *backend.Task {
+	idSeq++
+	return &backend.Task{ID: fmt.Sprintf("%016x-%06d", time.Now().UnixNano(), idSeq), Type: "echo", Queue: queue,
+		State: backend.StatePending, MaxAttempts: 3, CreatedAt: time.Now().UTC(), Payload: json.RawMessage(`{"n":1}`)}
+}
+
+// Two Backend values on one Redis stand for two processes: each has its
+// own connections, pub/sub subscription and lease memory.
+func twoProcesses(t *testing.T, srv *testredis.Server) (*redis.Backend, *redis.Backend) {
+	t.Helper()
+	url := fmt.Sprintf("%s?prefix=shared%d", srv.URL(), prefixSeq.Add(1))
+	open := func() *redis.Backend {
+		b, err := redis.Open(context.Background(), url, redis.Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { b.Close() })
+		return b
+	}
+	return open(), open()
+}
+
+func TestEventsFromAnotherProcess(t *testing.T) {
+	srv := testredis.Start(t, testredis.Options{})
+	a, b := twoProcesses(t, srv)
+	ctx := ctxFor(t)
+	events, err := a.Subscribe(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tk := task("default")
+	if _, err := b.Enqueue(ctx, []*backend.Task{tk}); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case e := <-events:
+		if e.Kind != backend.EventTaskUpdate || e.Task.ID != tk.ID || e.Task.State != backend.StatePending || e.Task.Type != "echo" {
+			t.Fatalf("event = %+v %+v", e, e.Task)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("no event from the other process within 5s")
+	}
+}
+
+func TestWatchCancelsAcrossProcesses(t *testing.T) {
+	srv := testredis.Start(t, testredis.Options{})
+	worker, api := twoProcesses(t, srv)
+	ctx := ctxFor(t)
+	ids, err := worker.WatchCancels(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tk := task("default")
+	if _, err := api.Enqueue(ctx, []*backend.Task{tk}); err != nil {
+		t.Fatal(err)
+	}
+	leased, err := worker.Lease(ctx, backend.LeaseRequest{WorkerID: "w", Queues: []string{"default"}, Max: 1, LeaseFor: time.Minute})
+	if err != nil || len(leased) != 1 {
+		t.Fatalf("lease: %v %d", err, len(leased))
+	}
+	// The api process never leased the task: it must find its queue.
+	if _, err := api.Cancel(ctx, tk.ID); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case id := <-ids:
+		if id != tk.ID {
+			t.Fatalf("canceled id = %s, want %s", id, tk.ID)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("cancellation not streamed within 5s")
+	}
+	if err := worker.Ack(ctx, leased[0].Ref(), nil); !errors.Is(err, backend.ErrLeaseLost) {
+		t.Fatalf("ack after cancel: %v, want ErrLeaseLost", err)
+	}
+}
+
+func TestIdleLeaseWokenByAnotherProcess(t *testing.T) {
+	srv := testredis.Start(t, testredis.Options{})
+	worker, api := twoProcesses(t, srv)
+	ctx := ctxFor(t)
+	// Prime the queue so both know it; then wait on an empty queue.
+	got := make(chan time.Time, 1)
+	go func() {
+		l, err := worker.Lease(ctx, backend.LeaseRequest{WorkerID: "w", Queues: []string{"default"}, Max: 1, LeaseFor: time.Minute, Wait: 20 * time.Second})
+		if err == nil && len(l) == 1 {
+			got <- time.Now()
+		}
+		close(got)
+	}()
+	time.Sleep(300 * time.Millisecond)
+	sent := time.Now()
+	if _, err := api.Enqueue(ctx, []*backend.Task{task("default")}); err != nil {
+		t.Fatal(err)
+	}
+	at, ok := <-got
+	if !ok {
+		t.Fatal("blocked lease returned nothing")
+	}
+	// The fallback check runs every 500ms; a woken lease is far quicker.
+	// The bound is loose for a loaded machine under -race, but still
+	// below what polling alone would give in the worst case plus slack.
+	if d := at.Sub(sent); d > 2*time.Second {
+		t.Fatalf("lease woke %v after the submit", d)
+	}
+}
+
+func TestSubmitSurvivesRedisRestartWithAOF(t *testing.T) {
+	srv := testredis.Start(t, testredis.Options{AOF: true})
+	b := openTest(t, srv)
+	ctx := ctxFor(t)
+	var tasks []*backend.Task
+	for range 50 {
+		tasks = append(tasks, task("default"))
+	}
+	if _, err := b.Enqueue(ctx, tasks); err != nil {
+		t.Fatal(err)
+	}
+	leased, err := b.Lease(ctx, backend.LeaseRequest{WorkerID: "w", Queues: []string{"default"}, Max: 10, LeaseFor: time.Minute})
+	if err != nil || len(leased) != 10 {
+		t.Fatalf("lease: %v %d", err, len(leased))
+	}
+	for _, l := range leased[:5] {
+		if err := b.Ack(ctx, l.Ref(), json.RawMessage(`"ok"`)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	srv.Restart() // SIGKILL, then start on the same AOF
+	// The same backend reconnects by itself, reloads its scripts, and
+	// sees everything that was acknowledged.
+	deadline := time.Now().Add(10 * time.Second)
+	for b.Ping(ctx) != nil && time.Now().Before(deadline) {
+		time.Sleep(50 * time.Millisecond)
+	}
+	qs, err := b.Queues(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := qs[0].Counts
+	if c[backend.StatePending] != 40 || c[backend.StateProcessing] != 5 || c[backend.StateCompleted] != 5 {
+		t.Fatalf("counts after restart = %v, want 40 pending, 5 processing, 5 completed", c)
+	}
+	for _, l := range leased[5:] {
+		if err := b.Ack(ctx, l.Ref(), nil); err != nil {
+			t.Fatalf("ack after restart: %v", err)
+		}
+	}
+	if got, err := b.Get(ctx, leased[0].ID); err != nil || got.State != backend.StateCompleted || string(got.Result) != `"ok"` {
+		t.Fatalf("acked task after restart: %v %+v", err, got)
+	}
+}
+
+func TestWaitReplicas(t *testing.T) {
+	primary := testredis.Start(t, testredis.Options{Args: []string{"--repl-diskless-sync-delay", "0"}})
+	host, port := "127.0.0.1", primary.Addr()[len("127.0.0.1:"):]
+	replica := testredis.Start(t, testredis.Options{Args: []string{"--replicaof", host, port}})
+	ctx := ctxFor(t)
+	// Wait until the replica has synced (state=online), not just connected.
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		out, _ := exec.Command("redis-cli", "-p", port, "info", "replication").Output()
+		if strings.Contains(between(string(out), "slave0:", "\r"), "state=online") {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("replica %s never attached", replica.Addr())
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	one, err := redis.Open(ctx, primary.URL()+"?prefix=w1&wait_replicas=1&wait_timeout=2s", redis.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer one.Close()
+	if _, err := one.Enqueue(ctx, []*backend.Task{task("default")}); err != nil {
+		t.Fatalf("enqueue waiting for the one replica: %v", err)
+	}
+	two, err := redis.Open(ctx, primary.URL()+"?prefix=w2&wait_replicas=2&wait_timeout=200ms", redis.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer two.Close()
+	_, err = two.Enqueue(ctx, []*backend.Task{task("default")})
+	if !errors.Is(err, redis.ErrNotReplicated) {
+		t.Fatalf("enqueue waiting for 2 of 1 replicas: %v, want ErrNotReplicated", err)
+	}
+}
+
+func between(s, from, to string) string {
+	_, after, ok := strings.Cut(s, from)
+	if !ok {
+		return ""
+	}
+	v, _, _ := strings.Cut(after, to)
+	return v
+}
