@@ -204,15 +204,15 @@ func histogram(sorted []float64, bins int) []HistogramBin {
 	}
 	out[bins-1].To = hi
 	for _, x := range sorted {
-		i := int((x - lo) / width)
-		if i >= bins {
-			i = bins - 1
-		}
+		// The fraction of the range, not x/width: width can underflow to
+		// zero when the range is tiny (5e-324 split in ten).
+		i := int((x - lo) / (hi - lo) * float64(bins))
+		i = min(max(i, 0), bins-1)
 		// Rounding may put x one bin off its bounds; move it back.
-		for i > 0 && x < out[i].From {
+		for width > 0 && i > 0 && x < out[i].From {
 			i--
 		}
-		for i < bins-1 && x >= out[i+1].From {
+		for width > 0 && i < bins-1 && x >= out[i+1].From {
 			i++
 		}
 		out[i].Count++
