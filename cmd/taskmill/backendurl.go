@@ -92,3 +92,22 @@ func redactURL(raw string) string {
 	}
 	return u.Redacted()
 }
+
+// openBackendCheck validates a --backend URL without connecting: the
+// scheme is known and, for Redis, the URL parses.
+func openBackendCheck(rawURL string) (string, string, error) {
+	u, err := url.Parse(rawURL)
+	if err != nil {
+		return "", "", err
+	}
+	switch u.Scheme {
+	case "", "file", "embedded":
+		return "embedded", rawURL, nil
+	}
+	c, _, err := redis.ParseURL(rawURL, redis.Options{})
+	if err != nil {
+		return "", "", err
+	}
+	c.Close()
+	return "redis", rawURL, nil
+}
