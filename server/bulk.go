@@ -21,10 +21,22 @@ const (
 
 // POST /api/tasks/bulk: one action on every task a filter selects.
 func (s *Server) bulkTasks(w http.ResponseWriter, r *http.Request) {
-	var req apiclient.BulkRequest
-	if err := s.decodeBody(w, r, &req, false); err != nil {
-		s.fail(w, r, err)
+	// The filter is decoded on its own so that its errors name it
+	// ("filter.state"), as encoding/json reports unknown fields by name only.
+	var wire struct {
+		apiclient.BulkRequest
+		Filter rawJSON `json:"filter"`
+	}
+	if err := s.decodeBody(w, r, &wire, false); err != nil {
+		s.fail(w, r, unembed(err, "BulkRequest."))
 		return
+	}
+	req := wire.BulkRequest
+	if len(wire.Filter) > 0 && string(wire.Filter) != "null" {
+		if err := taskmill.DecodeStrict(wire.Filter, &req.Filter, "filter"); err != nil {
+			s.fail(w, r, err)
+			return
+		}
 	}
 	act, err := s.bulkAction(req.Action)
 	if err != nil {

@@ -16,9 +16,9 @@ func renderDocs(doc map[string]any) []byte {
 	type responseView struct{ Status, Desc, Type string }
 	type opView struct {
 		Method, MethodClass, Path, ID, Summary, Desc, Role string
-		Params                                []paramView
-		BodyType, Example                     string
-		Responses                             []responseView
+		Params                                             []paramView
+		BodyType, Example                                  string
+		Responses                                          []responseView
 	}
 	type tagView struct {
 		Name string

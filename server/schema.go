@@ -76,13 +76,13 @@ var fieldDocs = map[string]string{
 
 // fieldEnums restricts string fields to a set of values.
 var fieldEnums = map[string][]any{
-	"BulkRequest.action":      {"retry", "cancel", "delete"},
-	"Attempt.outcome":         {"completed", "failed", "lease_expired", "released", "canceled", ""},
-	"Event.kind":              {backend.EventTaskUpdate, backend.EventQueueUpdate, backend.EventWorkerUpdate, backend.EventResync},
-	"TaskEvent.state":         append(stateNames(), "deleted"),
-	"HealthStatus.status":     {"ok", "ready"},
-	"StatsView.health":        {"ok", "degraded"},
-	"BulkFilter.state":        stateNames(),
+	"BulkRequest.action":  {"retry", "cancel", "delete"},
+	"Attempt.outcome":     {"completed", "failed", "lease_expired", "released", "canceled", ""},
+	"Event.kind":          {backend.EventTaskUpdate, backend.EventQueueUpdate, backend.EventWorkerUpdate, backend.EventResync},
+	"TaskEvent.state":     append(stateNames(), "deleted"),
+	"HealthStatus.status": {"ok", "ready"},
+	"StatsView.health":    {"ok", "degraded"},
+	"BulkFilter.state":    stateNames(),
 }
 
 // ref returns a schema for t: a $ref for named structs (defined once in
