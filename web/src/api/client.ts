@@ -1,0 +1,156 @@
+// The dashboard's only way to the server: JSON over fetch with the stored
+// API token, and the WebSocket URL for live events. A 401 tells every
+// listener that a token is needed, so the token prompt can open once.
+
+import type {
+  HistoryBucket,
+  QueueInfo,
+  SubmitRequest,
+  Task,
+  TaskPage,
+  TaskState,
+  TaskType,
+  WorkerInfo,
+} from "./types";
+
+const TOKEN_KEY = "taskmill.token";
+
+/** An error answer of the API: {"error":{"code","message","field"}}. */
+export class ApiError extends Error {
+  readonly status: number;
+  readonly code: string;
+  readonly field?: string;
+  constructor(status: number, code: string, message: string, field?: string) {
+    super(message);
+    this.name = "ApiError";
+    this.status = status;
+    this.code = code;
+    this.field = field;
+  }
+}
+
+type AuthListener = (required: boolean) => void;
+const authListeners = new Set<AuthListener>();
+
+/** onAuthRequired calls fn whenever the server refuses the current token (true) or accepts a new one (false). */
+export function onAuthRequired(fn: AuthListener): () => void {
+  authListeners.add(fn);
+  return () => authListeners.delete(fn);
+}
+
+function storage(): Storage | null {
+  try {
+    return globalThis.localStorage ?? null;
+  } catch {
+    return null; // storage disabled: the token lives for this page only
+  }
+}
+
+let memoryToken: string | null = null;
+
+export function getToken(): string | null {
+  return storage()?.getItem(TOKEN_KEY) ?? memoryToken;
+}
+
+export function setToken(token: string | null): void {
+  memoryToken = token;
+  const s = storage();
+  if (s) {
+    if (token) s.setItem(TOKEN_KEY, token);
+    else s.removeItem(TOKEN_KEY);
+  }
+  for (const fn of authListeners) fn(false);
+}
+
+export interface RequestOptions {
+  method?: string;
+  body?: unknown;
+  signal?: AbortSignal;
+}
+
+/** request sends one API call and decodes its JSON answer; it throws ApiError on any error status. */
+export async function request<T>(path: string, opts: RequestOptions = {}): Promise<T> {
+  const headers: Record<string, string> = { Accept: "application/json" };
+  const token = getToken();
+  if (token) headers.Authorization = `Bearer ${token}`;
+  let body: string | undefined;
+  if (opts.body !== undefined) {
+    headers["Content-Type"] = "application/json";
+    body = JSON.stringify(opts.body);
+  }
+  let res: Response;
+  try {
+    res = await fetch(path, { method: opts.method ?? "GET", headers, body, signal: opts.signal });
+  } catch (err) {
+    if ((err as Error)?.name === "AbortError") throw err;
+    throw new ApiError(0, "network", "the server cannot be reached; is taskmill serve running?");
+  }
+  if (res.status === 401) {
+    for (const fn of authListeners) fn(true);
+  }
+  if (res.status === 204) return undefined as T;
+  const text = await res.text();
+  let data: unknown = undefined;
+  if (text) {
+    try {
+      data = JSON.parse(text);
+    } catch {
+      if (!res.ok) throw new ApiError(res.status, "http_" + res.status, text.slice(0, 300));
+      throw new ApiError(res.status, "bad_json", "the server answered with something that is not JSON");
+    }
+  }
+  if (!res.ok) {
+    const e = (data as { error?: { code?: string; message?: string; field?: string } })?.error;
+    throw new ApiError(res.status, e?.code ?? "http_" + res.status, e?.message ?? res.statusText ?? "request failed", e?.field);
+  }
+  return data as T;
+}
+
+/** eventsURL is the WebSocket address of /api/events; the token travels as a query parameter because browsers cannot set headers on a WebSocket. */
+export function eventsURL(loc: { protocol: string; host: string } = location, token: string | null = getToken()): string {
+  const scheme = loc.protocol === "https:" ? "wss:" : "ws:";
+  const q = token ? "?access_token=" + encodeURIComponent(token) : "";
+  return `${scheme}//${loc.host}/api/events${q}`;
+}
+
+export interface TaskFilter {
+  state?: TaskState | "";
+  queue?: string;
+  type?: string;
+  q?: string;
+  cursor?: string;
+  limit?: number;
+}
+
+export function query(params: Record<string, string | number | undefined | null>): string {
+  const q = new URLSearchParams();
+  for (const [k, v] of Object.entries(params)) {
+    if (v !== undefined && v !== null && v !== "") q.set(k, String(v));
+  }
+  const s = q.toString();
+  return s ? "?" + s : "";
+}
+
+const enc = encodeURIComponent;
+
+export const api = {
+  listTasks: (f: TaskFilter, signal?: AbortSignal) =>
+    request<TaskPage>("/api/tasks" + query({ state: f.state, queue: f.queue, type: f.type, q: f.q, cursor: f.cursor, limit: f.limit }), { signal }),
+  getTask: (id: string, signal?: AbortSignal) => request<Task>(`/api/tasks/${enc(id)}`, { signal }),
+  submitTask: (req: SubmitRequest) => request<Task>("/api/tasks", { method: "POST", body: req }),
+  /** cancelOrDelete cancels a task that is not final (the canceled task) and deletes a final one (undefined). */
+  cancelOrDelete: (id: string) => request<Task | undefined>(`/api/tasks/${enc(id)}`, { method: "DELETE" }),
+  retryTask: (id: string) => request<Task>(`/api/tasks/${enc(id)}/retry`, { method: "POST" }),
+  listQueues: (signal?: AbortSignal) => request<{ queues: QueueInfo[] }>("/api/queues", { signal }).then((r) => r.queues ?? []),
+  pauseQueue: (name: string) => request<unknown>(`/api/queues/${enc(name)}/pause`, { method: "POST" }),
+  resumeQueue: (name: string) => request<unknown>(`/api/queues/${enc(name)}/resume`, { method: "POST" }),
+  listWorkers: (signal?: AbortSignal) => request<{ workers: WorkerInfo[] | null }>("/api/workers", { signal }).then((r) => r.workers ?? []),
+  startWorker: (concurrency: number, queues?: Record<string, number>) =>
+    request<WorkerInfo>("/api/workers", { method: "POST", body: queues && Object.keys(queues).length ? { concurrency, queues } : { concurrency } }),
+  stopWorker: (id: string) => request<unknown>(`/api/workers/${enc(id)}`, { method: "DELETE" }),
+  taskTypes: (signal?: AbortSignal) => request<{ task_types: TaskType[] }>("/api/task-types", { signal }).then((r) => r.task_types ?? []),
+  history: (queue: string | undefined, minutes: number, signal?: AbortSignal) =>
+    request<{ buckets: HistoryBucket[] }>("/api/history" + query({ queue, minutes }), { signal }).then((r) => r.buckets ?? []),
+  health: (signal?: AbortSignal) => request<{ status: string }>("/healthz", { signal }),
+  ready: (signal?: AbortSignal) => request<{ status: string }>("/readyz", { signal }),
+};
