@@ -64,3 +64,21 @@ func fileError(field, p string, err error) error {
 	}
 	return fmt.Errorf("%s %q: %w", field, p, err)
 }
+
+// openRegular opens a regular file under root, refusing anything else
+// before opening it: opening a named pipe would block until a writer
+// came, and a device is no file to process.
+func openRegular(root *os.Root, field, p string) (*os.File, error) {
+	st, err := root.Stat(p)
+	if err != nil {
+		return nil, fileError(field, p, err)
+	}
+	if !st.Mode().IsRegular() {
+		return nil, taskmill.SkipRetry(taskmill.Invalid(field, "type", "%q is not a regular file", p))
+	}
+	f, err := root.Open(p)
+	if err != nil {
+		return nil, fileError(field, p, err)
+	}
+	return f, nil
+}

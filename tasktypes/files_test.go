@@ -203,3 +203,23 @@ func TestBackupRefused(t *testing.T) {
 		}
 	}
 }
+
+// TestNamedPipeRefused: a FIFO in the data directory is refused without
+// being opened (opening it would block until a writer came).
+func TestNamedPipeRefused(t *testing.T) {
+	dir := t.TempDir()
+	if err := mkfifo(filepath.Join(dir, "pipe")); err != nil {
+		t.Skipf("no named pipes here: %v", err)
+	}
+	mux := testMux(t, tasktypes.Config{DataDir: dir})
+	for _, typ := range []string{"large_file_processing", "image_resize"} {
+		p := map[string]any{"path": "pipe"}
+		if typ == "image_resize" {
+			p["width"] = 5
+		}
+		_, err := runTask(t, mux, typ, p, nil)
+		if err == nil || !errors.Is(err, taskmill.ErrSkipRetry) || !strings.Contains(err.Error(), "not a regular file") {
+			t.Errorf("%s on a FIFO: %v", typ, err)
+		}
+	}
+}

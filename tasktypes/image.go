@@ -139,9 +139,9 @@ func (in *imageInput) load(ctx context.Context) (image.Image, string, error) {
 			return nil, "", err
 		}
 		defer root.Close()
-		f, err := root.Open(in.Path)
+		f, err := openRegular(root, "payload.path", in.Path)
 		if err != nil {
-			return nil, "", fileError("payload.path", in.Path, err)
+			return nil, "", err
 		}
 		defer f.Close()
 		st, err := f.Stat()

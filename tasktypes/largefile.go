@@ -141,9 +141,9 @@ func processLargeFile(ctx context.Context, t *taskmill.Task, cfg Config, p strin
 		return nil, err
 	}
 	defer root.Close()
-	f, err := root.Open(p)
+	f, err := openRegular(root, "payload.path", p)
 	if err != nil {
-		return nil, fileError("payload.path", p, err)
+		return nil, err
 	}
 	defer f.Close()
 	st, err := f.Stat()
