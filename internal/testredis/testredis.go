@@ -81,6 +81,16 @@ func (s *Server) Addr() string { return "127.0.0.1:" + strconv.Itoa(s.port) }
 // URL returns a redis:// URL for the server's database 0.
 func (s *Server) URL() string { return "redis://" + s.Addr() + "/0" }
 
+// PID returns the process id of the running redis-server (0 if none).
+func (s *Server) PID() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.cmd == nil || s.cmd.Process == nil {
+		return 0
+	}
+	return s.cmd.Process.Pid
+}
+
 // Dir is the server's working directory (where the AOF lives).
 func (s *Server) Dir() string { return s.dir }
 
