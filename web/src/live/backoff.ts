@@ -20,7 +20,7 @@ export function backoffDelay(attempt: number, opts: BackoffOptions = {}): number
   const max = opts.maxMs ?? 15_000;
   const jitter = Math.min(Math.max(opts.jitter ?? 0.5, 0), 1);
   const random = opts.random ?? Math.random;
-  const n = Math.max(0, Math.floor(attempt));
+  const n = Number.isFinite(attempt) ? Math.max(0, Math.floor(attempt)) : 0;
   const base = Math.min(max, initial * Math.pow(factor, Math.min(n, 64)));
   return Math.round(base * (1 - jitter) + base * jitter * random());
 }
