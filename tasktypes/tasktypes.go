@@ -7,6 +7,12 @@
 // Validate, so a bad payload is refused with a field-level error before
 // anything is stored) and again in the worker, where a payload that no
 // longer passes fails the task without retry.
+//
+// Every input is bounded by a limit in Config. File paths in payloads are
+// confined to Config.DataDir through an os.Root; the network types dial
+// through a policy that checks each resolved address on the socket, so
+// loopback, private and link-local addresses stay out of reach unless
+// allowed. docs/task-types.md describes each type's payload and result.
 package tasktypes
 
 import (
