@@ -88,11 +88,11 @@ type BulkRequest struct {
 // the tasks outright; the other fields narrow further. At least one field
 // must be set, so that no call acts on every task by accident.
 type BulkFilter struct {
-	IDs   []string       `json:"ids,omitempty"`
-	State backend.State  `json:"state,omitempty"`
-	Queue string         `json:"queue,omitempty"`
-	Type  string         `json:"type,omitempty"`
-	Query string         `json:"q,omitempty"`
+	IDs   []string      `json:"ids,omitempty"`
+	State backend.State `json:"state,omitempty"`
+	Queue string        `json:"queue,omitempty"`
+	Type  string        `json:"type,omitempty"`
+	Query string        `json:"q,omitempty"`
 	// OlderThan keeps tasks that finished (or, when not final, were
 	// created) longer ago than this.
 	OlderThan backend.Duration `json:"older_than,omitempty"`

@@ -22,13 +22,14 @@ func printUsage(w io.Writer) {
 	fmt.Fprintln(w, "\nRun 'taskmill <command> -h' for a command's flags.")
 }
 
-// exitCode maps a command's error to an exit code: 1 for failures; usage
-// errors are handled by Run.
+// exitCode maps a command's error to an exit code (docs/cli.md): usage
+// errors are handled by Run; API errors map by status (400 → 2, 404 → 3,
+// 401/403 → 4, 409 → 5); anything else is 1.
 func exitCode(err error) int {
 	if errors.Is(err, flag.ErrHelp) {
 		return 0
 	}
-	return 1
+	return apiExitCode(err)
 }
 
 // parseFlags parses args with fs, turning flag errors into usage errors.

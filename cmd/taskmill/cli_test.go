@@ -1,0 +1,258 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"net/http"
+	"os"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/taskmill/taskmill/apiclient"
+	"github.com/taskmill/taskmill/internal/testproc"
+)
+
+// The CLI tests run the commands through Run against a real `taskmill
+// serve` process, as a user's shell would.
+
+type cliResult struct {
+	code           int
+	stdout, stderr string
+}
+
+func cli(t *testing.T, args ...string) cliResult {
+	t.Helper()
+	var out, errb bytes.Buffer
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	code := Run(ctx, args, &out, &errb)
+	return cliResult{code, out.String(), errb.String()}
+}
+
+func (r cliResult) want(t *testing.T, code int, args ...string) cliResult {
+	t.Helper()
+	if r.code != code {
+		t.Fatalf("taskmill %s exited %d, want %d\nstdout: %s\nstderr: %s", strings.Join(args, " "), r.code, code, r.stdout, r.stderr)
+	}
+	return r
+}
+
+// run runs the CLI with --server (and more) and checks the exit code.
+func (s *cliServer) run(t *testing.T, code int, args ...string) cliResult {
+	t.Helper()
+	full := append(append([]string(nil), args...), "--server", s.url)
+	return cli(t, full...).want(t, code, full...)
+}
+
+type cliServer struct {
+	url  string
+	proc *testproc.Proc
+}
+
+func startCLIServer(t *testing.T, extra ...string) *cliServer {
+	t.Helper()
+	args := append([]string{"serve", "--addr", "127.0.0.1:0", "--data", t.TempDir(), "--workers", "2", "--lease-duration", "2s"}, extra...)
+	p := testproc.Start(t, "serve", args...)
+	return &cliServer{url: p.URL(), proc: p}
+}
+
+func TestCLIAgainstARealServer(t *testing.T) {
+	s := startCLIServer(t)
+
+	// submit --wait prints the result and exits 0.
+	r := s.run(t, 0, "submit", "echo", `{"hello":"world"}`, "--wait")
+	if !strings.Contains(r.stdout, `"hello":"world"`) || !strings.Contains(r.stderr, "completed") {
+		t.Fatalf("submit --wait: stdout %q stderr %q", r.stdout, r.stderr)
+	}
+	// --json prints the stored task; flags may come before the arguments.
+	r = s.run(t, 0, "submit", "--json", "--queue", "default", "--priority", "7", "fibonacci", `{"n":20}`)
+	var task apiclient.Task
+	if err := json.Unmarshal([]byte(r.stdout), &task); err != nil || task.ID == "" || task.Priority != 7 {
+		t.Fatalf("submit --json: %v %s", err, r.stdout)
+	}
+	// A failing task under --wait exits 1 and says why.
+	r = s.run(t, 1, "submit", "sleep", `{"ms":1,"fail":true}`, "--max-attempts", "1", "--wait")
+	if !strings.Contains(r.stderr, "failed after 1 attempt") {
+		t.Fatalf("failing --wait stderr: %s", r.stderr)
+	}
+	// --wait-timeout gives up with 6 and leaves the task running.
+	r = s.run(t, 6, "submit", "sleep", `{"ms":3000}`, "--wait", "--wait-timeout", "300ms")
+	if !strings.Contains(r.stderr, "did not finish within 300ms") {
+		t.Fatalf("--wait-timeout stderr: %s", r.stderr)
+	}
+	// Bad input: exit 2, locally or from the server, naming the field.
+	s.run(t, 2, "submit")
+	s.run(t, 2, "submit", "echo", `{not json`)
+	s.run(t, 2, "submit", "echo", "--priority", "5000")
+	s.run(t, 2, "submit", "echo", "--run-at", "tomorrow")
+	s.run(t, 2, "submit", "echo", "--bogus")
+	r = s.run(t, 2, "submit", "fibonacci", `{"n":-1}`)
+	if !strings.Contains(r.stderr, "payload.n") {
+		t.Fatalf("server-side validation error does not name the field: %s", r.stderr)
+	}
+
+	// task get / ls.
+	r = s.run(t, 0, "task", "get", task.ID)
+	if !strings.Contains(r.stdout, "fibonacci") || !strings.Contains(r.stdout, "ATTEMPT") && !strings.Contains(r.stdout, "state") {
+		t.Fatalf("task get: %s", r.stdout)
+	}
+	r = s.run(t, 0, "task", "get", task.ID, "--json")
+	var got apiclient.Task
+	if err := json.Unmarshal([]byte(r.stdout), &got); err != nil || got.ID != task.ID {
+		t.Fatalf("task get --json: %v %s", err, r.stdout)
+	}
+	s.run(t, 3, "task", "get", "no-such-task")
+	s.run(t, 2, "task", "get")
+	r = s.run(t, 0, "task", "ls", "--state", "failed")
+	if !strings.Contains(r.stdout, "sleep") || strings.Contains(r.stdout, "fibonacci") {
+		t.Fatalf("task ls --state failed:\n%s", r.stdout)
+	}
+	r = s.run(t, 0, "task", "ls", "--json", "--limit", "1", "--all")
+	var page apiclient.TaskList
+	if err := json.Unmarshal([]byte(r.stdout), &page); err != nil || len(page.Tasks) < 4 {
+		t.Fatalf("task ls --all --json: %v, %d tasks", err, len(page.Tasks))
+	}
+	s.run(t, 2, "task", "ls", "--limit", "0")
+	s.run(t, 2, "task", "ls", "--state", "done")
+	s.run(t, 2, "task", "frobnicate")
+
+	// cancel / retry / delete by id, and by filter.
+	r = s.run(t, 0, "submit", "echo", "--delay", "1h", "--queue", "parked") // no worker takes from parked
+	later := strings.TrimSpace(r.stdout)
+	r = s.run(t, 0, "task", "cancel", later)
+	if !strings.Contains(r.stdout, "canceled") {
+		t.Fatalf("task cancel: %s", r.stdout)
+	}
+	s.run(t, 5, "task", "cancel", later)
+	s.run(t, 0, "task", "retry", later)
+	s.run(t, 5, "task", "delete", later) // pending again: not final
+	s.run(t, 0, "task", "cancel", later)
+	s.run(t, 0, "task", "delete", later)
+	s.run(t, 3, "task", "delete", later)
+	r = s.run(t, 0, "task", "retry", "--state", "failed", "--type", "sleep", "--dry-run")
+	if !strings.Contains(r.stdout, "would retry 1 task") {
+		t.Fatalf("bulk dry run: %s", r.stdout)
+	}
+	r = s.run(t, 0, "task", "delete", "--state", "failed", "--json")
+	var bulk apiclient.BulkResult
+	if err := json.Unmarshal([]byte(r.stdout), &bulk); err != nil || bulk.Succeeded != 1 {
+		t.Fatalf("bulk delete --json: %v %s", err, r.stdout)
+	}
+	s.run(t, 2, "task", "delete")
+	s.run(t, 2, "task", "delete", "some-id", "--state", "failed")
+
+	// queues.
+	s.run(t, 0, "queue", "pause", "reports")
+	r = s.run(t, 0, "queue", "ls")
+	if !strings.Contains(r.stdout, "reports") || !strings.Contains(r.stdout, "yes") {
+		t.Fatalf("queue ls after pause:\n%s", r.stdout)
+	}
+	s.run(t, 0, "queue", "resume", "reports")
+	r = s.run(t, 0, "queue", "ls", "--json")
+	var ql struct{ Queues []apiclient.QueueView }
+	if err := json.Unmarshal([]byte(r.stdout), &ql); err != nil || len(ql.Queues) < 2 {
+		t.Fatalf("queue ls --json: %v %s", err, r.stdout)
+	}
+	s.run(t, 2, "queue", "pause", "a b")
+	s.run(t, 2, "queue", "pause")
+
+	// workers: the server's in-process worker is listed and stops on request.
+	r = s.run(t, 0, "worker", "ls", "--json")
+	var wl struct{ Workers []apiclient.WorkerInfo }
+	if err := json.Unmarshal([]byte(r.stdout), &wl); err != nil || len(wl.Workers) != 1 {
+		t.Fatalf("worker ls --json: %v %s", err, r.stdout)
+	}
+	r = s.run(t, 0, "worker", "ls")
+	if !strings.Contains(r.stdout, wl.Workers[0].ID) {
+		t.Fatalf("worker ls: %s", r.stdout)
+	}
+	s.run(t, 0, "worker", "stop", wl.Workers[0].ID)
+	s.run(t, 3, "worker", "stop", "no-such-worker")
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		r = s.run(t, 0, "worker", "ls", "--json")
+		if strings.Contains(r.stdout, `"workers": []`) {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the stopped worker is still listed: %s", r.stdout)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+
+	// No server there: exit 1 with a clear message.
+	r = cli(t, "task", "ls", "--server", "http://127.0.0.1:1").want(t, 1)
+	if !strings.Contains(r.stderr, "cannot reach the server") {
+		t.Fatalf("unreachable server: %s", r.stderr)
+	}
+	cli(t, "task", "ls", "--server", "ftp://x").want(t, 2)
+}
+
+func TestCLIAuth(t *testing.T) {
+	s := startCLIServer(t, "--api-key", "ops:admin:admin-token-0123456789", "--api-key", "dash:read:read-token-0123456789")
+	s.run(t, 4, "task", "ls")
+	s.run(t, 4, "task", "ls", "--token", "wrong-token-0123456789")
+	s.run(t, 0, "task", "ls", "--token", "read-token-0123456789")
+	s.run(t, 4, "submit", "echo", "--token", "read-token-0123456789")
+	t.Setenv("TASKMILL_TOKEN", "admin-token-0123456789")
+	s.run(t, 0, "submit", "echo", `{"x":1}`, "--wait")
+	// The dashboard and health checks load without a token.
+	for _, p := range []string{"/", "/healthz", "/readyz", "/docs"} {
+		resp, err := http.Get(s.url + p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != 200 {
+			t.Fatalf("GET %s without a token = %d", p, resp.StatusCode)
+		}
+	}
+}
+
+func TestServeRefusesAnOpenPublicAddress(t *testing.T) {
+	r := cli(t, "serve", "--addr", "0.0.0.0:0", "--data", t.TempDir()).want(t, 2)
+	if !strings.Contains(r.stderr, "--api-key") || !strings.Contains(r.stderr, "--insecure") {
+		t.Fatalf("the refusal does not say what to do: %s", r.stderr)
+	}
+	cli(t, "serve", "--addr", ":8080", "--data", t.TempDir()).want(t, 2)
+	cli(t, "serve", "--api-key", "bad", "--data", t.TempDir()).want(t, 2)
+	cli(t, "serve", "--cors-origin", "example.com", "--data", t.TempDir()).want(t, 2)
+	for addr, want := range map[string]bool{"127.0.0.1:80": true, "[::1]:80": true, "localhost:80": true, "0.0.0.0:80": false, ":80": false, "192.0.2.1:80": false} {
+		if loopbackAddr(addr) != want {
+			t.Errorf("loopbackAddr(%q) = %v", addr, !want)
+		}
+	}
+	for _, args := range [][]string{
+		{"--addr", "0.0.0.0:0", "--insecure"},
+		{"--addr", "0.0.0.0:0", "--api-key", "ops:admin:admin-token-0123456789"},
+	} {
+		if _, err := parseServeFlags(args, &bytes.Buffer{}); err != nil {
+			t.Errorf("serve %v refused: %v", args, err)
+		}
+	}
+	keys := t.TempDir() + "/keys"
+	if err := os.WriteFile(keys, []byte("# ops\nops:admin:admin-token-0123456789\n\ndash:read:read-token-0123456789\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	c, err := parseServeFlags([]string{"--addr", "0.0.0.0:0", "--api-keys-file", keys}, &bytes.Buffer{})
+	if err != nil || len(c.access.keys) != 2 {
+		t.Fatalf("--api-keys-file: %v", err)
+	}
+}
+
+// TestBackendPasswordNeverLogged: a Redis URL with a password that cannot
+// be reached fails, and nothing the process prints holds the password.
+func TestBackendPasswordNeverLogged(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	var out, errb bytes.Buffer
+	code := Run(ctx, []string{"serve", "--data", t.TempDir(), "--backend", "redis://user:s3cret-pa55@127.0.0.1:1/0", "--addr", "127.0.0.1:0"}, &out, &errb)
+	if code == 0 {
+		t.Fatal("serve with an unreachable Redis succeeded")
+	}
+	if strings.Contains(out.String()+errb.String(), "s3cret-pa55") {
+		t.Fatalf("the password appears in the output:\n%s%s", out.String(), errb.String())
+	}
+}

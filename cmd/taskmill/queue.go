@@ -1,0 +1,94 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"strconv"
+	"time"
+
+	"github.com/taskmill/taskmill"
+	"github.com/taskmill/taskmill/backend"
+)
+
+func init() {
+	commands["queue"] = command{summary: "list queues with their statistics, pause and resume them: ls | pause | resume", run: runQueue}
+}
+
+const queueUsage = `Usage: taskmill queue ls [--json]
+       taskmill queue pause|resume NAME [--json]`
+
+func runQueue(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	if len(args) == 0 {
+		return usagef("want a subcommand: ls, pause or resume\n%s", queueUsage)
+	}
+	sub := args[0]
+	switch sub {
+	case "ls", "list", "pause", "resume":
+	case "-h", "--help", "help":
+		fmt.Fprintln(stdout, queueUsage)
+		return nil
+	default:
+		return usagef("unknown subcommand %q\n%s", sub, queueUsage)
+	}
+	fs := newFlagSet("queue " + sub)
+	api := apiFlagSet(fs)
+	pos, err := parseArgs(fs, args[1:])
+	if err != nil {
+		return helpOrErr(err, fs, stderr, queueUsage)
+	}
+	client, err := api.client()
+	if err != nil {
+		return err
+	}
+	cctx, cancel := withCallTimeout(ctx)
+	defer cancel()
+	if sub == "pause" || sub == "resume" {
+		if len(pos) != 1 {
+			return usagef("queue %s wants one queue name", sub)
+		}
+		if err := taskmill.ValidateName("queue", pos[0]); err != nil {
+			return usagef("%v", err)
+		}
+		if sub == "pause" {
+			err = client.PauseQueue(cctx, pos[0])
+		} else {
+			err = client.ResumeQueue(cctx, pos[0])
+		}
+		if err != nil {
+			return err
+		}
+		if api.json {
+			return printJSON(stdout, map[string]any{"name": pos[0], "paused": sub == "pause"})
+		}
+		fmt.Fprintf(stdout, "queue %s %sd\n", pos[0], sub)
+		return nil
+	}
+	if len(pos) > 0 {
+		return usagef("queue ls takes no arguments")
+	}
+	qs, err := client.Queues(cctx)
+	if err != nil {
+		return err
+	}
+	if api.json {
+		return printJSON(stdout, map[string]any{"queues": qs})
+	}
+	tb := newTable(stdout, "QUEUE", "PAUSED", "PENDING", "SCHEDULED", "PROCESSING", "RETRYING", "COMPLETED", "FAILED", "CANCELED", "OLDEST WAIT", "PER MIN", "FAILURE")
+	for _, q := range qs {
+		c := func(s backend.State) string { return strconv.Itoa(q.Counts[s]) }
+		paused := "no"
+		if q.Paused {
+			paused = "yes"
+		}
+		wait := "-"
+		if q.LatencyMS > 0 {
+			wait = short(time.Duration(q.LatencyMS) * time.Millisecond)
+		}
+		tb.row(q.Name, paused, c(backend.StatePending), c(backend.StateScheduled), c(backend.StateProcessing), c(backend.StateRetrying),
+			c(backend.StateCompleted), c(backend.StateFailed), c(backend.StateCanceled), wait,
+			strconv.FormatFloat(q.ThroughputPerMin, 'f', 1, 64), strconv.FormatFloat(q.FailureRate*100, 'f', 1, 64)+"%")
+	}
+	tb.flush()
+	return nil
+}
