@@ -114,8 +114,12 @@ func newBackend(ctx context.Context, rdb goredis.UniversalClient, opts Options, 
 		leases: map[string]leaseEntry{}, registered: map[string]time.Time{},
 		wake: make(chan struct{}), stop: make(chan struct{}),
 	}
+	// Several loops keep a few script calls in flight, so that the
+	// network and reply parsing of one overlap Redis running another;
+	// more loops would only make smaller batches (Redis runs scripts one
+	// at a time). Measured with taskmill bench: 4 for submits, 2 for acks.
 	b.enq = newCoalescer(4, opts.MaxBatch, b.runEnqueue)
-	b.fin = newCoalescer(4, opts.MaxBatch, b.runFinish)
+	b.fin = newCoalescer(2, opts.MaxBatch, b.runFinish)
 	sub, err := b.startSubscriptions(ctx)
 	if err != nil {
 		return nil, err
