@@ -23,7 +23,7 @@ type errorCode struct {
 // errorCodes lists every error code the API answers with; the document,
 // /docs and docs/api.md show it, and a test keeps docs/api.md complete.
 var errorCodes = []errorCode{
-	{"invalid_<rule>", 400, "the input broke a rule; field names it. Rules: json, type, unknown, required, range, length, charset, enum, size, exclusive, requires, duration, cursor, limit, invalid"},
+	{"invalid_<rule>", 400, "the input broke a rule; field names it. Rules: json, type, unknown, required, range, length, charset, enum, size, exclusive, requires, duration, time, limit, invalid"},
 	{"invalid_cursor", 400, "the cursor was not made by this server"},
 	{"unauthorized", 401, "no API key, or not a valid one"},
 	{"forbidden", 403, "the API key's role may not call this endpoint"},

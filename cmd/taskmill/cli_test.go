@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"net"
 	"net/http"
 	"os"
 	"strings"
@@ -255,4 +256,16 @@ func TestBackendPasswordNeverLogged(t *testing.T) {
 	if strings.Contains(out.String()+errb.String(), "s3cret-pa55") {
 		t.Fatalf("the password appears in the output:\n%s%s", out.String(), errb.String())
 	}
+}
+
+// freeAddr returns a loopback address nobody listens on now.
+func freeAddr(t *testing.T) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := ln.Addr().String()
+	ln.Close()
+	return addr
 }

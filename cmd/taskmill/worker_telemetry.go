@@ -1,0 +1,68 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"log/slog"
+	"net"
+	"net/http"
+	"time"
+
+	"github.com/taskmill/taskmill"
+)
+
+// workerTelemetry gives `taskmill worker` the same metrics and tracing as
+// serve: --metrics-addr serves /metrics (and /healthz) on an address of
+// its own, --otel-endpoint exports spans. The worker command calls
+// workerTelemetryFlags when it defines its flags and start after parsing,
+// and sets WorkerConfig.Observer to what start returns.
+type workerTelemetry struct {
+	flags *telemetryFlags
+	addr  string
+}
+
+func workerTelemetryFlags(fs *flag.FlagSet) *workerTelemetry {
+	w := &workerTelemetry{flags: telemetryFlagSet(fs, false)}
+	fs.StringVar(&w.addr, "metrics-addr", envString("TASKMILL_METRICS_ADDR", ""), "serve Prometheus metrics of this worker at http://ADDR/metrics, like 127.0.0.1:9090; empty: off (env TASKMILL_METRICS_ADDR)")
+	return w
+}
+
+// start sets up what the flags ask for and returns the worker's observer
+// (nil when all is off) and a stop function that flushes and closes.
+func (w *workerTelemetry) start(ctx context.Context, log *slog.Logger) (taskmill.Observer, func(), error) {
+	if w.addr != "" {
+		w.flags.metrics = true
+	}
+	tel, err := w.flags.start(ctx, log)
+	if err != nil {
+		return nil, nil, err
+	}
+	var srv *http.Server
+	if w.addr != "" {
+		ln, err := net.Listen("tcp", w.addr)
+		if err != nil {
+			tel.shutdown()
+			return nil, nil, usagef("--metrics-addr %s: %v", w.addr, err)
+		}
+		mux := http.NewServeMux()
+		mux.Handle("GET /metrics", tel.metrics.Handler())
+		mux.HandleFunc("GET /healthz", func(rw http.ResponseWriter, _ *http.Request) { _, _ = rw.Write([]byte(`{"status":"ok"}`)) })
+		srv = &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+		go func() {
+			if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+				log.Warn("metrics server stopped", "err", err)
+			}
+		}()
+		log.Info("worker metrics serving", "url", "http://"+ln.Addr().String()+"/metrics")
+	}
+	stop := func() {
+		if srv != nil {
+			sctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+			defer cancel()
+			_ = srv.Shutdown(sctx)
+		}
+		tel.shutdown()
+	}
+	return tel.observer(), stop, nil
+}
