@@ -231,7 +231,6 @@ func keys(m map[string]any) []string {
 // task types in the same process unless told otherwise.
 type env struct {
 	t       *testing.T
-	name    string
 	URL     string
 	b       backend.Backend
 	srv     *server.Server
@@ -245,15 +244,13 @@ type env struct {
 type envOption func(*envConfig)
 
 type envConfig struct {
-	cfg          server.Config
-	noWorker     bool
-	workerQueues map[string]int
-	token        string
+	cfg      server.Config
+	noWorker bool
+	token    string
 }
 
 func withConfig(f func(*server.Config)) envOption { return func(c *envConfig) { f(&c.cfg) } }
 func withoutWorker() envOption                    { return func(c *envConfig) { c.noWorker = true } }
-func withToken(tok string) envOption              { return func(c *envConfig) { c.token = tok } }
 
 // backendKinds opens a fresh backend of each kind for a test.
 var backendKinds = []struct {

@@ -120,7 +120,6 @@ func TestQueuesStatsAndHistory(t *testing.T) {
 	})
 }
 
-
 func TestWorkersEndpoints(t *testing.T) {
 	forEachBackend(t, func(t *testing.T, open func(t *testing.T) backend.Backend) {
 		b := open(t)
