@@ -3,6 +3,7 @@ package server_test
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"strings"
 	"testing"
@@ -11,6 +12,8 @@ import (
 	"github.com/coder/websocket"
 	"github.com/taskmill/taskmill/apiclient"
 	"github.com/taskmill/taskmill/backend"
+	"github.com/taskmill/taskmill/backend/redis"
+	"github.com/taskmill/taskmill/internal/testredis"
 )
 
 // dialEvents opens the event stream with the given query.
@@ -139,10 +142,29 @@ func TestEventsFollowATasksWholeLife(t *testing.T) {
 // client of either sees the transitions made through the other (on Redis
 // these are different subscriptions of one shared store).
 func TestEventsSeveralServers(t *testing.T) {
-	forEachBackend(t, func(t *testing.T, open func(t *testing.T) backend.Backend) {
-		b := open(t)
-		e1 := newEnv(t, b)
-		e2 := newEnv(t, b, withoutWorker())
+	t.Run("embedded", func(t *testing.T) {
+		b := backendKinds[0].open(t)
+		severalServers(t, b, b) // one process owns the file: both servers share it
+	})
+	t.Run("redis", func(t *testing.T) {
+		srv := testredis.Start(t, testredis.Options{})
+		url := fmt.Sprintf("%s?prefix=multi%d", srv.URL(), redisSeq.Add(1))
+		open := func() backend.Backend {
+			b, err := redis.Open(context.Background(), url, redis.Options{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(func() { b.Close() })
+			return b
+		}
+		severalServers(t, open(), open()) // two connections, two subscriptions, one store
+	})
+}
+
+func severalServers(t *testing.T, b1, b2 backend.Backend) {
+	{
+		e1 := newEnv(t, b1)
+		e2 := newEnv(t, b2, withoutWorker())
 		c2, _, err := e2.dialEvents("", nil)
 		if err != nil {
 			t.Fatal(err)
@@ -152,7 +174,18 @@ func TestEventsSeveralServers(t *testing.T) {
 		nextEvent(t, c2, func(ev apiclient.Event) bool {
 			return ev.Kind == backend.EventTaskUpdate && ev.Task.ID == task.ID && ev.Task.State == backend.StateCompleted
 		})
-	})
+		// And the other way: a cancel through server 2 reaches server 1's clients.
+		c1, _, err := e1.dialEvents("?queue=parked", nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c1.CloseNow()
+		parked := e2.submit(map[string]any{"type": "echo", "queue": "parked"})
+		e2.wantStatus(200, "POST", "/api/tasks/"+parked.ID+"/cancel", nil, nil)
+		nextEvent(t, c1, func(ev apiclient.Event) bool {
+			return ev.Kind == backend.EventTaskUpdate && ev.Task.ID == parked.ID && ev.Task.State == backend.StateCanceled
+		})
+	}
 }
 
 func stateNames(states []backend.State) []string {

@@ -269,3 +269,21 @@ func freeAddr(t *testing.T) string {
 	ln.Close()
 	return addr
 }
+
+// TestServeLimits: --max-payload and --max-body bound what a submit may
+// carry, with the documented errors, and the CLI exits 2 on both.
+func TestServeLimits(t *testing.T) {
+	s := startCLIServer(t, "--max-payload", "1000", "--max-body", "1500")
+	small := `{"text":"` + strings.Repeat("a", 900) + `"}`
+	s.run(t, 0, "submit", "echo", small)
+	r := s.run(t, 2, "submit", "echo", `{"text":"`+strings.Repeat("a", 1200)+`"}`)
+	if !strings.Contains(r.stderr, "invalid_size (payload)") {
+		t.Fatalf("payload over --max-payload: %s", r.stderr)
+	}
+	r = s.run(t, 2, "submit", "echo", `{"text":"`+strings.Repeat("a", 3000)+`"}`)
+	if !strings.Contains(r.stderr, "body_too_large") {
+		t.Fatalf("body over --max-body: %s", r.stderr)
+	}
+	cli(t, "serve", "--max-body", "10", "--data", t.TempDir()).want(t, 2)
+	cli(t, "serve", "--max-payload", "0", "--data", t.TempDir()).want(t, 2)
+}
