@@ -16,7 +16,7 @@ func (b *Backend) Cancel(ctx context.Context, id string) (*backend.Task, error) 
 	if err != nil {
 		return nil, err
 	}
-	v, err := b.run(ctx, cancelScript, []string{b.k.task(q, id)}, itoa(nowMicros()), b.k.eventsChannel(),
+	v, err := b.run(ctx, cancelScript, []string{b.k.task(q, id)}, itoa(nowMicros()), b.evArg(),
 		b.k.wakeChannel(), b.k.cancelChannel(), b.k.queuePrefix(q), q, id)
 	if err != nil {
 		return nil, redisErr("cancel task "+id, err)
@@ -30,7 +30,7 @@ func (b *Backend) Retry(ctx context.Context, id string) (*backend.Task, error) {
 	if err != nil {
 		return nil, err
 	}
-	v, err := b.run(ctx, retryScript, []string{b.k.task(q, id)}, itoa(nowMicros()), b.k.eventsChannel(),
+	v, err := b.run(ctx, retryScript, []string{b.k.task(q, id)}, itoa(nowMicros()), b.evArg(),
 		b.k.wakeChannel(), b.k.queuePrefix(q), q, id)
 	if err != nil {
 		return nil, redisErr("retry task "+id, err)
@@ -63,7 +63,7 @@ func (b *Backend) Delete(ctx context.Context, id string) error {
 	if err != nil {
 		return err
 	}
-	v, err := b.run(ctx, deleteScript, []string{b.k.task(q, id)}, itoa(nowMicros()), b.k.eventsChannel(),
+	v, err := b.run(ctx, deleteScript, []string{b.k.task(q, id)}, itoa(nowMicros()), b.evArg(),
 		b.k.wakeChannel(), b.k.queuePrefix(q), q, id)
 	if err != nil {
 		return redisErr("delete task "+id, err)
@@ -98,7 +98,7 @@ func (b *Backend) Reclaim(ctx context.Context, now time.Time) (int, error) {
 	}
 	calls := make([]*scriptCall, len(order))
 	for i, s := range order {
-		args := []any{nowS, b.k.eventsChannel(), b.k.wakeChannel()}
+		args := []any{nowS, b.evArg(), b.k.wakeChannel()}
 		for _, q := range bySlot[s] {
 			args = append(args, b.k.queuePrefix(q), q)
 		}

@@ -148,7 +148,7 @@ func (b *Backend) runEnqueue(ops []*enqueueOp) {
 	calls := make([]*scriptCall, len(order))
 	for i, s := range order {
 		group := bySlot[s]
-		args := []any{now, b.k.eventsChannel(), b.k.wakeChannel(), len(group)}
+		args := []any{now, b.evArg(), b.k.wakeChannel(), len(group)}
 		for _, op := range group {
 			args = append(args, op.args...)
 		}

@@ -103,7 +103,7 @@ func (b *Backend) runFinish(ops []*finishOp) {
 	for i, s := range order {
 		group := bySlot[s]
 		args := make([]any, 0, 3+8*len(group))
-		args = append(args, now, b.k.eventsChannel(), b.k.wakeChannel())
+		args = append(args, now, b.evArg(), b.k.wakeChannel())
 		for _, op := range group {
 			args = append(args, op.args[:]...)
 		}

@@ -73,7 +73,7 @@ func (b *Backend) leaseOnce(ctx context.Context, req backend.LeaseRequest) ([]*b
 			j++
 		}
 		args := []any{itoa(micros(now)), itoa(micros(expires)), req.WorkerID, req.Max - len(out),
-			b.k.eventsChannel(), b.k.wakeChannel(), deadlineMsg}
+			b.evArg(), b.k.wakeChannel(), deadlineMsg}
 		for _, q := range req.Queues[i:j] {
 			args = append(args, b.k.queuePrefix(q), q)
 		}

@@ -173,6 +173,14 @@ func (b *Backend) Client() goredis.UniversalClient { return b.rdb }
 // Prefix returns the key prefix.
 func (b *Backend) Prefix() string { return b.k.prefix }
 
+// evArg is the events channel as the task scripts take it (see evInit).
+func (b *Backend) evArg() string {
+	if b.cluster {
+		return "+" + b.k.eventsChannel()
+	}
+	return b.k.eventsChannel()
+}
+
 func nowMicros() int64 { return time.Now().UnixMicro() }
 
 // slotOf returns the group a queue's keys fall in: its cluster hash slot,

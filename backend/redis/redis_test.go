@@ -31,3 +31,38 @@ func TestConformance(t *testing.T) {
 	srv := testredis.Start(t, testredis.Options{})
 	backendtest.Run(t, func(t *testing.T) backend.Backend { return openTest(t, srv) })
 }
+
+// TestConformanceCluster runs the suite against a real three-master Redis
+// Cluster, so that every script is seen to keep to one slot (Redis
+// refuses a script that touches keys of another node) and events and
+// wake-ups cross nodes.
+func TestConformanceCluster(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts a three-node Redis Cluster")
+	}
+	cl := testredis.StartCluster(t, 3)
+	// The backend groups queues by the slot it computes; it must be the
+	// slot Redis computes, or scripts would span slots.
+	probe := openCluster(t, cl)
+	for _, q := range []string{"default", "high", "low", "other", "emails", "math", "a", "b", "bench"} {
+		got, err := probe.Client().ClusterKeySlot(context.Background(), "tm:{"+q+"}:meta").Result()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if int(got) != redis.Slot(q) {
+			t.Fatalf("slot of queue %q: backend says %d, Redis %d", q, redis.Slot(q), got)
+		}
+	}
+	backendtest.Run(t, func(t *testing.T) backend.Backend { return openCluster(t, cl) })
+}
+
+func openCluster(t *testing.T, cl *testredis.Cluster) *redis.Backend {
+	t.Helper()
+	url := fmt.Sprintf("%s?prefix=c%d", cl.URL(), prefixSeq.Add(1))
+	b, err := redis.Open(context.Background(), url, redis.Options{})
+	if err != nil {
+		t.Fatalf("open %s: %v", url, err)
+	}
+	t.Cleanup(func() { b.Close() })
+	return b
+}

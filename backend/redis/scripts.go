@@ -21,7 +21,9 @@ import goredis "github.com/redis/go-redis/v9"
 //     result, error, progress %, progress message, progress at] for a
 //     task, ["q", queue] for a queue, ["w", info JSON, flag] for a worker.
 //   - Events are built only when the events channel has subscribers
-//     (PUBSUB NUMSUB): a system nobody watches does not pay for them.
+//     (PUBSUB NUMSUB): a system nobody watches does not pay for them. On
+//     a cluster NUMSUB counts one node's subscribers only, so there the
+//     channel is passed as "+name", which means "always".
 //   - When a queue's pending list goes from empty to non-empty, or a
 //     delayed task is stored, the script publishes the queue name on the
 //     wake channel, so that idle Lease calls in every process look again
@@ -35,13 +37,23 @@ import goredis "github.com/redis/go-redis/v9"
 const luaPrelude = `
 local EV = {}
 local EVON = false
+local EVCHAN = ''
+
 local WAKE = {}
 local HIST = {}
 local PUSH = {}    -- list key -> {q, prios key, prio, ids...}
 local ZADDS = {}   -- zset key -> {score, member, ...}
 local ZREMS = {}   -- zset key -> {member, ...}
+-- evInit decides whether to build events: when the channel has
+-- subscribers, or always when the channel comes as "+name" (on a
+-- cluster NUMSUB sees only this node's subscribers).
 local function evInit(chan)
-  EVON = redis.call('PUBSUB', 'NUMSUB', chan)[2] > 0
+  if string.sub(chan, 1, 1) == '+' then
+    EVCHAN, EVON = string.sub(chan, 2), true
+  else
+    EVCHAN = chan
+    EVON = redis.call('PUBSUB', 'NUMSUB', chan)[2] > 0
+  end
 end
 local function ev(...)
   if not EVON then return end
@@ -112,7 +124,7 @@ local function flush(now, evchan, wakechan)
     local z = string.find(k, '\0', 1, true)
     redis.call('HINCRBY', string.sub(k, 1, z - 1) .. 'hist', minute .. ':' .. string.sub(k, z + 1), n)
   end
-  if #EV > 0 then redis.call('PUBLISH', evchan, cjson.encode({now, EV})) end
+  if #EV > 0 then redis.call('PUBLISH', EVCHAN, cjson.encode({now, EV})) end
   local qs = {}
   for q in pairs(WAKE) do qs[#qs + 1] = q end
   if #qs > 0 then redis.call('PUBLISH', wakechan, table.concat(qs, ',')) end
