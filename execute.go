@@ -41,6 +41,7 @@ func (w *Worker) execute(ctx context.Context, r *run) {
 	start := time.Now()
 	result, err := w.call(ctx, t)
 	elapsed := time.Since(start)
+	w.freeSlot(r)
 
 	// A context error from the handler is reported as its cause.
 	if err != nil && ctx.Err() != nil && (errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded)) {

@@ -164,6 +164,7 @@ type run struct {
 	cancel   context.CancelCauseFunc
 	expires  time.Time // lease expiry as last confirmed by the backend
 	detached bool      // the lease is gone or was handed back: write nothing
+	slotFree bool      // the handler returned its slot (owned by the run's goroutine)
 }
 
 // NewWorker returns a worker over b. It does nothing until Start.
@@ -405,11 +406,22 @@ func (w *Worker) start(t *TaskInfo) {
 	w.handlers.Add(1)
 	go func() {
 		defer w.handlers.Done()
-		defer func() { w.slots <- struct{}{} }()
+		defer w.freeSlot(r)
 		defer cancel(nil)
 		w.execute(ctx, r)
 		w.mu.Lock()
 		delete(w.running, t.ID)
 		w.mu.Unlock()
 	}()
+}
+
+// freeSlot gives the run's slot back once. It is called as soon as the
+// handler returns, before the result is written: the next task can start
+// while the ack is on its way, so a slot does not sit idle for a round
+// trip. Stop still waits for the write (handlers counts it).
+func (w *Worker) freeSlot(r *run) {
+	if !r.slotFree {
+		r.slotFree = true
+		w.slots <- struct{}{}
+	}
 }
