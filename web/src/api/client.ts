@@ -122,6 +122,24 @@ export interface TaskFilter {
   limit?: number;
 }
 
+export interface BulkFilter {
+  ids?: string[];
+  state?: TaskState;
+  queue?: string;
+  type?: string;
+  q?: string;
+  cursor?: string;
+}
+
+export interface BulkReply {
+  action: string;
+  matched: number;
+  succeeded: number;
+  failed: { id: string; code: string; message: string }[] | null;
+  ids: string[] | null;
+  next_cursor?: string;
+}
+
 export function query(params: Record<string, string | number | undefined | null>): string {
   const q = new URLSearchParams();
   for (const [k, v] of Object.entries(params)) {
@@ -151,6 +169,9 @@ export const api = {
   taskTypes: (signal?: AbortSignal) => request<{ task_types: TaskType[] }>("/api/task-types", { signal }).then((r) => r.task_types ?? []),
   history: (queue: string | undefined, minutes: number, signal?: AbortSignal) =>
     request<{ buckets: HistoryBucket[] }>("/api/history" + query({ queue, minutes }), { signal }).then((r) => r.buckets ?? []),
+  /** bulk applies one action to the tasks a filter selects (POST /api/tasks/bulk); call again with next_cursor while there is one. */
+  bulk: (action: "cancel" | "retry" | "delete", filter: BulkFilter, limit?: number) =>
+    request<BulkReply>("/api/tasks/bulk", { method: "POST", body: limit ? { action, filter, limit } : { action, filter } }),
   health: (signal?: AbortSignal) => request<{ status: string }>("/healthz", { signal }),
   ready: (signal?: AbortSignal) => request<{ status: string }>("/readyz", { signal }),
 };

@@ -102,6 +102,8 @@ export interface TaskEvent {
   result?: unknown;
   error?: string;
   worker_id?: string;
+  /** when it happened: copied from the enclosing event by taskEventsOf */
+  at?: string;
 }
 
 export interface LiveEvent {

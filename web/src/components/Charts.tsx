@@ -55,7 +55,7 @@ export function ThroughputChart({ series, spanLabel }: { series: SeriesPoint[]; 
   return (
     <figure className="m-0">
       <svg viewBox={`0 0 ${W} ${H}`} role="img" aria-label={summary} className="h-auto w-full">
-        <Axis series={series} max={max} unit={(v) => formatCount(Math.round(v))} />
+        <Axis series={series} max={max} unit={(v) => formatCount(v)} />
         {series.map((p, i) => {
           const hc = (p.completed / max) * plotH;
           const hf = (p.failed / max) * plotH;

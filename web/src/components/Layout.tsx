@@ -130,7 +130,7 @@ export function Layout({ children }: { children: ReactNode }) {
       </header>
       <div className="mx-auto flex max-w-[90rem] flex-col md:flex-row">
         <nav aria-label="Main" className="border-b border-zinc-200 md:w-48 md:shrink-0 md:border-r md:border-b-0 dark:border-zinc-800">
-          <ul className="flex gap-1 overflow-x-auto px-2 py-2 md:sticky md:top-12 md:flex-col md:px-3 md:py-4">
+          <ul className="relative flex gap-1 overflow-x-auto px-2 py-2 md:sticky md:top-12 md:flex-col md:px-3 md:py-4">
             {NAV.map((n) => {
               const current = isCurrent(n.href, path);
               return (

@@ -36,12 +36,28 @@ describe("mergeTaskEvent", () => {
     expect(isStale(task({ state: "processing", attempt: 3 }), { state: "processing", attempt: 2 })).toBe(true);
   });
 
-  it("follows a manual retry of a dead letter back to pending and on", () => {
-    let t = task({ state: "failed", attempt: 1, finished_at: "2026-01-01T00:00:01Z", progress: { percent: 100 } });
-    t = mergeTaskEvent(t, ev({ state: "pending", attempt: 1 }));
-    expect(t).toMatchObject({ state: "pending", finished_at: undefined, progress: undefined });
-    t = mergeTaskEvent(t, ev({ state: "processing", attempt: 2 }));
-    expect(t).toMatchObject({ state: "processing", attempt: 2 });
+  it("ignores an event from before the finish, by time (a fast task fetched done before its pending event arrived)", () => {
+    const done = task({ state: "completed", attempt: 1, finished_at: "2026-01-01T00:00:02Z", result: { value: "9227465" } });
+    expect(mergeTaskEvent(done, ev({ state: "pending", attempt: 0, at: "2026-01-01T00:00:01Z" }))).toBe(done);
+    expect(mergeTaskEvent(done, ev({ state: "processing", attempt: 1, at: "2026-01-01T00:00:01.5Z" }))).toBe(done);
+    // The finishing event itself, at the same instant, changes nothing either.
+    expect(mergeTaskEvent(done, ev({ state: "completed", attempt: 1, at: "2026-01-01T00:00:02Z", result: done.result }))).toBe(done);
+  });
+
+  it("follows a manual retry of a dead letter back to pending (attempts from zero) and on", () => {
+    let t = task({ state: "failed", attempt: 1, max_attempts: 1, finished_at: "2026-01-01T00:00:01Z", progress: { percent: 100 } });
+    t = mergeTaskEvent(t, ev({ state: "pending", attempt: 0, at: "2026-01-01T00:00:05Z" }));
+    expect(t).toMatchObject({ state: "pending", attempt: 0, finished_at: undefined, progress: undefined });
+    t = mergeTaskEvent(t, ev({ state: "processing", attempt: 1, at: "2026-01-01T00:00:06Z" }));
+    expect(t).toMatchObject({ state: "processing", attempt: 1 });
+    t = mergeTaskEvent(t, ev({ state: "failed", attempt: 1, error: "again", at: "2026-01-01T00:00:07Z" }));
+    expect(t).toMatchObject({ state: "failed", last_error: "again", finished_at: "2026-01-01T00:00:07Z" });
+  });
+
+  it("without times, lets a final task go back to pending only", () => {
+    const failed = task({ state: "failed", attempt: 1 });
+    expect(mergeTaskEvent(failed, ev({ state: "pending", attempt: 0 })).state).toBe("pending");
+    expect(mergeTaskEvent(failed, ev({ state: "processing", attempt: 1 }))).toBe(failed);
   });
 });
 
@@ -76,5 +92,7 @@ describe("mayMatch and taskEventsOf", () => {
 
   it("picks task updates out of a batch", () => {
     expect(taskEventsOf([{ kind: "queue_update", queue: "q" }, { kind: "task_update", task: ev() }, { kind: "task_update" }])).toEqual([ev()]);
+    // The event's time travels with the task update, for isStale.
+    expect(taskEventsOf([{ kind: "task_update", task: ev(), at: "2026-01-01T00:00:00Z" }])[0].at).toBe("2026-01-01T00:00:00Z");
   });
 });

@@ -6,13 +6,20 @@ import { isFinal, type LiveEvent, type Task, type TaskEvent, type TaskState } fr
 /**
  * isStale reports whether ev describes an older moment than task does.
  * Events and fetches race: a record fetched just now may be newer than an
- * event still in flight. Attempts only grow, and a final task only becomes
- * non-final again through a manual retry, which goes to pending.
+ * event still in flight. A final task knows when it finished, and an
+ * event knows when it happened: an event from before the finish is old
+ * news. A manual retry puts the task back to pending with its attempts
+ * counted from zero; its event comes after the finish, so it passes.
+ * Without times, attempts only grow while a task is not final.
  */
-export function isStale(task: Pick<Task, "state" | "attempt">, ev: Pick<TaskEvent, "state" | "attempt">): boolean {
-  if (ev.attempt < task.attempt) return true;
-  if (isFinal(task.state) && !isFinal(ev.state) && ev.state !== "pending" && ev.attempt <= task.attempt) return true;
-  return false;
+export function isStale(task: Pick<Task, "state" | "attempt" | "finished_at">, ev: Pick<TaskEvent, "state" | "attempt" | "at">): boolean {
+  if (isFinal(task.state)) {
+    const finished = task.finished_at ? Date.parse(task.finished_at) : NaN;
+    const at = ev.at ? Date.parse(ev.at) : NaN;
+    if (!Number.isNaN(finished) && !Number.isNaN(at)) return at < finished;
+    return ev.state !== "pending" && ev.attempt <= task.attempt;
+  }
+  return ev.attempt < task.attempt;
 }
 
 /** mergeTaskEvent returns task updated by ev, or task itself when ev changes nothing or is stale. */
@@ -23,6 +30,7 @@ export function mergeTaskEvent(task: Task, ev: TaskEvent): Task {
   if (ev.result !== undefined) next.result = ev.result;
   if (ev.error) next.last_error = ev.error;
   next.worker_id = ev.worker_id || undefined;
+  if (isFinal(ev.state) && ev.at && !task.finished_at) next.finished_at = ev.at;
   if (ev.state === "pending" && isFinal(task.state)) {
     // Retried by hand: the old outcome no longer describes the task.
     next.finished_at = undefined;
@@ -34,14 +42,15 @@ export function mergeTaskEvent(task: Task, ev: TaskEvent): Task {
     next.progress === task.progress &&
     next.result === task.result &&
     next.last_error === task.last_error &&
-    next.worker_id === task.worker_id;
+    next.worker_id === task.worker_id &&
+    next.finished_at === task.finished_at;
   return same ? task : next;
 }
 
 /** taskEventsOf picks the task updates out of a batch of live events. */
 export function taskEventsOf(events: LiveEvent[]): TaskEvent[] {
   const out: TaskEvent[] = [];
-  for (const e of events) if (e.kind === "task_update" && e.task) out.push(e.task);
+  for (const e of events) if (e.kind === "task_update" && e.task) out.push(e.at && !e.task.at ? { ...e.task, at: e.at } : e.task);
   return out;
 }
 

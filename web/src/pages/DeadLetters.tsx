@@ -1,7 +1,7 @@
 import { useState } from "react";
 import { api } from "../api/client";
 import type { Task } from "../api/types";
-import { describeBulk, runBulk } from "../bulk";
+import { bulkByFilter, describeBulk } from "../bulk";
 import { ConfirmButton } from "../components/ConfirmButton";
 import { TaskTable } from "../components/TaskTable";
 import { useToast } from "../components/toast";
@@ -11,19 +11,6 @@ import { useNow } from "../hooks";
 import { useTaskList } from "../useTaskList";
 import { BulkBar, Filters, Pager, useFilterParams, usePaging, useSelection } from "./Tasks";
 import { useQueues } from "./Queues";
-
-/** failedIDs collects the ids of every failed task that matches the filter, page by page, before anything is retried. */
-async function failedIDs(f: { queue?: string; type?: string; q?: string }): Promise<string[]> {
-  const ids: string[] = [];
-  let cursor: string | undefined;
-  for (let i = 0; i < 1000; i++) {
-    const page = await api.listTasks({ ...f, state: "failed", cursor, limit: 1000 });
-    ids.push(...page.tasks.map((t) => t.id));
-    cursor = page.next_cursor;
-    if (!cursor) break;
-  }
-  return ids;
-}
 
 export function DeadLettersPage() {
   const params = useFilterParams("/dead-letters");
@@ -53,10 +40,9 @@ export function DeadLettersPage() {
   }
 
   async function retryAll() {
-    setProgress("finding failed tasks…");
+    setProgress("retrying…");
     try {
-      const ids = await failedIDs({ queue, type, q });
-      const r = await runBulk(ids, api.retryTask, { concurrency: 6, onProgress: (d, n) => setProgress(`retried ${d} of ${n}`) });
+      const r = await bulkByFilter("retry", { state: "failed", queue: queue || undefined, type: type || undefined, q: q || undefined }, (d) => setProgress(`retried ${formatCount(d)}`));
       toast(describeBulk("retry", r), r.failed.length ? "error" : "info");
     } catch (e) {
       toast((e as Error).message, "error");

@@ -46,7 +46,7 @@ export function OverviewPage() {
       <ErrorNote error={queues.error} title="Could not load queues" />
       <dl className="mb-5 grid grid-cols-2 gap-3 md:grid-cols-3 xl:grid-cols-6" data-testid="overview-stats">
         <Stat label="Processing" value={loaded ? formatCount(totals.processing) : "…"} hint={`${busy} of ${slots} worker slots busy`} />
-        <Stat label="Waiting" value={loaded ? formatCount(backlog) : "…"} hint={oldest > 0 ? `oldest pending ${formatDuration(oldest)}` : "nothing pending"} />
+        <Stat label="Waiting" value={loaded ? formatCount(backlog) : "…"} hint={oldest > 0 ? `oldest pending for ${formatDuration(oldest)}` : `${formatCount(totals.pending)} pending, ${formatCount((totals.scheduled ?? 0) + (totals.retrying ?? 0))} later`} />
         <Stat label="Completed" value={loaded ? formatCount(totals.completed) : "…"} tone="good" />
         <Stat label="Dead letters" value={loaded ? formatCount(totals.failed) : "…"} tone={(totals.failed ?? 0) > 0 ? "bad" : undefined} hint={<Link className="link" href="/dead-letters">review</Link>} />
         <Stat label="Workers" value={workers.data ? ws.length : "…"} hint={ws.some((w) => heartbeatAge(w, now) > STALE_HEARTBEAT_MS) ? "some heartbeats are late" : "all heartbeats on time"} />
@@ -63,7 +63,7 @@ export function OverviewPage() {
       <Section title="Throughput, all queues">
         <HistoryCharts idPrefix="overview" />
       </Section>
-      <div className="grid gap-5 xl:grid-cols-2">
+      <div className="grid gap-x-5 xl:grid-cols-2">
         <Section title="Queues" actions={<Link className="link text-xs" href="/queues">all queue details</Link>}>
           {!queues.data ? null : queues.data.length === 0 ? (
             <Empty>

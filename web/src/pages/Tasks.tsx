@@ -1,7 +1,7 @@
 import { useEffect, useMemo, useState } from "react";
 import { api } from "../api/client";
 import { STATES, type Task, type TaskState } from "../api/types";
-import { describeBulk, eligible, runBulk, type BulkAction } from "../bulk";
+import { bulkByIds, describeBulk, eligible, type BulkAction } from "../bulk";
 import { ConfirmButton } from "../components/ConfirmButton";
 import { TaskTable } from "../components/TaskTable";
 import { useToast } from "../components/toast";
@@ -73,7 +73,7 @@ export function Filters({
           <label htmlFor="f-state" className="label text-xs">
             State
           </label>
-          <select id="f-state" className="input" value={state} onChange={(e) => onChange({ state: e.target.value })}>
+          <select id="f-state" className="input h-9" value={state} onChange={(e) => onChange({ state: e.target.value })}>
             <option value="">any state</option>
             {STATES.map((s) => (
               <option key={s} value={s}>
@@ -87,7 +87,7 @@ export function Filters({
         <label htmlFor="f-queue" className="label text-xs">
           Queue
         </label>
-        <select id="f-queue" className="input" value={queue} onChange={(e) => onChange({ queue: e.target.value })}>
+        <select id="f-queue" className="input h-9" value={queue} onChange={(e) => onChange({ queue: e.target.value })}>
           <option value="">any queue</option>
           {queueNames.map((n) => (
             <option key={n} value={n}>
@@ -100,7 +100,7 @@ export function Filters({
         <label htmlFor="f-type" className="label text-xs">
           Type
         </label>
-        <select id="f-type" className="input" value={type} onChange={(e) => onChange({ type: e.target.value })}>
+        <select id="f-type" className="input h-9" value={type} onChange={(e) => onChange({ type: e.target.value })}>
           <option value="">any type</option>
           {typeNames.map((n) => (
             <option key={n} value={n}>
@@ -113,7 +113,7 @@ export function Filters({
         <label htmlFor="f-q" className="label text-xs">
           Search
         </label>
-        <input id="f-q" type="search" className="input" placeholder="id, type or payload text" value={text} onChange={(e) => setText(e.target.value)} />
+        <input id="f-q" type="search" className="input h-9" placeholder="id, type or payload text" value={text} onChange={(e) => setText(e.target.value)} />
       </div>
     </form>
   );
@@ -238,12 +238,17 @@ export function BulkBar({
   const chosen = rows.filter((t) => selected.has(t.id));
   async function run(action: BulkAction) {
     const ids = chosen.filter((t) => eligible(action, t)).map((t) => t.id);
-    const fn = action === "retry" ? api.retryTask : api.cancelOrDelete;
-    const r = await runBulk(ids, fn, { onProgress: (d, n) => setProgress(`${d}/${n}`) });
-    setProgress("");
-    toast(describeBulk(action, r), r.failed.length ? "error" : "info");
-    onClear();
-    onDone();
+    setProgress("…");
+    try {
+      const r = await bulkByIds(action, ids, (d, n) => setProgress(`${d}/${n}`));
+      toast(describeBulk(action, r), r.failed.length ? "error" : "info");
+    } catch (e) {
+      toast((e as Error).message, "error");
+    } finally {
+      setProgress("");
+      onClear();
+      onDone();
+    }
   }
   const label: Record<BulkAction, string> = { cancel: "Cancel", retry: "Retry", delete: "Delete" };
   return (
