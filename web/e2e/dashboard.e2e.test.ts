@@ -56,7 +56,8 @@ async function until(what: string, cond: () => Promise<boolean> | boolean, timeo
 
 async function shot(name: string) {
   mkdirSync(SHOTS, { recursive: true });
-  await page.screenshot({ path: join(SHOTS, `${name}.png`), fullPage: false });
+  // Finished transitions (the progress bar's width) make a stable picture.
+  await page.screenshot({ path: join(SHOTS, `${name}.png`), fullPage: false, animations: "disabled" });
 }
 
 /** markNoReload sets a flag in the page that a reload would erase. */
@@ -187,6 +188,10 @@ describe("the dashboard against a real taskmill serve", () => {
       return v > 0 && v < 100 && bar?.getAttribute("aria-valuenow") === String(v) && v;
     });
     metrics.sleep_progress_seen_percent = (await seen.jsonValue()) as number;
+    // For the picture, wait until the bar is well on its way (not asserted: the task may finish first).
+    await page
+      .waitForFunction(() => parseInt(document.querySelector("[data-testid=task-progress-percent]")?.textContent ?? "", 10) >= 40, undefined, { timeout: 10_000 })
+      .catch(() => {});
     await shot("task-progress");
     await page.locator("[data-testid=task-state][data-state=completed]").waitFor();
     await page.getByTestId("task-result").filter({ hasText: "slept_ms" }).waitFor();
