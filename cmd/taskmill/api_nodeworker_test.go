@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/taskmill/taskmill/apiclient"
+	"github.com/taskmill/taskmill/internal/testredis"
 )
 
 // requireNode returns the node binary, skipping loudly without one, or
@@ -107,8 +108,18 @@ func waitFor(t *testing.T, what string, cond func() bool) {
 // asked to stop through the API, it drains and exits.
 func TestNodeWorkerEndToEnd(t *testing.T) {
 	requireNode(t)
-	const admin, worker = "admin-token-0123456789", "worker-token-0123456789"
-	s := startCLIServer(t, "--api-key", "ops:admin:"+admin, "--api-key", "node:worker:"+worker)
+	keys := []string{"--api-key", "ops:admin:" + nodeAdminKey, "--api-key", "node:worker:" + nodeWorkerKey}
+	t.Run("embedded", func(t *testing.T) { nodeWorkerScenario(t, startCLIServer(t, keys...)) })
+	t.Run("redis", func(t *testing.T) {
+		redis := testredis.Start(t, testredis.Options{})
+		nodeWorkerScenario(t, startCLIServer(t, append(keys, "--backend", redis.URL())...))
+	})
+}
+
+const nodeAdminKey, nodeWorkerKey = "admin-token-0123456789", "worker-token-0123456789"
+
+func nodeWorkerScenario(t *testing.T, s *cliServer) {
+	const admin, worker = nodeAdminKey, nodeWorkerKey
 	client, err := apiclient.New(s.url, admin, nil)
 	if err != nil {
 		t.Fatal(err)

@@ -13,6 +13,7 @@ import (
 
 	"github.com/taskmill/taskmill/apiclient"
 	"github.com/taskmill/taskmill/internal/testproc"
+	"github.com/taskmill/taskmill/internal/testredis"
 )
 
 // The CLI tests run the commands through Run against a real `taskmill
@@ -60,7 +61,14 @@ func startCLIServer(t *testing.T, extra ...string) *cliServer {
 }
 
 func TestCLIAgainstARealServer(t *testing.T) {
-	s := startCLIServer(t)
+	t.Run("embedded", func(t *testing.T) { cliScenario(t, startCLIServer(t)) })
+	t.Run("redis", func(t *testing.T) {
+		redis := testredis.Start(t, testredis.Options{})
+		cliScenario(t, startCLIServer(t, "--backend", redis.URL()))
+	})
+}
+
+func cliScenario(t *testing.T, s *cliServer) {
 
 	// submit --wait prints the result and exits 0.
 	r := s.run(t, 0, "submit", "echo", `{"hello":"world"}`, "--wait")
