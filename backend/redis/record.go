@@ -10,7 +10,11 @@ import (
 )
 
 // A task is one hash, "tm:{queue}:t:<id>". Field names are short because
-// they are stored once per task; empty fields are not stored at all. The
+// they are stored once per task; empty fields are not stored at all.
+// Numbers stay in fields of their own: Redis stores them as integers in
+// the hash's compact listpack form (which it keeps while every value is
+// at most hash-max-listpack-value bytes, 64 by default; a larger payload
+// costs the hashtable form, about twice the memory). The
 // id and queue are in the key name and not repeated. Times are integer
 // microseconds since the Unix epoch: exact in Lua's doubles (up to 2^53)
 // and in Redis sorted-set scores.

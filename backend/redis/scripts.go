@@ -171,13 +171,14 @@ local i = 5
 local out = {}
 for g = 1, tonumber(ARGV[4]) do
   local n = tonumber(ARGV[i]); i = i + 1
-  local starts, res, seen = {}, {1}, {}
+  local starts, res, seen, tkeys = {}, {1}, {}, {}
   local dup = nil
   for j = 1, n do
     starts[j] = i
     local pre, id, uk = ARGV[i], ARGV[i + 2], ARGV[i + 6]
     local idk = pre .. 't:' .. id
-    if not dup and (seen[idk] or redis.call('EXISTS', idk) == 1) then dup = id end
+    tkeys[j] = idk
+    if not dup and seen[idk] then dup = id end
     seen[idk] = true
     local holder = ''
     if uk ~= '' then
@@ -188,6 +189,19 @@ for g = 1, tonumber(ARGV[4]) do
     res[j + 1] = holder
     i = i + 9 + 2 * tonumber(ARGV[i + 8])
   end
+  -- One EXISTS for the whole group; only when it finds something, one
+  -- per key to name the duplicate.
+  if not dup then
+    local found = 0
+    for x = 1, #tkeys, 4000 do
+      found = found + redis.call('EXISTS', unpack(tkeys, x, math.min(x + 3999, #tkeys)))
+    end
+    if found > 0 then
+      for j = 1, n do
+        if redis.call('EXISTS', tkeys[j]) == 1 then dup = ARGV[starts[j] + 2]; break end
+      end
+    end
+  end
   if dup then
     out[g] = {-1, dup}
   else
@@ -195,7 +209,7 @@ for g = 1, tonumber(ARGV[4]) do
       if res[j + 1] == '' then
         local x = starts[j]
         local pre, q, id, st = ARGV[x], ARGV[x + 1], ARGV[x + 2], ARGV[x + 3]
-        redis.call('HSET', pre .. 't:' .. id, 's', st, unpack(ARGV, x + 9, x + 8 + 2 * tonumber(ARGV[x + 8])))
+        redis.call('HSET', tkeys[j], 's', st, unpack(ARGV, x + 9, x + 8 + 2 * tonumber(ARGV[x + 8])))
         if st == 'p' then
           pushPending(pre, q, id, ARGV[x + 4])
         else
