@@ -163,6 +163,29 @@ describe("the dashboard against a real taskmill serve", () => {
     await shot("task-detail");
   });
 
+  it("uploads an image through a schema's file field and shows the image the task returns", async () => {
+    // A real PNG of 320×96 pixels: the top of the page, as Chromium encodes it.
+    const png = await page.screenshot({ clip: { x: 0, y: 0, width: 320, height: 96 } });
+    await goto("/submit");
+    const typeRadio = page.getByRole("radio", { name: /apply_filter/ });
+    if ((await typeRadio.count()) === 0) {
+      throw new Error("the server has no apply_filter task type; the image round trip cannot be checked");
+    }
+    await typeRadio.check();
+    await page.getByLabel("Image", { exact: true }).setInputFiles({ name: "piece.png", mimeType: "image/png", buffer: png });
+    await page.getByText(/piece\.png, .* sent as base64/).waitFor();
+    await page.getByRole("combobox", { name: "Filter", exact: true }).selectOption('"invert"');
+    await page.getByRole("button", { name: "Submit apply_filter" }).click();
+    await page.waitForURL(/\/tasks\/[^/?]+$/);
+    await page.locator("[data-testid=task-state][data-state=completed]").waitFor();
+    const img = page.getByRole("img", { name: "Image in result.image" });
+    await img.waitFor();
+    // Decoded by the browser, at the size the task reports.
+    const size = await img.evaluate((el) => [(el as HTMLImageElement).naturalWidth, (el as HTMLImageElement).naturalHeight]);
+    expect(size).toEqual([320, 96]);
+    await shot("task-image");
+  });
+
   it("refuses a bad payload at the field, before anything is sent", async () => {
     await goto("/submit?type=fibonacci");
     const n = page.getByRole("spinbutton", { name: "N", exact: true });
