@@ -113,6 +113,9 @@ func runWorker(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	}
 	b, kind, err := openBackend(ctx, rawURL, c.dataDir, log)
 	if err != nil {
+		if _, bad := err.(usageError); bad {
+			return err // a bad URL exits 2 (Run looks at the type itself)
+		}
 		return fmt.Errorf("open backend: %w", err)
 	}
 	defer b.Close()
