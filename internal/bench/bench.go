@@ -105,7 +105,8 @@ func Run(ctx context.Context, cfg Config) (Result, error) {
 	return Result{}, fmt.Errorf("bench: unknown mode %q (want enqueue, process or latency)", cfg.Mode)
 }
 
-// payload returns a JSON object of exactly n bytes (at least 10).
+// payload returns a JSON object of n bytes carrying stamp, or the
+// smallest such object when n is too small to hold it.
 func payload(n int, stamp string) json.RawMessage {
 	head := `{"t":"` + stamp + `","p":"`
 	pad := max(0, n-len(head)-2)

@@ -12,10 +12,13 @@ import (
 )
 
 func TestPayloadHasTheAskedSize(t *testing.T) {
-	for _, n := range []int{16, 64, 1000} {
-		p := payload(n, "1700000000000000000")
-		if len(p) != n || !json.Valid(p) {
-			t.Fatalf("payload(%d) = %d bytes, valid %v: %s", n, len(p), json.Valid(p), p)
+	for _, tc := range []struct {
+		n     int
+		stamp string
+	}{{16, "0"}, {64, "0"}, {64, "1700000000000000000"}, {1000, "1700000000000000000"}} {
+		p := payload(tc.n, tc.stamp)
+		if len(p) != tc.n || !json.Valid(p) {
+			t.Fatalf("payload(%d, %s) = %d bytes, valid %v: %s", tc.n, tc.stamp, len(p), json.Valid(p), p)
 		}
 	}
 }
