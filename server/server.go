@@ -97,9 +97,11 @@ func (c Config) WithDefaults() Config {
 	if c.Logger == nil {
 		c.Logger = slog.Default()
 	}
+	origins := make([]string, len(c.CORSOrigins))
 	for i, o := range c.CORSOrigins {
-		c.CORSOrigins[i] = strings.TrimSuffix(o, "/")
+		origins[i] = strings.TrimSuffix(o, "/") // browsers send no trailing slash
 	}
+	c.CORSOrigins = origins
 	return c
 }
 
