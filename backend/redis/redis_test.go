@@ -66,3 +66,19 @@ func openCluster(t *testing.T, cl *testredis.Cluster) *redis.Backend {
 	t.Cleanup(func() { b.Close() })
 	return b
 }
+
+// TestConformanceSentinel runs the suite through a real Redis Sentinel:
+// the backend finds the master by asking the Sentinel.
+func TestConformanceSentinel(t *testing.T) {
+	master := testredis.Start(t, testredis.Options{})
+	sentinel := testredis.StartSentinel(t, master)
+	backendtest.Run(t, func(t *testing.T) backend.Backend {
+		url := fmt.Sprintf("%s&prefix=s%d", sentinel.SentinelURL(), prefixSeq.Add(1))
+		b, err := redis.Open(context.Background(), url, redis.Options{})
+		if err != nil {
+			t.Fatalf("open %s: %v", url, err)
+		}
+		t.Cleanup(func() { b.Close() })
+		return b
+	})
+}

@@ -219,3 +219,65 @@ func between(s, from, to string) string {
 	v, _, _ := strings.Cut(after, to)
 	return v
 }
+
+// TestSentinelFailover: a submit that waited for the replica survives the
+// loss of the master; the backend follows Sentinel to the promoted
+// replica by itself and keeps working.
+func TestSentinelFailover(t *testing.T) {
+	if testing.Short() {
+		t.Skip("waits for a Sentinel failover")
+	}
+	master := testredis.Start(t, testredis.Options{Args: []string{"--repl-diskless-sync-delay", "0"}})
+	mport := master.Addr()[len("127.0.0.1:"):]
+	replica := testredis.Start(t, testredis.Options{Args: []string{"--replicaof", "127.0.0.1", mport}})
+	sentinel := testredis.StartSentinel(t, master)
+	sport := sentinel.Addr()[len("127.0.0.1:"):]
+	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
+	defer cancel()
+	waitFor := func(what string, cond func() bool) {
+		t.Helper()
+		for !cond() {
+			if ctx.Err() != nil {
+				t.Fatalf("timed out waiting for %s", what)
+			}
+			time.Sleep(100 * time.Millisecond)
+		}
+	}
+	// Sentinel learns of replicas from the master's INFO, every few seconds.
+	waitFor("the Sentinel to know the replica", func() bool {
+		out, _ := exec.Command("redis-cli", "-p", sport, "sentinel", "replicas", "mymaster").Output()
+		return strings.Contains(string(out), replica.Addr()[len("127.0.0.1:"):])
+	})
+	b, err := redis.Open(ctx, sentinel.SentinelURL()+"&wait_replicas=1&wait_timeout=5s", redis.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Close()
+	var tasks []*backend.Task
+	for range 20 {
+		tasks = append(tasks, task("default"))
+	}
+	if _, err := b.Enqueue(ctx, tasks); err != nil {
+		t.Fatalf("enqueue waiting for the replica: %v", err)
+	}
+	master.Kill()
+	// The backend reconnects to whichever server Sentinel promotes.
+	var got *backend.Task
+	waitFor("the backend to reach the promoted replica", func() bool {
+		t, err := b.Get(ctx, tasks[19].ID)
+		got = t
+		return err == nil
+	})
+	if got.State != backend.StatePending {
+		t.Fatalf("task after failover: %+v", got)
+	}
+	leased, err := b.Lease(ctx, backend.LeaseRequest{WorkerID: "w", Queues: []string{"default"}, Max: 100, LeaseFor: time.Minute})
+	if err != nil || len(leased) != 20 {
+		t.Fatalf("lease after failover: %v, %d tasks, want all 20", err, len(leased))
+	}
+	for _, l := range leased {
+		if err := b.Ack(ctx, l.Ref(), nil); err != nil {
+			t.Fatalf("ack after failover: %v", err)
+		}
+	}
+}

@@ -41,6 +41,8 @@ type Server struct {
 	dir  string
 	port int
 	opts Options
+	// rawArgs, when set, replaces the arguments args builds (Sentinel).
+	rawArgs []string
 
 	mu  sync.Mutex
 	cmd *exec.Cmd
@@ -95,6 +97,9 @@ func (s *Server) PID() int {
 func (s *Server) Dir() string { return s.dir }
 
 func (s *Server) args() []string {
+	if s.rawArgs != nil {
+		return s.rawArgs
+	}
 	a := []string{
 		"--port", strconv.Itoa(s.port), "--bind", "127.0.0.1", "--dir", s.dir,
 		"--save", "", "--daemonize", "no", "--protected-mode", "no",
