@@ -82,3 +82,29 @@ func TestConformanceSentinel(t *testing.T) {
 		return b
 	})
 }
+
+// TestConformanceTLSAndPassword runs the suite over rediss:// against a
+// redis-server that speaks only TLS and requires a password, trusting
+// the test's own CA through tls_ca.
+func TestConformanceTLSAndPassword(t *testing.T) {
+	srv, ca := testredis.StartTLS(t, "s3cret")
+	backendtest.Run(t, func(t *testing.T) backend.Backend {
+		url := fmt.Sprintf("rediss://:s3cret@%s/0?tls_ca=%s&prefix=tls%d", srv.Addr(), ca, prefixSeq.Add(1))
+		b, err := redis.Open(context.Background(), url, redis.Options{})
+		if err != nil {
+			t.Fatalf("open %s: %v", url, err)
+		}
+		t.Cleanup(func() { b.Close() })
+		return b
+	})
+	// The wrong password and an untrusted certificate are refused.
+	for _, bad := range []string{
+		fmt.Sprintf("rediss://:wrong@%s/0?tls_ca=%s", srv.Addr(), ca),
+		fmt.Sprintf("rediss://:s3cret@%s/0", srv.Addr()),
+	} {
+		if b, err := redis.Open(context.Background(), bad, redis.Options{}); err == nil {
+			b.Close()
+			t.Fatalf("open with %s succeeded", bad)
+		}
+	}
+}

@@ -12,6 +12,7 @@ package testredis
 import (
 	"bufio"
 	"context"
+	"crypto/tls"
 	"fmt"
 	"net"
 	"os"
@@ -41,8 +42,9 @@ type Server struct {
 	dir  string
 	port int
 	opts Options
-	// rawArgs, when set, replaces the arguments args builds (Sentinel).
+	// rawArgs, when set, replaces the arguments args builds (Sentinel, TLS).
 	rawArgs []string
+	tlsConf *tls.Config // set when the server speaks only TLS
 
 	mu  sync.Mutex
 	cmd *exec.Cmd
@@ -125,7 +127,7 @@ func (s *Server) start() error {
 	go cmd.Wait() //nolint:errcheck // reaped; the exit status does not matter
 	deadline := time.Now().Add(10 * time.Second)
 	for time.Now().Before(deadline) {
-		if err := ping(s.Addr()); err == nil {
+		if err := ping(s.Addr(), s.tlsConf); err == nil {
 			return nil
 		}
 		time.Sleep(20 * time.Millisecond)
@@ -134,10 +136,17 @@ func (s *Server) start() error {
 	return fmt.Errorf("redis-server on %s did not answer PING within 10s; log:\n%s", s.Addr(), log)
 }
 
-// ping sends PING over a raw connection; loading an AOF answers -LOADING,
-// which is not ready yet.
-func ping(addr string) error {
-	c, err := net.DialTimeout("tcp", addr, time.Second)
+// ping sends PING over a raw (or TLS) connection; loading an AOF
+// answers -LOADING, which is not ready yet, while -NOAUTH (a password is
+// required) means the server is up.
+func ping(addr string, tlsConf *tls.Config) error {
+	var c net.Conn
+	var err error
+	if tlsConf != nil {
+		c, err = tls.DialWithDialer(&net.Dialer{Timeout: time.Second}, "tcp", addr, tlsConf)
+	} else {
+		c, err = net.DialTimeout("tcp", addr, time.Second)
+	}
 	if err != nil {
 		return err
 	}
@@ -150,7 +159,7 @@ func ping(addr string) error {
 	if err != nil {
 		return err
 	}
-	if !strings.HasPrefix(line, "+PONG") {
+	if !strings.HasPrefix(line, "+PONG") && !strings.HasPrefix(line, "-NOAUTH") {
 		return fmt.Errorf("PING answered %q", strings.TrimSpace(line))
 	}
 	return nil
@@ -169,7 +178,7 @@ func (s *Server) Kill() {
 	// Wait until the port is free so that Restart can bind it again.
 	deadline := time.Now().Add(5 * time.Second)
 	for time.Now().Before(deadline) {
-		if ping(s.Addr()) != nil {
+		if ping(s.Addr(), s.tlsConf) != nil {
 			return
 		}
 		time.Sleep(10 * time.Millisecond)
