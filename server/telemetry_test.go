@@ -141,7 +141,7 @@ func TestTraceFollowsTheTask(t *testing.T) {
 	// The worker ends an attempt's span just after it records the outcome,
 	// so the last span may land a moment after the task shows as failed.
 	var spans tracetest.SpanStubs
-	byName := map[string][]tracetest.SpanStub{}
+	var byName map[string][]tracetest.SpanStub
 	for deadline := time.Now().Add(10 * time.Second); ; {
 		spans = exp.GetSpans()
 		byName = map[string][]tracetest.SpanStub{}
