@@ -21,10 +21,11 @@ import (
 var rmpClient = &http.Client{Timeout: 10 * time.Second}
 
 type rmpAttempt struct {
-	Number    int       `json:"number"`
-	WorkerID  string    `json:"worker_id"`
-	StartedAt time.Time `json:"started_at"`
-	Outcome   string    `json:"outcome"`
+	Number     int       `json:"number"`
+	WorkerID   string    `json:"worker_id"`
+	StartedAt  time.Time `json:"started_at"`
+	FinishedAt time.Time `json:"finished_at"`
+	Outcome    string    `json:"outcome"`
 }
 
 type rmpTask struct {
@@ -186,7 +187,7 @@ func TestRedisWorkerKilledMidRun(t *testing.T) {
 	if c["failed"] != 0 || c["pending"] != 0 || c["processing"] != 0 || c["retrying"] != 0 {
 		t.Fatalf("counts after the run: %v", c)
 	}
-	rerun := 0
+	rerun, slowest := 0, time.Duration(0)
 	for _, id := range ids {
 		tk, code := rmpGet(t, base, id)
 		if code != 200 || tk.State != "completed" {
@@ -196,22 +197,30 @@ func TestRedisWorkerKilledMidRun(t *testing.T) {
 			if a.WorkerID != "w0" || a.Outcome == "completed" {
 				continue
 			}
-			// An attempt the dead worker never finished: the next one
-			// must have started within the lease plus slack for reclaim
-			// (every second) and a loaded machine.
+			// An attempt the dead worker never finished. It was reclaimed
+			// (back to pending) within the lease plus slack for the
+			// reclaim loop (every second) and a loaded machine; the re-run
+			// then waits its turn behind the tasks already pending, so its
+			// start gets a looser bound.
 			if a.Outcome != "lease_expired" || i+1 >= len(tk.Attempts) {
 				t.Fatalf("task %s: dead worker's attempt %+v not followed by a re-run: %+v", id, a, tk.Attempts)
 			}
-			if late := tk.Attempts[i+1].StartedAt.Sub(killedAt); late > rmpLease+5*time.Second {
+			if late := a.FinishedAt.Sub(killedAt); late > rmpLease+4*time.Second {
+				t.Fatalf("task %s was reclaimed %v after the kill (lease %v)", id, late, rmpLease)
+			}
+			if late := tk.Attempts[i+1].StartedAt.Sub(killedAt); late > rmpLease+20*time.Second {
 				t.Fatalf("task %s re-ran %v after the kill (lease %v)", id, late, rmpLease)
 			}
 			rerun++
+			if d := tk.Attempts[i+1].StartedAt.Sub(killedAt); d > slowest {
+				slowest = d
+			}
 		}
 	}
 	if rerun == 0 {
 		t.Fatalf("the killed worker held no task: the test did not kill mid-run")
 	}
-	t.Logf("%d tasks of the killed worker ran again", rerun)
+	t.Logf("%d tasks of the killed worker ran again, the last %v after the kill", rerun, slowest)
 	rmpWait(t, "the dead worker gone from the registry", rmpLease+5*time.Second, func() bool {
 		w := rmpWorkers(t, base)
 		return !w["w0"] && w["w1"] && w["w2"]
