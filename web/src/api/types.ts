@@ -62,6 +62,11 @@ export interface QueueInfo {
   paused: boolean;
   counts: Partial<Record<TaskState, number>>;
   oldest_pending_at?: string;
+  /** statistics over the server's window (newer servers) */
+  latency_ms?: number;
+  throughput_per_min?: number;
+  failure_rate?: number;
+  window_minutes?: number;
 }
 
 export interface WorkerInfo {

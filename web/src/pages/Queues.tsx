@@ -5,7 +5,7 @@ import { CountsBar } from "../components/Charts";
 import { HistoryCharts } from "../components/HistoryCharts";
 import { useToast } from "../components/toast";
 import { Empty, ErrorNote, PageHeader, Section, Spinner } from "../components/ui";
-import { formatCount, formatDuration, since } from "../format";
+import { formatCount, formatDuration, formatPercent, since } from "../format";
 import { useInterval, useNow, useResource, useThrottled } from "../hooks";
 import { useLiveEvents } from "../live/LiveContext";
 import { Link } from "../router";
@@ -54,6 +54,7 @@ export function QueuesPage() {
   const now = useNow(1000);
   const [chartQueue, setChartQueue] = useState("");
   const list = queues.data;
+  const hasStats = (list ?? []).some((q) => typeof q.throughput_per_min === "number");
 
   function setPaused(name: string, paused: boolean) {
     queues.set((qs) => qs?.map((q) => (q.name === name ? { ...q, paused } : q)));
@@ -72,7 +73,7 @@ export function QueuesPage() {
           <Empty>No queues yet: a queue appears with its first task.</Empty>
         ) : (
           <div className="overflow-x-auto">
-            <table className="w-full min-w-[56rem] border-collapse text-sm" data-testid="queue-table">
+            <table className="w-full min-w-[52rem] border-collapse text-sm" data-testid="queue-table">
               <caption className="sr-only">Queues with their tasks by state</caption>
               <thead className="border-b border-zinc-200 dark:border-zinc-800">
                 <tr>
@@ -80,13 +81,18 @@ export function QueuesPage() {
                     Queue
                   </th>
                   {STATES.map((s) => (
-                    <th key={s} scope="col" className="th text-right">
+                    <th key={s} scope="col" className="th px-2 text-right">
                       {s}
                     </th>
                   ))}
                   <th scope="col" className="th text-right" title="How long the oldest pending task has waited">
                     Oldest pending
                   </th>
+                  {hasStats && (
+                    <th scope="col" className="th text-right" title={`Finished attempts per minute and the share that failed, over the last ${list?.[0]?.window_minutes ?? ""} minutes`}>
+                      Per minute
+                    </th>
+                  )}
                   <th scope="col" className="th">
                     <span className="sr-only">Actions</span>
                   </th>
@@ -106,12 +112,12 @@ export function QueuesPage() {
                           </span>
                         )}
                       </div>
-                      <div className="mt-1.5 w-40">
+                      <div className="mt-1.5 w-28">
                         <CountsBar counts={q.counts} label={`Tasks of ${q.name} by state`} />
                       </div>
                     </th>
                     {STATES.map((s) => (
-                      <td key={s} className={`td text-right tabular-nums ${q.counts[s] ? "" : "text-zinc-400"}`}>
+                      <td key={s} className={`td px-2 text-right tabular-nums ${q.counts[s] ? "" : "text-zinc-400"}`}>
                         {q.counts[s] ? (
                           <Link className="hover:underline" href={`/tasks?queue=${encodeURIComponent(q.name)}&state=${s}`} aria-label={`${q.counts[s]} ${s} in ${q.name}`}>
                             {formatCount(q.counts[s])}
@@ -122,6 +128,12 @@ export function QueuesPage() {
                       </td>
                     ))}
                     <td className="td text-right tabular-nums">{oldestPending(q, now)}</td>
+                    {hasStats && (
+                      <td className="td text-right text-xs whitespace-nowrap tabular-nums">
+                        {(q.throughput_per_min ?? 0).toFixed(1)}
+                        <div className={(q.failure_rate ?? 0) > 0 ? "text-red-600 dark:text-red-400" : "text-zinc-500"}>{formatPercent(q.failure_rate ?? 0)} failed</div>
+                      </td>
+                    )}
                     <td className="td text-right">
                       <PauseButton q={q} onChanged={(p) => setPaused(q.name, p)} />
                     </td>

@@ -112,7 +112,8 @@ export function TaskDetailPage({ id }: { id: string }) {
   const res = useResource((signal) => api.getTask(id, signal), [id]);
   const reload = useThrottled(res.reload, 300);
   const toast = useToast();
-  const now = useNow(1000);
+  useNow(1000); // re-render every second, so running times count up
+  const now = Date.now();
   const [busy, setBusy] = useState(false);
 
   useLiveEvents((events) => {

@@ -210,7 +210,7 @@ export function WorkersPage() {
                         )}
                       </td>
                       <td className={`td text-right text-xs tabular-nums ${age > STALE_HEARTBEAT_MS ? "font-medium text-red-600 dark:text-red-400" : ""}`}>
-                        {formatDuration(age)} ago
+                        {age < 1000 ? "just now" : `${formatDuration(age)} ago`}
                         {age > STALE_HEARTBEAT_MS && <div>late</div>}
                       </td>
                       <td className="td text-right text-xs tabular-nums">{formatDuration(Math.max(0, since(w.started_at, now)))}</td>
