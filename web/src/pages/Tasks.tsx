@@ -54,7 +54,6 @@ export function Filters({
     if (text === q) return;
     const t = setTimeout(() => onChange({ q: text }), 300);
     return () => clearTimeout(t);
-    // eslint-disable-next-line react-hooks/exhaustive-deps
   }, [text]);
   const queueNames = useMemo(() => {
     const names = new Set((queues.data ?? []).map((x) => x.name));
