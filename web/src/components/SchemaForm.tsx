@@ -126,7 +126,7 @@ function FieldInput({ field: f, values, errors, onChange, idPrefix }: { field: F
     default:
       input = (
         <input
-          type="text"
+          type={f.inputType ?? "text"}
           className="input"
           maxLength={f.schema.maxLength}
           {...common}

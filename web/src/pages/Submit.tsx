@@ -214,12 +214,15 @@ export function SubmitPage() {
         </div>
         {type && (
           <div className="card p-4">
-            <div className="mb-3 flex flex-wrap items-center justify-between gap-2">
-              <h2 className="text-sm font-semibold">
-                Payload of <span className="mono">{type.name}</span>
-              </h2>
+            <div className="mb-3 flex items-start justify-between gap-3">
+              <div className="min-w-0">
+                <h2 className="text-sm font-semibold">
+                  Payload of <span className="mono">{type.name}</span>
+                </h2>
+                {type.description && <p className="mt-0.5 text-xs text-zinc-500 dark:text-zinc-400">{type.description}</p>}
+              </div>
               {fields && (
-                <button type="button" className="btn btn-sm" onClick={() => (rawMode ? setRawMode(false) : switchToRaw())} aria-pressed={rawMode}>
+                <button type="button" className="btn btn-sm shrink-0" onClick={() => (rawMode ? setRawMode(false) : switchToRaw())} aria-pressed={rawMode}>
                   {rawMode ? "Use the form" : "Edit as JSON"}
                 </button>
               )}

@@ -35,6 +35,9 @@ describe("fieldsFromSchema", () => {
       properties: {
         name: { type: "string" },
         text: { type: "string" },
+        url: { type: "string", format: "uri", maxLength: 8192 },
+        path: { type: "string", maxLength: 1024 },
+        notes: { type: "string", maxLength: 524288 },
         mode: { type: "string", enum: ["fit", "fill"] },
         ratio: { type: ["number", "null"] },
         tags: { type: "array", items: { type: "string" } },
@@ -49,6 +52,9 @@ describe("fieldsFromSchema", () => {
     expect(kinds).toEqual({
       name: "text",
       text: "longtext",
+      url: "text",
+      path: "text",
+      notes: "longtext",
       mode: "enum",
       ratio: "number",
       tags: "list",
@@ -60,6 +66,7 @@ describe("fieldsFromSchema", () => {
       matrix: "json",
     });
     expect(fields.find((f) => f.key === "size")?.kind).toBe("object");
+    expect(fields.find((f) => f.key === "url")?.inputType).toBe("url");
   });
 });
 

@@ -33,6 +33,8 @@ export interface Field {
   children?: Field[];
   /** for kind "enum": the allowed values */
   options?: unknown[];
+  /** for kind "text": the HTML input type its format calls for */
+  inputType?: "url" | "email" | "date";
   /** for kind "list": the kind of each item */
   itemKind?: "integer" | "number" | "text" | "boolean";
 }
@@ -48,7 +50,10 @@ export type FieldValue = string | boolean | BinaryValue | null;
 export type FormValues = Record<string, FieldValue>;
 export type FormErrors = Record<string, string>;
 
-const LONG_TEXT_NAMES = new Set(["text", "body", "content", "document", "message", "markdown", "html", "source"]);
+const LONG_TEXT_NAMES = new Set(["text", "body", "content", "document", "message", "markdown", "html"]);
+
+/** String formats that have a matching HTML input type. */
+const INPUT_TYPES: Record<string, "url" | "email" | "date"> = { uri: "url", url: "url", email: "email", date: "date" };
 
 function mainType(s: JSONSchema): string | undefined {
   if (Array.isArray(s.type)) return s.type.find((t) => t !== "null");
@@ -71,7 +76,7 @@ function isBinary(s: JSONSchema): boolean {
   );
 }
 
-function kindOf(name: string, s: JSONSchema): Pick<Field, "kind" | "options" | "itemKind"> {
+function kindOf(name: string, s: JSONSchema): Pick<Field, "kind" | "options" | "itemKind" | "inputType"> {
   if (Array.isArray(s.enum) && s.enum.length > 0) return { kind: "enum", options: s.enum };
   const t = mainType(s);
   switch (t) {
@@ -84,8 +89,9 @@ function kindOf(name: string, s: JSONSchema): Pick<Field, "kind" | "options" | "
     case "string":
       if (isBinary(s)) return { kind: "binary" };
       if (s.format === "date-time") return { kind: "datetime" };
-      if (s.format === "textarea" || (s.maxLength ?? 0) > 200 || (s.maxLength === undefined && LONG_TEXT_NAMES.has(name.toLowerCase())))
-        return { kind: "longtext" };
+      if (s.format && INPUT_TYPES[s.format]) return { kind: "text", inputType: INPUT_TYPES[s.format] };
+      // Long free text gets a text area: by name, or by a limit far past a line.
+      if (s.format === "textarea" || (!s.format && (LONG_TEXT_NAMES.has(name.toLowerCase()) || (s.maxLength ?? 0) > 4096))) return { kind: "longtext" };
       return { kind: "text" };
     case "array": {
       const it = s.items ? mainType(s.items) : undefined;
