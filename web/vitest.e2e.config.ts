@@ -9,7 +9,7 @@ export default defineConfig({
     include: ["e2e/**/*.e2e.test.ts"],
     fileParallelism: false,
     testTimeout: 120_000,
-    hookTimeout: 300_000,
+    hookTimeout: 900_000, // the first hook compiles ./cmd/taskmill, which takes minutes on a cold cache
     reporters: ["verbose"],
   },
 });
