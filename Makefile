@@ -3,7 +3,7 @@ SHELL := /bin/bash
 GO ?= go
 BIN := bin/taskmill
 
-.PHONY: help run build test test-go test-web lint fmt vet bench fuzz web check-web clean
+.PHONY: help run build test test-go test-web lint fmt vet bench fuzz web screenshots clean
 
 help: ## list the targets
 	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "}; {printf "  \033[36m%-12s\033[0m %s\n", $$1, $$2}'
@@ -35,6 +35,12 @@ fmt: ## gofmt the tree
 
 bench: ## Go benchmarks of the hot path
 	$(GO) test -run '^$$' -bench . -benchtime 3s ./...
+
+web: ## rebuild the dashboard into web/dist (commit the result)
+	cd web && npm ci --no-audit --no-fund && npm run build
+
+screenshots: ## run the dashboard end-to-end tests, saving screenshots into docs/screenshots
+	TASKMILL_SCREENSHOTS_DIR=$(CURDIR)/docs/screenshots ./scripts/test-web.sh
 
 fuzz: ## run each fuzz target for 20s
 	./scripts/fuzz.sh 20s

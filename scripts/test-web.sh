@@ -3,8 +3,9 @@
 # type-check, rebuild into a temporary directory, compare byte for byte),
 # then Vitest (unit and component tests in jsdom) and the end-to-end run:
 # a real `taskmill serve` built from this checkout, driven in Debian's
-# headless Chromium through playwright-core. That run also refreshes
-# docs/screenshots/*.png and prints the first-render and paging numbers.
+# headless Chromium through playwright-core. That run also takes
+# screenshots (into docs/screenshots/ with `make screenshots`) and prints
+# the first-render and paging numbers.
 #
 # Needs node >= 20.19, npm, go and chromium (CHROMIUM_PATH, default
 # /usr/bin/chromium). No browser is downloaded.
