@@ -27,6 +27,7 @@ type workerConfig struct {
 	shutdownTimeout     time.Duration
 	logLevel, logFormat string
 	redis               *redisSettings
+	telemetry           *workerTelemetry
 	taskTypes           func() tasktypes.Config
 }
 
@@ -44,6 +45,7 @@ func parseWorkerFlags(args []string, stderr io.Writer) (*workerConfig, error) {
 	fs.StringVar(&c.logLevel, "log-level", envString("TASKMILL_LOG_LEVEL", "info"), "debug, info, warn or error (env TASKMILL_LOG_LEVEL)")
 	fs.StringVar(&c.logFormat, "log-format", envString("TASKMILL_LOG_FORMAT", "text"), "text or json (env TASKMILL_LOG_FORMAT)")
 	c.redis = redisFlags(fs)
+	c.telemetry = workerTelemetryFlags(fs)
 	c.taskTypes = taskTypeFlags(fs, &c.dataDir)
 	if err := parseFlags(fs, args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
@@ -111,6 +113,12 @@ func runWorker(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	if err != nil {
 		return err
 	}
+	observer, stopTelemetry, err := c.telemetry.start(ctx, log)
+	if err != nil {
+		return err
+	}
+	defer stopTelemetry()
+	cfg.Observer = observer
 	b, kind, err := openBackend(ctx, rawURL, c.dataDir, log)
 	if err != nil {
 		if _, bad := err.(usageError); bad {
