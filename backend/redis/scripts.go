@@ -139,7 +139,7 @@ local function promote(pre, q, now)
         if f[2] then
           redis.call('HSET', key, 's', 'p')
           pushPending(pre, q, id, f[1])
-          ev('t', id, f[2], q, 'p', f[3] or '0')
+          if EVON then ev('t', id, f[2], q, 'p', f[3] or '0') end
         end
       end
       redis.call('ZREM', pre .. z, unpack(due))
@@ -219,7 +219,7 @@ for g = 1, tonumber(ARGV[4]) do
         if ARGV[x + 6] ~= '' then
           redis.call('SET', pre .. 'u:' .. ARGV[x + 6], id, 'PXAT', string.format('%d', math.floor(tonumber(ARGV[x + 7]) / 1000)))
         end
-        ev('t', id, ARGV[x + 10], q, st, '0')
+        if EVON then ev('t', id, ARGV[x + 10], q, st, '0') end
       end
     end
     out[g] = res
@@ -284,7 +284,7 @@ for qi = 8, #ARGV, 2 do
               redis.call('HSET', key, 's', 'f', 'ft', now, 'e', ARGV[7])
               zadd(pre .. 'failed', 0, id)
               hist(pre, 'f')
-              ev('t', id, y, q, 'f', tostring(a), '', '', ARGV[7])
+              if EVON then ev('t', id, y, q, 'f', tostring(a), '', '', ARGV[7]) end
             else
               local t = string.format('%d', tok)
               a = a + 1
@@ -292,7 +292,7 @@ for qi = 8, #ARGV, 2 do
               if pg then redis.call('HDEL', key, 'pgp', 'pgm', 'pga') end
               zadd(pre .. 'lease', ARGV[2], id)
               leased[#leased + 1] = {q, id, t, kv}
-              ev('t', id, y, q, 'a', tostring(a), ARGV[3])
+              if EVON then ev('t', id, y, q, 'a', tostring(a), ARGV[3]) end
             end
           end
         end
@@ -358,7 +358,7 @@ for i = 4, #ARGV, 8 do
       zrem(pre .. 'lease', id)
       zadd(pre .. 'completed', 0, id)
       hist(pre, 'c')
-      ev('t', id, f[4], q, 'c', f[3], '', r)
+      if EVON then ev('t', id, f[4], q, 'c', f[3], '', r) end
     end
   else
     local f = redis.call('HMGET', key, 's', 'tk', 'a', 'w', 'st', 'h', 'y', 'ma', 'dl', 'pr')
@@ -367,7 +367,7 @@ for i = 4, #ARGV, 8 do
     elseif kind == 'g' then
       res[#res + 1] = 1
       redis.call('HSET', key, 'pgp', ARGV[i + 5], 'pgm', ARGV[i + 6], 'pga', ARGV[i + 7])
-      ev('t', id, f[7], q, 'a', f[3], f[4], '', '', ARGV[i + 5], ARGV[i + 6], ARGV[i + 7])
+      if EVON then ev('t', id, f[7], q, 'a', f[3], f[4], '', '', ARGV[i + 5], ARGV[i + 6], ARGV[i + 7]) end
     else
       res[#res + 1] = 1
       zrem(pre .. 'lease', id)
@@ -379,11 +379,11 @@ for i = 4, #ARGV, 8 do
           redis.call('HSET', key, 's', 'r', 'ra', retryAt, 'h', h, 'e', err)
           zadd(pre .. 'retry', retryAt, id)
           WAKE[q] = true -- idle leases recompute when to wake
-          ev('t', id, f[7], q, 'r', f[3], '', '', err)
+          if EVON then ev('t', id, f[7], q, 'r', f[3], '', '', err) end
         else
           redis.call('HSET', key, 's', 'f', 'ft', now, 'h', h, 'e', err)
           zadd(pre .. 'failed', 0, id)
-          ev('t', id, f[7], q, 'f', f[3], '', '', err)
+          if EVON then ev('t', id, f[7], q, 'f', f[3], '', '', err) end
         end
         hist(pre, 'f')
       else
@@ -391,7 +391,7 @@ for i = 4, #ARGV, 8 do
         redis.call('HSET', key, 's', 'p', 'a', tonumber(f[3]) - 1, 'h', h)
         redis.call('HDEL', key, 'pgp', 'pgm', 'pga')
         pushPending(pre, q, id, f[10])
-        ev('t', id, f[7], q, 'p', tostring(tonumber(f[3]) - 1))
+        if EVON then ev('t', id, f[7], q, 'p', tostring(tonumber(f[3]) - 1)) end
       end
     end
   end
@@ -549,11 +549,11 @@ for qi = 4, #ARGV, 2 do
       if tonumber(f[1]) >= tonumber(f[2]) then
         redis.call('HSET', key, 's', 'f', 'ft', now, 'h', h, 'e', msg)
         redis.call('ZADD', pre .. 'failed', 0, id)
-        ev('t', id, f[7], q, 'f', f[1], '', '', msg)
+        if EVON then ev('t', id, f[7], q, 'f', f[1], '', '', msg) end
       else
         redis.call('HSET', key, 's', 'p', 'h', h, 'e', msg)
         pushPending(pre, q, id, f[6])
-        ev('t', id, f[7], q, 'p', f[1], '', '', msg)
+        if EVON then ev('t', id, f[7], q, 'p', f[1], '', '', msg) end
       end
       hist(pre, 'f')
       n = n + 1
