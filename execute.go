@@ -129,6 +129,9 @@ func marshalResult(v any) (json.RawMessage, error) {
 	case nil:
 		return nil, nil
 	case json.RawMessage:
+		if len(r) == 0 { // a nil or empty RawMessage is "no result", like nil
+			return nil, nil
+		}
 		if !json.Valid(r) {
 			return nil, errors.New("handler returned a json.RawMessage that is not valid JSON")
 		}

@@ -85,6 +85,30 @@ func TestWorkerCompletesWithResult(t *testing.T) {
 	}
 }
 
+// TestWorkerResultShapes: nil and an empty json.RawMessage both mean "no
+// result"; a RawMessage that is not JSON fails the task without retry.
+func TestWorkerResultShapes(t *testing.T) {
+	mux := taskmill.NewServeMux()
+	mux.HandleFunc("nil", func(context.Context, *taskmill.Task) (any, error) { return nil, nil })
+	mux.HandleFunc("rawnil", func(context.Context, *taskmill.Task) (any, error) { return json.RawMessage(nil), nil })
+	mux.HandleFunc("raw", func(context.Context, *taskmill.Task) (any, error) { return json.RawMessage(`[1, 2]`), nil })
+	mux.HandleFunc("badraw", func(context.Context, *taskmill.Task) (any, error) { return json.RawMessage(`{`), nil })
+	h := newHarness(t, mux, taskmill.WorkerConfig{Concurrency: 4})
+	for typ, want := range map[string]string{"nil": "", "rawnil": "", "raw": "[1,2]"} {
+		info, err := h.client.Enqueue(context.Background(), typ, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if done := h.waitState(t, info.ID, taskmill.StateCompleted); string(done.Result) != want {
+			t.Errorf("%s: result %q, want %q", typ, done.Result, want)
+		}
+	}
+	info, _ := h.client.Enqueue(context.Background(), "badraw", nil)
+	if done := h.waitState(t, info.ID, taskmill.StateFailed); done.Attempt != 1 || !strings.Contains(done.LastError, "not valid JSON") {
+		t.Fatalf("badraw: attempt %d, error %q", done.Attempt, done.LastError)
+	}
+}
+
 func TestWorkerPanicFailsTaskNotWorker(t *testing.T) {
 	mux := taskmill.NewServeMux()
 	mux.Register(taskmill.TaskType{Name: "explode", Backoff: fastRetry, Handler: taskmill.HandlerFunc(func(context.Context, *taskmill.Task) (any, error) {

@@ -13,7 +13,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
-	"runtime"
 	"strings"
 	"sync"
 	"syscall"
@@ -56,14 +55,13 @@ func Binary(t testing.TB) string {
 	return binPath
 }
 
+// goTool finds the go command: the one on PATH, else the usual install.
 func goTool() string {
-	if p := filepath.Join(runtime.GOROOT(), "bin", "go"); fileExists(p) {
+	if p, err := exec.LookPath("go"); err == nil {
 		return p
 	}
-	return "go"
+	return "/usr/local/go/bin/go"
 }
-
-func fileExists(p string) bool { _, err := os.Stat(p); return err == nil }
 
 // Proc is one running taskmill process.
 type Proc struct {
