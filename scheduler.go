@@ -210,7 +210,7 @@ func (s *Scheduler) fire(ctx context.Context, it *scheduled, due time.Time) {
 	switch {
 	case err == nil:
 		it.lastID, it.lastErr = info.ID, ""
-		s.log.Info("scheduled task submitted", "schedule", it.Name, "task", info.ID, "due", due)
+		s.log.Debug("scheduled task submitted", "schedule", it.Name, "task", info.ID, "due", due)
 	case errors.As(err, &dup):
 		// Another scheduler submitted this firing first.
 		it.lastID, it.lastErr = dup.ExistingID, ""

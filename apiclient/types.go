@@ -308,3 +308,12 @@ type AttemptOutcome struct {
 	State backend.State `json:"state"`
 	RunAt time.Time     `json:"run_at,omitzero"`
 }
+
+// ScheduleStatus is one periodic schedule a server runs, with its next
+// and last firing.
+type ScheduleStatus = taskmill.ScheduleStatus
+
+// ScheduleList is the answer of GET /api/schedules.
+type ScheduleList struct {
+	Schedules []ScheduleStatus `json:"schedules"`
+}

@@ -73,6 +73,10 @@ type Config struct {
 	// PublicMetrics serves /metrics without a token even when API keys
 	// are set. Default false: /metrics needs a read key then.
 	PublicMetrics bool
+	// Schedules reports the periodic schedules this server runs (a
+	// taskmill.Scheduler's Status), for GET /api/schedules. Default nil:
+	// the server runs none and the list is empty.
+	Schedules func() []taskmill.ScheduleStatus
 	// Tracer traces requests and the HTTP worker protocol's attempts.
 	// Default nil: no tracing.
 	Tracer trace.TracerProvider

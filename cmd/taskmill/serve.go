@@ -39,6 +39,7 @@ type serveConfig struct {
 	taskTypes                 func() tasktypes.Config
 	access                    *accessFlags
 	telemetry                 *telemetryFlags
+	schedules                 *scheduleFlags
 }
 
 func parseServeFlags(args []string, stderr io.Writer) (*serveConfig, error) {
@@ -61,6 +62,7 @@ func parseServeFlags(args []string, stderr io.Writer) (*serveConfig, error) {
 	c.taskTypes = taskTypeFlags(fs, &c.dataDir)
 	c.access = accessFlagSet(fs)
 	c.telemetry = telemetryFlagSet(fs, true)
+	c.schedules = scheduleFlagSet(fs)
 	if err := parseFlags(fs, args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			fs.SetOutput(stderr)
@@ -142,10 +144,16 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	base.Handler = mux
 	client := taskmill.NewClient(b, taskmill.ClientConfig{Types: mux, RejectUnknownTypes: true, MaxPayloadBytes: c.maxPayload, Logger: log})
 	local := newLocalWorkers(b, base, c.maxLocalSlots, log)
+	sched, err := c.schedules.start(ctx, client, log)
+	if err != nil {
+		return err
+	}
+	defer sched.Stop()
 	api, err := server.New(server.Config{
 		Client: client, Types: mux, Workers: local, UI: web.Dist(), Logger: log, BackendName: kind,
 		APIKeys: c.access.keys, CORSOrigins: c.access.corsOrigins, MaxBodyBytes: c.maxBody, MaxBatch: c.maxBatch,
 		Metrics: tel.metrics, PublicMetrics: c.telemetry.publicMetrics, Tracer: tel.tracerProvider(),
+		Schedules: sched.Status,
 	})
 	if err != nil {
 		return usagef("%v", err)

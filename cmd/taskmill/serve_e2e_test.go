@@ -1,10 +1,15 @@
 package main_test
 
 import (
+	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -193,5 +198,48 @@ func TestServePayloadLimitIsConfigurable(t *testing.T) {
 	}
 	if code := call(t, "POST", base+"/api/tasks", `{"type":"echo","payload":{"ok":true}}`, nil); code != 201 {
 		t.Fatalf("small payload: status %d", code)
+	}
+}
+
+// TestServeRunsSchedules: serve --schedules submits the tasks of a
+// schedule file when due, lists them at /api/schedules, and refuses a bad
+// file at start with exit code 2 and the field named.
+func TestServeRunsSchedules(t *testing.T) {
+	dir := t.TempDir()
+	file := filepath.Join(dir, "schedules.json")
+	if err := os.WriteFile(file, []byte(`[{"name":"tick","spec":"@every 1s","task":{"type":"echo","payload":{"hi":1}}}]`), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	_, base := startServe(t, "serve", filepath.Join(dir, "data"), "--workers", "1", "--schedules", file)
+	var list struct {
+		Schedules []struct {
+			Name     string `json:"name"`
+			LastTask string `json:"last_task_id"`
+		} `json:"schedules"`
+	}
+	deadline := time.Now().Add(30 * time.Second)
+	for len(list.Schedules) == 0 || list.Schedules[0].LastTask == "" {
+		if time.Now().After(deadline) {
+			t.Fatalf("the schedule never fired: %+v", list)
+		}
+		time.Sleep(50 * time.Millisecond)
+		call(t, "GET", base+"/api/schedules", "", &list)
+	}
+	done := waitTask(t, base, list.Schedules[0].LastTask, "completed", func(tk task) bool { return tk.State == "completed" })
+	if string(done.Result) != `{"hi":1}` {
+		t.Fatalf("scheduled echo result %s", done.Result)
+	}
+
+	bad := filepath.Join(dir, "bad.json")
+	if err := os.WriteFile(bad, []byte(`[{"name":"tick","spec":"@every 1s","task":{"type":"fibonacci","payload":{"n":-3}}}]`), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	p := testproc.Start(t, "serve-bad", "serve", "--addr", "127.0.0.1:0", "--data", filepath.Join(dir, "data2"), "--schedules", bad)
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	err := p.Wait(ctx)
+	var exit *exec.ExitError
+	if !errors.As(err, &exit) || exit.ExitCode() != 2 || !strings.Contains(p.Output(), "schedules[0].task.payload.n") {
+		t.Fatalf("serve with a bad schedule: %v\n%s", err, p.Output())
 	}
 }

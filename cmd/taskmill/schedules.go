@@ -1,0 +1,52 @@
+package main
+
+import (
+	"context"
+	"flag"
+	"log/slog"
+	"os"
+	"time"
+
+	"github.com/taskmill/taskmill"
+)
+
+// scheduleFlags are serve's periodic-scheduler settings.
+type scheduleFlags struct {
+	file, timezone string
+}
+
+func scheduleFlagSet(fs *flag.FlagSet) *scheduleFlags {
+	f := &scheduleFlags{}
+	fs.StringVar(&f.file, "schedules", envString("TASKMILL_SCHEDULES", ""), "JSON file of periodic schedules: [{\"name\",\"spec\",\"task\":{…}}] (env TASKMILL_SCHEDULES)")
+	fs.StringVar(&f.timezone, "timezone", envString("TASKMILL_TIMEZONE", "UTC"), "time zone the cron specs of --schedules are read in, e.g. Europe/Berlin (env TASKMILL_TIMEZONE)")
+	return f
+}
+
+// start reads the schedule file, checks every schedule against the
+// client's validation (a bad one is a usage error naming its field), and
+// starts the scheduler. Without --schedules it starts one with none.
+func (f *scheduleFlags) start(ctx context.Context, client *taskmill.Client, log *slog.Logger) (*taskmill.Scheduler, error) {
+	loc, err := time.LoadLocation(f.timezone)
+	if err != nil {
+		return nil, usagef("--timezone %q: %v", f.timezone, err)
+	}
+	var schedules []taskmill.Schedule
+	if f.file != "" {
+		data, err := os.ReadFile(f.file)
+		if err != nil {
+			return nil, usagef("--schedules: %v", err)
+		}
+		if schedules, err = taskmill.ParseSchedules(data); err != nil {
+			return nil, usagef("--schedules %s: %v", f.file, err)
+		}
+	}
+	sched, err := taskmill.NewScheduler(client, taskmill.SchedulerConfig{Schedules: schedules, Location: loc, Logger: log})
+	if err != nil {
+		return nil, usagef("--schedules %s: %v", f.file, err)
+	}
+	sched.Start(ctx)
+	if len(schedules) > 0 {
+		log.Info("periodic schedules loaded", "file", f.file, "schedules", len(schedules), "timezone", loc.String())
+	}
+	return sched, nil
+}
