@@ -4,7 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"sort"
+	"slices"
 	"strconv"
 	"time"
 
@@ -33,9 +33,11 @@ func (b *Backend) Enqueue(ctx context.Context, tasks []*backend.Task) ([]backend
 	if len(tasks) == 0 {
 		return nil, nil
 	}
-	bySlot := map[int][]int{} // slot → indexes into tasks
+	// Group the tasks by slot, keeping their order. On one server (and
+	// for a batch of one queue) that is one group: no maps are built.
+	var groups [][]int // indexes into tasks, per slot
+	var slots []int
 	var queues []string
-	seen := map[string]bool{}
 	for i, t := range tasks {
 		if err := checkName("queue", t.Queue); err != nil {
 			return nil, err
@@ -43,34 +45,33 @@ func (b *Backend) Enqueue(ctx context.Context, tasks []*backend.Task) ([]backend
 		if t.ID == "" {
 			return nil, fmt.Errorf("enqueue: task %d has no id", i)
 		}
-		if !seen[t.Queue] {
-			seen[t.Queue] = true
+		if !slices.Contains(queues, t.Queue) {
 			queues = append(queues, t.Queue)
 		}
 		s := b.slotOf(t.Queue)
-		bySlot[s] = append(bySlot[s], i)
+		k := slices.Index(slots, s)
+		if k < 0 {
+			slots = append(slots, s)
+			groups = append(groups, make([]int, 0, len(tasks)))
+			k = len(slots) - 1
+		}
+		groups[k] = append(groups[k], i)
 	}
 	if err := b.registerQueues(ctx, queues); err != nil {
 		return nil, err
 	}
-	slots := make([]int, 0, len(bySlot))
-	for s := range bySlot {
-		slots = append(slots, s)
-	}
-	sort.Ints(slots)
-	ops := make([]*enqueueOp, 0, len(slots))
-	for _, s := range slots {
-		idx := bySlot[s]
-		op := &enqueueOp{slot: s, route: b.k.meta(tasks[idx[0]].Queue), done: make(chan struct{})}
+	ops := make([]*enqueueOp, len(groups))
+	for k, idx := range groups {
+		op := &enqueueOp{slot: slots[k], route: b.k.meta(tasks[idx[0]].Queue), done: make(chan struct{})}
+		op.args = make([]any, 0, 1+16*len(idx))
 		op.args = append(op.args, len(idx))
 		for _, i := range idx {
-			a, err := b.enqueueArgs(tasks[i])
-			if err != nil {
+			var err error
+			if op.args, err = b.appendEnqueueArgs(op.args, tasks[i]); err != nil {
 				return nil, err
 			}
-			op.args = append(op.args, a...)
 		}
-		ops = append(ops, op)
+		ops[k] = op
 	}
 	for _, op := range ops {
 		if !b.enq.submit(op) {
@@ -87,13 +88,12 @@ func (b *Backend) Enqueue(ctx context.Context, tasks []*backend.Task) ([]backend
 			errs = append(errs, op.err)
 			continue
 		}
-		idx := bySlot[slots[k]]
 		if code, _ := op.res[0].(int64); code == -1 {
 			dup, _ := op.res[1].(string)
 			errs = append(errs, fmt.Errorf("task id %s already exists: %w", dup, backend.ErrDuplicate))
 			continue
 		}
-		for j, i := range idx {
+		for j, i := range groups[k] {
 			holder, _ := op.res[j+1].(string)
 			if holder == "" {
 				results[i] = backend.EnqueueResult{ID: tasks[i].ID}
@@ -108,13 +108,14 @@ func (b *Backend) Enqueue(ctx context.Context, tasks []*backend.Task) ([]backend
 	return results, nil
 }
 
-func (b *Backend) enqueueArgs(t *backend.Task) ([]any, error) {
+// appendEnqueueArgs appends one task's values for the enqueue script.
+func (b *Backend) appendEnqueueArgs(a []any, t *backend.Task) ([]any, error) {
 	fields, err := newTaskFields(t)
 	if err != nil {
 		return nil, err
 	}
 	state, runAt := "p", ""
-	if t.State == backend.StateScheduled || (t.State == backend.StateRetrying) {
+	if t.State == backend.StateScheduled || t.State == backend.StateRetrying {
 		state, runAt = "s", itoa(micros(t.RunAt))
 	} else if t.State != backend.StatePending && t.State != "" {
 		return nil, fmt.Errorf("enqueue task %s: state %s; new tasks are pending or scheduled", t.ID, t.State)
@@ -123,8 +124,7 @@ func (b *Backend) enqueueArgs(t *backend.Task) ([]any, error) {
 	if t.UniqueKey != "" {
 		uu = itoa(micros(t.UniqueUntil))
 	}
-	a := make([]any, 0, 9+len(fields))
-	a = append(a, b.k.queuePrefix(t.Queue), t.Queue, t.ID, state, strconv.Itoa(clampPriority(t.Priority)), runAt, t.UniqueKey, uu, len(fields)/2)
+	a = append(a, b.qp(t.Queue), t.Queue, t.ID, state, strconv.Itoa(clampPriority(t.Priority)), runAt, t.UniqueKey, uu, len(fields)/2)
 	for _, f := range fields {
 		a = append(a, f)
 	}

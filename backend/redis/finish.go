@@ -65,7 +65,7 @@ func (b *Backend) finish(ctx context.Context, l backend.LeaseRef, what, kind, a1
 		return err
 	}
 	op := &finishOp{slot: b.slotOf(q), queue: q, done: make(chan struct{}),
-		args: [8]any{kind, b.k.queuePrefix(q), q, l.TaskID, strconv.FormatUint(l.Token, 10), a1, a2, a3}}
+		args: [8]any{kind, b.qp(q), q, l.TaskID, strconv.FormatUint(l.Token, 10), a1, a2, a3}}
 	if !b.fin.submit(op) {
 		return errClosed
 	}

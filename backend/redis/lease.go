@@ -75,7 +75,7 @@ func (b *Backend) leaseOnce(ctx context.Context, req backend.LeaseRequest) ([]*b
 		args := []any{itoa(micros(now)), itoa(micros(expires)), req.WorkerID, req.Max - len(out),
 			b.evArg(), b.k.wakeChannel(), deadlineMsg}
 		for _, q := range req.Queues[i:j] {
-			args = append(args, b.k.queuePrefix(q), q)
+			args = append(args, b.qp(q), q)
 		}
 		v, err := b.run(ctx, leaseScript, []string{b.k.meta(req.Queues[i])}, args...)
 		if err != nil {
@@ -162,7 +162,7 @@ func (b *Backend) Extend(ctx context.Context, workerID string, leases []backend.
 		args := []any{itoa(micros(expires))}
 		for _, it := range items {
 			l := leases[it.i]
-			args = append(args, b.k.queuePrefix(it.queue), l.TaskID, strconv.FormatUint(l.Token, 10))
+			args = append(args, b.qp(it.queue), l.TaskID, strconv.FormatUint(l.Token, 10))
 		}
 		calls[k] = &scriptCall{script: extendScript, keys: []string{b.k.meta(items[0].queue)}, args: args}
 	}

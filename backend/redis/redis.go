@@ -82,6 +82,8 @@ type Backend struct {
 
 	sub *subscriptions
 
+	prefixes sync.Map // queue → "tm:{queue}:", built once per queue
+
 	stop      chan struct{}
 	closeOnce sync.Once
 	wg        sync.WaitGroup
@@ -172,6 +174,17 @@ func (b *Backend) Client() goredis.UniversalClient { return b.rdb }
 
 // Prefix returns the key prefix.
 func (b *Backend) Prefix() string { return b.k.prefix }
+
+// qp returns the queue's key prefix, "tm:{queue}:", without building
+// the string again on every call of the hot path.
+func (b *Backend) qp(queue string) string {
+	if p, ok := b.prefixes.Load(queue); ok {
+		return p.(string)
+	}
+	p := b.k.queuePrefix(queue)
+	b.prefixes.Store(queue, p)
+	return p
+}
 
 // evArg is the events channel as the task scripts take it (see evInit).
 func (b *Backend) evArg() string {
