@@ -118,10 +118,12 @@ func newBackend(ctx context.Context, rdb goredis.UniversalClient, opts Options, 
 	}
 	// Several loops keep a few script calls in flight, so that the
 	// network and reply parsing of one overlap Redis running another;
-	// more loops would only make smaller batches (Redis runs scripts one
-	// at a time). Measured with taskmill bench: 4 for submits, 2 for acks.
+	// more loops make smaller batches (Redis runs scripts one at a time).
+	// Measured with taskmill bench: 4 for submits; 1 for acks, whose
+	// latency no longer holds a worker slot (the slot is given back
+	// when the handler returns), so bigger batches win.
 	b.enq = newCoalescer(4, opts.MaxBatch, b.runEnqueue)
-	b.fin = newCoalescer(2, opts.MaxBatch, b.runFinish)
+	b.fin = newCoalescer(1, opts.MaxBatch, b.runFinish)
 	sub, err := b.startSubscriptions(ctx)
 	if err != nil {
 		return nil, err
