@@ -6,6 +6,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -53,7 +54,8 @@ func Run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	}
 	if err := cmd.run(ctx, args[1:], stdout, stderr); err != nil {
 		fmt.Fprintf(stderr, "taskmill %s: %v\n", args[0], err)
-		if _, ok := err.(usageError); ok {
+		var usage usageError
+		if errors.As(err, &usage) {
 			return exitUsage
 		}
 		return exitCode(err)

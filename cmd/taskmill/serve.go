@@ -40,6 +40,7 @@ type serveConfig struct {
 	access                    *accessFlags
 	telemetry                 *telemetryFlags
 	schedules                 *scheduleFlags
+	redis                     *redisSettings
 }
 
 func parseServeFlags(args []string, stderr io.Writer) (*serveConfig, error) {
@@ -47,7 +48,7 @@ func parseServeFlags(args []string, stderr io.Writer) (*serveConfig, error) {
 	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
 	fs.StringVar(&c.addr, "addr", envString("TASKMILL_ADDR", "127.0.0.1:8080"), "listen address; a non-loopback one needs --api-key or --insecure (env TASKMILL_ADDR)")
 	fs.StringVar(&c.dataDir, "data", envString("TASKMILL_DATA", "./taskmill-data"), "data directory of the embedded store and of files tasks read (env TASKMILL_DATA)")
-	fs.StringVar(&c.backendURL, "backend", envString("TASKMILL_BACKEND", ""), "backend URL; empty for the embedded store in --data (env TASKMILL_BACKEND)")
+	fs.StringVar(&c.backendURL, "backend", envString("TASKMILL_BACKEND", ""), backendHelp+" (env TASKMILL_BACKEND)")
 	fs.IntVar(&c.workers, "workers", envInt("TASKMILL_WORKERS", runtime.NumCPU()), "in-process worker slots; 0 for none (env TASKMILL_WORKERS)")
 	fs.StringVar(&c.queues, "queues", envString("TASKMILL_QUEUES", "default=1"), "queues the in-process workers take from, with weights: a=3,b=1 (env TASKMILL_QUEUES)")
 	fs.StringVar(&c.strict, "strict", envString("TASKMILL_STRICT", ""), "take from these queues in strict order instead: a,b (env TASKMILL_STRICT)")
@@ -63,6 +64,7 @@ func parseServeFlags(args []string, stderr io.Writer) (*serveConfig, error) {
 	c.access = accessFlagSet(fs)
 	c.telemetry = telemetryFlagSet(fs, true)
 	c.schedules = scheduleFlagSet(fs)
+	c.redis = redisFlags(fs)
 	if err := parseFlags(fs, args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			fs.SetOutput(stderr)
@@ -118,7 +120,11 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		return err
 	}
 
-	b, kind, err := openBackend(ctx, c.backendURL, c.dataDir, log)
+	rawURL, err := c.redis.apply(c.backendURL)
+	if err != nil {
+		return err
+	}
+	b, kind, err := openBackend(ctx, rawURL, c.dataDir, log)
 	if err != nil {
 		return fmt.Errorf("open backend: %w", err)
 	}

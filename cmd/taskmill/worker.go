@@ -121,10 +121,7 @@ func runWorker(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	cfg.Observer = observer
 	b, kind, err := openBackend(ctx, rawURL, c.dataDir, log)
 	if err != nil {
-		if _, bad := err.(usageError); bad {
-			return err // a bad URL exits 2 (Run looks at the type itself)
-		}
-		return fmt.Errorf("open backend: %w", err)
+		return fmt.Errorf("open backend: %w", err) // a bad URL still exits 2: Run uses errors.As
 	}
 	defer b.Close()
 	w, err := taskmill.NewWorker(b, cfg)
