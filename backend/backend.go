@@ -63,6 +63,14 @@ type Backend interface {
 	// Delete removes a final task. ErrNotFinal when it is not final.
 	Delete(ctx context.Context, id string) error
 
+	// Purge deletes up to max tasks that are in the final state s and
+	// finished before the given time, oldest first, and reports how many
+	// it deleted. Retention runs it so that the store does not grow
+	// without bound. Like Delete it frees the tasks' unique keys; it sends
+	// no event per task (a queue_update per queue it touched instead). A
+	// state that is not final is an error.
+	Purge(ctx context.Context, s State, before time.Time, max int) (int, error)
+
 	// Reclaim returns tasks whose lease expired before now to pending (or
 	// to failed when that was their last attempt) and reports how many.
 	Reclaim(ctx context.Context, now time.Time) (int, error)

@@ -54,6 +54,8 @@ func Run(t *testing.T, newBackend NewBackend) {
 		{"ListBadCursor", testListBadCursor},
 		{"QueueCounts", testQueueCounts},
 		{"Delete", testDelete},
+		{"PurgeFinishedBefore", testPurge},
+		{"PurgeKeepsRetriedTasks", testPurgeKeepsRetried},
 		{"DeadlinePassedNotLeased", testDeadlinePassed},
 		{"History", testHistory},
 		{"WorkerRegistry", testWorkerRegistry},
@@ -946,5 +948,127 @@ func testEvents(t *testing.T, b backend.Backend) {
 		case <-deadline:
 			t.Fatalf("event channel not closed after ctx ended")
 		}
+	}
+}
+
+// finishAll leases and finishes every pending task of the queues: acked,
+// failed for good, or canceled.
+func finishAll(t *testing.T, b backend.Backend, how backend.State, queues ...string) []string {
+	t.Helper()
+	var done []string
+	for {
+		got := lease(t, b, 100, queues...)
+		if len(got) == 0 {
+			return done
+		}
+		for _, l := range got {
+			var err error
+			switch how {
+			case backend.StateCompleted:
+				err = b.Ack(ctxT(t), l.Ref(), json.RawMessage(`{"ok":true}`))
+			case backend.StateFailed:
+				err = b.Fail(ctxT(t), l.Ref(), backend.Failure{Error: "boom", Final: true})
+			case backend.StateCanceled:
+				_, err = b.Cancel(ctxT(t), l.ID)
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			done = append(done, l.ID)
+		}
+	}
+}
+
+func testPurge(t *testing.T, b backend.Backend) {
+	// Three completed tasks in two queues finish first; then the cutoff;
+	// then two more completed, two failed and one canceled.
+	enqueue(t, b, newTask(inQueue("a"), unique("old-a", time.Hour)), newTask(inQueue("a")), newTask(inQueue("b")))
+	old := finishAll(t, b, backend.StateCompleted, "a", "b")
+	time.Sleep(20 * time.Millisecond)
+	cutoff := time.Now()
+	time.Sleep(20 * time.Millisecond)
+	enqueue(t, b, newTask(inQueue("a")), newTask(inQueue("b")))
+	recent := finishAll(t, b, backend.StateCompleted, "a", "b")
+	enqueue(t, b, newTask(inQueue("a")), newTask(inQueue("a")))
+	failed := finishAll(t, b, backend.StateFailed, "a")
+	enqueue(t, b, newTask(inQueue("b")))
+	canceled := finishAll(t, b, backend.StateCanceled, "b")
+	pending := newTask(inQueue("a"))
+	enqueue(t, b, pending)
+
+	if _, err := b.Purge(ctxT(t), backend.StatePending, time.Now().Add(time.Hour), 100); err == nil {
+		t.Fatal("Purge of a state that is not final succeeded")
+	}
+	// At most max per call, oldest first.
+	if n, err := b.Purge(ctxT(t), backend.StateCompleted, cutoff, 2); err != nil || n != 2 {
+		t.Fatalf("Purge(completed, cutoff, 2) = %d, %v; want 2", n, err)
+	}
+	if n, err := b.Purge(ctxT(t), backend.StateCompleted, cutoff, 100); err != nil || n != 1 {
+		t.Fatalf("second Purge(completed, cutoff) = %d, %v; want the 1 left", n, err)
+	}
+	if n, err := b.Purge(ctxT(t), backend.StateCompleted, cutoff, 100); err != nil || n != 0 {
+		t.Fatalf("third Purge(completed, cutoff) = %d, %v; want 0", n, err)
+	}
+	for _, id := range old {
+		_, err := b.Get(ctxT(t), id)
+		wantErr(t, "Get purged task", err, backend.ErrNotFound)
+	}
+	for _, id := range recent {
+		wantState(t, b, id, backend.StateCompleted)
+	}
+	for _, id := range failed {
+		wantState(t, b, id, backend.StateFailed)
+	}
+	for _, id := range canceled {
+		wantState(t, b, id, backend.StateCanceled)
+	}
+	wantState(t, b, pending.ID, backend.StatePending)
+	qs, _ := b.Queues(ctxT(t))
+	if qa, qb := findQueue(qs, "a"), findQueue(qs, "b"); qa == nil || qb == nil ||
+		qa.Counts[backend.StateCompleted] != 1 || qb.Counts[backend.StateCompleted] != 1 || qa.Counts[backend.StateFailed] != 2 {
+		t.Fatalf("counts after purge: %+v", qs)
+	}
+	if res := enqueue(t, b, newTask(inQueue("a"), unique("old-a", time.Hour))); res[0].Duplicate {
+		t.Fatal("the unique key of a purged task is still held")
+	}
+
+	// Each final state on its own.
+	later := time.Now().Add(time.Second)
+	if n, err := b.Purge(ctxT(t), backend.StateFailed, later, 100); err != nil || n != 2 {
+		t.Fatalf("Purge(failed) = %d, %v; want 2", n, err)
+	}
+	if n, err := b.Purge(ctxT(t), backend.StateCanceled, later, 100); err != nil || n != 1 {
+		t.Fatalf("Purge(canceled) = %d, %v; want 1", n, err)
+	}
+	if n, err := b.Purge(ctxT(t), backend.StateCompleted, later, 100); err != nil || n != 2 {
+		t.Fatalf("Purge(completed, later) = %d, %v; want 2", n, err)
+	}
+	page, err := b.List(ctxT(t), backend.Filter{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tk := range page.Tasks {
+		if tk.State.Final() {
+			t.Fatalf("task %s still %s after purging every final state", tk.ID, tk.State)
+		}
+	}
+}
+
+// testPurgeKeepsRetriedTasks: a failed task retried by hand is no longer
+// failed, and a purge of failed tasks must leave it alone — and purge it
+// once it has failed again and that finish is old enough.
+func testPurgeKeepsRetried(t *testing.T, b backend.Backend) {
+	enqueue(t, b, newTask())
+	ids := finishAll(t, b, backend.StateFailed)
+	if _, err := b.Retry(ctxT(t), ids[0]); err != nil {
+		t.Fatal(err)
+	}
+	if n, err := b.Purge(ctxT(t), backend.StateFailed, time.Now().Add(time.Hour), 100); err != nil || n != 0 {
+		t.Fatalf("Purge(failed) after a manual retry = %d, %v; want 0", n, err)
+	}
+	wantState(t, b, ids[0], backend.StatePending)
+	finishAll(t, b, backend.StateFailed)
+	if n, err := b.Purge(ctxT(t), backend.StateFailed, time.Now().Add(time.Hour), 100); err != nil || n != 1 {
+		t.Fatalf("Purge(failed) after it failed again = %d, %v; want 1", n, err)
 	}
 }

@@ -73,22 +73,7 @@ func (b *Backend) Delete(ctx context.Context, id string) error {
 		if !t.State.Final() {
 			return fmt.Errorf("delete task %s (%s): %w", id, t.State, backend.ErrNotFinal)
 		}
-		key := []byte(id)
-		if t.UniqueKey != "" {
-			ub := tx.Bucket(bucketUnique)
-			if bytes.Equal(ub.Get([]byte(t.UniqueKey)), key) {
-				if err := ub.Delete([]byte(t.UniqueKey)); err != nil {
-					return err
-				}
-			}
-		}
-		if err := tx.Bucket(bucketStates).Bucket([]byte(t.State)).Delete(key); err != nil {
-			return err
-		}
-		if err := addCount(tx, t.Queue, t.State, -1); err != nil {
-			return err
-		}
-		if err := tx.Bucket(bucketTasks).Delete(key); err != nil {
+		if err := deleteTask(tx, t); err != nil {
 			return err
 		}
 		ev := backend.EventOf(t, tx.now)
@@ -96,6 +81,65 @@ func (b *Backend) Delete(ctx context.Context, id string) error {
 		tx.publish(ev)
 		return nil
 	})
+}
+
+// deleteTask removes a final task with its indexes, counts and unique key.
+func deleteTask(tx *txn, t *backend.Task) error {
+	key := []byte(t.ID)
+	if t.UniqueKey != "" {
+		ub := tx.Bucket(bucketUnique)
+		if bytes.Equal(ub.Get([]byte(t.UniqueKey)), key) {
+			if err := ub.Delete([]byte(t.UniqueKey)); err != nil {
+				return err
+			}
+		}
+	}
+	if err := unindex(tx, t, t.State); err != nil {
+		return err
+	}
+	if err := tx.Bucket(bucketStates).Bucket([]byte(t.State)).Delete(key); err != nil {
+		return err
+	}
+	if err := addCount(tx, t.Queue, t.State, -1); err != nil {
+		return err
+	}
+	return tx.Bucket(bucketTasks).Delete(key)
+}
+
+// Purge deletes tasks of a final state that finished before the given
+// time, oldest first, at most max of them.
+func (b *Backend) Purge(ctx context.Context, s backend.State, before time.Time, max int) (int, error) {
+	if !s.Final() {
+		return 0, fmt.Errorf("purge %s tasks: only completed, failed and canceled tasks can be purged", s)
+	}
+	n := 0
+	err := b.update(ctx, func(tx *txn) error {
+		// Read everything first, then write (see update).
+		n = 0
+		var doomed []*backend.Task
+		c := tx.Bucket(bucketFinished).Bucket([]byte(s)).Cursor()
+		limit := be64(uint64(before.UnixNano()))
+		for k, v := c.First(); k != nil && bytes.Compare(k[:8], limit) < 0 && len(doomed) < max; k, v = c.Next() {
+			t, err := getTask(tx.Tx, string(v))
+			if err != nil {
+				return err
+			}
+			doomed = append(doomed, t)
+		}
+		queues := map[string]bool{}
+		for _, t := range doomed {
+			if err := deleteTask(tx, t); err != nil {
+				return err
+			}
+			queues[t.Queue] = true
+			n++
+		}
+		for q := range queues {
+			tx.publish(backend.Event{Kind: backend.EventQueueUpdate, Queue: q, At: tx.now})
+		}
+		return nil
+	})
+	return n, err
 }
 
 // Reclaim returns tasks whose lease expired to pending, or fails them when

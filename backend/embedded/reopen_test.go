@@ -3,11 +3,13 @@ package embedded_test
 import (
 	"context"
 	"encoding/json"
+	"path/filepath"
 	"testing"
 	"time"
 
 	"github.com/taskmill/taskmill/backend"
 	"github.com/taskmill/taskmill/backend/embedded"
+	bolt "go.etcd.io/bbolt"
 )
 
 // TestReopenKeepsEverything closes and reopens the store: tasks, queue
@@ -65,5 +67,47 @@ func TestReopenKeepsEverything(t *testing.T) {
 	}
 	if !paused {
 		t.Fatalf("queue pause lost on reopen: %+v", qs)
+	}
+}
+
+// TestFinishedIndexBackfilled opens a store written before the finished
+// index existed: the index is built at Open, so Purge finds old tasks.
+func TestFinishedIndexBackfilled(t *testing.T) {
+	dir := t.TempDir()
+	ctx := context.Background()
+	b, err := embedded.Open(dir, embedded.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	now := time.Now().UTC()
+	if _, err := b.Enqueue(ctx, []*backend.Task{{ID: "old", Type: "echo", Queue: "default", State: backend.StatePending, MaxAttempts: 1, CreatedAt: now}}); err != nil {
+		t.Fatal(err)
+	}
+	got, err := b.Lease(ctx, backend.LeaseRequest{WorkerID: "w", Queues: []string{"default"}, Max: 1, LeaseFor: time.Minute})
+	if err != nil || len(got) != 1 {
+		t.Fatalf("lease: %v %d", err, len(got))
+	}
+	if err := b.Ack(ctx, got[0].Ref(), nil); err != nil {
+		t.Fatal(err)
+	}
+	b.Close()
+
+	// Make it look like a store from before the index: drop the bucket.
+	db, err := bolt.Open(filepath.Join(dir, embedded.FileName), 0o600, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := db.Update(func(tx *bolt.Tx) error { return tx.DeleteBucket([]byte("finished")) }); err != nil {
+		t.Fatal(err)
+	}
+	db.Close()
+
+	b, err = embedded.Open(dir, embedded.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Close()
+	if n, err := b.Purge(ctx, backend.StateCompleted, time.Now().Add(time.Minute), 10); err != nil || n != 1 {
+		t.Fatalf("Purge after the backfill = %d, %v; want 1", n, err)
 	}
 }

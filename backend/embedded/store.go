@@ -1,6 +1,7 @@
 package embedded
 
 import (
+	"bytes"
 	"encoding/binary"
 	"encoding/json"
 	"fmt"
@@ -26,12 +27,14 @@ var (
 	bucketHistory   = []byte("history")   // (minute s, queue) → {"c":n,"f":n}
 	bucketWorkers   = []byte("workers")   // id → workerRecord JSON
 	bucketMeta      = []byte("meta")      // counters
+	bucketFinished  = []byte("finished")  // final state → (finished ns, id) → id: for Purge
 )
 
 const (
 	posReady     byte = 'r'
 	posScheduled byte = 's'
 	posLease     byte = 'l'
+	posFinished  byte = 'f' // followed by the state, a 0 byte and the finished key
 )
 
 func createBuckets(tx *bolt.Tx) error {
@@ -47,7 +50,48 @@ func createBuckets(tx *bolt.Tx) error {
 			return err
 		}
 	}
+	return createFinishedIndex(tx)
+}
+
+// finalStates are the states the finished index covers.
+var finalStates = []backend.State{backend.StateCompleted, backend.StateFailed, backend.StateCanceled}
+
+// createFinishedIndex creates the index Purge reads and, for a store made
+// before it existed, fills it from the final tasks already there.
+func createFinishedIndex(tx *bolt.Tx) error {
+	if tx.Bucket(bucketFinished) != nil {
+		return nil
+	}
+	fb, err := tx.CreateBucket(bucketFinished)
+	if err != nil {
+		return err
+	}
+	for _, s := range finalStates {
+		sb, err := fb.CreateBucket([]byte(s))
+		if err != nil {
+			return err
+		}
+		err = tx.Bucket(bucketStates).Bucket([]byte(s)).ForEach(func(id, _ []byte) error {
+			t, err := getTask(tx, string(id))
+			if err != nil {
+				return err
+			}
+			k := timeKey(t.FinishedAt, t.ID)
+			if err := sb.Put(k, id); err != nil {
+				return err
+			}
+			return tx.Bucket(bucketPos).Put(id, finishedPos(s, k))
+		})
+		if err != nil {
+			return err
+		}
+	}
 	return nil
+}
+
+func finishedPos(s backend.State, k []byte) []byte {
+	pos := append([]byte{posFinished}, s...)
+	return append(append(pos, 0), k...)
 }
 
 func be64(v uint64) []byte {
@@ -121,6 +165,14 @@ func save(tx *txn, t *backend.Task, prev backend.State) error {
 		if err := tx.Bucket(bucketPos).Put(id, append([]byte{posLease}, k...)); err != nil {
 			return err
 		}
+	case backend.StateCompleted, backend.StateFailed, backend.StateCanceled:
+		k := timeKey(t.FinishedAt, t.ID)
+		if err := tx.Bucket(bucketFinished).Bucket([]byte(t.State)).Put(k, id); err != nil {
+			return err
+		}
+		if err := tx.Bucket(bucketPos).Put(id, finishedPos(t.State, k)); err != nil {
+			return err
+		}
 	}
 	if prev != t.State {
 		if prev != "" {
@@ -151,9 +203,10 @@ func save(tx *txn, t *backend.Task, prev backend.State) error {
 	return nil
 }
 
-// unindex removes t from whichever of ready, scheduled or leases holds it.
+// unindex removes t from whichever of ready, scheduled, leases or the
+// finished index holds it.
 func unindex(tx *txn, t *backend.Task, prev backend.State) error {
-	if prev == "" || prev.Final() {
+	if prev == "" {
 		return nil
 	}
 	id := []byte(t.ID)
@@ -172,6 +225,12 @@ func unindex(tx *txn, t *backend.Task, prev backend.State) error {
 		err = tx.Bucket(bucketScheduled).Delete(key)
 	case posLease:
 		err = tx.Bucket(bucketLeases).Delete(key)
+	case posFinished:
+		if i := bytes.IndexByte(key, 0); i > 0 {
+			if fb := tx.Bucket(bucketFinished).Bucket(key[:i]); fb != nil {
+				err = fb.Delete(key[i+1:])
+			}
+		}
 	}
 	if err != nil {
 		return err
