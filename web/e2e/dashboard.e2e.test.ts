@@ -15,7 +15,7 @@ import { join } from "node:path";
 import type { Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { launchChromium } from "./browser";
-import { buildTaskmill, repoRoot, startServer, tempDir, type Server } from "./server";
+import { buildTaskmill, startServer, tempDir, type Server } from "./server";
 
 const SHOTS = process.env.TASKMILL_SCREENSHOTS_DIR || join(tmpdir(), "taskmill-screenshots");
 const API_TOKEN = "e2e-admin-token-0123456789abcdef";
