@@ -41,6 +41,7 @@ type serveConfig struct {
 	telemetry                 *telemetryFlags
 	schedules                 *scheduleFlags
 	redis                     *redisSettings
+	retention                 *taskmill.Retention
 }
 
 func parseServeFlags(args []string, stderr io.Writer) (*serveConfig, error) {
@@ -65,6 +66,7 @@ func parseServeFlags(args []string, stderr io.Writer) (*serveConfig, error) {
 	c.telemetry = telemetryFlagSet(fs, true)
 	c.schedules = scheduleFlagSet(fs)
 	c.redis = redisFlags(fs)
+	c.retention = retentionFlagSet(fs)
 	if err := parseFlags(fs, args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			fs.SetOutput(stderr)
@@ -90,6 +92,9 @@ func parseServeFlags(args []string, stderr io.Writer) (*serveConfig, error) {
 		return nil, usagef("--max-batch must be between 1 and 100000, got %d", c.maxBatch)
 	case c.maxLocalSlots < c.workers:
 		return nil, usagef("--max-local-slots (%d) must be at least --workers (%d)", c.maxLocalSlots, c.workers)
+	}
+	if err := checkRetention(c.retention); err != nil {
+		return nil, err
 	}
 	if c.maxBody == 0 {
 		c.maxBody = int64(c.maxPayload) + 64<<10
@@ -181,6 +186,11 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	go func() {
 		defer bg.Done()
 		taskmill.ReclaimLoopObserved(bgCtx, b, time.Second, log, base.Observer)
+	}()
+	bg.Add(1)
+	go func() {
+		defer bg.Done()
+		taskmill.RetentionLoop(bgCtx, b, *c.retention, log)
 	}()
 
 	if c.workers > 0 {

@@ -243,3 +243,14 @@ func TestServeRunsSchedules(t *testing.T) {
 		t.Fatalf("serve with a bad schedule: %v\n%s", err, p.Output())
 	}
 }
+
+// TestServeRefusesNegativeRetention: a bad retention flag exits 2.
+func TestServeRefusesNegativeRetention(t *testing.T) {
+	p := testproc.Start(t, "serve", "serve", "--addr", "127.0.0.1:0", "--data", t.TempDir(), "--retain-completed", "-1h")
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	var exit *exec.ExitError
+	if err := p.Wait(ctx); !errors.As(err, &exit) || exit.ExitCode() != 2 || !strings.Contains(p.Output(), "--retain-completed") {
+		t.Fatalf("serve --retain-completed -1h: %v\n%s", err, p.Output())
+	}
+}
