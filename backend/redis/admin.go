@@ -87,22 +87,14 @@ func (b *Backend) Reclaim(ctx context.Context, now time.Time) (int, error) {
 		return 0, err
 	}
 	nowS := itoa(micros(now))
-	bySlot := map[int][]string{}
-	var order []int
-	for _, q := range queues {
-		s := b.slotOf(q)
-		if _, ok := bySlot[s]; !ok {
-			order = append(order, s)
-		}
-		bySlot[s] = append(bySlot[s], q)
-	}
-	calls := make([]*scriptCall, len(order))
-	for i, s := range order {
+	groups := bySlot(b, queues, func(q string) string { return q })
+	calls := make([]*scriptCall, len(groups))
+	for i, group := range groups {
 		args := []any{nowS, b.evArg(), b.k.wakeChannel()}
-		for _, q := range bySlot[s] {
+		for _, q := range group {
 			args = append(args, b.k.queuePrefix(q), q)
 		}
-		calls[i] = &scriptCall{script: reclaimScript, keys: []string{b.k.meta(bySlot[s][0])}, args: args}
+		calls[i] = &scriptCall{script: reclaimScript, keys: []string{b.k.meta(group[0])}, args: args}
 	}
 	n := 0
 	if len(calls) > 0 {

@@ -27,6 +27,7 @@ const (
 	sfxCompleted = "completed" // zset (lex): completed ids
 	sfxFailed    = "failed"    // zset (lex): failed ids (the dead-letter queue)
 	sfxCanceled  = "canceled"  // zset (lex): canceled ids
+	sfxFinLog    = "fin:"      // + completed|failed|canceled: list of (finished µs, id) pairs in finish order, for Purge
 	sfxMeta      = "meta"      // hash: paused, tok (lease token counter)
 	sfxHistory   = "hist"      // hash: "<minute unix s>:c|f" → count
 	sfxUnique    = "u:"        // + unique key: string holding the holder's id

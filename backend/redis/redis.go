@@ -443,10 +443,11 @@ func redisErr(what string, err error) error {
 	return fmt.Errorf("redis: %s: %w", what, err)
 }
 
-// Purge deletes every key under the backend's prefix, on every node. It
+// Wipe deletes every key under the backend's prefix, on every node. It
 // is for benchmarks and tests that clean up after themselves: it is not
 // a transition, not atomic, and must not run while others use the prefix.
-func (b *Backend) Purge(ctx context.Context) error {
+// (Purge, of backend.Backend, is the transition that deletes old tasks.)
+func (b *Backend) Wipe(ctx context.Context) error {
 	purge := func(ctx context.Context, c *goredis.Client) error {
 		iter := c.Scan(ctx, 0, b.k.prefix+":*", 1000).Iterator()
 		var batch []string
@@ -475,7 +476,7 @@ func (b *Backend) Purge(ctx context.Context) error {
 	default:
 		err = fmt.Errorf("unsupported client %T", b.rdb)
 	}
-	return redisErr("purge "+b.k.prefix, err)
+	return redisErr("wipe "+b.k.prefix, err)
 }
 
 // UsedMemory returns Redis's used_memory (bytes), summed over the

@@ -54,6 +54,9 @@ func TestConformanceCluster(t *testing.T) {
 		}
 	}
 	backendtest.Run(t, func(t *testing.T) backend.Backend { return openCluster(t, cl) })
+	// Purge merges the queues' finish logs across slots, so across nodes.
+	t.Run("PurgeOldestFirstAcrossSlots", func(t *testing.T) { testPurgeOldestFirst(t, openCluster(t, cl)) })
+	t.Run("PurgeQueuesTakingTurns", func(t *testing.T) { testPurgeTakingTurns(t, openCluster(t, cl)) })
 }
 
 func openCluster(t *testing.T, cl *testredis.Cluster) *redis.Backend {

@@ -31,9 +31,15 @@ import goredis "github.com/redis/go-redis/v9"
 
 // luaPrelude holds the helpers every task script uses. The state codes
 // are those of record.go. Writes that many tasks of one call share — a
-// pending list, the lease and final-state sets — are gathered in tables
-// and sent as one variadic command per key (flushWrites): a redis.call
-// from Lua costs far more than the work most commands do.
+// pending list, the lease and final-state sets, the finish logs — are
+// gathered in tables and sent as one variadic command per key
+// (flushWrites): a redis.call from Lua costs far more than the work most
+// commands do.
+//
+// A task that becomes final goes through toFinal, which files it twice:
+// in its state's id-ordered set (read by List and the counts) and at the
+// tail of that state's finish log, a list of (finished µs, id) pairs in
+// the order the tasks finished (read by Purge; see purgeScript).
 const luaPrelude = `
 local EV = {}
 local EVON = false
@@ -44,6 +50,7 @@ local HIST = {}
 local PUSH = {}    -- list key -> {q, prios key, prio, ids...}
 local ZADDS = {}   -- zset key -> {score, member, ...}
 local ZREMS = {}   -- zset key -> {member, ...}
+local LOGS = {}    -- finish log key -> {finished µs, id, ...}
 -- evInit decides whether to build events: when the channel has
 -- subscribers, or always when the channel comes as "+name" (on a
 -- cluster NUMSUB sees only this node's subscribers).
@@ -85,6 +92,18 @@ local function zrem(key, member)
   if not z then z = {}; ZREMS[key] = z end
   z[#z + 1] = member
 end
+-- toFinal files a task that has just become final, at now, which must be
+-- the 'ft' the caller writes in its hash: Purge tells a live log entry
+-- from a stale one (the task was retried or deleted since) by comparing
+-- the two.
+local function toFinal(pre, set, id, now)
+  zadd(pre .. set, 0, id)
+  local key = pre .. 'fin:' .. set
+  local l = LOGS[key]
+  if not l then l = {}; LOGS[key] = l end
+  l[#l + 1] = now
+  l[#l + 1] = id
+end
 -- variadic sends cmd on key with args in chunks Lua's unpack can take.
 local function variadic(cmd, key, args)
   local last = nil
@@ -106,6 +125,9 @@ local function flushWrites()
   ZADDS = {}
   for key, z in pairs(ZREMS) do variadic('ZREM', key, z) end
   ZREMS = {}
+  -- Chunks of 4000 arguments keep the pairs whole.
+  for key, l in pairs(LOGS) do variadic('RPUSH', key, l) end
+  LOGS = {}
 end
 local function attemptRow(h, n, w, st, ft, outcome, err)
   local row = '[' .. (tonumber(n) or 0) .. ',' .. cjson.encode(w or '') .. ',"' .. (st or '') .. '","' .. ft ..
@@ -282,7 +304,7 @@ for qi = 8, #ARGV, 2 do
             end
             if dl and nowN >= tonumber(dl) then
               redis.call('HSET', key, 's', 'f', 'ft', now, 'e', ARGV[7])
-              zadd(pre .. 'failed', 0, id)
+              toFinal(pre, 'failed', id, now)
               hist(pre, 'f')
               if EVON then ev('t', id, y, q, 'f', tostring(a), '', '', ARGV[7]) end
             else
@@ -356,7 +378,7 @@ for i = 4, #ARGV, 8 do
         redis.call('HSET', key, 's', 'c', 'ft', now)
       end
       zrem(pre .. 'lease', id)
-      zadd(pre .. 'completed', 0, id)
+      toFinal(pre, 'completed', id, now)
       hist(pre, 'c')
       if EVON then ev('t', id, f[4], q, 'c', f[3], '', r) end
     end
@@ -382,7 +404,7 @@ for i = 4, #ARGV, 8 do
           if EVON then ev('t', id, f[7], q, 'r', f[3], '', '', err) end
         else
           redis.call('HSET', key, 's', 'f', 'ft', now, 'h', h, 'e', err)
-          zadd(pre .. 'failed', 0, id)
+          toFinal(pre, 'failed', id, now)
           if EVON then ev('t', id, f[7], q, 'f', f[3], '', '', err) end
         end
         hist(pre, 'f')
@@ -459,7 +481,7 @@ elseif s == 'a' then
   redis.call('HDEL', key, 'tk', 'w', 'le')
 end
 redis.call('HSET', key, 's', 'x', 'ft', now)
-redis.call('ZADD', pre .. 'canceled', 0, id)
+toFinal(pre, 'canceled', id, now)
 if f[8] then
   local uk = pre .. 'u:' .. f[8]
   if redis.call('GET', uk) == id then redis.call('DEL', uk) end
@@ -522,6 +544,110 @@ flush(now, ARGV[2], ARGV[3])
 return 1
 `)
 
+// Purge reads the finish logs that toFinal appends to, one per queue and
+// final state: "tm:{q}:fin:<state>", a list of (finished µs, id) pairs.
+// Tasks are appended as they finish, so a log is in finish order (up to
+// the clock skew between the processes that finish tasks) and the tasks
+// that finished before a time are a run at its head: finding them costs
+// nothing when there are none. An entry is not removed when its task is
+// retried or deleted; it goes stale, and Purge drops it when it reaches
+// it: the task is gone, in another state, or finished again at another
+// time (its newer entry is further down the log). A pair in a list costs
+// about 49 bytes against about 144 for a sorted-set entry, and appending
+// costs less than a sorted insert on the ack path.
+
+// purgeScanScript reads, without changing anything, the finish times of
+// the due entries at the head of finish logs: those that finished before
+// a time (the cutoff, or the end of a window before it). Purge merges
+// them across queues to take the oldest first.
+//
+//	KEYS[1]  routing key (meta key of the first queue)
+//	ARGV[1]  log suffix, "fin:completed", "fin:failed" or "fin:canceled"
+//	ARGV[2]  time µs: entries that finished before it are due
+//	ARGV[3]  most entries to report per queue
+//	ARGV[4…] queue prefixes
+//
+// Returns per queue the finish times (µs strings), in log order, of the
+// entries before the first one that is not due, at most ARGV[3].
+var purgeScanScript = goredis.NewScript(`
+local before, max = tonumber(ARGV[2]), tonumber(ARGV[3])
+local out = {}
+for qi = 4, #ARGV do
+  local key = ARGV[qi] .. ARGV[1]
+  local due = {}
+  -- The common answer is "nothing due": one read of the first entry.
+  -- Otherwise read a few pairs, then more while all are due.
+  local head = redis.call('LINDEX', key, 0)
+  if head and (tonumber(head) or 0) < before then
+    local from, want = 0, math.min(16, max)
+    while want > 0 do
+      local l = redis.call('LRANGE', key, from, from + 2 * want - 1)
+      local stop = #l < 2 * want
+      for i = 1, #l - 1, 2 do
+        if (tonumber(l[i]) or 0) >= before then stop = true; break end
+        due[#due + 1] = l[i]
+      end
+      if stop then break end
+      from = from + #l
+      want = math.min(4 * want, max - #due)
+    end
+  end
+  out[#out + 1] = due
+end
+return out
+`)
+
+// purgeScript deletes final tasks from the heads of their finish logs.
+// Per queue it consumes entries from the head while they finished before
+// the queue's cutoff, at most a given number; an entry's task is deleted
+// when it is still in the state with that finish time, and the entry is
+// dropped as stale otherwise. Like deleteScript it frees unique keys the
+// tasks hold; it sends one queue event per queue it deleted from, none
+// per task.
+//
+//	KEYS[1]  routing key (meta key of the first queue)
+//	ARGV[1]  now µs, ARGV[2] events channel, ARGV[3] wake channel
+//	ARGV[4]  state code: "c", "f" or "x"
+//	ARGV[5…] queue prefix, queue, most entries to consume and cutoff µs:
+//	         quadruples
+//
+// Returns per queue {deleted, consumed}: tasks deleted, and log entries
+// consumed (the deleted ones and the stale ones).
+var purgeScript = goredis.NewScript(luaPrelude + `
+local now, code = ARGV[1], ARGV[4]
+evInit(ARGV[2])
+local set = ({c = 'completed', f = 'failed', x = 'canceled'})[code]
+local out = {}
+for qi = 5, #ARGV, 4 do
+  local pre, q, max, before = ARGV[qi], ARGV[qi + 1], tonumber(ARGV[qi + 2]), tonumber(ARGV[qi + 3])
+  local log = pre .. 'fin:' .. set
+  local l = redis.call('LRANGE', log, 0, 2 * max - 1)
+  local used, deleted, dels = 0, 0, {}
+  for i = 1, #l - 1, 2 do
+    local ft, id = l[i], l[i + 1]
+    if (tonumber(ft) or 0) >= before then break end
+    used = used + 1
+    local key = pre .. 't:' .. id
+    local f = redis.call('HMGET', key, 's', 'ft', 'uk')
+    if f[1] == code and f[2] == ft then
+      deleted = deleted + 1
+      dels[#dels + 1] = key
+      zrem(pre .. set, id)
+      if f[3] then
+        local uk = pre .. 'u:' .. f[3]
+        if redis.call('GET', uk) == id then dels[#dels + 1] = uk end
+      end
+    end
+  end
+  for i = 1, #dels, 4000 do redis.call('DEL', unpack(dels, i, math.min(i + 3999, #dels))) end
+  if used > 0 then redis.call('LTRIM', log, 2 * used, -1) end
+  if deleted > 0 then ev('q', q) end
+  out[#out + 1] = {deleted, used}
+end
+flush(now, ARGV[2], ARGV[3])
+return out
+`)
+
 // reclaimScript returns expired leases to pending (or fails them on
 // their last attempt) and promotes due delayed tasks.
 //
@@ -548,7 +674,7 @@ for qi = 4, #ARGV, 2 do
       redis.call('HDEL', key, 'tk', 'w', 'le')
       if tonumber(f[1]) >= tonumber(f[2]) then
         redis.call('HSET', key, 's', 'f', 'ft', now, 'h', h, 'e', msg)
-        redis.call('ZADD', pre .. 'failed', 0, id)
+        toFinal(pre, 'failed', id, now)
         if EVON then ev('t', id, f[7], q, 'f', f[1], '', '', msg) end
       else
         redis.call('HSET', key, 's', 'p', 'h', h, 'e', msg)

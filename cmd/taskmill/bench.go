@@ -128,7 +128,7 @@ func openBenchBackend(ctx context.Context, rawURL, dataDir string, keep bool) (b
 		}
 		cleanup := func() {
 			if !keep {
-				if err := rb.Purge(context.Background()); err != nil {
+				if err := rb.Wipe(context.Background()); err != nil {
 					fmt.Fprintf(os.Stderr, "taskmill bench: remove the benchmark's keys: %v\n", err)
 				}
 			}
