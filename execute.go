@@ -12,6 +12,16 @@ import (
 	"github.com/taskmill/taskmill/backend"
 )
 
+// timeoutError is the cause a handler's context ends with when its
+// timeout passes. A type rather than fmt.Errorf, so that the hot path
+// does not format a message for every task that finishes in time.
+type timeoutError time.Duration
+
+func (e timeoutError) Error() string { return "timed out after " + time.Duration(e).String() }
+
+// errDeadlinePassed is the cause when the task's deadline passes.
+var errDeadlinePassed = errors.New("task deadline passed")
+
 // execute runs one leased task and records its outcome under its lease.
 func (w *Worker) execute(ctx context.Context, r *run) {
 	t := r.task
@@ -26,11 +36,11 @@ func (w *Worker) execute(ctx context.Context, r *run) {
 	if timeout <= 0 {
 		timeout = w.cfg.DefaultTimeout
 	}
-	ctx, cancelTimeout := context.WithTimeoutCause(ctx, timeout, fmt.Errorf("timed out after %s", timeout))
+	ctx, cancelTimeout := context.WithTimeoutCause(ctx, timeout, timeoutError(timeout))
 	defer cancelTimeout()
 	if !t.Deadline.IsZero() {
 		var cancelDeadline context.CancelFunc
-		ctx, cancelDeadline = context.WithDeadlineCause(ctx, t.Deadline, errors.New("task deadline passed"))
+		ctx, cancelDeadline = context.WithDeadlineCause(ctx, t.Deadline, errDeadlinePassed)
 		defer cancelDeadline()
 	}
 
@@ -79,7 +89,9 @@ func (w *Worker) execute(ctx context.Context, r *run) {
 			if obs != nil {
 				obs.AttemptFinished(ctx, t, AttemptResult{Outcome: recordedOutcome(OutcomeCompleted, ackErr), Duration: elapsed})
 			}
-			w.log.Debug("task completed", "task", t.ID, "type", t.Type, "elapsed", elapsed)
+			if w.log.Enabled(ctx, slog.LevelDebug) { // the arguments would allocate even when dropped
+				w.log.Debug("task completed", "task", t.ID, "type", t.Type, "elapsed", elapsed)
+			}
 			return
 		}
 	}

@@ -4,8 +4,10 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"slices"
 	"sort"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -55,14 +57,41 @@ type TaskType struct {
 
 // ServeMux routes tasks to handlers by type. It is itself a Handler, and
 // the registry of task types that Client uses to validate submits.
+//
+// Registering is rare and routing happens for every task, so the routing
+// table is an immutable snapshot swapped on each change: ProcessTask and
+// Lookup read it without a lock, and each type's middleware chain is
+// built once, when the table changes, not per task.
 type ServeMux struct {
-	mu    sync.RWMutex
-	types map[string]*TaskType
-	mw    []Middleware
+	mu    sync.Mutex // serializes changes to the table
+	table atomic.Pointer[muxTable]
+}
+
+// muxTable is one snapshot of a ServeMux's types and middleware.
+type muxTable struct {
+	types   map[string]*TaskType
+	mw      []Middleware
+	wrapped map[string]Handler // each type's handler inside the middleware
+}
+
+func newMuxTable(types map[string]*TaskType, mw []Middleware) *muxTable {
+	t := &muxTable{types: types, mw: mw, wrapped: make(map[string]Handler, len(types))}
+	for name, tt := range types {
+		h := tt.Handler
+		for i := len(mw) - 1; i >= 0; i-- {
+			h = mw[i](h)
+		}
+		t.wrapped[name] = h
+	}
+	return t
 }
 
 // NewServeMux returns an empty ServeMux.
-func NewServeMux() *ServeMux { return &ServeMux{types: map[string]*TaskType{}} }
+func NewServeMux() *ServeMux {
+	m := &ServeMux{}
+	m.table.Store(newMuxTable(map[string]*TaskType{}, nil))
+	return m
+}
 
 // Register adds a task type. It fails when the name is invalid, the
 // handler is missing, or the name is taken.
@@ -75,10 +104,16 @@ func (m *ServeMux) Register(tt TaskType) error {
 	}
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	if _, ok := m.types[tt.Name]; ok {
+	old := m.table.Load()
+	if _, ok := old.types[tt.Name]; ok {
 		return fmt.Errorf("register task type %q: already registered", tt.Name)
 	}
-	m.types[tt.Name] = &tt
+	types := make(map[string]*TaskType, len(old.types)+1)
+	for k, v := range old.types {
+		types[k] = v
+	}
+	types[tt.Name] = &tt
+	m.table.Store(newMuxTable(types, old.mw))
 	return nil
 }
 
@@ -95,27 +130,26 @@ func (m *ServeMux) HandleFunc(typ string, f func(ctx context.Context, t *Task) (
 	m.Handle(typ, HandlerFunc(f))
 }
 
-// Use adds middleware around every handler; the first added is outermost.
+// Use adds middleware around every handler, registered before or after;
+// the first added is outermost.
 func (m *ServeMux) Use(mw ...Middleware) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	m.mw = append(m.mw, mw...)
+	old := m.table.Load()
+	m.table.Store(newMuxTable(old.types, append(slices.Clip(old.mw), mw...)))
 }
 
 // Lookup returns the registered type, if any.
 func (m *ServeMux) Lookup(typ string) (*TaskType, bool) {
-	m.mu.RLock()
-	defer m.mu.RUnlock()
-	tt, ok := m.types[typ]
+	tt, ok := m.table.Load().types[typ]
 	return tt, ok
 }
 
 // Types returns the registered types, sorted by name.
 func (m *ServeMux) Types() []*TaskType {
-	m.mu.RLock()
-	defer m.mu.RUnlock()
-	out := make([]*TaskType, 0, len(m.types))
-	for _, tt := range m.types {
+	types := m.table.Load().types
+	out := make([]*TaskType, 0, len(types))
+	for _, tt := range types {
 		out = append(out, tt)
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
@@ -135,16 +169,9 @@ func (m *ServeMux) TypeNames() []string {
 // ProcessTask runs the handler registered for t's type through the
 // middleware. A type with no handler fails without retry.
 func (m *ServeMux) ProcessTask(ctx context.Context, t *Task) (any, error) {
-	m.mu.RLock()
-	tt, ok := m.types[t.Type()]
-	mw := m.mw
-	m.mu.RUnlock()
+	h, ok := m.table.Load().wrapped[t.Type()]
 	if !ok {
 		return nil, SkipRetry(fmt.Errorf("no handler registered for task type %q", t.Type()))
-	}
-	h := tt.Handler
-	for i := len(mw) - 1; i >= 0; i-- {
-		h = mw[i](h)
 	}
 	return h.ProcessTask(ctx, t)
 }
