@@ -104,7 +104,7 @@ func (w *Worker) execute(ctx context.Context, r *run) {
 	failErr := w.b.Fail(octx, t.Ref(), f)
 	w.report("fail", t, failErr)
 	if obs != nil {
-		obs.AttemptFinished(ctx, t, AttemptResult{Outcome: recordedOutcome(failOutcome(t, f.Final, f.RetryAt), failErr), Err: err, Duration: elapsed})
+		obs.AttemptFinished(ctx, t, AttemptResult{Outcome: recordedOutcome(FailOutcome(t, f), failErr), Err: err, Duration: elapsed})
 	}
 	w.log.Info("task attempt failed", "task", t.ID, "type", t.Type, "attempt", t.Attempt, "err", err)
 }

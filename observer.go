@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"time"
+
+	"github.com/taskmill/taskmill/backend"
 )
 
 // Observer watches what a Worker does, for metrics and tracing (the
@@ -81,14 +83,13 @@ func (m multiObserver) LeasesReclaimed(n int) {
 	}
 }
 
-// failOutcome predicts where the backend sends a failed attempt, by the
-// rule of backend.Backend.Fail: retrying while attempts are left, the
-// failure is not final and the retry comes before the deadline.
-func failOutcome(t *TaskInfo, final bool, retryAt time.Time) Outcome {
-	if final || t.Attempt >= t.MaxAttempts || (!t.Deadline.IsZero() && !retryAt.Before(t.Deadline)) {
-		return OutcomeFailed
+// FailOutcome is where Backend.Fail sends the attempt t failed with f,
+// by backend.Failure.Retries: OutcomeRetrying or OutcomeFailed.
+func FailOutcome(t *TaskInfo, f backend.Failure) Outcome {
+	if f.Retries(t) {
+		return OutcomeRetrying
 	}
-	return OutcomeRetrying
+	return OutcomeFailed
 }
 
 // recordedOutcome is the outcome of an attempt whose ack or fail returned

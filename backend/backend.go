@@ -40,8 +40,9 @@ type Backend interface {
 	Ack(ctx context.Context, lease LeaseRef, result json.RawMessage) error
 
 	// Fail records a failed attempt. The task becomes retrying at
-	// f.RetryAt when attempts are left and f.Final is false, otherwise
-	// failed (the dead-letter queue). ErrLeaseLost as for Ack.
+	// f.RetryAt when f.Retries says so (attempts left, f.Final false, the
+	// retry before the task's deadline), otherwise failed (the dead-letter
+	// queue). ErrLeaseLost as for Ack.
 	Fail(ctx context.Context, lease LeaseRef, f Failure) error
 
 	// Release hands a leased task back to pending without counting the
@@ -168,6 +169,15 @@ type Failure struct {
 	Error   string
 	RetryAt time.Time // when to run again if attempts are left
 	Final   bool      // do not retry whatever attempts are left
+}
+
+// Retries reports whether Fail with f sends t — the task as leased, its
+// attempt counted — to retrying rather than failed: attempts are left, f
+// is not final, and the retry comes before t's deadline. Backends follow
+// this rule, and callers use it to know the outcome without reading the
+// task back.
+func (f Failure) Retries(t *Task) bool {
+	return !f.Final && t.Attempt < t.MaxAttempts && (t.Deadline.IsZero() || f.RetryAt.Before(t.Deadline))
 }
 
 // Filter selects tasks for List. Empty fields match everything.

@@ -59,7 +59,7 @@ func (b *Backend) Fail(ctx context.Context, l backend.LeaseRef, f backend.Failur
 		}
 		endAttempt(tx, t, "failed", f.Error)
 		t.LastError = f.Error
-		if !f.Final && t.Attempt < t.MaxAttempts && (t.Deadline.IsZero() || f.RetryAt.Before(t.Deadline)) {
+		if f.Retries(t) {
 			t.State, t.RunAt = backend.StateRetrying, f.RetryAt.UTC()
 		} else {
 			t.State, t.FinishedAt = backend.StateFailed, tx.now
