@@ -115,7 +115,7 @@ func (c *Client) submit(ctx context.Context, rs []TaskRequest) ([]*TaskInfo, []b
 		info, err := c.prepare(ctx, &rs[i], now)
 		if err != nil {
 			if len(rs) > 1 {
-				err = indexError(i, err)
+				err = prefixField(fmt.Sprintf("tasks[%d]", i), err)
 			}
 			return nil, nil, err
 		}
@@ -126,13 +126,6 @@ func (c *Client) submit(ctx context.Context, rs []TaskRequest) ([]*TaskInfo, []b
 		return nil, nil, fmt.Errorf("enqueue %d task(s): %w", len(infos), err)
 	}
 	return infos, results, nil
-}
-
-func indexError(i int, err error) error {
-	if ve, ok := err.(*ValidationError); ok {
-		return &ValidationError{Field: fmt.Sprintf("tasks[%d].%s", i, ve.Field), Rule: ve.Rule, Message: ve.Message}
-	}
-	return fmt.Errorf("tasks[%d]: %w", i, err)
 }
 
 func (c *Client) prepare(ctx context.Context, r *TaskRequest, now time.Time) (*TaskInfo, error) {

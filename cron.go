@@ -16,7 +16,7 @@ type CronSpec struct {
 	every time.Duration // > 0 for "@every"; the fields are unused then
 
 	minute, hour, dom, month, dow uint64 // bit i set: value i allowed
-	domAny, dowAny                bool   // the field was "*" (or "?")
+	domStar, dowStar              bool   // the field starts with "*" (or "?"), as Vixie cron tests it
 }
 
 // String returns the spec as it was written.
@@ -42,9 +42,9 @@ var (
 //
 //   - five fields "minute hour day-of-month month day-of-week", each a "*",
 //     a value, a range "a-b", a list "a,b,c", or a step "*/n" or "a-b/n";
-//     months and days may be named (jan, mon); Sunday is 0 or 7. When both
-//     day fields are restricted, a day matching either one runs, as in
-//     Vixie cron;
+//     months and days may be named (jan, mon); Sunday is 0 or 7. As in Vixie
+//     cron, when both day fields are restricted a day matching either
+//     one runs, and when either starts with "*" a day must match both;
 //   - "@hourly", "@daily" (or "@midnight"), "@weekly", "@monthly",
 //     "@yearly" (or "@annually");
 //   - "@every D" with a Go duration of at least one second ("@every 30s").
@@ -82,8 +82,8 @@ func ParseCron(spec string) (*CronSpec, error) {
 	if c.dow&(1<<7) != 0 { // 7 is Sunday too
 		c.dow |= 1
 	}
-	c.domAny = parts[2] == "*" || parts[2] == "?"
-	c.dowAny = parts[4] == "*" || parts[4] == "?"
+	c.domStar = strings.HasPrefix(parts[2], "*") || strings.HasPrefix(parts[2], "?")
+	c.dowStar = strings.HasPrefix(parts[4], "*") || strings.HasPrefix(parts[4], "?")
 	return c, nil
 }
 
@@ -190,13 +190,11 @@ func (c *CronSpec) Next(t time.Time) time.Time {
 func (c *CronSpec) dayMatches(t time.Time) bool {
 	dom := c.dom&(1<<uint(t.Day())) != 0
 	dow := c.dow&(1<<uint(t.Weekday())) != 0
-	switch {
-	case c.domAny && c.dowAny:
-		return true
-	case c.domAny:
-		return dow
-	case c.dowAny:
-		return dom
+	// Vixie cron: when either day field starts with "*" both must match
+	// ("*/2 … mon" is an odd-dated Monday); when both are restricted,
+	// either may ("13 … fri" is the 13th or a Friday).
+	if c.domStar || c.dowStar {
+		return dom && dow
 	}
 	return dom || dow
 }

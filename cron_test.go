@@ -27,6 +27,8 @@ func TestCronNext(t *testing.T) {
 		{"0 0 29 2 *", "2026-03-01 00:00", "2028-02-29 00:00"},    // the next leap day
 		{"0 12 13 * fri", "2026-11-10 00:00", "2026-11-13 12:00"}, // either day field: 13th or a Friday
 		{"0 12 13 * fri", "2026-11-13 12:00", "2026-11-20 12:00"}, // the next Friday comes first
+		{"0 0 */2 * mon", "2026-11-24 00:00", "2026-12-07 00:00"}, // a starred day field: odd-dated Mondays only
+		{"0 0 1-7 * */3", "2026-11-22 00:00", "2026-12-02 00:00"}, // first week and Sun/Wed/Sat: both must match
 		{"@hourly", "2026-03-01 10:15", "2026-03-01 11:00"},
 		{"@daily", "2026-12-31 23:59", "2027-01-01 00:00"},
 		{"@weekly", "2026-11-22 10:00", "2026-11-29 00:00"},

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"io"
+	"reflect"
 	"strings"
 	"time"
 
@@ -20,7 +21,7 @@ func DecodeStrict(data []byte, v any, prefix string) error {
 	dec := json.NewDecoder(bytes.NewReader(data))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(v); err != nil {
-		return decodeError(err, prefix)
+		return decodeError(err, prefix, reflect.TypeOf(v))
 	}
 	if dec.More() {
 		return Invalid(fieldPath(prefix, ""), "json", "trailing data after the JSON value")
@@ -41,15 +42,17 @@ func fieldPath(prefix, name string) string {
 	return prefix + "." + name
 }
 
-func decodeError(err error, prefix string) error {
+func decodeError(err error, prefix string, into reflect.Type) error {
 	var typeErr *json.UnmarshalTypeError
 	var syntaxErr *json.SyntaxError
 	switch {
 	case errors.As(err, &typeErr):
-		if typeErr.Field == "" {
+		field := jsonPath(into, typeErr.Field)
+		want := jsonKind(typeErr.Type)
+		if field == "" && want == "JSON object" {
 			return Invalid(fieldPath(prefix, ""), "type", "must be a JSON object, not a JSON %s", typeErr.Value)
 		}
-		return Invalid(fieldPath(prefix, typeErr.Field), "type", "must be a %s, not a JSON %s", jsonKind(typeErr.Type.String()), typeErr.Value)
+		return Invalid(fieldPath(prefix, field), "type", "must be a %s, not a JSON %s", want, typeErr.Value)
 	case errors.As(err, &syntaxErr):
 		return Invalid(fieldPath(prefix, ""), "json", "malformed JSON at byte %d: %v", syntaxErr.Offset, err)
 	case errors.Is(err, io.EOF):
@@ -65,23 +68,66 @@ func decodeError(err error, prefix string) error {
 	return Invalid(fieldPath(prefix, ""), "json", "%v", err)
 }
 
+// jsonPath turns the field path encoding/json reports into the one the
+// client wrote: encoding/json puts the Go name of an embedded struct in
+// the path ("TaskRequest.priority") although its fields appear at the
+// outer level of the JSON ("priority"). It walks the Go type to find and
+// drop those segments.
+func jsonPath(t reflect.Type, path string) string {
+	if path == "" {
+		return ""
+	}
+	var out []string
+	for _, seg := range strings.Split(path, ".") {
+		for t != nil && (t.Kind() == reflect.Pointer || t.Kind() == reflect.Slice || t.Kind() == reflect.Array || t.Kind() == reflect.Map) {
+			t = t.Elem()
+		}
+		var next reflect.Type
+		embedded := false
+		if t != nil && t.Kind() == reflect.Struct {
+			for i := range t.NumField() {
+				f := t.Field(i)
+				name, _, _ := strings.Cut(f.Tag.Get("json"), ",")
+				switch {
+				case f.Anonymous && name == "" && f.Name == seg:
+					next, embedded = f.Type, true
+				case name == seg || (name == "" && f.Name == seg):
+					next = f.Type
+				}
+				if next != nil {
+					break
+				}
+			}
+		}
+		if !embedded {
+			out = append(out, seg)
+		}
+		t = next
+	}
+	return strings.Join(out, ".")
+}
+
 // jsonKind names a Go type the way a JSON user thinks of it.
-func jsonKind(goType string) string {
-	switch {
-	case strings.HasPrefix(goType, "int"), strings.HasPrefix(goType, "uint"):
+func jsonKind(t reflect.Type) string {
+	for t.Kind() == reflect.Pointer {
+		t = t.Elem()
+	}
+	switch t.Kind() {
+	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64,
+		reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64:
 		return "whole number"
-	case strings.HasPrefix(goType, "float"):
+	case reflect.Float32, reflect.Float64:
 		return "number"
-	case goType == "string":
+	case reflect.String:
 		return "string"
-	case goType == "bool":
+	case reflect.Bool:
 		return "boolean"
-	case strings.HasPrefix(goType, "[]"):
+	case reflect.Slice, reflect.Array:
 		return "JSON array"
-	case strings.HasPrefix(goType, "map["), strings.HasPrefix(goType, "struct"):
+	case reflect.Map, reflect.Struct:
 		return "JSON object"
 	}
-	return goType
+	return t.String()
 }
 
 // taskRequestWire is TaskRequest as it arrives over the wire: durations are
@@ -105,11 +151,6 @@ type taskRequestWire struct {
 func DecodeTaskRequest(data []byte, prefix string) (TaskRequest, error) {
 	var w taskRequestWire
 	if err := DecodeStrict(data, &w, prefix); err != nil {
-		// encoding/json names a field of the embedded struct
-		// "TaskRequest.priority"; the client knows it as "priority".
-		if ve, ok := err.(*ValidationError); ok {
-			ve.Field = strings.Replace(ve.Field, "TaskRequest.", "", 1)
-		}
 		return TaskRequest{}, err
 	}
 	r := w.TaskRequest

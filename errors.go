@@ -49,6 +49,16 @@ func Invalid(field, rule, format string, args ...any) error {
 	return &ValidationError{Field: field, Rule: rule, Message: fmt.Sprintf(format, args...)}
 }
 
+// prefixField puts prefix in front of the field a *ValidationError names
+// ("tasks[3]" + "payload.n"); any other error is wrapped with the prefix.
+func prefixField(prefix string, err error) error {
+	var ve *ValidationError
+	if errors.As(err, &ve) {
+		return &ValidationError{Field: fieldPath(prefix, ve.Field), Rule: ve.Rule, Message: ve.Message}
+	}
+	return fmt.Errorf("%s: %w", prefix, err)
+}
+
 // DuplicateError is returned by Submit when the unique key is held. It
 // wraps ErrDuplicate and names the task that holds the key.
 type DuplicateError struct{ ExistingID string }

@@ -120,14 +120,6 @@ func NewScheduler(c *Client, cfg SchedulerConfig) (*Scheduler, error) {
 	return s, nil
 }
 
-func prefixField(prefix string, err error) error {
-	var ve *ValidationError
-	if errors.As(err, &ve) {
-		return &ValidationError{Field: prefix + "." + ve.Field, Rule: ve.Rule, Message: ve.Message}
-	}
-	return fmt.Errorf("%s: %w", prefix, err)
-}
-
 // Start begins submitting due tasks until Stop or ctx ends.
 func (s *Scheduler) Start(ctx context.Context) {
 	ctx, s.stop = context.WithCancel(ctx)

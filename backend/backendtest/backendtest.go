@@ -56,6 +56,7 @@ func Run(t *testing.T, newBackend NewBackend) {
 		{"Delete", testDelete},
 		{"PurgeFinishedBefore", testPurge},
 		{"PurgeKeepsRetriedTasks", testPurgeKeepsRetried},
+		{"PurgeOldestFirst", testPurgeOldestFirst},
 		{"DeadlinePassedNotLeased", testDeadlinePassed},
 		{"History", testHistory},
 		{"WorkerRegistry", testWorkerRegistry},
@@ -1070,5 +1071,25 @@ func testPurgeKeepsRetried(t *testing.T, b backend.Backend) {
 	finishAll(t, b, backend.StateFailed)
 	if n, err := b.Purge(ctxT(t), backend.StateFailed, time.Now().Add(time.Hour), 100); err != nil || n != 1 {
 		t.Fatalf("Purge(failed) after it failed again = %d, %v; want 1", n, err)
+	}
+}
+
+// testPurgeOldestFirst: when more tasks are due than max, the ones that
+// finished first go first — across queues.
+func testPurgeOldestFirst(t *testing.T, b backend.Backend) {
+	enqueue(t, b, newTask(inQueue("a")), newTask(inQueue("b")))
+	first := finishAll(t, b, backend.StateCompleted, "a", "b")
+	time.Sleep(20 * time.Millisecond)
+	enqueue(t, b, newTask(inQueue("b")), newTask(inQueue("a")))
+	second := finishAll(t, b, backend.StateCompleted, "a", "b")
+	if n, err := b.Purge(ctxT(t), backend.StateCompleted, time.Now().Add(time.Hour), 2); err != nil || n != 2 {
+		t.Fatalf("Purge(completed, max 2) = %d, %v; want 2", n, err)
+	}
+	for _, id := range first {
+		_, err := b.Get(ctxT(t), id)
+		wantErr(t, "Get a task that finished first", err, backend.ErrNotFound)
+	}
+	for _, id := range second {
+		wantState(t, b, id, backend.StateCompleted)
 	}
 }
