@@ -16,8 +16,11 @@ import (
 
 // fuzzRun validates raw as a submit does and, when it passes, runs it:
 // a payload either is refused with a field-level error, or runs to a
-// result that marshals to JSON (or fails with an error), never panics.
-func fuzzRun(t *testing.T, mux *taskmill.ServeMux, typ string, raw []byte) {
+// result that marshals to JSON, never panics. A run may fail with an
+// error only when mustSucceed is false: for a type that nothing but
+// cancellation can fail once its payload is valid, a failed run is a
+// payload the validation should have refused.
+func fuzzRun(t *testing.T, mux *taskmill.ServeMux, typ string, raw []byte, mustSucceed bool) {
 	tt, _ := mux.Lookup(typ)
 	if err := tt.Validate(raw); err != nil {
 		var ve *taskmill.ValidationError
@@ -28,6 +31,9 @@ func fuzzRun(t *testing.T, mux *taskmill.ServeMux, typ string, raw []byte) {
 	}
 	res, err := mux.ProcessTask(context.Background(), taskmill.NewTask(typ, raw))
 	if err != nil {
+		if mustSucceed {
+			t.Fatalf("%s %q: passed validation, then failed: %v", typ, raw, err)
+		}
 		return
 	}
 	if _, err := json.Marshal(res); err != nil {
@@ -52,19 +58,21 @@ func FuzzImagePayload(f *testing.F) {
 	}
 	f.Fuzz(func(t *testing.T, data []byte) {
 		raw, _ := json.Marshal(map[string]any{"image": b64(data), "width": 8, "format": "png"})
-		fuzzRun(t, mux, "image_resize", raw)
+		fuzzRun(t, mux, "image_resize", raw, false)
 		raw, _ = json.Marshal(map[string]any{"image": b64(data), "filter": "blur", "amount": 1})
-		fuzzRun(t, mux, "apply_filter", raw)
+		fuzzRun(t, mux, "apply_filter", raw, false)
 	})
 }
 
 // FuzzStatisticsPayload feeds arbitrary JSON to calculate_statistics:
-// within the magnitude bound no result may hold Inf or NaN.
+// within the magnitude bound no result may hold Inf or NaN, and so every
+// payload that passes validation must run to a result.
 func FuzzStatisticsPayload(f *testing.F) {
 	for _, s := range []string{
 		`{"numbers":[2,4,4,4,5,5,7,9]}`, `{"numbers":[1e150,-1e150,1e150],"bins":1000}`,
 		`{"numbers":[5e-324,0,-0],"percentiles":[0,100,33.3]}`, `{"numbers":[]}`, `{"numbers":[1],"bins":0}`,
 		`{"numbers":[1,2],"percentiles":[50,50]}`, `[1]`, `{"numbers":[1e308]}`,
+		`{"numbers":[1e308,-1e308]}`, `{"numbers":[1e150,-1e150,1e150,-1e150],"percentiles":[12.5,87.5]}`,
 	} {
 		f.Add([]byte(s))
 	}
@@ -72,11 +80,12 @@ func FuzzStatisticsPayload(f *testing.F) {
 	if err := tasktypes.Register(mux, tasktypes.Config{DataDir: f.TempDir(), MaxNumbers: 1000}); err != nil {
 		f.Fatal(err)
 	}
-	f.Fuzz(func(t *testing.T, raw []byte) { fuzzRun(t, mux, "calculate_statistics", raw) })
+	f.Fuzz(func(t *testing.T, raw []byte) { fuzzRun(t, mux, "calculate_statistics", raw, true) })
 }
 
 // FuzzFindPatternsPayload feeds arbitrary patterns and texts: a pattern
-// RE2 cannot compile is refused on payload.pattern; anything else runs.
+// RE2 cannot compile is refused on payload.pattern; anything else runs
+// to a result.
 func FuzzFindPatternsPayload(f *testing.F) {
 	for _, c := range [][2]string{
 		{`(\w+)@(\w+)\.\w+`, "Contact alice@example.com or bob@test.org."},
@@ -97,6 +106,6 @@ func FuzzFindPatternsPayload(f *testing.F) {
 			p["ngram"] = int(ngram)
 		}
 		raw, _ := json.Marshal(p)
-		fuzzRun(t, mux, "find_patterns", raw)
+		fuzzRun(t, mux, "find_patterns", raw, true)
 	})
 }
