@@ -9,6 +9,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net/url"
 	"time"
 
 	"github.com/taskmill/taskmill"
@@ -28,7 +29,10 @@ const ScopeName = "github.com/taskmill/taskmill"
 type Config struct {
 	// Endpoint is the OTLP/HTTP collector URL, such as
 	// http://localhost:4318 (the standard OTEL_EXPORTER_OTLP_* variables
-	// refine it). Empty: use Exporter.
+	// refine it). Without a path it is a base URL, as
+	// OTEL_EXPORTER_OTLP_ENDPOINT is by the specification, and spans go
+	// to its /v1/traces; a URL with a path is used as it is. Empty: use
+	// Exporter.
 	Endpoint string
 	// Exporter receives the spans instead of an OTLP collector (tests use
 	// tracetest.NewInMemoryExporter). Optional.
@@ -51,8 +55,11 @@ func Setup(ctx context.Context, cfg Config) (*sdktrace.TracerProvider, error) {
 		if cfg.Endpoint == "" {
 			return nil, nil
 		}
-		var err error
-		exp, err = otlptracehttp.New(ctx, otlptracehttp.WithEndpointURL(cfg.Endpoint))
+		u, err := tracesURL(cfg.Endpoint)
+		if err != nil {
+			return nil, err
+		}
+		exp, err = otlptracehttp.New(ctx, otlptracehttp.WithEndpointURL(u))
 		if err != nil {
 			return nil, fmt.Errorf("otlp exporter for %s: %w", cfg.Endpoint, err)
 		}
@@ -73,6 +80,23 @@ func Setup(ctx context.Context, cfg Config) (*sdktrace.TracerProvider, error) {
 		opts = append(opts, sdktrace.WithBatcher(exp))
 	}
 	return sdktrace.NewTracerProvider(opts...), nil
+}
+
+// tracesURL is the URL spans are posted to: endpoint itself when it has
+// a path, its /v1/traces when it has none (otlptracehttp would post to
+// "/", which no collector serves).
+func tracesURL(endpoint string) (string, error) {
+	u, err := url.Parse(endpoint)
+	if err != nil {
+		return "", fmt.Errorf("otlp endpoint: %w", err)
+	}
+	if u.Scheme != "http" && u.Scheme != "https" || u.Host == "" {
+		return "", fmt.Errorf("otlp endpoint %q: want an http:// or https:// URL like http://localhost:4318", endpoint)
+	}
+	if u.Path == "" || u.Path == "/" {
+		u.Path = "/v1/traces"
+	}
+	return u.String(), nil
 }
 
 var propagator = propagation.TraceContext{}
@@ -127,7 +151,8 @@ func (o *observer) LeasesReclaimed(int) {}
 
 // StartRun records the wait span of attempt t and starts its run span,
 // both children of the task's trace context; it returns ctx with the run
-// span. The server uses it for attempts of HTTP workers too.
+// span. The Observer uses it for the attempts of Go workers; the server
+// records those of HTTP workers after the fact with RecordAttempt.
 func StartRun(ctx context.Context, tracer trace.Tracer, t *taskmill.TaskInfo) context.Context {
 	return startRunAt(ctx, tracer, t, time.Now())
 }

@@ -3,6 +3,10 @@ package tracing_test
 import (
 	"context"
 	"errors"
+	"net/http"
+	"net/http/httptest"
+	"slices"
+	"sync"
 	"testing"
 	"time"
 
@@ -17,6 +21,51 @@ func TestSetupOffWithoutEndpoint(t *testing.T) {
 	tp, err := tracing.Setup(context.Background(), tracing.Config{})
 	if err != nil || tp != nil {
 		t.Fatalf("Setup with nothing configured = %v, %v; want tracing off", tp, err)
+	}
+}
+
+// TestSetupPostsToV1Traces: an endpoint without a path is a base URL
+// (docs say --otel-endpoint http://collector:4318), so spans go to
+// /v1/traces; an endpoint with a path is used as it is.
+func TestSetupPostsToV1Traces(t *testing.T) {
+	var mu sync.Mutex
+	var got []string
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		got = append(got, r.Method+" "+r.URL.Path)
+		mu.Unlock()
+		w.Header().Set("Content-Type", "application/x-protobuf")
+		w.WriteHeader(http.StatusOK)
+	}))
+	defer srv.Close()
+	for _, c := range []struct{ endpoint, want string }{
+		{srv.URL, "POST /v1/traces"},
+		{srv.URL + "/", "POST /v1/traces"},
+		{srv.URL + "/otlp/v1/traces", "POST /otlp/v1/traces"},
+	} {
+		mu.Lock()
+		got = nil
+		mu.Unlock()
+		tp, err := tracing.Setup(context.Background(), tracing.Config{Endpoint: c.endpoint, Synchronous: true})
+		if err != nil || tp == nil {
+			t.Fatalf("Setup(%s) = %v, %v", c.endpoint, tp, err)
+		}
+		_, span := tp.Tracer("test").Start(context.Background(), "work")
+		span.End()
+		if err := tp.Shutdown(context.Background()); err != nil {
+			t.Fatalf("%s: shutdown: %v", c.endpoint, err)
+		}
+		mu.Lock()
+		if !slices.Contains(got, c.want) {
+			t.Errorf("endpoint %s: the collector saw %q, want %q", c.endpoint, got, c.want)
+		}
+		mu.Unlock()
+	}
+	for _, bad := range []string{"collector:4318", "://x", "ftp://collector"} {
+		if tp, err := tracing.Setup(context.Background(), tracing.Config{Endpoint: bad}); err == nil {
+			tp.Shutdown(context.Background())
+			t.Errorf("Setup accepted the endpoint %q", bad)
+		}
 	}
 }
 
