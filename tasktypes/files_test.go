@@ -170,7 +170,8 @@ func TestBackupDurationAndCancel(t *testing.T) {
 	if p := task.LastProgress(); p == nil || p.Percent <= 0 {
 		t.Errorf("progress = %+v", p)
 	}
-	// A canceled archive run leaves neither the archive nor a partial file.
+	// A canceled archive run leaves neither the archive nor a partial
+	// file: canceled before it starts, and canceled while it writes.
 	writeFile(t, filepath.Join(dir, "data", "x.bin"), make([]byte, 1<<20))
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
@@ -180,6 +181,40 @@ func TestBackupDurationAndCancel(t *testing.T) {
 	if matches, _ := filepath.Glob(filepath.Join(dir, "backups", "*")); len(matches) > 0 {
 		t.Errorf("files left after cancel: %v", matches)
 	}
+	mid := &cancelWhenCtx{when: func() bool {
+		partial, _ := filepath.Glob(filepath.Join(dir, "backups", "*.partial-*"))
+		return len(partial) > 0
+	}}
+	mid.Context, mid.cancel = context.WithCancel(context.Background())
+	defer mid.cancel()
+	_, err := runTaskCtx(mid, t, mux, "simulate_backup", map[string]any{"source": "data"}, nil)
+	if !mid.fired {
+		t.Fatalf("the partial archive never appeared (err %v)", err)
+	}
+	if !errors.Is(err, context.Canceled) {
+		t.Fatalf("a backup canceled while writing: err = %v, want context.Canceled", err)
+	}
+	if matches, _ := filepath.Glob(filepath.Join(dir, "backups", "*")); len(matches) > 0 {
+		t.Errorf("files left after a cancel while writing: %v", matches)
+	}
+}
+
+// cancelWhenCtx is a context that cancels itself the first time its Err
+// is asked for once when() holds: a task that checks ctx.Err() between
+// steps sees the cancel at the first check after the condition is met.
+type cancelWhenCtx struct {
+	context.Context
+	cancel context.CancelFunc
+	when   func() bool
+	fired  bool
+}
+
+func (c *cancelWhenCtx) Err() error {
+	if !c.fired && c.when() {
+		c.fired = true
+		c.cancel()
+	}
+	return c.Context.Err()
 }
 
 func TestBackupRefused(t *testing.T) {
