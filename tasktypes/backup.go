@@ -129,8 +129,8 @@ func archiveDir(ctx context.Context, t *taskmill.Task, cfg Config, source, dest 
 	}
 	destClean := path.Clean(strings.ReplaceAll(dest, `\`, "/"))
 	partial := destClean + ".partial-" + t.ID()
-	// Neither the archive nor this task's partial file (or one left by an
-	// earlier attempt under another destination) goes into the archive.
+	// Neither the archive nor a partial file of this task (this run's
+	// included) goes into the archive.
 	skip := func(p string) bool { return p == destClean || strings.HasSuffix(p, ".partial-"+t.ID()) }
 
 	// First pass: what there is to copy, checked against the limits
