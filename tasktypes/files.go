@@ -67,18 +67,31 @@ func fileError(field, p string, err error) error {
 
 // openRegular opens a regular file under root, refusing anything else
 // before opening it: opening a named pipe would block until a writer
-// came, and a device is no file to process.
-func openRegular(root *os.Root, field, p string) (*os.File, error) {
+// came, and a device is no file to process. The file is checked again
+// once open, since the path may have been swapped for something else in
+// between; the returned FileInfo is the open file's.
+func openRegular(root *os.Root, field, p string) (*os.File, fs.FileInfo, error) {
+	notRegular := func() error {
+		return taskmill.SkipRetry(taskmill.Invalid(field, "type", "%q is not a regular file", p))
+	}
 	st, err := root.Stat(p)
 	if err != nil {
-		return nil, fileError(field, p, err)
+		return nil, nil, fileError(field, p, err)
 	}
 	if !st.Mode().IsRegular() {
-		return nil, taskmill.SkipRetry(taskmill.Invalid(field, "type", "%q is not a regular file", p))
+		return nil, nil, notRegular()
 	}
 	f, err := root.Open(p)
 	if err != nil {
-		return nil, fileError(field, p, err)
+		return nil, nil, fileError(field, p, err)
 	}
-	return f, nil
+	if st, err = f.Stat(); err != nil {
+		f.Close()
+		return nil, nil, fileError(field, p, err)
+	}
+	if !st.Mode().IsRegular() {
+		f.Close()
+		return nil, nil, notRegular()
+	}
+	return f, st, nil
 }

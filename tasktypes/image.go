@@ -139,18 +139,11 @@ func (in *imageInput) load(ctx context.Context) (image.Image, string, error) {
 			return nil, "", err
 		}
 		defer root.Close()
-		f, err := openRegular(root, "payload.path", in.Path)
+		f, st, err := openRegular(root, "payload.path", in.Path)
 		if err != nil {
 			return nil, "", err
 		}
 		defer f.Close()
-		st, err := f.Stat()
-		if err != nil {
-			return nil, "", fileError("payload.path", in.Path, err)
-		}
-		if !st.Mode().IsRegular() {
-			return nil, "", taskmill.SkipRetry(taskmill.Invalid("payload.path", "type", "%q is not a regular file", in.Path))
-		}
 		if st.Size() > int64(in.cfg.MaxImageBytes) {
 			return nil, "", taskmill.SkipRetry(taskmill.Invalid("payload.path", "size", "%q is %d bytes; the limit is %d", in.Path, st.Size(), in.cfg.MaxImageBytes))
 		}

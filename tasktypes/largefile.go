@@ -141,18 +141,11 @@ func processLargeFile(ctx context.Context, t *taskmill.Task, cfg Config, p strin
 		return nil, err
 	}
 	defer root.Close()
-	f, err := openRegular(root, "payload.path", p)
+	f, st, err := openRegular(root, "payload.path", p)
 	if err != nil {
 		return nil, err
 	}
 	defer f.Close()
-	st, err := f.Stat()
-	if err != nil {
-		return nil, fileError("payload.path", p, err)
-	}
-	if !st.Mode().IsRegular() {
-		return nil, taskmill.SkipRetry(taskmill.Invalid("payload.path", "type", "%q is not a regular file", p))
-	}
 	if st.Size() > cfg.MaxFileBytes {
 		return nil, taskmill.SkipRetry(taskmill.Invalid("payload.path", "size", "%q is %d bytes; the limit is %d", p, st.Size(), cfg.MaxFileBytes))
 	}
