@@ -16,6 +16,7 @@ type summarizePayload struct {
 	Sentences *int   `json:"sentences,omitempty"`
 	Method    string `json:"method,omitempty"`
 	cfg       Config
+	sents     []token // the text's sentences, split once by check
 }
 
 func (p *summarizePayload) check() error {
@@ -29,7 +30,8 @@ func (p *summarizePayload) check() error {
 	if *p.Sentences < 1 || *p.Sentences > p.cfg.MaxSummarySentences {
 		return taskmill.Invalid("payload.sentences", "range", "must be between 1 and %d, got %d", p.cfg.MaxSummarySentences, *p.Sentences)
 	}
-	if n := len(sentences(p.Text)); n > p.cfg.MaxInputSentences {
+	p.sents = sentences(p.Text)
+	if n := len(p.sents); n > p.cfg.MaxInputSentences {
 		return taskmill.Invalid("payload.text", "sentences", "has %d sentences; the limit is %d", n, p.cfg.MaxInputSentences)
 	}
 	switch p.Method {
@@ -70,7 +72,7 @@ func summarizeType(cfg Config) taskmill.TaskType {
 		MaxAttempts: 1, // a pure function of its payload
 	}, func(p *summarizePayload) { p.cfg = cfg },
 		func(ctx context.Context, t *taskmill.Task, p *summarizePayload) (any, error) {
-			return summarize(ctx, t, p.Text, *p.Sentences, p.Method, cfg.MaxInputSentences)
+			return summarize(ctx, t, p.sents, *p.Sentences, p.Method)
 		})
 }
 
@@ -90,12 +92,8 @@ func contentWords(sents []token) [][]string {
 	return out
 }
 
-func summarize(ctx context.Context, t *taskmill.Task, text string, n int, method string, maxSentences int) (*SummaryResult, error) {
-	sents := sentences(text)
-	if len(sents) > maxSentences { // checked at submit; kept for direct callers
-		return nil, taskmill.SkipRetry(taskmill.Invalid("payload.text", "sentences",
-			"has %d sentences; the limit is %d", len(sents), maxSentences))
-	}
+// summarize keeps the n best-ranked of sents, in the text's order.
+func summarize(ctx context.Context, t *taskmill.Task, sents []token, n int, method string) (*SummaryResult, error) {
 	var scores []float64
 	var err error
 	if method == "frequency" {
