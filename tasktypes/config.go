@@ -129,7 +129,8 @@ type Config struct {
 	SMTPUsername string
 	SMTPPassword string
 	// SMTPFrom is the sender of every message; tasks cannot choose it.
-	// Default "taskmill@localhost".
+	// Register fails when it is not an email address. Default
+	// "taskmill@localhost".
 	SMTPFrom string
 	// SMTPTLS is "starttls" (default: the server must offer STARTTLS),
 	// "tls" (TLS from the first byte, port 465) or "none" (plain text,

@@ -113,12 +113,19 @@ type EmailResult struct {
 // mailer delivers messages to the configured SMTP server.
 type mailer struct {
 	cfg     Config
+	from    *mail.Address // cfg.SMTPFrom, parsed
 	roots   *x509.CertPool
 	heloFor string
 }
 
+// newMailer fails on a setting no message could be sent with, so that
+// Register refuses it rather than every send_email task failing.
 func newMailer(cfg Config) (*mailer, error) {
-	m := &mailer{cfg: cfg, roots: cfg.SMTPRootCAs, heloFor: "localhost"}
+	from, err := mail.ParseAddress(cfg.SMTPFrom)
+	if err != nil {
+		return nil, fmt.Errorf("SMTPFrom %q: not an email address: %w", cfg.SMTPFrom, err)
+	}
+	m := &mailer{cfg: cfg, from: from, roots: cfg.SMTPRootCAs, heloFor: "localhost"}
 	if h, err := os.Hostname(); err == nil && h != "" && !strings.ContainsAny(h, " \r\n") {
 		m.heloFor = h
 	}
@@ -248,10 +255,7 @@ func buildMessage(p *emailPayload, from *mail.Address, id string, now time.Time)
 // retry (the server refused for good); a 4xx, or a network error, fails
 // the attempt so the queue tries again later.
 func (m *mailer) send(ctx context.Context, t *taskmill.Task, p *emailPayload) (*EmailResult, error) {
-	from, err := mail.ParseAddress(m.cfg.SMTPFrom)
-	if err != nil {
-		return nil, taskmill.SkipRetry(fmt.Errorf("the configured sender %q: %w", m.cfg.SMTPFrom, err))
-	}
+	from := m.from
 	id := messageID(t.ID(), from.Address)
 	msg, err := buildMessage(p, from, id, time.Now())
 	if err != nil {
