@@ -6,6 +6,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/taskmill/taskmill"
 	"github.com/taskmill/taskmill/tasktypes"
@@ -66,5 +67,23 @@ func TestRegisterRefusesTakenName(t *testing.T) {
 			names[i] = tt.Name
 		}
 		t.Errorf("types after a failed Register: %v; want only the send_email registered before", names)
+	}
+}
+
+// TestNetworkTimeoutsCoverEveryTry: a network type's timeout leaves room
+// for every try of each of its requests to take the attempt timeout and
+// the longest wait; weather_data makes two requests (geocoding, then the
+// forecast).
+func TestNetworkTimeoutsCoverEveryTry(t *testing.T) {
+	mux := testMux(t, tasktypes.Config{HTTPTimeout: 5 * time.Second, HTTPMaxRetries: 2, HTTPMaxRetryWait: 10 * time.Second})
+	for name, want := range map[string]time.Duration{
+		"http_request":        3*15*time.Second + 10*time.Second,
+		"currency_conversion": 3*15*time.Second + 10*time.Second,
+		"weather_data":        2*3*15*time.Second + 10*time.Second,
+	} {
+		tt, _ := mux.Lookup(name)
+		if tt.Timeout != want {
+			t.Errorf("%s: timeout %s, want %s", name, tt.Timeout, want)
+		}
 	}
 }

@@ -125,7 +125,7 @@ func currencyType(cfg Config, policy *netPolicy) taskmill.TaskType {
 			"to":{"anyOf":[{"type":"string","pattern":"^[A-Za-z]{3}$"},{"type":"array","items":{"type":"string","pattern":"^[A-Za-z]{3}$"},"minItems":1,"maxItems":40,"uniqueItems":true}],
 				"default":["EUR","GBP"],"description":"ISO 4217 code, or list of codes, to convert to"},
 			"date":{"type":"string","format":"date","description":"rates of this day (YYYY-MM-DD, from 1999-01-04); default the latest"}}}`),
-		Timeout: time.Duration(cfg.HTTPMaxRetries+1)*(cfg.HTTPTimeout+cfg.HTTPMaxRetryWait) + 10*time.Second,
+		Timeout: f.taskTimeout(1),
 	}, nil, func(ctx context.Context, t *taskmill.Task, p *currencyPayload) (any, error) {
 		path := "/latest"
 		if p.Date != "" {

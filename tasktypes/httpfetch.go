@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"math/rand/v2"
 	"net/http"
 	"strconv"
 	"strings"
@@ -18,12 +17,12 @@ import (
 // by a timeout, answers bounded in size, and network errors, 5xx and 429
 // tried again within the task, waiting as Retry-After asks when it does.
 type fetcher struct {
-	client     *http.Client
-	timeout    time.Duration
-	retries    int
-	maxWait    time.Duration
-	maxBody    int64
-	firstDelay time.Duration // first backoff between tries; doubles after
+	client  *http.Client
+	timeout time.Duration
+	retries int
+	maxWait time.Duration
+	maxBody int64
+	backoff taskmill.BackoffFunc // the wait before try n (2, 3, …) when no Retry-After says
 }
 
 // newFetcher builds a client whose every connection passes the policy.
@@ -51,7 +50,16 @@ func newFetcher(cfg Config, policy *netPolicy, trusted bool) *fetcher {
 		return nil
 	}
 	return &fetcher{client: client, timeout: cfg.HTTPTimeout, retries: cfg.HTTPMaxRetries,
-		maxWait: cfg.HTTPMaxRetryWait, maxBody: cfg.HTTPMaxResponseBytes, firstDelay: 500 * time.Millisecond}
+		maxWait: cfg.HTTPMaxRetryWait, maxBody: cfg.HTTPMaxResponseBytes,
+		// 0.25–0.5s before the second try, doubling, never over maxWait.
+		backoff: taskmill.ExponentialBackoff(500*time.Millisecond, cfg.HTTPMaxRetryWait)}
+}
+
+// taskTimeout is the timeout of a task that makes the given number of
+// requests one after the other: every try of each may take the attempt
+// timeout and the longest wait, with ten seconds to spare.
+func (f *fetcher) taskTimeout(requests int) time.Duration {
+	return time.Duration(requests*(f.retries+1))*(f.timeout+f.maxWait) + 10*time.Second
 }
 
 // fetchResult is one HTTP answer, its body cut at the size limit.
@@ -87,7 +95,6 @@ var errStillFailing = errors.New("the server kept failing")
 func (f *fetcher) do(ctx context.Context, t *taskmill.Task, idempotent bool,
 	newRequest func(ctx context.Context) (*http.Request, error)) (*fetchResult, error) {
 	start := time.Now()
-	delay := f.firstDelay
 	for attempt := 1; ; attempt++ {
 		res, err := f.once(ctx, newRequest)
 		if res != nil {
@@ -108,7 +115,7 @@ func (f *fetcher) do(ctx context.Context, t *taskmill.Task, idempotent bool,
 			return res, fmt.Errorf("HTTP %d from %s: %w", res.Status, res.FinalURL, errStillFailing)
 		}
 		why := ""
-		wait := jitter(delay)
+		wait := f.backoff(attempt+1, err)
 		if err != nil {
 			why = err.Error()
 		} else {
@@ -127,12 +134,10 @@ func (f *fetcher) do(ctx context.Context, t *taskmill.Task, idempotent bool,
 			}
 			return res, fmt.Errorf("%s from %s after %d tries: %w", why, res.FinalURL, attempt, errStillFailing)
 		}
-		wait = min(wait, f.maxWait)
 		_ = t.ReportProgress(ctx, 0, fmt.Sprintf("try %d of %d: %s; trying again in %s", attempt, f.retries+1, why, wait.Round(time.Millisecond)))
 		if err := sleepCtx(ctx, wait); err != nil {
 			return nil, err
 		}
-		delay *= 2
 	}
 }
 
@@ -181,16 +186,6 @@ func retryAfter(h http.Header, now time.Time) (time.Duration, bool) {
 		return max(at.Sub(now), 0), true
 	}
 	return 0, false
-}
-
-// jitter spreads d over [d/2, d) so that tasks failing together do not
-// come back together.
-func jitter(d time.Duration) time.Duration {
-	if d <= 1 {
-		return d
-	}
-	half := d / 2
-	return half + rand.N(half)
 }
 
 // sleepCtx waits for d or until ctx ends.

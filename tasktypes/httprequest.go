@@ -10,7 +10,6 @@ import (
 	"sort"
 	"strconv"
 	"strings"
-	"time"
 	"unicode/utf8"
 
 	"github.com/taskmill/taskmill"
@@ -143,7 +142,7 @@ func httpRequestType(cfg Config, policy *netPolicy) taskmill.TaskType {
 			"method":{"type":"string","enum":["GET","HEAD","POST","PUT","PATCH","DELETE","OPTIONS"],"default":"GET","description":"HTTP method"},
 			"headers":{"type":"object","maxProperties":64,"additionalProperties":{"type":"string","maxLength":8192},"description":"request headers (not Host, Content-Length, Transfer-Encoding or Connection)"},
 			"body":{"type":"string","maxLength":` + strconv.Itoa(cfg.MaxTextBytes) + `,"description":"request body, for methods other than GET and HEAD"}}}`),
-		Timeout: time.Duration(cfg.HTTPMaxRetries+1)*(cfg.HTTPTimeout+cfg.HTTPMaxRetryWait) + 10*time.Second,
+		Timeout: f.taskTimeout(1),
 	}, func(p *httpRequestPayload) { p.cfg, p.policy = cfg, policy },
 		func(ctx context.Context, t *taskmill.Task, p *httpRequestPayload) (any, error) {
 			idempotent := p.Method != "POST" && p.Method != "PATCH"

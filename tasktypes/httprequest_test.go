@@ -87,10 +87,14 @@ func TestHTTPRequestRedirectIntoDeniedRange(t *testing.T) {
 
 func TestHTTPRequestResultAndRetries(t *testing.T) {
 	var calls atomic.Int32
+	var flakyAt [3]atomic.Int64 // when /flaky was called, each time, in Unix nanoseconds
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		n := calls.Add(1)
 		switch r.URL.Path {
 		case "/flaky": // 503 twice, then fine
+			if n <= 3 {
+				flakyAt[n-1].Store(time.Now().UnixNano())
+			}
 			if n <= 2 {
 				http.Error(w, "busy", http.StatusServiceUnavailable)
 				return
@@ -131,6 +135,13 @@ func TestHTTPRequestResultAndRetries(t *testing.T) {
 	mustRun(t, mux, "http_request", map[string]any{"url": srv.URL + "/flaky", "headers": map[string]string{"X-Test": "hi"}}, &r)
 	if r.Status != 200 || r.Attempts != 3 || r.Body != "GET done" || r.Headers["X-Echo"] != "hi" || r.BodyEncoding != "text" {
 		t.Errorf("flaky: %+v", r)
+	}
+	// Without Retry-After, the waits are the exponential backoff from
+	// 0.5s with equal jitter: at least 0.25s, then at least 0.5s.
+	d1 := time.Duration(flakyAt[1].Load() - flakyAt[0].Load())
+	d2 := time.Duration(flakyAt[2].Load() - flakyAt[1].Load())
+	if d1 < 250*time.Millisecond || d2 < 500*time.Millisecond {
+		t.Errorf("flaky: waited %s then %s between tries; want at least 250ms then 500ms", d1, d2)
 	}
 
 	calls.Store(0)

@@ -8,7 +8,6 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
-	"time"
 	"unicode/utf8"
 
 	"github.com/taskmill/taskmill"
@@ -154,7 +153,7 @@ func weatherType(cfg Config, policy *netPolicy) taskmill.TaskType {
 			"days":{"type":"integer","minimum":1,"maximum":16,"default":3,"description":"days of daily forecast"},
 			"units":{"type":"string","enum":["metric","imperial"],"default":"metric","description":"°C, km/h, mm or °F, mph, inch"}},
 			"oneOf":[{"required":["city"]},{"required":["latitude","longitude"]}]}`),
-		Timeout: 2*time.Duration(cfg.HTTPMaxRetries+1)*(cfg.HTTPTimeout+cfg.HTTPMaxRetryWait) + 10*time.Second,
+		Timeout: f.taskTimeout(2), // a geocoding request, then the forecast
 	}, nil, func(ctx context.Context, t *taskmill.Task, p *weatherPayload) (any, error) {
 		out := WeatherResult{Source: "Open-Meteo (" + cfg.WeatherBaseURL + ")"}
 		lat, lon := 0.0, 0.0
