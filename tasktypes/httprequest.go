@@ -4,9 +4,11 @@ import (
 	"context"
 	"encoding/base64"
 	"fmt"
+	"io"
 	"net/http"
 	"net/netip"
 	"net/url"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -66,7 +68,7 @@ func (p *httpRequestPayload) check() error {
 		p.Method = "GET"
 	}
 	p.Method = strings.ToUpper(p.Method)
-	if !contains(httpMethods, p.Method) {
+	if !slices.Contains(httpMethods, p.Method) {
 		return taskmill.Invalid("payload.method", "enum", "must be one of %s, not %q", strings.Join(httpMethods, ", "), p.Method)
 	}
 	if len(p.Headers) > 64 {
@@ -106,15 +108,6 @@ func validHeaderName(s string) bool {
 	return true
 }
 
-func contains(list []string, s string) bool {
-	for _, v := range list {
-		if v == s {
-			return true
-		}
-	}
-	return false
-}
-
 // HTTPRequestResult is the result of an http_request task. Body holds the
 // answer as text when it is UTF-8, else base64 with BodyEncoding "base64".
 type HTTPRequestResult struct {
@@ -147,17 +140,11 @@ func httpRequestType(cfg Config, policy *netPolicy) taskmill.TaskType {
 		func(ctx context.Context, t *taskmill.Task, p *httpRequestPayload) (any, error) {
 			idempotent := p.Method != "POST" && p.Method != "PATCH"
 			res, err := f.do(ctx, t, idempotent, func(ctx context.Context) (*http.Request, error) {
-				var body *strings.Reader
+				var body io.Reader // nil, not a nil *strings.Reader, when there is no body
 				if p.Body != "" {
 					body = strings.NewReader(p.Body)
 				}
-				var req *http.Request
-				var err error
-				if body != nil {
-					req, err = http.NewRequestWithContext(ctx, p.Method, p.URL, body)
-				} else {
-					req, err = http.NewRequestWithContext(ctx, p.Method, p.URL, nil)
-				}
+				req, err := http.NewRequestWithContext(ctx, p.Method, p.URL, body)
 				if err != nil {
 					return nil, err
 				}

@@ -33,7 +33,6 @@ type imageInput struct {
 	cfg    Config
 	data   []byte       // the inline image, decoded from base64
 	header image.Config // the inline image's header
-	inFmt  string
 }
 
 // imageSchemaProps is the JSON Schema of imageInput's fields.
@@ -72,11 +71,11 @@ func (in *imageInput) checkInput() error {
 	if err != nil {
 		return err
 	}
-	hdr, f, err := checkImageHeader("payload.image", data, in.cfg)
+	hdr, err := checkImageHeader("payload.image", data, in.cfg)
 	if err != nil {
 		return err
 	}
-	in.data, in.header, in.inFmt = data, hdr, f
+	in.data, in.header = data, hdr
 	return nil
 }
 
@@ -109,23 +108,23 @@ func decodeBase64Image(s string, maxBytes int) ([]byte, error) {
 // checkImageHeader reads only the image's header and refuses a format we
 // do not take or dimensions past the limits: a few bytes of PNG can claim
 // a billion pixels, and decoding would allocate them all.
-func checkImageHeader(field string, data []byte, cfg Config) (image.Config, string, error) {
+func checkImageHeader(field string, data []byte, cfg Config) (image.Config, error) {
 	hdr, f, err := image.DecodeConfig(bytes.NewReader(data))
 	if err != nil {
-		return hdr, "", taskmill.Invalid(field, "format", "is not a PNG, JPEG or GIF image: %v", err)
+		return hdr, taskmill.Invalid(field, "format", "is not a PNG, JPEG or GIF image: %v", err)
 	}
 	switch {
 	case f != "png" && f != "jpeg" && f != "gif":
-		return hdr, "", taskmill.Invalid(field, "format", "is a %s image; PNG, JPEG and GIF are taken", f)
+		return hdr, taskmill.Invalid(field, "format", "is a %s image; PNG, JPEG and GIF are taken", f)
 	case hdr.Width <= 0 || hdr.Height <= 0:
-		return hdr, "", taskmill.Invalid(field, "dimensions", "has no pixels (%d×%d)", hdr.Width, hdr.Height)
+		return hdr, taskmill.Invalid(field, "dimensions", "has no pixels (%d×%d)", hdr.Width, hdr.Height)
 	case hdr.Width > cfg.MaxImageSide || hdr.Height > cfg.MaxImageSide:
-		return hdr, "", taskmill.Invalid(field, "dimensions", "is %d×%d; each side may be at most %d", hdr.Width, hdr.Height, cfg.MaxImageSide)
+		return hdr, taskmill.Invalid(field, "dimensions", "is %d×%d; each side may be at most %d", hdr.Width, hdr.Height, cfg.MaxImageSide)
 	case int64(hdr.Width)*int64(hdr.Height) > int64(cfg.MaxImagePixels):
-		return hdr, "", taskmill.Invalid(field, "dimensions", "is %d×%d = %d pixels; the limit is %d",
+		return hdr, taskmill.Invalid(field, "dimensions", "is %d×%d = %d pixels; the limit is %d",
 			hdr.Width, hdr.Height, int64(hdr.Width)*int64(hdr.Height), cfg.MaxImagePixels)
 	}
-	return hdr, f, nil
+	return hdr, nil
 }
 
 // load returns the decoded image and its format, reading the file when
@@ -153,7 +152,7 @@ func (in *imageInput) load(ctx context.Context) (image.Image, string, error) {
 		if len(data) > in.cfg.MaxImageBytes { // it grew since Stat
 			return nil, "", taskmill.SkipRetry(taskmill.Invalid("payload.path", "size", "%q is over %d bytes", in.Path, in.cfg.MaxImageBytes))
 		}
-		if _, _, err := checkImageHeader("payload.path", data, in.cfg); err != nil {
+		if _, err := checkImageHeader("payload.path", data, in.cfg); err != nil {
 			return nil, "", taskmill.SkipRetry(err)
 		}
 	}

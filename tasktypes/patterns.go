@@ -2,6 +2,7 @@ package tasktypes
 
 import (
 	"context"
+	"errors"
 	"regexp"
 	"regexp/syntax"
 	"strconv"
@@ -29,25 +30,14 @@ func (p *patternsPayload) check() error {
 	if err := checkText("payload.text", p.Text, p.cfg.MaxTextBytes); err != nil {
 		return err
 	}
-	if p.Top == nil {
-		n := 10
-		p.Top = &n
-	}
-	if *p.Top < 1 || *p.Top > p.cfg.MaxTopN {
-		return taskmill.Invalid("payload.top", "range", "must be between 1 and %d, got %d", p.cfg.MaxTopN, *p.Top)
+	if err := intField("payload.top", &p.Top, 10, 1, p.cfg.MaxTopN); err != nil {
+		return err
 	}
 	if p.Pattern == "" {
 		if p.CaseInsensitive {
 			return taskmill.Invalid("payload.case_insensitive", "conflict", "applies to a pattern; n-grams are always folded to lower case")
 		}
-		if p.NGram == nil {
-			n := 2
-			p.NGram = &n
-		}
-		if *p.NGram < 1 || *p.NGram > 5 {
-			return taskmill.Invalid("payload.ngram", "range", "must be between 1 and 5, got %d", *p.NGram)
-		}
-		return nil
+		return intField("payload.ngram", &p.NGram, 2, 1, 5)
 	}
 	if p.NGram != nil {
 		return taskmill.Invalid("payload.ngram", "conflict", "give a pattern or ngram, not both")
@@ -63,7 +53,7 @@ func (p *patternsPayload) check() error {
 	if err != nil {
 		msg := err.Error()
 		var se *syntax.Error
-		if asSyntaxError(err, &se) {
+		if errors.As(err, &se) {
 			msg = se.Code.String() + ": " + se.Expr
 		}
 		return taskmill.Invalid("payload.pattern", "regexp", "is not a valid RE2 regular expression: %s", msg)
@@ -73,14 +63,6 @@ func (p *patternsPayload) check() error {
 	}
 	p.re = re
 	return nil
-}
-
-func asSyntaxError(err error, target **syntax.Error) bool {
-	se, ok := err.(*syntax.Error)
-	if ok {
-		*target = se
-	}
-	return ok
 }
 
 // PatternsResult is the result of a find_patterns task. With a pattern:

@@ -1,6 +1,7 @@
 package tasktypes_test
 
 import (
+	"encoding/json"
 	"strings"
 	"testing"
 
@@ -67,4 +68,10 @@ func TestPatternsRefused(t *testing.T) {
 		{"top zero", `{"text":"a","top":0}`, "payload.top"},
 		{"case flag without pattern", `{"text":"a","case_insensitive":true}`, "payload.case_insensitive"},
 	})
+	// A syntax error says what is wrong and where, without Go's prefix.
+	tt, _ := mux.Lookup("find_patterns")
+	err := tt.Validate(json.RawMessage(`{"text":"a","pattern":"x(a"}`))
+	if err == nil || !strings.Contains(err.Error(), "missing closing ): x(a") || strings.Contains(err.Error(), "error parsing regexp") {
+		t.Errorf("bad regexp: %v", err)
+	}
 }

@@ -68,6 +68,12 @@ func TestStatisticsEdgeCases(t *testing.T) {
 	if !near(r.Variance, 22.5) || !near(r.Mean, 1e9+10) {
 		t.Errorf("offset data: mean %v variance %v, want 1e9+10 and 22.5", r.Mean, r.Variance)
 	}
+	// Large values that cancel leave the mean of what remains, rounded
+	// once: 5/7, exactly as float64 division gives it.
+	mustRun(t, mux, "calculate_statistics", map[string]any{"numbers": []float64{1e16, 1, 1, -1e16, 1, 1, 1}}, &r)
+	if r.Sum != 5 || r.Mean != 5.0/7 {
+		t.Errorf("cancelling data: sum %v mean %v, want 5 and %v", r.Sum, r.Mean, 5.0/7)
+	}
 	// The extremes allowed still give finite results.
 	mustRun(t, mux, "calculate_statistics", map[string]any{"numbers": []float64{-1e150, 1e150, 1e150}}, &r)
 	if math.IsInf(r.Variance, 0) || r.Max != 1e150 {

@@ -23,12 +23,8 @@ func (p *summarizePayload) check() error {
 	if err := checkText("payload.text", p.Text, p.cfg.MaxTextBytes); err != nil {
 		return err
 	}
-	if p.Sentences == nil {
-		n := 3
-		p.Sentences = &n
-	}
-	if *p.Sentences < 1 || *p.Sentences > p.cfg.MaxSummarySentences {
-		return taskmill.Invalid("payload.sentences", "range", "must be between 1 and %d, got %d", p.cfg.MaxSummarySentences, *p.Sentences)
+	if err := intField("payload.sentences", &p.Sentences, 3, 1, p.cfg.MaxSummarySentences); err != nil {
+		return err
 	}
 	p.sents = sentences(p.Text)
 	if n := len(p.sents); n > p.cfg.MaxInputSentences {

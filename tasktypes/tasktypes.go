@@ -75,6 +75,18 @@ func Register(mux *taskmill.ServeMux, cfg Config) error {
 // a *taskmill.ValidationError naming the field that breaks a rule.
 type payloadRules interface{ check() error }
 
+// intField gives an optional integer field its default when the payload
+// leaves it out, then refuses a value outside [lo, hi].
+func intField(field string, p **int, def, lo, hi int) error {
+	if *p == nil {
+		*p = &def
+	}
+	if v := **p; v < lo || v > hi {
+		return taskmill.Invalid(field, "range", "must be between %d and %d, got %d", lo, hi, v)
+	}
+	return nil
+}
+
 // define builds a TaskType whose payload decodes strictly into P and
 // passes P's rules, both at submit and before run is called. limits, when
 // not nil, fills in the configured bounds P's rules check against.

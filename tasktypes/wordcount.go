@@ -22,14 +22,7 @@ func (p *wordCountPayload) check() error {
 	if err := checkText("payload.text", p.Text, p.cfg.MaxTextBytes); err != nil {
 		return err
 	}
-	if p.Top == nil {
-		n := 10
-		p.Top = &n
-	}
-	if *p.Top < 0 || *p.Top > p.cfg.MaxTopN {
-		return taskmill.Invalid("payload.top", "range", "must be between 0 and %d, got %d", p.cfg.MaxTopN, *p.Top)
-	}
-	return nil
+	return intField("payload.top", &p.Top, 10, 0, p.cfg.MaxTopN)
 }
 
 // WordCountResult is the result of a word_count task.
