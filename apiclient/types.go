@@ -222,6 +222,10 @@ type HeartbeatRequest struct {
 	Concurrency int              `json:"concurrency"`
 	Running     []string         `json:"running,omitempty"`
 	TTL         backend.Duration `json:"ttl,omitempty"`
+	// StartedAt is when the worker started; the registry shows it. Send
+	// the same time with every heartbeat. Without it the server keeps the
+	// time of the first heartbeat it saw.
+	StartedAt time.Time `json:"started_at,omitzero"`
 }
 
 // HeartbeatReply tells a worker whether it was asked to drain and stop.

@@ -244,13 +244,15 @@ type env struct {
 type envOption func(*envConfig)
 
 type envConfig struct {
-	cfg      server.Config
-	noWorker bool
-	token    string
+	cfg       server.Config
+	noWorker  bool
+	noMetrics bool
+	token     string
 }
 
 func withConfig(f func(*server.Config)) envOption { return func(c *envConfig) { f(&c.cfg) } }
 func withoutWorker() envOption                    { return func(c *envConfig) { c.noWorker = true } }
+func withoutMetrics() envOption                   { return func(c *envConfig) { c.noMetrics = true } }
 
 // backendKinds opens a fresh backend of each kind for a test.
 var backendKinds = []struct {
@@ -304,7 +306,7 @@ func newEnv(t *testing.T, b backend.Backend, opts ...envOption) *env {
 	if cfg.Logger == nil {
 		cfg.Logger = quietLogger()
 	}
-	if cfg.Metrics == nil {
+	if cfg.Metrics == nil && !ec.noMetrics {
 		cfg.Metrics = metrics.New()
 		cfg.Metrics.WatchBackend(b, 2*time.Second)
 	}

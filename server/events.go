@@ -18,7 +18,8 @@ import (
 const clientBuffer = 256
 
 // hub holds one backend subscription while any client listens, and fans
-// its events out. A slow client never slows the others or the backend:
+// its events out, each encoded once as the JSON message every client that
+// wants it is sent. A slow client never slows the others or the backend:
 // when its buffer is full it loses events and gets one resync in their
 // place once it has room again. On Redis the subscription carries the
 // events of every process, so every server's clients see everything.
@@ -35,7 +36,7 @@ type hub struct {
 
 type listener struct {
 	filter  eventFilter
-	ch      chan backend.Event
+	ch      chan []byte // JSON messages, shared by the listeners: read only
 	dropped bool
 	gone    chan struct{} // closed when the hub drops the listener
 	reason  string        // why it was dropped
@@ -65,7 +66,7 @@ func (h *hub) join(f eventFilter) (*listener, error) {
 		h.gen++
 		go h.pump(events, h.gen)
 	}
-	l := &listener{filter: f, ch: make(chan backend.Event, clientBuffer), gone: make(chan struct{})}
+	l := &listener{filter: f, ch: make(chan []byte, clientBuffer), gone: make(chan struct{})}
 	h.clients[l] = struct{}{}
 	return l, nil
 }
@@ -87,7 +88,9 @@ func (h *hub) leave(l *listener) {
 
 // pump delivers one subscription's events. Events of a subscription that
 // is no longer current (its last listener left, a new one began) are
-// dropped, so no client sees an event twice.
+// dropped, so no client sees an event twice. Each event is encoded once,
+// when the first listener wants it, and the same bytes go to every
+// listener.
 func (h *hub) pump(events <-chan backend.Event, gen int) {
 	for e := range events {
 		h.mu.Lock()
@@ -95,20 +98,31 @@ func (h *hub) pump(events <-chan backend.Event, gen int) {
 			h.mu.Unlock()
 			continue
 		}
+		var msg, resync []byte
 		for l := range h.clients {
 			if e.Kind != backend.EventResync && !l.filter.match(e) {
 				continue
 			}
+			if msg == nil {
+				var err error
+				if msg, err = json.Marshal(e); err != nil {
+					h.log.Warn("encode an event", "kind", e.Kind, "err", err)
+					break
+				}
+			}
 			if l.dropped {
+				if resync == nil {
+					resync = resyncMessage()
+				}
 				select {
-				case l.ch <- backend.Event{Kind: backend.EventResync, At: time.Now().UTC()}:
+				case l.ch <- resync:
 					l.dropped = false
 				default:
 					continue
 				}
 			}
 			select {
-			case l.ch <- e:
+			case l.ch <- msg:
 			default:
 				l.dropped = true
 			}
@@ -144,6 +158,12 @@ func (h *hub) close() {
 		h.cancel()
 		h.cancel = nil
 	}
+}
+
+// resyncMessage tells a client that it lost events and should reload.
+func resyncMessage() []byte {
+	msg, _ := json.Marshal(backend.Event{Kind: backend.EventResync, At: time.Now().UTC()})
+	return msg
 }
 
 // eventFilter selects the events one client wants.
@@ -212,11 +232,7 @@ func (s *Server) streamEvents(w http.ResponseWriter, r *http.Request) {
 			if err != nil {
 				return
 			}
-		case e := <-l.ch:
-			msg, err := json.Marshal(e)
-			if err != nil {
-				continue
-			}
+		case msg := <-l.ch:
 			// A client that cannot take a message in 10s is gone or
 			// hopelessly slow; its buffer has already stopped filling.
 			wctx, cancel := context.WithTimeout(ctx, 10*time.Second)

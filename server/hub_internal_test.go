@@ -36,7 +36,7 @@ func TestSlowListenerGetsResync(t *testing.T) {
 	go func() {
 		count := 0
 		for count < n {
-			e := <-fast.ch
+			e := decodeEvent(t, <-fast.ch)
 			if e.Kind == backend.EventTaskUpdate {
 				count++
 			}
@@ -69,8 +69,8 @@ func TestSlowListenerGetsResync(t *testing.T) {
 	if _, err := b.Enqueue(ctx, []*backend.Task{{ID: "last", Type: "x", Queue: "q", State: backend.StatePending, MaxAttempts: 1, CreatedAt: time.Now().UTC()}}); err != nil {
 		t.Fatal(err)
 	}
-	first := <-slow.ch
-	second := <-slow.ch
+	first := decodeEvent(t, <-slow.ch)
+	second := decodeEvent(t, <-slow.ch)
 	if first.Kind != backend.EventResync || second.Kind != backend.EventTaskUpdate || second.Task.ID != "last" {
 		t.Fatalf("after falling behind: %+v then %+v", first, second)
 	}
@@ -88,8 +88,8 @@ func TestSlowListenerGetsResync(t *testing.T) {
 		t.Fatal(err)
 	}
 	select {
-	case e := <-again.ch:
-		if e.Task == nil || e.Task.ID != "again" {
+	case msg := <-again.ch:
+		if e := decodeEvent(t, msg); e.Task == nil || e.Task.ID != "again" {
 			t.Fatalf("after rejoining got %+v", e)
 		}
 	case <-time.After(10 * time.Second):
@@ -101,5 +101,73 @@ func TestSlowListenerGetsResync(t *testing.T) {
 	case <-again.gone:
 	case <-time.After(5 * time.Second):
 		t.Fatal("close did not drop the listener")
+	}
+}
+
+// decodeEvent reads one message the hub sends clients.
+func decodeEvent(t *testing.T, msg []byte) backend.Event {
+	t.Helper()
+	var e backend.Event
+	if err := json.Unmarshal(msg, &e); err != nil {
+		t.Errorf("the hub sent %q: %v", msg, err)
+	}
+	return e
+}
+
+// TestHubEncodesEachEventOnce: every listener that wants an event gets
+// the same encoded message (one json.Marshal per event, not per client),
+// and a listener whose filter does not match gets nothing.
+func TestHubEncodesEachEventOnce(t *testing.T) {
+	b, err := embedded.Open(t.TempDir(), embedded.Options{NoSync: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Close()
+	h := newHub(b, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	defer h.close()
+	all, err := h.join(eventFilter{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	byQueue, err := h.join(eventFilter{queue: "q"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	other, err := h.join(eventFilter{queue: "other"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	task := &backend.Task{ID: "one", Type: "x", Queue: "q", State: backend.StatePending, MaxAttempts: 1, CreatedAt: time.Now().UTC()}
+	if _, err := b.Enqueue(context.Background(), []*backend.Task{task}); err != nil {
+		t.Fatal(err)
+	}
+	recv := func(l *listener) []byte {
+		for {
+			select {
+			case msg := <-l.ch:
+				if e := decodeEvent(t, msg); e.Kind == backend.EventTaskUpdate {
+					return msg
+				}
+			case <-time.After(10 * time.Second):
+				t.Fatal("no task event")
+			}
+		}
+	}
+	a, q := recv(all), recv(byQueue)
+	if e := decodeEvent(t, a); e.Task == nil || e.Task.ID != "one" {
+		t.Fatalf("got %s", a)
+	}
+	if &a[0] != &q[0] {
+		t.Error("two listeners got separately encoded copies of one event")
+	}
+	// The pump holds the lock while it fans an event out: once it is
+	// ours, every listener has what it will get of the event.
+	h.mu.Lock()
+	pending := len(other.ch)
+	h.mu.Unlock()
+	for range pending {
+		if e := decodeEvent(t, <-other.ch); e.Kind == backend.EventTaskUpdate {
+			t.Errorf("a listener of queue other got %+v", e)
+		}
 	}
 }

@@ -122,6 +122,7 @@ type Server struct {
 	routes  []route
 	tracer  trace.Tracer
 	started time.Time
+	starts  startTimes // of HTTP workers that do not send started_at
 
 	docOnce sync.Once
 	doc     []byte // the OpenAPI document, built on first use

@@ -8,15 +8,16 @@ import (
 	"github.com/taskmill/taskmill"
 	"github.com/taskmill/taskmill/apiclient"
 	"github.com/taskmill/taskmill/backend"
-	"go.opentelemetry.io/otel/propagation"
+	"github.com/taskmill/taskmill/tracing"
 )
 
 // taskView is a task as the API shows it: the stored record without the
-// lease token, which is the worker's secret (it fences late writes).
+// lease token, which is the worker's secret (it fences late writes). It
+// zeroes the token in place: t must be the caller's own, as every task a
+// backend returns is (both decode a fresh record for each call).
 func taskView(t *backend.Task) *backend.Task {
-	v := t.Clone()
-	v.LeaseToken = 0
-	return v
+	t.LeaseToken = 0
+	return t
 }
 
 // POST /api/tasks: submit one task. 201 with the stored task.
@@ -31,7 +32,7 @@ func (s *Server) submitTask(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, err)
 		return
 	}
-	s.injectTrace(r, &req)
+	injectTrace(s.requestTrace(r), &req)
 	info, err := s.client.Submit(r.Context(), req)
 	if err != nil {
 		s.fail(w, r, err)
@@ -39,20 +40,27 @@ func (s *Server) submitTask(w http.ResponseWriter, r *http.Request) {
 	}
 	s.cfg.Metrics.TaskSubmitted(info.Type, info.Queue)
 	w.Header().Set("Location", "/api/tasks/"+info.ID)
-	writeJSON(w, http.StatusCreated, taskView(info))
+	// A record just built for the submit holds no lease token: it is
+	// shown as it is.
+	writeJSON(w, http.StatusCreated, info)
 }
 
-// injectTrace puts the request's trace context into the task, so that
-// every attempt's span joins the trace of the submit. A caller that sent
-// its own trace_context keeps it.
-func (s *Server) injectTrace(r *http.Request, req *taskmill.TaskRequest) {
-	if s.tracer == nil || len(req.TraceContext) > 0 {
-		return
+// requestTrace is the request's trace context as W3C headers, for the
+// tasks it submits (nil when tracing is off or the request has no span).
+func (s *Server) requestTrace(r *http.Request) map[string]string {
+	if s.tracer == nil {
+		return nil
 	}
-	carrier := propagation.MapCarrier{}
-	propagation.TraceContext{}.Inject(r.Context(), carrier)
-	if len(carrier) > 0 {
-		req.TraceContext = carrier
+	return tracing.Carrier(r.Context())
+}
+
+// injectTrace puts the submitting request's trace context tc into the
+// task, so that every attempt's span joins the trace of the submit. A
+// caller that sent its own trace_context keeps it. Tasks share tc: no one
+// changes a task's trace context after the submit.
+func injectTrace(tc map[string]string, req *taskmill.TaskRequest) {
+	if len(tc) > 0 && len(req.TraceContext) == 0 {
+		req.TraceContext = tc
 	}
 }
 
@@ -81,12 +89,13 @@ func (s *Server) submitBatch(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	reqs := make([]taskmill.TaskRequest, len(batch.Tasks))
+	tc := s.requestTrace(r)
 	for i, raw := range batch.Tasks {
 		if reqs[i], err = taskmill.DecodeTaskRequest(raw, fmt.Sprintf("tasks[%d]", i)); err != nil {
 			s.fail(w, r, err)
 			return
 		}
-		s.injectTrace(r, &reqs[i])
+		injectTrace(tc, &reqs[i])
 	}
 	results, err := s.client.SubmitMany(r.Context(), reqs)
 	if err != nil {
@@ -168,8 +177,9 @@ func checkQuery(field, q string) error {
 	return nil
 }
 
-// taskID reads and checks the {id} path value.
-func taskID(r *http.Request) (string, error) {
+// pathID reads and checks the {id} path value of a task, or of a worker
+// that registers itself through the worker protocol: the rule of names.
+func pathID(r *http.Request) (string, error) {
 	id := r.PathValue("id")
 	if err := taskmill.ValidateName("id", id); err != nil {
 		return "", err
@@ -179,7 +189,7 @@ func taskID(r *http.Request) (string, error) {
 
 // GET /api/tasks/{id}
 func (s *Server) getTask(w http.ResponseWriter, r *http.Request) {
-	id, err := taskID(r)
+	id, err := pathID(r)
 	if err != nil {
 		s.fail(w, r, err)
 		return
@@ -195,7 +205,7 @@ func (s *Server) getTask(w http.ResponseWriter, r *http.Request) {
 // DELETE /api/tasks/{id}?mode=auto|cancel|delete: cancels a task that is
 // not final (200 with the canceled task) and deletes a final one (204).
 func (s *Server) cancelOrDeleteTask(w http.ResponseWriter, r *http.Request) {
-	id, err := taskID(r)
+	id, err := pathID(r)
 	if err != nil {
 		s.fail(w, r, err)
 		return
@@ -231,7 +241,7 @@ func (s *Server) cancelOrDeleteTask(w http.ResponseWriter, r *http.Request) {
 
 // POST /api/tasks/{id}/cancel
 func (s *Server) cancelTask(w http.ResponseWriter, r *http.Request) {
-	id, err := taskID(r)
+	id, err := pathID(r)
 	if err != nil {
 		s.fail(w, r, err)
 		return
@@ -246,7 +256,7 @@ func (s *Server) cancelTask(w http.ResponseWriter, r *http.Request) {
 
 // POST /api/tasks/{id}/retry: a failed or canceled task back to pending.
 func (s *Server) retryTask(w http.ResponseWriter, r *http.Request) {
-	id, err := taskID(r)
+	id, err := pathID(r)
 	if err != nil {
 		s.fail(w, r, err)
 		return

@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"slices"
 	"strconv"
+	"sync"
 	"time"
 
 	"github.com/taskmill/taskmill"
@@ -20,6 +21,7 @@ import (
 // Bounds of the worker protocol.
 const (
 	defaultWorkerTTL  = 15 * time.Second
+	maxWorkerTTL      = 10 * time.Minute
 	defaultLeaseFor   = 30 * time.Second
 	maxLeaseFor       = time.Hour
 	maxLeaseBatch     = 1000
@@ -29,11 +31,13 @@ const (
 	maxProgressLength = 1024
 )
 
-// registeredWorkerID checks the {id} of a worker that registers itself:
-// the same rule as task type and queue names.
-func registeredWorkerID(r *http.Request) (string, error) {
-	id := r.PathValue("id")
-	return id, taskmill.ValidateName("id", id)
+// checkQueuesAndTypes checks the queues and task types a heartbeat or a
+// lease names.
+func checkQueuesAndTypes(queues, types []string) error {
+	if err := checkNames("queues", queues, maxWorkerQueues, true); err != nil {
+		return err
+	}
+	return checkNames("types", types, maxWorkerTypes, false)
 }
 
 func checkNames(field string, names []string, limit int, required bool) error {
@@ -44,11 +48,27 @@ func checkNames(field string, names []string, limit int, required bool) error {
 		return taskmill.Invalid(field, "size", "at most %d, got %d", limit, len(names))
 	}
 	for i, n := range names {
-		if err := taskmill.ValidateName(field+"["+itoa(i)+"]", n); err != nil {
-			return err
+		if err := taskmill.ValidateName("", n); err != nil {
+			return atIndex(err, field, i)
 		}
 	}
 	return nil
+}
+
+// atIndex puts entry i of the list field in front of the field a
+// validation error names: "" becomes "queues[2]", "token" becomes
+// "leases[2].token". The path is built only for an error, never for the
+// entries that pass.
+func atIndex(err error, field string, i int) error {
+	var ve *taskmill.ValidationError
+	if errors.As(err, &ve) {
+		path := field + "[" + itoa(i) + "]"
+		if ve.Field != "" {
+			path += "." + ve.Field
+		}
+		ve.Field = path
+	}
+	return err
 }
 
 func durationIn(field string, d backend.Duration, def, lo, hi time.Duration) (time.Duration, error) {
@@ -63,7 +83,7 @@ func durationIn(field string, d backend.Duration, def, lo, hi time.Duration) (ti
 
 // POST /api/workers/{id}/heartbeat
 func (s *Server) workerHeartbeat(w http.ResponseWriter, r *http.Request) {
-	id, err := registeredWorkerID(r)
+	id, err := pathID(r)
 	if err != nil {
 		s.fail(w, r, err)
 		return
@@ -73,14 +93,11 @@ func (s *Server) workerHeartbeat(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, err)
 		return
 	}
-	if err := checkNames("queues", req.Queues, maxWorkerQueues, true); err != nil {
+	if err := checkQueuesAndTypes(req.Queues, req.Types); err != nil {
 		s.fail(w, r, err)
 		return
 	}
-	if err := checkNames("types", req.Types, maxWorkerTypes, false); err != nil {
-		s.fail(w, r, err)
-		return
-	}
+	now := time.Now().UTC()
 	switch {
 	case req.Concurrency < 1 || req.Concurrency > 10_000:
 		err = taskmill.Invalid("concurrency", "range", "must be between 1 and 10000, got %d", req.Concurrency)
@@ -90,18 +107,23 @@ func (s *Server) workerHeartbeat(w http.ResponseWriter, r *http.Request) {
 		err = taskmill.Invalid("host", "length", "must be at most 256 characters")
 	case req.PID < 0:
 		err = taskmill.Invalid("pid", "range", "must not be negative")
+	case req.StartedAt.After(now.Add(maxClockSkew)):
+		err = taskmill.Invalid("started_at", "range", "must not be in the future, got %s", req.StartedAt.Format(time.RFC3339))
 	}
 	if err != nil {
 		s.fail(w, r, err)
 		return
 	}
-	ttl, err := durationIn("ttl", req.TTL, defaultWorkerTTL, time.Second, 10*time.Minute)
+	ttl, err := durationIn("ttl", req.TTL, defaultWorkerTTL, time.Second, maxWorkerTTL)
 	if err != nil {
 		s.fail(w, r, err)
 		return
 	}
 	info := backend.WorkerInfo{ID: id, Host: req.Host, PID: req.PID, Queues: req.Queues, Types: req.Types,
-		Concurrency: req.Concurrency, Running: req.Running, StartedAt: s.workerStartedAt(r.Context(), id)}
+		Concurrency: req.Concurrency, Running: req.Running, StartedAt: req.StartedAt.UTC()}
+	if req.StartedAt.IsZero() {
+		info.StartedAt = s.workerStartedAt(r.Context(), id, now)
+	}
 	if info.Running == nil {
 		info.Running = []string{}
 	}
@@ -113,22 +135,85 @@ func (s *Server) workerHeartbeat(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, apiclient.HeartbeatReply{StopRequested: reply.StopRequested})
 }
 
-// workerStartedAt keeps a registered worker's start time across
-// heartbeats (the registry stores what each heartbeat sends).
-func (s *Server) workerStartedAt(ctx context.Context, id string) time.Time {
+// workerStartedAt is the start time of a worker whose heartbeat does not
+// send started_at (the registry stores what each heartbeat sends, so the
+// server has to send the same time each beat). The first heartbeat this
+// server sees from the worker looks it up in the registry (the worker may
+// have beaten against another server, or this one before a restart);
+// later ones find it in memory.
+func (s *Server) workerStartedAt(ctx context.Context, id string, now time.Time) time.Time {
+	if t, ok := s.starts.get(id, now); ok {
+		return t
+	}
+	started := now
 	if ws, err := s.client.Workers(ctx); err == nil {
 		for _, wi := range ws {
 			if wi.ID == id && !wi.StartedAt.IsZero() {
-				return wi.StartedAt
+				started = wi.StartedAt
+				break
 			}
 		}
 	}
-	return time.Now().UTC()
+	s.starts.put(id, started, now)
+	return started
+}
+
+// maxClockSkew is how far in the future a worker's started_at may be.
+const maxClockSkew = time.Minute
+
+// maxRememberedStarts bounds the start times startTimes keeps.
+const maxRememberedStarts = 10_000
+
+// startTimes remembers the start times workerStartedAt found, with when
+// each worker was last seen. When full it forgets the workers not seen
+// for longer than the longest heartbeat ttl; a worker it cannot keep is
+// looked up again at its next heartbeat.
+type startTimes struct {
+	mu   sync.Mutex
+	seen map[string]startTime
+}
+
+type startTime struct{ started, last time.Time }
+
+func (st *startTimes) get(id string, now time.Time) (time.Time, bool) {
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	e, ok := st.seen[id]
+	if ok {
+		e.last = now
+		st.seen[id] = e
+	}
+	return e.started, ok
+}
+
+func (st *startTimes) put(id string, started, now time.Time) {
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	if st.seen == nil {
+		st.seen = map[string]startTime{}
+	}
+	if len(st.seen) >= maxRememberedStarts {
+		for k, e := range st.seen {
+			if now.Sub(e.last) > maxWorkerTTL {
+				delete(st.seen, k)
+			}
+		}
+		if len(st.seen) >= maxRememberedStarts {
+			return
+		}
+	}
+	st.seen[id] = startTime{started: started, last: now}
+}
+
+func (st *startTimes) forget(id string) {
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	delete(st.seen, id)
 }
 
 // POST /api/workers/{id}/unregister
 func (s *Server) workerUnregister(w http.ResponseWriter, r *http.Request) {
-	id, err := registeredWorkerID(r)
+	id, err := pathID(r)
 	if err != nil {
 		s.fail(w, r, err)
 		return
@@ -137,12 +222,13 @@ func (s *Server) workerUnregister(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, err)
 		return
 	}
+	s.starts.forget(id)
 	w.WriteHeader(http.StatusNoContent)
 }
 
 // POST /api/workers/{id}/lease: long-polls for up to max tasks.
 func (s *Server) workerLease(w http.ResponseWriter, r *http.Request) {
-	id, err := registeredWorkerID(r)
+	id, err := pathID(r)
 	if err != nil {
 		s.fail(w, r, err)
 		return
@@ -152,11 +238,7 @@ func (s *Server) workerLease(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, err)
 		return
 	}
-	if err := checkNames("queues", req.Queues, maxWorkerQueues, true); err != nil {
-		s.fail(w, r, err)
-		return
-	}
-	if err := checkNames("types", req.Types, maxWorkerTypes, false); err != nil {
+	if err := checkQueuesAndTypes(req.Queues, req.Types); err != nil {
 		s.fail(w, r, err)
 		return
 	}
@@ -209,7 +291,9 @@ func (s *Server) workerLease(w http.ResponseWriter, r *http.Request) {
 				s.failUnhandled(ctx, id, t)
 				continue
 			}
-			out.Tasks = append(out.Tasks, apiclient.LeasedTask{Task: taskView(t), LeaseToken: strconv.FormatUint(t.LeaseToken, 10)})
+			// The outer lease_token hides the task's own in the JSON, so
+			// the task needs no copy without it.
+			out.Tasks = append(out.Tasks, apiclient.LeasedTask{Task: t, LeaseToken: strconv.FormatUint(t.LeaseToken, 10)})
 		}
 		if len(out.Tasks) > 0 || len(tasks) == 0 || !time.Now().Before(deadline) {
 			break
@@ -253,7 +337,7 @@ func parseToken(field, token string) (uint64, error) {
 
 // POST /api/workers/{id}/extend
 func (s *Server) workerExtend(w http.ResponseWriter, r *http.Request) {
-	id, err := registeredWorkerID(r)
+	id, err := pathID(r)
 	if err != nil {
 		s.fail(w, r, err)
 		return
@@ -269,14 +353,13 @@ func (s *Server) workerExtend(w http.ResponseWriter, r *http.Request) {
 	}
 	refs := make([]backend.LeaseRef, len(req.Leases))
 	for i, l := range req.Leases {
-		field := "leases[" + itoa(i) + "]"
-		if err := taskmill.ValidateName(field+".task_id", l.TaskID); err != nil {
-			s.fail(w, r, err)
+		if err := taskmill.ValidateName("task_id", l.TaskID); err != nil {
+			s.fail(w, r, atIndex(err, "leases", i))
 			return
 		}
-		tok, err := parseToken(field+".token", l.Token)
+		tok, err := parseToken("token", l.Token)
 		if err != nil {
-			s.fail(w, r, err)
+			s.fail(w, r, atIndex(err, "leases", i))
 			return
 		}
 		refs[i] = backend.LeaseRef{TaskID: l.TaskID, Token: tok}
@@ -298,39 +381,56 @@ func (s *Server) workerExtend(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, out)
 }
 
-// leaseOf reads the task and token of an ack, fail, progress or release.
-// The task is read first for its type, queue and trace (they do not
-// change while the lease is held); a task that is gone is a lost lease.
-func (s *Server) leaseOf(r *http.Request, token string) (*backend.Task, backend.LeaseRef, error) {
-	id, err := taskID(r)
-	if err != nil {
-		return nil, backend.LeaseRef{}, err
+// decodeLease decodes the body of an ack, fail, progress or release into
+// req, runs check (when not nil) on it, and returns the lease the request
+// names: the {id} path value and *token, a field of req.
+func (s *Server) decodeLease(w http.ResponseWriter, r *http.Request, req any, token *string, check func() error) (backend.LeaseRef, error) {
+	if err := s.decodeBody(w, r, req, false); err != nil {
+		return backend.LeaseRef{}, err
 	}
-	tok, err := parseToken("token", token)
-	if err != nil {
-		return nil, backend.LeaseRef{}, err
+	if check != nil {
+		if err := check(); err != nil {
+			return backend.LeaseRef{}, err
+		}
 	}
-	t, err := s.client.Get(r.Context(), id)
+	id, err := pathID(r)
+	if err != nil {
+		return backend.LeaseRef{}, err
+	}
+	tok, err := parseToken("token", *token)
+	if err != nil {
+		return backend.LeaseRef{}, err
+	}
+	return backend.LeaseRef{TaskID: id, Token: tok}, nil
+}
+
+// leasedTask reads the task of a lease before it is finished, for what
+// does not change while the lease is held: type, queue, attempt, deadline,
+// trace. A task that is gone is a lost lease.
+func (s *Server) leasedTask(ctx context.Context, ref backend.LeaseRef) (*backend.Task, error) {
+	t, err := s.client.Get(ctx, ref.TaskID)
 	if errors.Is(err, backend.ErrNotFound) {
-		return nil, backend.LeaseRef{}, backend.ErrLeaseLost
+		return nil, backend.ErrLeaseLost
 	}
-	if err != nil {
-		return nil, backend.LeaseRef{}, err
-	}
-	return t, backend.LeaseRef{TaskID: id, Token: tok}, nil
+	return t, err
 }
 
 // POST /api/tasks/{id}/ack
 func (s *Server) ackTask(w http.ResponseWriter, r *http.Request) {
 	var req apiclient.AckRequest
-	if err := s.decodeBody(w, r, &req, false); err != nil {
-		s.fail(w, r, err)
-		return
-	}
-	t, ref, err := s.leaseOf(r, req.Token)
+	ref, err := s.decodeLease(w, r, &req, &req.Token, nil)
 	if err != nil {
 		s.fail(w, r, err)
 		return
+	}
+	// Only metrics and tracing need the task; without them an ack is one
+	// backend call (a task that is gone makes Ack answer ErrLeaseLost).
+	var t *backend.Task
+	if s.cfg.Metrics != nil || s.tracer != nil {
+		if t, err = s.leasedTask(r.Context(), ref); err != nil {
+			s.fail(w, r, err)
+			return
+		}
 	}
 	result := req.Result
 	if string(result) == "null" {
@@ -340,29 +440,33 @@ func (s *Server) ackTask(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, err)
 		return
 	}
-	s.attemptDone(r.Context(), t, taskmill.OutcomeCompleted, nil)
-	writeJSON(w, http.StatusOK, apiclient.AttemptOutcome{ID: t.ID, State: backend.StateCompleted})
+	if t != nil {
+		s.attemptDone(r.Context(), t, taskmill.OutcomeCompleted, nil)
+	}
+	writeJSON(w, http.StatusOK, apiclient.AttemptOutcome{ID: ref.TaskID, State: backend.StateCompleted})
 }
 
 // POST /api/tasks/{id}/fail
 func (s *Server) failTask(w http.ResponseWriter, r *http.Request) {
 	var req apiclient.FailRequest
-	if err := s.decodeBody(w, r, &req, false); err != nil {
+	ref, err := s.decodeLease(w, r, &req, &req.Token, func() error {
+		switch {
+		case req.Error == "":
+			return taskmill.Invalid("error", "required", "say what went wrong")
+		case len(req.Error) > maxErrorMessage:
+			return taskmill.Invalid("error", "length", "must be at most %d bytes", maxErrorMessage)
+		case req.RetryAfter < 0 || req.RetryAfter.Std() > taskmill.MaxDelay:
+			return taskmill.Invalid("retry_after", "range", "must be between 0 and %s", taskmill.MaxDelay)
+		}
+		return nil
+	})
+	if err != nil {
 		s.fail(w, r, err)
 		return
 	}
-	switch {
-	case req.Error == "":
-		s.fail(w, r, taskmill.Invalid("error", "required", "say what went wrong"))
-		return
-	case len(req.Error) > maxErrorMessage:
-		s.fail(w, r, taskmill.Invalid("error", "length", "must be at most %d bytes", maxErrorMessage))
-		return
-	case req.RetryAfter < 0 || req.RetryAfter.Std() > taskmill.MaxDelay:
-		s.fail(w, r, taskmill.Invalid("retry_after", "range", "must be between 0 and %s", taskmill.MaxDelay))
-		return
-	}
-	t, ref, err := s.leaseOf(r, req.Token)
+	// The task as leased: its attempt, attempts and deadline decide the
+	// outcome (backend.Failure.Retries), its type the backoff.
+	t, err := s.leasedTask(r.Context(), ref)
 	if err != nil {
 		s.fail(w, r, err)
 		return
@@ -383,16 +487,13 @@ func (s *Server) failTask(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, err)
 		return
 	}
+	// Where the task went follows from the task as leased, by the rule
+	// every backend applies; reading it back would cost a call and could
+	// see a later lease's state.
+	outcome := taskmill.FailOutcome(t, f)
 	out := apiclient.AttemptOutcome{ID: t.ID, State: backend.StateFailed}
-	if after, err := s.client.Get(r.Context(), t.ID); err == nil {
-		out.State, out.RunAt = after.State, after.RunAt
-		if after.State != backend.StateRetrying {
-			out.RunAt = time.Time{}
-		}
-	}
-	outcome := taskmill.OutcomeFailed
-	if out.State == backend.StateRetrying {
-		outcome = taskmill.OutcomeRetrying
+	if outcome == taskmill.OutcomeRetrying {
+		out.State, out.RunAt = backend.StateRetrying, f.RetryAt
 	}
 	s.attemptDone(r.Context(), t, outcome, errors.New(req.Error))
 	writeJSON(w, http.StatusOK, out)
@@ -401,19 +502,15 @@ func (s *Server) failTask(w http.ResponseWriter, r *http.Request) {
 // POST /api/tasks/{id}/progress
 func (s *Server) reportProgress(w http.ResponseWriter, r *http.Request) {
 	var req apiclient.ProgressRequest
-	if err := s.decodeBody(w, r, &req, false); err != nil {
-		s.fail(w, r, err)
-		return
-	}
-	if req.Percent < 0 || req.Percent > 100 {
-		s.fail(w, r, taskmill.Invalid("percent", "range", "must be between 0 and 100, got %g", req.Percent))
-		return
-	}
-	if len(req.Message) > maxProgressLength {
-		s.fail(w, r, taskmill.Invalid("message", "length", "must be at most %d bytes", maxProgressLength))
-		return
-	}
-	_, ref, err := s.leaseOf(r, req.Token)
+	ref, err := s.decodeLease(w, r, &req, &req.Token, func() error {
+		if req.Percent < 0 || req.Percent > 100 {
+			return taskmill.Invalid("percent", "range", "must be between 0 and 100, got %g", req.Percent)
+		}
+		if len(req.Message) > maxProgressLength {
+			return taskmill.Invalid("message", "length", "must be at most %d bytes", maxProgressLength)
+		}
+		return nil
+	})
 	if err != nil {
 		s.fail(w, r, err)
 		return
@@ -429,11 +526,7 @@ func (s *Server) reportProgress(w http.ResponseWriter, r *http.Request) {
 // POST /api/tasks/{id}/release
 func (s *Server) releaseTask(w http.ResponseWriter, r *http.Request) {
 	var req apiclient.ReleaseRequest
-	if err := s.decodeBody(w, r, &req, false); err != nil {
-		s.fail(w, r, err)
-		return
-	}
-	_, ref, err := s.leaseOf(r, req.Token)
+	ref, err := s.decodeLease(w, r, &req, &req.Token, nil)
 	if err != nil {
 		s.fail(w, r, err)
 		return

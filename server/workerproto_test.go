@@ -1,8 +1,11 @@
 package server_test
 
 import (
+	"context"
 	"strconv"
+	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -165,6 +168,130 @@ func TestWorkerProtocol(t *testing.T) {
 				status = 409
 			}
 			e.wantError(status, c.code, c.field, "POST", c.path, c.body)
+		}
+	})
+}
+
+// countingBackend counts the reads the worker protocol should not need.
+type countingBackend struct {
+	backend.Backend
+	gets, workers atomic.Int64
+}
+
+func (c *countingBackend) Get(ctx context.Context, id string) (*backend.Task, error) {
+	c.gets.Add(1)
+	return c.Backend.Get(ctx, id)
+}
+
+func (c *countingBackend) Workers(ctx context.Context) ([]backend.WorkerInfo, error) {
+	c.workers.Add(1)
+	return c.Backend.Workers(ctx)
+}
+
+// TestWorkerProtocolBackendCalls: progress and release do not read the
+// task, an ack reads it only for metrics or tracing, a fail reads it once
+// (before the fail, for its type and attempts) and tells the outcome from
+// it rather than reading it back; heartbeats keep the start time without
+// listing the registry at every beat, and keep a started_at the worker
+// sends.
+func TestWorkerProtocolBackendCalls(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, open func(t *testing.T) backend.Backend) {
+		for _, withMetrics := range []bool{false, true} {
+			b := &countingBackend{Backend: open(t)}
+			opts := []envOption{withoutWorker()}
+			if !withMetrics {
+				opts = append(opts, withoutMetrics())
+			}
+			e := newEnv(t, b, opts...)
+			base := "/api/workers/counted"
+			for range 3 {
+				e.wantStatus(200, "POST", base+"/heartbeat", map[string]any{"queues": []string{"ext"}, "concurrency": 1}, nil)
+			}
+			if n := b.workers.Load(); n > 1 {
+				t.Errorf("three heartbeats listed the registry %d times, want at most once", n)
+			}
+			var list apiclient.WorkerList
+			e.wantStatus(200, "GET", "/api/workers", nil, &list)
+			first := list.Workers[0].StartedAt
+			e.wantStatus(200, "POST", base+"/heartbeat", map[string]any{"queues": []string{"ext"}, "concurrency": 1}, nil)
+			e.wantStatus(200, "GET", "/api/workers", nil, &list)
+			if !list.Workers[0].StartedAt.Equal(first) {
+				t.Errorf("start time moved from %s to %s", first, list.Workers[0].StartedAt)
+			}
+			sent := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
+			before := b.workers.Load()
+			e.wantStatus(200, "POST", "/api/workers/sender/heartbeat", map[string]any{"queues": []string{"ext"}, "concurrency": 1, "started_at": sent}, nil)
+			if b.workers.Load() != before {
+				t.Error("a heartbeat with started_at listed the registry")
+			}
+			e.wantStatus(200, "GET", "/api/workers", nil, &list)
+			for _, w := range list.Workers {
+				if w.ID == "sender" && !w.StartedAt.Equal(sent) {
+					t.Errorf("started_at sent %s, registry shows %s", sent, w.StartedAt)
+				}
+			}
+			e.wantError(400, "invalid_range", "started_at", "POST", "/api/workers/sender/heartbeat",
+				map[string]any{"queues": []string{"ext"}, "concurrency": 1, "started_at": time.Now().Add(time.Hour)})
+
+			lease := func() apiclient.LeasedTask {
+				t.Helper()
+				var lr apiclient.LeaseReply
+				e.wantStatus(200, "POST", base+"/lease", map[string]any{"queues": []string{"ext"}, "wait": "5s"}, &lr)
+				if len(lr.Tasks) != 1 {
+					t.Fatalf("lease = %+v", lr)
+				}
+				return lr.Tasks[0]
+			}
+			task := e.submit(map[string]any{"type": "resize", "queue": "ext", "max_attempts": 3})
+			lt := lease()
+			gets := b.gets.Load()
+			path := "/api/tasks/" + task.ID
+			e.wantStatus(204, "POST", path+"/progress", map[string]any{"token": lt.LeaseToken, "percent": 10}, nil)
+			e.wantStatus(204, "POST", path+"/release", map[string]any{"token": lt.LeaseToken}, nil)
+			if n := b.gets.Load() - gets; n != 0 {
+				t.Errorf("progress and release read the task %d times", n)
+			}
+			lt = lease()
+			gets = b.gets.Load()
+			var out apiclient.AttemptOutcome
+			e.wantStatus(200, "POST", path+"/fail", map[string]any{"token": lt.LeaseToken, "error": "busy", "retry_after": "1h"}, &out)
+			if n := b.gets.Load() - gets; n != 1 {
+				t.Errorf("a fail read the task %d times, want once", n)
+			}
+			stored := e.get(task.ID)
+			if out.State != backend.StateRetrying || stored.State != backend.StateRetrying || out.RunAt.Sub(stored.RunAt).Abs() > time.Microsecond {
+				t.Errorf("fail reply %+v, stored %s at %s", out, stored.State, stored.RunAt)
+			}
+			// A retry before the deadline is a retry; one past it fails for good.
+			soon := e.submit(map[string]any{"type": "resize", "queue": "ext", "max_attempts": 3, "deadline": time.Now().Add(time.Minute)})
+			lt = lease()
+			out = apiclient.AttemptOutcome{}
+			e.wantStatus(200, "POST", "/api/tasks/"+soon.ID+"/fail", map[string]any{"token": lt.LeaseToken, "error": "busy", "retry_after": "1h"}, &out)
+			if got := e.get(soon.ID); out.State != backend.StateFailed || !out.RunAt.IsZero() || got.State != backend.StateFailed {
+				t.Errorf("fail past the deadline: reply %+v, stored %s", out, got.State)
+			}
+			// An ack reads the task only when metrics or tracing need it.
+			ack := e.submit(map[string]any{"type": "resize", "queue": "ext"})
+			lt = lease()
+			gets = b.gets.Load()
+			e.wantStatus(200, "POST", "/api/tasks/"+ack.ID+"/ack", map[string]any{"token": lt.LeaseToken, "result": 1}, &out)
+			want := int64(0)
+			if withMetrics {
+				want = 1
+			}
+			if n := b.gets.Load() - gets; n != want || out.State != backend.StateCompleted || out.ID != ack.ID {
+				t.Errorf("ack (metrics %v) read the task %d times, want %d; reply %+v", withMetrics, n, want, out)
+			}
+			e.wantError(409, "lease_lost", "token", "POST", "/api/tasks/"+ack.ID+"/ack", map[string]any{"token": lt.LeaseToken})
+			if withMetrics {
+				m := scrape(t, e)
+				for _, line := range []string{`taskmill_tasks_retried_total{queue="ext",type="resize"} 1`, `taskmill_tasks_failed_total{queue="ext",type="resize"} 1`,
+					`taskmill_tasks_completed_total{queue="ext",type="resize"} 1`} {
+					if !strings.Contains(m, line) {
+						t.Errorf("/metrics lacks %s", line)
+					}
+				}
+			}
 		}
 	})
 }

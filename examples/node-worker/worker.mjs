@@ -113,11 +113,12 @@ async function call(method, path, body, signal) {
 const running = new Map(); // task id → { token, controller }
 let draining = false;
 let leaseController = null;
-const startedAt = Date.now();
+const startedAt = new Date().toISOString(); // sent with every heartbeat: the registry shows it
 
 async function heartbeat() {
   const reply = await call("POST", `/api/workers/${encodeURIComponent(workerId)}/heartbeat`, {
     host: os.hostname(), pid: process.pid, queues, types, concurrency, running: [...running.keys()], ttl: `${heartbeatTTL}s`,
+    started_at: startedAt,
   });
   if (reply?.stop_requested && !draining) {
     log("stop requested through the API; draining");
@@ -223,7 +224,7 @@ process.on("SIGTERM", shutdown);
 process.on("SIGINT", shutdown);
 
 await heartbeat();
-log("worker registered", { server, queues, types, concurrency, started: new Date(startedAt).toISOString() });
+log("worker registered", { server, queues, types, concurrency, started: startedAt });
 every(Math.max(1, Math.floor(heartbeatTTL / 3)), heartbeat);
 every(Math.max(1, Math.floor(leaseFor / 3)), extendLeases);
 await leaseLoop();
