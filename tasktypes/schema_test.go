@@ -8,10 +8,10 @@ import (
 )
 
 // TestSchemasDescribePayloads checks what the dashboard relies on to build
-// its forms: every property has a type (or alternatives) and a
-// description, required fields are properties, unknown fields are
-// refused, and a form filled with the schema's defaults for the listed
-// example passes validation.
+// its forms: every type has a description and a schema of an object,
+// every property has a type (or alternatives) and a description, required
+// fields are properties, unknown fields are refused, and a form filled
+// with the schema's defaults for the listed example passes validation.
 func TestSchemasDescribePayloads(t *testing.T) {
 	mux := testMux(t, tasktypes.Config{})
 	if n := len(mux.Types()); n != 16 {
@@ -26,6 +26,12 @@ func TestSchemasDescribePayloads(t *testing.T) {
 		}
 		if err := json.Unmarshal(tt.Schema, &s); err != nil {
 			t.Fatalf("%s: %v", tt.Name, err)
+		}
+		if s.Type != "object" {
+			t.Errorf("%s: schema type %q, want object: %s", tt.Name, s.Type, tt.Schema)
+		}
+		if tt.Description == "" {
+			t.Errorf("%s has no description", tt.Name)
 		}
 		if tt.Name == "echo" {
 			continue // any object
