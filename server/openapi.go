@@ -21,13 +21,15 @@ type errorCode struct {
 }
 
 // errorCodes lists every error code the API answers with; the document,
-// /docs and docs/api.md show it, and a test keeps docs/api.md complete.
+// /docs and docs/api.md show it. Tests keep it equal to the codes the
+// server's sources write (Code: "…") and docs/api.md complete.
 var errorCodes = []errorCode{
 	{"invalid_<rule>", 400, "the input broke a rule; field names it. Rules: json, type, unknown, required, range, length, charset, enum, size, exclusive, requires, duration, time, limit, invalid"},
 	{"invalid_cursor", 400, "the cursor was not made by this server"},
 	{"unauthorized", 401, "no API key, or not a valid one"},
 	{"forbidden", 403, "the API key's role may not call this endpoint"},
 	{"not_found", 404, "no such task, queue, worker or endpoint"},
+	{"no_dashboard", 404, "a dashboard path was asked for, but this build has no dashboard"},
 	{"method_not_allowed", 405, "the path exists with other methods (see the Allow header)"},
 	{"duplicate", 409, "the unique key (or the id) is held by another task; existing_id names it"},
 	{"task_final", 409, "the task already finished (completed, failed or canceled)"},

@@ -6,12 +6,12 @@ import (
 	"io"
 	"net/http"
 	"os"
+	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
 
 	"github.com/santhosh-tekuri/jsonschema/v6"
-	"github.com/taskmill/taskmill/backend"
 )
 
 // TestOpenAPIMatchesServer: the document and the router agree both ways,
@@ -133,5 +133,54 @@ func TestAPIDocListsEveryErrorCode(t *testing.T) {
 			t.Errorf("docs/api.md does not mention %s %s", op.method, op.path)
 		}
 	}
-	var _ backend.State
+}
+
+// TestErrorCodesMatchSources: the error table of the document (from
+// errorCodes) lists exactly the codes the server's sources write, so a
+// new code cannot be left out of the document and docs/api.md.
+func TestErrorCodesMatchSources(t *testing.T) {
+	files, err := filepath.Glob("*.go")
+	if err != nil {
+		t.Fatal(err)
+	}
+	emitted := map[string]bool{}
+	literal := regexp.MustCompile(`Code:\s*"([a-z_]*)"`)
+	for _, f := range files {
+		if strings.HasSuffix(f, "_test.go") {
+			continue
+		}
+		src, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, m := range literal.FindAllSubmatch(src, -1) {
+			code := string(m[1])
+			if code == "invalid_" { // "invalid_" + the rule
+				code = "invalid_<rule>"
+			}
+			emitted[code] = true
+		}
+	}
+	if len(emitted) < 10 {
+		t.Fatalf("found only %d codes in the sources: %v", len(emitted), emitted)
+	}
+	e := newEnv(t, backendKinds[0].open(t), withoutWorker())
+	var doc map[string]any
+	e.wantStatus(200, "GET", "/api/openapi.json", nil, &doc)
+	listed := map[string]bool{}
+	for _, line := range strings.Split(doc["info"].(map[string]any)["description"].(string), "\n") {
+		if strings.HasPrefix(line, "| ") && !strings.HasPrefix(line, "| code") {
+			listed[strings.Trim(strings.TrimSpace(strings.Split(line, "|")[1]), "`")] = true
+		}
+	}
+	for code := range emitted {
+		if !listed[code] {
+			t.Errorf("the server answers with the error code %s, which errorCodes does not list", code)
+		}
+	}
+	for code := range listed {
+		if !emitted[code] {
+			t.Errorf("errorCodes lists %s, which no server source writes", code)
+		}
+	}
 }

@@ -15,7 +15,6 @@ import (
 	"github.com/taskmill/taskmill/server"
 	"github.com/taskmill/taskmill/tracing"
 	"go.opentelemetry.io/otel/propagation"
-	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 	"go.opentelemetry.io/otel/sdk/trace/tracetest"
 	"go.opentelemetry.io/otel/trace"
 )
@@ -192,7 +191,6 @@ func TestTraceFollowsTheTask(t *testing.T) {
 	if !found {
 		t.Fatalf("no successful run span of the HTTP worker in the trace: %v", names(exp.GetSpans()))
 	}
-	var _ = sdktrace.NewTracerProvider
 }
 
 func names(spans tracetest.SpanStubs) []string {
