@@ -33,6 +33,33 @@ func (l *stringList) Set(v string) error {
 	return nil
 }
 
+// envStringList is a stringList whose default comes from an environment
+// variable (comma-separated): the first value given on the command line
+// replaces that default instead of adding to it, as with every other
+// flag.
+type envStringList struct {
+	stringList
+	fromEnv bool
+}
+
+func envList(name string) *envStringList {
+	l := &envStringList{}
+	if v := envString(name, ""); v != "" {
+		_ = l.stringList.Set(v)
+		l.fromEnv = len(l.stringList) > 0
+	}
+	return l
+}
+
+func (l *envStringList) Set(v string) error {
+	if l.fromEnv {
+		l.stringList, l.fromEnv = nil, false
+	}
+	return l.stringList.Set(v)
+}
+
+func (l *envStringList) values() []string { return l.stringList }
+
 func accessFlagSet(fs *flag.FlagSet) *accessFlags {
 	a := &accessFlags{}
 	if v := os.Getenv("TASKMILL_API_KEYS"); v != "" {
@@ -43,7 +70,7 @@ func accessFlagSet(fs *flag.FlagSet) *accessFlags {
 	}
 	fs.Var(&a.keySpecs, "api-key", "an API key NAME:ROLE:TOKEN, ROLE read, worker or admin; repeat for more (env TASKMILL_API_KEYS, comma-separated)")
 	fs.StringVar(&a.keysFile, "api-keys-file", envString("TASKMILL_API_KEYS_FILE", ""), "a file of API keys, one NAME:ROLE:TOKEN a line, # comments (env TASKMILL_API_KEYS_FILE)")
-	fs.BoolVar(&a.insecure, "insecure", envString("TASKMILL_INSECURE", "") == "1" || envString("TASKMILL_INSECURE", "") == "true", "allow a non-loopback --addr without API keys: anyone who reaches it controls the queue (env TASKMILL_INSECURE=1)")
+	fs.BoolVar(&a.insecure, "insecure", envBool("TASKMILL_INSECURE", false), "allow a non-loopback --addr without API keys: anyone who reaches it controls the queue (env TASKMILL_INSECURE=1)")
 	fs.Var(&a.corsSpecs, "cors-origin", "an origin browsers may call the API from, like https://ops.example.com, or *; repeat for more (env TASKMILL_CORS_ORIGINS). Default none")
 	return a
 }

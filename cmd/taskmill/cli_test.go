@@ -4,13 +4,16 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"io"
 	"net"
 	"net/http"
 	"os"
+	"slices"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/taskmill/taskmill"
 	"github.com/taskmill/taskmill/apiclient"
 	"github.com/taskmill/taskmill/internal/testproc"
 	"github.com/taskmill/taskmill/internal/testredis"
@@ -104,7 +107,7 @@ func cliScenario(t *testing.T, s *cliServer) {
 
 	// task get / ls.
 	r = s.run(t, 0, "task", "get", task.ID)
-	if !strings.Contains(r.stdout, "fibonacci") || !strings.Contains(r.stdout, "ATTEMPT") && !strings.Contains(r.stdout, "state") {
+	if !strings.Contains(r.stdout, "fibonacci") || !strings.Contains(r.stdout, "ATTEMPT") || !strings.Contains(r.stdout, "state") {
 		t.Fatalf("task get: %s", r.stdout)
 	}
 	r = s.run(t, 0, "task", "get", task.ID, "--json")
@@ -294,4 +297,109 @@ func TestServeLimits(t *testing.T) {
 	}
 	cli(t, "serve", "--max-body", "10", "--data", t.TempDir()).want(t, 2)
 	cli(t, "serve", "--max-payload", "0", "--data", t.TempDir()).want(t, 2)
+}
+
+// TestServeAndWorkerShareWorkerFlags: the worker flags are checked the
+// same way by serve and worker, each bad value exiting 2 and naming its
+// flag, and serve refuses --workers beyond what an in-process worker may
+// have before it opens the store.
+func TestServeAndWorkerShareWorkerFlags(t *testing.T) {
+	for _, cmd := range []string{"serve", "worker"} {
+		for _, c := range []struct {
+			args []string
+			want string
+		}{
+			{[]string{"--queues", "a=1", "--strict", "b"}, "not both"},
+			{[]string{"--queues", "a=0"}, "--queues"},
+			{[]string{"--strict", "bad name"}, "--strict"},
+			{[]string{"--lease-duration", "10ms"}, "--lease-duration"},
+			{[]string{"--shutdown-timeout", "-1s"}, "--shutdown-timeout"},
+			{[]string{"--log-level", "loud"}, "--log-level"},
+			{[]string{"--log-format", "xml"}, "--log-format"},
+		} {
+			data := t.TempDir()
+			r := cli(t, append([]string{cmd, "--data", data}, c.args...)...).want(t, 2)
+			if !strings.Contains(r.stderr, c.want) {
+				t.Errorf("%s %v: stderr %q does not mention %s", cmd, c.args, r.stderr, c.want)
+			}
+		}
+	}
+	data := t.TempDir()
+	r := cli(t, "serve", "--data", data, "--workers", "2000", "--max-local-slots", "2000").want(t, 2)
+	if !strings.Contains(r.stderr, "--workers must be between 0 and 1000") {
+		t.Errorf("serve --workers 2000: %s", r.stderr)
+	}
+	if entries, _ := os.ReadDir(data); len(entries) > 0 {
+		t.Errorf("serve opened the store before refusing --workers: %v", entries)
+	}
+	c, err := parseServeFlags([]string{"--strict", "b,a", "--workers", "1000", "--max-local-slots", "1000"}, io.Discard)
+	if err != nil || !slices.Equal(c.worker.strictOrder, []string{"b", "a"}) || c.worker.weights != nil {
+		t.Fatalf("serve --strict b,a: %+v, %v", c, err)
+	}
+}
+
+// TestWorkerHasNoServeOnlyTelemetryFlags: --public-metrics and --metrics
+// do nothing on a worker (--metrics-addr turns its metrics on), so it does
+// not take them.
+func TestWorkerHasNoServeOnlyTelemetryFlags(t *testing.T) {
+	for _, flag := range []string{"--public-metrics", "--metrics"} {
+		r := cli(t, "worker", "--data", t.TempDir(), flag).want(t, 2)
+		if !strings.Contains(r.stderr, "flag provided but not defined") {
+			t.Errorf("worker %s: %s", flag, r.stderr)
+		}
+	}
+	help := cli(t, "worker", "-h").want(t, 0)
+	for _, flag := range []string{"--metrics-addr", "--otel-endpoint", "--otel-service-name", "--trace-sample-ratio"} {
+		if !strings.Contains(help.stderr, strings.TrimPrefix(flag, "-")) {
+			t.Errorf("worker -h lacks %s", flag)
+		}
+	}
+}
+
+func TestCheckRetentionNamesTheFirstNegativeFlag(t *testing.T) {
+	for range 20 {
+		err := checkRetention(&taskmill.Retention{Completed: -1, Failed: -1, Canceled: -1})
+		if err == nil || !strings.Contains(err.Error(), "--retain-completed") {
+			t.Fatalf("checkRetention = %v, want --retain-completed", err)
+		}
+	}
+}
+
+func TestEnvDefaults(t *testing.T) {
+	for v, want := range map[string]bool{"1": true, "true": true, "TRUE": true, "t": true, "yes": true, "On": true,
+		"0": false, "false": false, "F": false, "no": false, "OFF": false} {
+		t.Setenv("TASKMILL_TEST_BOOL", v)
+		if got := envBool("TASKMILL_TEST_BOOL", !want); got != want {
+			t.Errorf("envBool(%q) = %v", v, got)
+		}
+	}
+	for _, def := range []bool{true, false} {
+		t.Setenv("TASKMILL_TEST_BOOL", "maybe")
+		if envBool("TASKMILL_TEST_BOOL", def) != def {
+			t.Errorf("envBool of a bad value did not keep the default %v", def)
+		}
+	}
+	t.Setenv("TASKMILL_INSECURE", "yes")
+	t.Setenv("TASKMILL_PUBLIC_METRICS", "on")
+	t.Setenv("TASKMILL_METRICS", "off")
+	t.Setenv("TASKMILL_TRACE_SAMPLE_RATIO", "0.25")
+	t.Setenv("TASKMILL_HTTP_DENY_HOSTS", "a.com, b.com")
+	c, err := parseServeFlags([]string{"--addr", "0.0.0.0:0"}, io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !c.access.insecure || !c.telemetry.publicMetrics || c.telemetry.metrics || c.telemetry.sampleRatio != 0.25 {
+		t.Errorf("env booleans and ratio: insecure %v public %v metrics %v ratio %g", c.access.insecure, c.telemetry.publicMetrics, c.telemetry.metrics, c.telemetry.sampleRatio)
+	}
+	if got := c.taskTypes().HTTPDenyHosts; !slices.Equal(got, []string{"a.com", "b.com"}) {
+		t.Errorf("deny hosts from the env = %q", got)
+	}
+	// A flag on the command line replaces the env default, and repeats add.
+	c, err = parseServeFlags([]string{"--http-deny-hosts", "c.com", "--http-deny-hosts", "d.com,e.com"}, io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := c.taskTypes().HTTPDenyHosts; !slices.Equal(got, []string{"c.com", "d.com", "e.com"}) {
+		t.Errorf("deny hosts from flags over the env = %q", got)
+	}
 }

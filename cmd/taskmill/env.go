@@ -28,6 +28,43 @@ func envInt(name string, def int) int {
 	return def
 }
 
+func envInt64(name string, def int64) int64 {
+	if v, ok := os.LookupEnv(name); ok {
+		if n, err := strconv.ParseInt(strings.TrimSpace(v), 10, 64); err == nil {
+			return n
+		}
+	}
+	return def
+}
+
+func envFloat(name string, def float64) float64 {
+	if v, ok := os.LookupEnv(name); ok {
+		if f, err := strconv.ParseFloat(strings.TrimSpace(v), 64); err == nil {
+			return f
+		}
+	}
+	return def
+}
+
+// envBool reads what strconv.ParseBool does (1, t, true, 0, f, false)
+// and yes, no, on, off, in any case; anything else keeps def.
+func envBool(name string, def bool) bool {
+	v, ok := os.LookupEnv(name)
+	if !ok {
+		return def
+	}
+	switch v = strings.ToLower(strings.TrimSpace(v)); v {
+	case "yes", "on":
+		return true
+	case "no", "off":
+		return false
+	}
+	if b, err := strconv.ParseBool(v); err == nil {
+		return b
+	}
+	return def
+}
+
 func envDuration(name string, def time.Duration) time.Duration {
 	if v, ok := os.LookupEnv(name); ok {
 		if d, err := time.ParseDuration(strings.TrimSpace(v)); err == nil {

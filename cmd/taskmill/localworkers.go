@@ -31,11 +31,15 @@ func newLocalWorkers(b backend.Backend, base taskmill.WorkerConfig, maxSlots int
 	return &localWorkers{b: b, base: base, log: log, maxSlots: maxSlots, workers: map[string]*taskmill.Worker{}}
 }
 
+// maxLocalConcurrency bounds the slots of one in-process worker: those
+// POST /api/workers starts, and serve's --workers.
+const maxLocalConcurrency = 1000
+
 // StartWorker starts an in-process worker with the given concurrency and
 // queue weights (nil: the server's default queues).
 func (p *localWorkers) StartWorker(ctx context.Context, concurrency int, queues map[string]int) (backend.WorkerInfo, error) {
-	if concurrency < 1 || concurrency > 1000 {
-		return backend.WorkerInfo{}, taskmill.Invalid("concurrency", "range", "must be between 1 and 1000, got %d", concurrency)
+	if concurrency < 1 || concurrency > maxLocalConcurrency {
+		return backend.WorkerInfo{}, taskmill.Invalid("concurrency", "range", "must be between 1 and %d, got %d", maxLocalConcurrency, concurrency)
 	}
 	for q, w := range queues {
 		if err := taskmill.ValidateName("queues", q); err != nil {

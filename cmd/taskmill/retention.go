@@ -2,6 +2,7 @@ package main
 
 import (
 	"flag"
+	"time"
 
 	"github.com/taskmill/taskmill"
 )
@@ -15,11 +16,15 @@ func retentionFlagSet(fs *flag.FlagSet) *taskmill.Retention {
 	return &r
 }
 
-// checkRetention refuses negative retention periods.
+// checkRetention refuses negative retention periods, naming the first
+// such flag in a fixed order.
 func checkRetention(r *taskmill.Retention) error {
-	for name, d := range map[string]int64{"--retain-completed": int64(r.Completed), "--retain-failed": int64(r.Failed), "--retain-canceled": int64(r.Canceled)} {
-		if d < 0 {
-			return usagef("%s must not be negative", name)
+	for _, f := range []struct {
+		name string
+		d    time.Duration
+	}{{"--retain-completed", r.Completed}, {"--retain-failed", r.Failed}, {"--retain-canceled", r.Canceled}} {
+		if f.d < 0 {
+			return usagef("%s must not be negative", f.name)
 		}
 	}
 	return nil

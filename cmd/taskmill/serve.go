@@ -14,7 +14,6 @@ import (
 	"time"
 
 	"github.com/taskmill/taskmill"
-	"github.com/taskmill/taskmill/metrics"
 	"github.com/taskmill/taskmill/server"
 	"github.com/taskmill/taskmill/tasktypes"
 	"github.com/taskmill/taskmill/web"
@@ -28,14 +27,11 @@ func init() {
 type serveConfig struct {
 	addr, dataDir, backendURL string
 	workers                   int
-	queues, strict            string
-	leaseDuration             time.Duration
-	shutdownTimeout           time.Duration
+	worker                    *workerFlags
 	maxPayload                int
 	maxBody                   int64
 	maxBatch                  int
 	maxLocalSlots             int
-	logLevel, logFormat       string
 	taskTypes                 func() tasktypes.Config
 	access                    *accessFlags
 	telemetry                 *telemetryFlags
@@ -46,24 +42,19 @@ type serveConfig struct {
 
 func parseServeFlags(args []string, stderr io.Writer) (*serveConfig, error) {
 	c := &serveConfig{}
-	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
+	fs := newFlagSet("serve")
 	fs.StringVar(&c.addr, "addr", envString("TASKMILL_ADDR", "127.0.0.1:8080"), "listen address; a non-loopback one needs --api-key or --insecure (env TASKMILL_ADDR)")
 	fs.StringVar(&c.dataDir, "data", envString("TASKMILL_DATA", "./taskmill-data"), "data directory of the embedded store and of files tasks read (env TASKMILL_DATA)")
 	fs.StringVar(&c.backendURL, "backend", envString("TASKMILL_BACKEND", ""), backendHelp+" (env TASKMILL_BACKEND)")
-	fs.IntVar(&c.workers, "workers", envInt("TASKMILL_WORKERS", runtime.NumCPU()), "in-process worker slots; 0 for none (env TASKMILL_WORKERS)")
-	fs.StringVar(&c.queues, "queues", envString("TASKMILL_QUEUES", "default=1"), "queues the in-process workers take from, with weights: a=3,b=1 (env TASKMILL_QUEUES)")
-	fs.StringVar(&c.strict, "strict", envString("TASKMILL_STRICT", ""), "take from these queues in strict order instead: a,b (env TASKMILL_STRICT)")
-	fs.DurationVar(&c.leaseDuration, "lease-duration", envDuration("TASKMILL_LEASE_DURATION", 15*time.Second), "how long a lease lasts without a heartbeat (env TASKMILL_LEASE_DURATION)")
-	fs.DurationVar(&c.shutdownTimeout, "shutdown-timeout", envDuration("TASKMILL_SHUTDOWN_TIMEOUT", 30*time.Second), "how long shutdown waits for running tasks (env TASKMILL_SHUTDOWN_TIMEOUT)")
+	fs.IntVar(&c.workers, "workers", envInt("TASKMILL_WORKERS", min(runtime.NumCPU(), maxLocalConcurrency)), "in-process worker slots; 0 for none (env TASKMILL_WORKERS)")
+	c.worker = workerFlagSet(fs)
 	fs.IntVar(&c.maxPayload, "max-payload", envInt("TASKMILL_MAX_PAYLOAD", taskmill.DefaultMaxPayload), "largest task payload in bytes (env TASKMILL_MAX_PAYLOAD)")
 	fs.Int64Var(&c.maxBody, "max-body", int64(envInt("TASKMILL_MAX_BODY", 0)), "largest request body in bytes; 0 for --max-payload + 64 KiB (env TASKMILL_MAX_BODY)")
 	fs.IntVar(&c.maxBatch, "max-batch", envInt("TASKMILL_MAX_BATCH", 1000), "most tasks in one POST /api/tasks/batch (env TASKMILL_MAX_BATCH)")
 	fs.IntVar(&c.maxLocalSlots, "max-local-slots", envInt("TASKMILL_MAX_LOCAL_SLOTS", 256), "most in-process worker slots POST /api/workers may start (env TASKMILL_MAX_LOCAL_SLOTS)")
-	fs.StringVar(&c.logLevel, "log-level", envString("TASKMILL_LOG_LEVEL", "info"), "debug, info, warn or error (env TASKMILL_LOG_LEVEL)")
-	fs.StringVar(&c.logFormat, "log-format", envString("TASKMILL_LOG_FORMAT", "text"), "text or json (env TASKMILL_LOG_FORMAT)")
 	c.taskTypes = taskTypeFlags(fs, &c.dataDir)
 	c.access = accessFlagSet(fs)
-	c.telemetry = telemetryFlagSet(fs, true)
+	c.telemetry = telemetryFlagSet(fs)
 	c.schedules = scheduleFlagSet(fs)
 	c.redis = redisFlags(fs)
 	c.retention = retentionFlagSet(fs)
@@ -77,13 +68,13 @@ func parseServeFlags(args []string, stderr io.Writer) (*serveConfig, error) {
 	if fs.NArg() > 0 {
 		return nil, usagef("unexpected argument %q", fs.Arg(0))
 	}
+	if err := c.worker.check(); err != nil {
+		return nil, err
+	}
 	switch {
-	case c.workers < 0 || c.workers > 10_000:
-		return nil, usagef("--workers must be between 0 and 10000, got %d", c.workers)
-	case c.leaseDuration < 500*time.Millisecond:
-		return nil, usagef("--lease-duration must be at least 500ms, got %s", c.leaseDuration)
-	case c.shutdownTimeout < 0:
-		return nil, usagef("--shutdown-timeout must not be negative")
+	case c.workers < 0 || c.workers > maxLocalConcurrency:
+		// The in-process workers start as one worker of this many slots.
+		return nil, usagef("--workers must be between 0 and %d, got %d", maxLocalConcurrency, c.workers)
 	case c.maxPayload < 1 || c.maxPayload > 64<<20:
 		return nil, usagef("--max-payload must be between 1 and %d bytes, got %d", 64<<20, c.maxPayload)
 	case c.maxBody != 0 && (c.maxBody < 1024 || c.maxBody > 256<<20):
@@ -112,18 +103,11 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if err != nil {
 		return err
 	}
-	log, err := newLogger(stderr, c.logLevel, c.logFormat)
+	log, err := c.worker.logger(stderr)
 	if err != nil {
 		return err
 	}
-	base := taskmill.WorkerConfig{LeaseDuration: c.leaseDuration, ShutdownTimeout: c.shutdownTimeout, Logger: log}
-	if c.strict != "" {
-		if base.StrictOrder, err = parseStrictQueues(c.strict); err != nil {
-			return err
-		}
-	} else if base.Queues, err = parseQueueWeights(c.queues); err != nil {
-		return err
-	}
+	base := c.worker.config(log)
 
 	rawURL, err := c.redis.apply(c.backendURL)
 	if err != nil {
@@ -143,8 +127,8 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if tel.metrics != nil {
 		tel.metrics.WatchBackend(b, 2*time.Second)
 	}
-	// The in-process workers leave reclaiming to the loop below, so that
-	// the metrics count every reclaim this process makes exactly once.
+	// The in-process workers leave reclaiming to the one loop below
+	// instead of each running a reclaim ticker of its own.
 	base.ReclaimInterval = -1
 	base.Observer = tel.observer()
 
@@ -212,13 +196,13 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		log.Error("http server stopped", "err", err)
 	}
 	// Stop taking requests, then drain the workers, then close the store.
-	shutdownCtx, cancel := context.WithTimeout(context.Background(), c.shutdownTimeout+5*time.Second)
+	shutdownCtx, cancel := context.WithTimeout(context.Background(), c.worker.shutdownTimeout+5*time.Second)
 	defer cancel()
 	api.Close() // end WebSocket streams and long polls, which Shutdown does not wait for
 	if herr := httpServer.Shutdown(shutdownCtx); herr != nil {
 		log.Warn("http shutdown", "err", herr)
 	}
-	wctx, wcancel := context.WithTimeout(context.Background(), c.shutdownTimeout)
+	wctx, wcancel := context.WithTimeout(context.Background(), c.worker.shutdownTimeout)
 	defer wcancel()
 	if werr := local.stopAll(wctx); werr != nil {
 		log.Warn("stop in-process workers", "err", werr)
@@ -229,12 +213,4 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		err = nil
 	}
 	return err
-}
-
-// metricsOf returns m's observer, or nil when metrics are off.
-func metricsOf(m *metrics.Metrics) taskmill.Observer {
-	if m == nil {
-		return nil
-	}
-	return m.Observer()
 }

@@ -3,8 +3,6 @@ package main
 import (
 	"flag"
 	"path/filepath"
-	"strconv"
-	"strings"
 
 	"github.com/taskmill/taskmill/tasktypes"
 )
@@ -12,12 +10,16 @@ import (
 // taskTypeFlags adds the built-in task types' settings to fs, with
 // TASKMILL_* environment defaults, and returns the config they fill in.
 // serve and worker both use it, so both run the types the same way.
-// Zero values mean "the default" (tasktypes.Config.WithDefaults), so the
-// help text states each default without this file repeating it as code.
+// Each flag's default is the value tasktypes.Config.WithDefaults fills
+// in (or its TASKMILL_* variable), so -h states it; only --files-dir and
+// --smtp-port default to "" and 0, as their defaults depend on --data and
+// --smtp-tls.
 func taskTypeFlags(fs *flag.FlagSet, dataDir *string) func() tasktypes.Config {
 	var cfg tasktypes.Config
-	var filesDir, allowHosts, denyHosts, allowCIDRs, denyCIDRs string
+	var filesDir string
 	d := tasktypes.Config{}.WithDefaults()
+	allowHosts, denyHosts := envList("TASKMILL_HTTP_ALLOW_HOSTS"), envList("TASKMILL_HTTP_DENY_HOSTS")
+	allowCIDRs, denyCIDRs := envList("TASKMILL_HTTP_ALLOW_CIDRS"), envList("TASKMILL_HTTP_DENY_CIDRS")
 
 	fs.StringVar(&filesDir, "files-dir", envString("TASKMILL_FILES_DIR", ""), "directory file paths in task payloads are confined to; default <data>/files (env TASKMILL_FILES_DIR)")
 	fs.IntVar(&cfg.MaxFibonacciN, "max-fibonacci-n", envInt("TASKMILL_MAX_FIBONACCI_N", d.MaxFibonacciN), "largest n a fibonacci task may ask for (env TASKMILL_MAX_FIBONACCI_N)")
@@ -41,11 +43,11 @@ func taskTypeFlags(fs *flag.FlagSet, dataDir *string) func() tasktypes.Config {
 	fs.IntVar(&cfg.HTTPMaxRetries, "http-max-retries", envInt("TASKMILL_HTTP_MAX_RETRIES", d.HTTPMaxRetries), "HTTP tries again within a task after a network error, 5xx or 429; -1 for none (env TASKMILL_HTTP_MAX_RETRIES)")
 	fs.DurationVar(&cfg.HTTPMaxRetryWait, "http-max-retry-wait", envDuration("TASKMILL_HTTP_MAX_RETRY_WAIT", d.HTTPMaxRetryWait), "longest wait between HTTP tries, Retry-After included (env TASKMILL_HTTP_MAX_RETRY_WAIT)")
 	fs.Int64Var(&cfg.HTTPMaxResponseBytes, "http-max-response-bytes", envInt64("TASKMILL_HTTP_MAX_RESPONSE_BYTES", d.HTTPMaxResponseBytes), "largest HTTP response body kept (env TASKMILL_HTTP_MAX_RESPONSE_BYTES)")
-	fs.StringVar(&allowHosts, "http-allow-hosts", envString("TASKMILL_HTTP_ALLOW_HOSTS", ""), "if set, the only hosts http_request may reach: a.com,*.b.com (env TASKMILL_HTTP_ALLOW_HOSTS)")
-	fs.StringVar(&denyHosts, "http-deny-hosts", envString("TASKMILL_HTTP_DENY_HOSTS", ""), "hosts no task may reach: a.com,*.b.com (env TASKMILL_HTTP_DENY_HOSTS)")
-	fs.StringVar(&allowCIDRs, "http-allow-cidrs", envString("TASKMILL_HTTP_ALLOW_CIDRS", ""), "private ranges tasks may reach after all: 10.1.2.0/24,fd00::/64 (env TASKMILL_HTTP_ALLOW_CIDRS)")
-	fs.StringVar(&denyCIDRs, "http-deny-cidrs", envString("TASKMILL_HTTP_DENY_CIDRS", ""), "ranges denied on top of loopback, private, link-local and the other non-public ones (env TASKMILL_HTTP_DENY_CIDRS)")
-	fs.BoolVar(&cfg.UnsafeHTTPAllowLoopback, "unsafe-http-allow-loopback", envBool("TASKMILL_UNSAFE_HTTP_ALLOW_LOOPBACK"), "UNSAFE, for tests only: let network tasks reach 127.0.0.0/8 and ::1, this machine's own services (env TASKMILL_UNSAFE_HTTP_ALLOW_LOOPBACK)")
+	fs.Var(allowHosts, "http-allow-hosts", "if set, the only hosts http_request may reach: a.com,*.b.com; repeat for more (env TASKMILL_HTTP_ALLOW_HOSTS)")
+	fs.Var(denyHosts, "http-deny-hosts", "hosts no task may reach: a.com,*.b.com; repeat for more (env TASKMILL_HTTP_DENY_HOSTS)")
+	fs.Var(allowCIDRs, "http-allow-cidrs", "private ranges tasks may reach after all: 10.1.2.0/24,fd00::/64; repeat for more (env TASKMILL_HTTP_ALLOW_CIDRS)")
+	fs.Var(denyCIDRs, "http-deny-cidrs", "ranges denied on top of loopback, private, link-local and the other non-public ones; repeat for more (env TASKMILL_HTTP_DENY_CIDRS)")
+	fs.BoolVar(&cfg.UnsafeHTTPAllowLoopback, "unsafe-http-allow-loopback", envBool("TASKMILL_UNSAFE_HTTP_ALLOW_LOOPBACK", false), "UNSAFE, for tests only: let network tasks reach 127.0.0.0/8 and ::1, this machine's own services (env TASKMILL_UNSAFE_HTTP_ALLOW_LOOPBACK)")
 	fs.StringVar(&cfg.WeatherBaseURL, "weather-base-url", envString("TASKMILL_WEATHER_BASE_URL", d.WeatherBaseURL), "Open-Meteo forecast API base URL (env TASKMILL_WEATHER_BASE_URL)")
 	fs.StringVar(&cfg.GeocodingBaseURL, "geocoding-base-url", envString("TASKMILL_GEOCODING_BASE_URL", d.GeocodingBaseURL), "Open-Meteo geocoding API base URL (env TASKMILL_GEOCODING_BASE_URL)")
 	fs.StringVar(&cfg.CurrencyBaseURL, "currency-base-url", envString("TASKMILL_CURRENCY_BASE_URL", d.CurrencyBaseURL), "Frankfurter v1 API base URL (env TASKMILL_CURRENCY_BASE_URL)")
@@ -68,39 +70,11 @@ func taskTypeFlags(fs *flag.FlagSet, dataDir *string) func() tasktypes.Config {
 			// embedded store that lives in the data directory itself.
 			c.DataDir = filepath.Join(*dataDir, "files")
 		}
-		c.HTTPAllowHosts, c.HTTPDenyHosts = splitList(allowHosts), splitList(denyHosts)
-		c.HTTPAllowCIDRs, c.HTTPDenyCIDRs = splitList(allowCIDRs), splitList(denyCIDRs)
+		c.HTTPAllowHosts, c.HTTPDenyHosts = allowHosts.values(), denyHosts.values()
+		c.HTTPAllowCIDRs, c.HTTPDenyCIDRs = allowCIDRs.values(), denyCIDRs.values()
 		if c.HTTPMaxRetries == 0 {
 			c.HTTPMaxRetries = -1 // 0 on the command line means none; Config reads 0 as the default
 		}
 		return c
 	}
-}
-
-// splitList splits "a, b,,c" into [a b c].
-func splitList(s string) []string {
-	var out []string
-	for _, p := range strings.Split(s, ",") {
-		if p = strings.TrimSpace(p); p != "" {
-			out = append(out, p)
-		}
-	}
-	return out
-}
-
-func envInt64(name string, def int64) int64 {
-	if v := envString(name, ""); v != "" {
-		if n, err := strconv.ParseInt(strings.TrimSpace(v), 10, 64); err == nil {
-			return n
-		}
-	}
-	return def
-}
-
-func envBool(name string) bool {
-	switch strings.ToLower(strings.TrimSpace(envString(name, ""))) {
-	case "1", "true", "yes", "on":
-		return true
-	}
-	return false
 }

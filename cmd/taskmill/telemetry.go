@@ -22,21 +22,30 @@ type telemetryFlags struct {
 	sampleRatio   float64
 }
 
-// telemetryFlagSet adds the metrics and tracing flags to fs. A `taskmill
-// worker` registers them too (with metricsDefault false) and serves
-// /metrics on its own address.
-func telemetryFlagSet(fs *flag.FlagSet, metricsDefault bool) *telemetryFlags {
+// telemetryFlagSet adds serve's metrics and tracing flags to fs. A
+// `taskmill worker` adds only the tracing ones (workerTelemetryFlags): it
+// serves /metrics on an address of its own, with no API keys to open.
+func telemetryFlagSet(fs *flag.FlagSet) *telemetryFlags {
 	t := &telemetryFlags{}
-	def := "false"
-	if metricsDefault {
-		def = "true"
-	}
-	fs.BoolVar(&t.metrics, "metrics", envString("TASKMILL_METRICS", def) == "true" || envString("TASKMILL_METRICS", def) == "1", "serve Prometheus metrics at /metrics (env TASKMILL_METRICS)")
-	fs.BoolVar(&t.publicMetrics, "public-metrics", envString("TASKMILL_PUBLIC_METRICS", "") == "1" || envString("TASKMILL_PUBLIC_METRICS", "") == "true", "serve /metrics without a token even when API keys are set (env TASKMILL_PUBLIC_METRICS=1)")
-	fs.StringVar(&t.otelEndpoint, "otel-endpoint", envString("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", envString("OTEL_EXPORTER_OTLP_ENDPOINT", "")), "OTLP/HTTP collector URL for traces, like http://localhost:4318; empty: tracing off (env OTEL_EXPORTER_OTLP_ENDPOINT)")
-	fs.StringVar(&t.serviceName, "otel-service-name", envString("OTEL_SERVICE_NAME", "taskmill"), "service name in traces (env OTEL_SERVICE_NAME)")
-	fs.Float64Var(&t.sampleRatio, "trace-sample-ratio", 1, "share of new traces recorded, 0–1")
+	fs.BoolVar(&t.metrics, "metrics", envBool("TASKMILL_METRICS", true), "serve Prometheus metrics at /metrics (env TASKMILL_METRICS)")
+	fs.BoolVar(&t.publicMetrics, "public-metrics", envBool("TASKMILL_PUBLIC_METRICS", false), "serve /metrics without a token even when API keys are set (env TASKMILL_PUBLIC_METRICS=1)")
+	t.tracingFlags(fs)
 	return t
+}
+
+// tracingFlags adds the tracing flags, which serve and worker share.
+func (t *telemetryFlags) tracingFlags(fs *flag.FlagSet) {
+	fs.StringVar(&t.otelEndpoint, "otel-endpoint", envString("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", envString("OTEL_EXPORTER_OTLP_ENDPOINT", "")), "OTLP/HTTP collector URL for traces, like http://localhost:4318 (spans go to its /v1/traces; a URL with a path is used as it is); empty: tracing off (env OTEL_EXPORTER_OTLP_ENDPOINT)")
+	fs.StringVar(&t.serviceName, "otel-service-name", envString("OTEL_SERVICE_NAME", "taskmill"), "service name in traces (env OTEL_SERVICE_NAME)")
+	fs.Float64Var(&t.sampleRatio, "trace-sample-ratio", envFloat("TASKMILL_TRACE_SAMPLE_RATIO", 1), "share of new traces recorded, 0–1 (env TASKMILL_TRACE_SAMPLE_RATIO)")
+}
+
+// metricsOf returns m's observer, or nil when metrics are off.
+func metricsOf(m *metrics.Metrics) taskmill.Observer {
+	if m == nil {
+		return nil
+	}
+	return m.Observer()
 }
 
 // telemetry is what start set up.

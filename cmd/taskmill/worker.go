@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"io"
 	"runtime"
-	"time"
 
 	"github.com/taskmill/taskmill"
 	"github.com/taskmill/taskmill/tasktypes"
@@ -22,10 +21,7 @@ type workerConfig struct {
 	backendURL, dataDir string
 	id                  string
 	concurrency         int
-	queues, strict      string
-	leaseDuration       time.Duration
-	shutdownTimeout     time.Duration
-	logLevel, logFormat string
+	worker              *workerFlags
 	redis               *redisSettings
 	telemetry           *workerTelemetry
 	taskTypes           func() tasktypes.Config
@@ -33,17 +29,12 @@ type workerConfig struct {
 
 func parseWorkerFlags(args []string, stderr io.Writer) (*workerConfig, error) {
 	c := &workerConfig{}
-	fs := flag.NewFlagSet("worker", flag.ContinueOnError)
+	fs := newFlagSet("worker")
 	fs.StringVar(&c.backendURL, "backend", envString("TASKMILL_BACKEND", ""), backendHelp+" (env TASKMILL_BACKEND)")
 	fs.StringVar(&c.dataDir, "data", envString("TASKMILL_DATA", "./taskmill-data"), "embedded store directory (only one process may open it), and the directory file tasks read (env TASKMILL_DATA)")
 	fs.StringVar(&c.id, "id", envString("TASKMILL_WORKER_ID", ""), "worker id in the registry; default host-pid-random (env TASKMILL_WORKER_ID)")
 	fs.IntVar(&c.concurrency, "concurrency", envInt("TASKMILL_CONCURRENCY", runtime.NumCPU()), "tasks run at once (env TASKMILL_CONCURRENCY)")
-	fs.StringVar(&c.queues, "queues", envString("TASKMILL_QUEUES", "default=1"), "queues to take from, with weights: a=3,b=1 (env TASKMILL_QUEUES)")
-	fs.StringVar(&c.strict, "strict", envString("TASKMILL_STRICT", ""), "take from these queues in strict order instead: a,b (env TASKMILL_STRICT)")
-	fs.DurationVar(&c.leaseDuration, "lease-duration", envDuration("TASKMILL_LEASE_DURATION", 15*time.Second), "how long a lease lasts without a heartbeat; a dead worker's tasks run again after it (env TASKMILL_LEASE_DURATION)")
-	fs.DurationVar(&c.shutdownTimeout, "shutdown-timeout", envDuration("TASKMILL_SHUTDOWN_TIMEOUT", 30*time.Second), "how long a stop waits for running tasks before handing them back (env TASKMILL_SHUTDOWN_TIMEOUT)")
-	fs.StringVar(&c.logLevel, "log-level", envString("TASKMILL_LOG_LEVEL", "info"), "debug, info, warn or error (env TASKMILL_LOG_LEVEL)")
-	fs.StringVar(&c.logFormat, "log-format", envString("TASKMILL_LOG_FORMAT", "text"), "text or json (env TASKMILL_LOG_FORMAT)")
+	c.worker = workerFlagSet(fs)
 	c.redis = redisFlags(fs)
 	c.telemetry = workerTelemetryFlags(fs)
 	c.taskTypes = taskTypeFlags(fs, &c.dataDir)
@@ -59,18 +50,11 @@ func parseWorkerFlags(args []string, stderr io.Writer) (*workerConfig, error) {
 	if fs.NArg() > 0 {
 		return nil, usagef("unexpected argument %q", fs.Arg(0))
 	}
-	switch {
-	case c.concurrency < 1 || c.concurrency > 10_000:
+	if c.concurrency < 1 || c.concurrency > 10_000 {
 		return nil, usagef("--concurrency must be between 1 and 10000, got %d", c.concurrency)
-	case c.leaseDuration < 500*time.Millisecond:
-		return nil, usagef("--lease-duration must be at least 500ms, got %s", c.leaseDuration)
-	case c.shutdownTimeout < 0:
-		return nil, usagef("--shutdown-timeout must not be negative")
 	}
-	queuesSet := false
-	fs.Visit(func(f *flag.Flag) { queuesSet = queuesSet || f.Name == "queues" })
-	if c.strict != "" && queuesSet {
-		return nil, usagef("give --queues or --strict, not both")
+	if err := c.worker.check(); err != nil {
+		return nil, err
 	}
 	if c.id != "" {
 		if err := taskmill.ValidateName("id", c.id); err != nil {
@@ -91,19 +75,12 @@ func runWorker(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	if err != nil {
 		return err
 	}
-	log, err := newLogger(stderr, c.logLevel, c.logFormat)
+	log, err := c.worker.logger(stderr)
 	if err != nil {
 		return err
 	}
-	cfg := taskmill.WorkerConfig{ID: c.id, Concurrency: c.concurrency, LeaseDuration: c.leaseDuration,
-		ShutdownTimeout: c.shutdownTimeout, Logger: log}
-	if c.strict != "" {
-		if cfg.StrictOrder, err = parseStrictQueues(c.strict); err != nil {
-			return err
-		}
-	} else if cfg.Queues, err = parseQueueWeights(c.queues); err != nil {
-		return err
-	}
+	cfg := c.worker.config(log)
+	cfg.ID, cfg.Concurrency = c.id, c.concurrency
 	mux := taskmill.NewServeMux()
 	if err := tasktypes.Register(mux, c.taskTypes()); err != nil {
 		return err

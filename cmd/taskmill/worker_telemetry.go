@@ -16,14 +16,17 @@ import (
 // serve: --metrics-addr serves /metrics (and /healthz) on an address of
 // its own, --otel-endpoint exports spans. The worker command calls
 // workerTelemetryFlags when it defines its flags and start after parsing,
-// and sets WorkerConfig.Observer to what start returns.
+// and sets WorkerConfig.Observer to what start returns. It has no
+// --metrics or --public-metrics: --metrics-addr alone turns metrics on,
+// and that address has no API keys to open.
 type workerTelemetry struct {
 	flags *telemetryFlags
 	addr  string
 }
 
 func workerTelemetryFlags(fs *flag.FlagSet) *workerTelemetry {
-	w := &workerTelemetry{flags: telemetryFlagSet(fs, false)}
+	w := &workerTelemetry{flags: &telemetryFlags{}}
+	w.flags.tracingFlags(fs)
 	fs.StringVar(&w.addr, "metrics-addr", envString("TASKMILL_METRICS_ADDR", ""), "serve Prometheus metrics of this worker at http://ADDR/metrics, like 127.0.0.1:9090; empty: off (env TASKMILL_METRICS_ADDR)")
 	return w
 }
@@ -31,9 +34,7 @@ func workerTelemetryFlags(fs *flag.FlagSet) *workerTelemetry {
 // start sets up what the flags ask for and returns the worker's observer
 // (nil when all is off) and a stop function that flushes and closes.
 func (w *workerTelemetry) start(ctx context.Context, log *slog.Logger) (taskmill.Observer, func(), error) {
-	if w.addr != "" {
-		w.flags.metrics = true
-	}
+	w.flags.metrics = w.addr != ""
 	tel, err := w.flags.start(ctx, log)
 	if err != nil {
 		return nil, nil, err
