@@ -237,11 +237,6 @@ func (c *Client) Ready(ctx context.Context) error {
 	return c.do(ctx, "GET", "/readyz", nil, nil, nil)
 }
 
-// Final reports whether a state is one no task leaves by itself.
-func Final(state string) bool {
-	return state == "completed" || state == "failed" || state == "canceled"
-}
-
 // WaitTask waits until the task is final and returns it, calling onUpdate
 // (when not nil) with each change seen on the way. It follows the event
 // stream, and falls back to polling every poll interval when the stream
@@ -260,7 +255,7 @@ func (c *Client) WaitTask(ctx context.Context, id string, poll time.Duration, on
 		if onUpdate != nil {
 			onUpdate(t)
 		}
-		if Final(string(t.State)) {
+		if t.State.Final() {
 			return t, nil
 		}
 		if stream != nil {

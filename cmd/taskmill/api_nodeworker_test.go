@@ -207,8 +207,7 @@ func nodeWorkerScenario(t *testing.T, s *cliServer) {
 		got, err := client.GetTask(ctx, long.ID)
 		return err == nil && got.State == "processing" && got.WorkerID == "node-e2e-2"
 	})
-	r := cli(t, "worker", "stop", "node-e2e-2", "--server", s.url, "--token", admin).want(t, 0)
-	_ = r
+	cli(t, "worker", "stop", "node-e2e-2", "--server", s.url, "--token", admin).want(t, 0)
 	select {
 	case <-nw2.exited:
 	case <-time.After(30 * time.Second):

@@ -36,6 +36,9 @@ func (a *apiFlags) client() (*apiclient.Client, error) {
 	return c, nil
 }
 
+// newFlagSet returns a flag set that reports errors instead of exiting.
+func newFlagSet(name string) *flag.FlagSet { return flag.NewFlagSet(name, flag.ContinueOnError) }
+
 // parseArgs parses flags that may come before, between or after the
 // positional arguments (taskmill submit echo '{}' --wait), and returns the
 // positional ones. Everything after "--" is positional.
@@ -75,24 +78,21 @@ const (
 	exitWaitTimeout = 6 // --wait gave up before the task finished
 )
 
-// apiExitCode maps an API error to its exit code.
+// apiExitCode maps an API error to its exit code, by the status classes
+// of apiclient.Error.Is.
 func apiExitCode(err error) int {
 	var ee exitError
-	var ae *apiclient.Error
 	switch {
 	case errors.As(err, &ee):
 		return ee.code
-	case errors.As(err, &ae):
-		switch {
-		case ae.Status == 400 || ae.Status == 413:
-			return exitUsage
-		case ae.Status == 404:
-			return exitNotFound
-		case ae.Status == 401 || ae.Status == 403:
-			return exitAuth
-		case ae.Status == 409:
-			return exitConflict
-		}
+	case errors.Is(err, apiclient.ErrBadRequest):
+		return exitUsage
+	case errors.Is(err, apiclient.ErrNotFound):
+		return exitNotFound
+	case errors.Is(err, apiclient.ErrUnauthorized):
+		return exitAuth
+	case errors.Is(err, apiclient.ErrConflict):
+		return exitConflict
 	}
 	return exitFailure
 }

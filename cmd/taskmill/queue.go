@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/taskmill/taskmill"
+	"github.com/taskmill/taskmill/apiclient"
 	"github.com/taskmill/taskmill/backend"
 )
 
@@ -59,7 +60,7 @@ func runQueue(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 			return err
 		}
 		if api.json {
-			return printJSON(stdout, map[string]any{"name": pos[0], "paused": sub == "pause"})
+			return printJSON(stdout, apiclient.QueueActionReply{Name: pos[0], Paused: sub == "pause"})
 		}
 		fmt.Fprintf(stdout, "queue %s %sd\n", pos[0], sub)
 		return nil
@@ -72,7 +73,7 @@ func runQueue(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		return err
 	}
 	if api.json {
-		return printJSON(stdout, map[string]any{"queues": qs})
+		return printJSON(stdout, apiclient.QueueList{Queues: qs})
 	}
 	tb := newTable(stdout, "QUEUE", "PAUSED", "PENDING", "SCHEDULED", "PROCESSING", "RETRYING", "COMPLETED", "FAILED", "CANCELED", "OLDEST WAIT", "PER MIN", "FAILURE")
 	for _, q := range qs {

@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"os"
@@ -20,9 +19,11 @@ func init() {
 	commands["submit"] = command{summary: "submit a task to the server (--wait follows it to the end)", run: runSubmit}
 }
 
+const submitUsage = "Usage: taskmill submit TYPE [PAYLOAD-JSON | @FILE | -] [flags]"
+
 // runSubmit: taskmill submit TYPE [PAYLOAD-JSON | @FILE | -] [flags].
 func runSubmit(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := flag.NewFlagSet("submit", flag.ContinueOnError)
+	fs := newFlagSet("submit")
 	api := apiFlagSet(fs)
 	var req taskmill.TaskRequest
 	var delay, timeout, uniqueFor, waitTimeout time.Duration
@@ -42,12 +43,7 @@ func runSubmit(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	fs.DurationVar(&waitTimeout, "wait-timeout", 0, "with --wait, give up after this long (exit 6); 0 waits forever")
 	pos, err := parseArgs(fs, args)
 	if err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			fs.SetOutput(stderr)
-			fmt.Fprintln(stderr, "Usage: taskmill submit TYPE [PAYLOAD-JSON | @FILE | -] [flags]")
-			fs.PrintDefaults()
-		}
-		return err
+		return helpOrErr(err, fs, stderr, submitUsage)
 	}
 	if len(pos) < 1 || len(pos) > 2 {
 		return usagef("want TYPE and an optional PAYLOAD-JSON, got %d arguments (taskmill submit -h)", len(pos))
@@ -77,7 +73,7 @@ func runSubmit(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	if err != nil {
 		return err
 	}
-	sctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	sctx, cancel := withCallTimeout(ctx)
 	task, err := client.Submit(sctx, req)
 	cancel()
 	if err != nil {

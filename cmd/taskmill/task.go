@@ -50,7 +50,7 @@ func helpOrErr(err error, fs *flag.FlagSet, stderr io.Writer, usage string) erro
 }
 
 func taskGet(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := flag.NewFlagSet("task get", flag.ContinueOnError)
+	fs := newFlagSet("task get")
 	api := apiFlagSet(fs)
 	pos, err := parseArgs(fs, args)
 	if err != nil {
@@ -153,7 +153,7 @@ func (f *filterFlags) empty() bool {
 }
 
 func taskList(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := flag.NewFlagSet("task ls", flag.ContinueOnError)
+	fs := newFlagSet("task ls")
 	api := apiFlagSet(fs)
 	f := filterFlagSet(fs, 50)
 	cursor := fs.String("cursor", "", "continue after the page that printed this cursor")
@@ -216,7 +216,7 @@ func nonNil(ts []*apiclient.Task) []*apiclient.Task {
 // taskAction cancels, retries or deletes tasks named by id, or every task
 // a filter selects (through the bulk endpoint).
 func taskAction(ctx context.Context, action string, args []string, stdout, stderr io.Writer) error {
-	fs := flag.NewFlagSet("task "+action, flag.ContinueOnError)
+	fs := newFlagSet("task " + action)
 	api := apiFlagSet(fs)
 	f := filterFlagSet(fs, 1000)
 	olderThan := fs.Duration("older-than", 0, "only tasks that finished (or, if not final, were created) longer ago than this")

@@ -2,15 +2,13 @@ package main
 
 import (
 	"context"
-	"flag"
 	"fmt"
 	"io"
 	"strconv"
 	"strings"
-)
 
-// newFlagSet returns a flag set that reports errors instead of exiting.
-func newFlagSet(name string) *flag.FlagSet { return flag.NewFlagSet(name, flag.ContinueOnError) }
+	"github.com/taskmill/taskmill/apiclient"
+)
 
 const workerAdminUsage = `Usage: taskmill worker ls [--json]
        taskmill worker stop ID [--json]`
@@ -42,7 +40,7 @@ func workerAdmin(ctx context.Context, args []string, stdout, stderr io.Writer) e
 			return err
 		}
 		if api.json {
-			return printJSON(stdout, map[string]any{"id": pos[0], "stopping": true})
+			return printJSON(stdout, apiclient.WorkerStopReply{ID: pos[0], Stopping: true})
 		}
 		fmt.Fprintf(stdout, "worker %s asked to stop; it drains and leaves at its next heartbeat\n", pos[0])
 		return nil
@@ -55,7 +53,7 @@ func workerAdmin(ctx context.Context, args []string, stdout, stderr io.Writer) e
 			return err
 		}
 		if api.json {
-			return printJSON(stdout, map[string]any{"workers": ws})
+			return printJSON(stdout, apiclient.WorkerList{Workers: ws})
 		}
 		tb := newTable(stdout, "ID", "HOST", "PID", "QUEUES", "SLOTS", "RUNNING", "STARTED", "HEARTBEAT", "STATE")
 		for _, w := range ws {
