@@ -28,7 +28,7 @@ func (s *Server) bulkTasks(w http.ResponseWriter, r *http.Request) {
 		Filter rawJSON `json:"filter"`
 	}
 	if err := s.decodeBody(w, r, &wire, false); err != nil {
-		s.fail(w, r, unembed(err, "BulkRequest."))
+		s.fail(w, r, err) // DecodeStrict names fields without the embedded struct
 		return
 	}
 	req := wire.BulkRequest

@@ -106,6 +106,8 @@ func TestBulkActions(t *testing.T) {
 			{`{"action":"retry","filter":{"state":"failed"},"extra":1}`, "invalid_unknown", "extra"},
 			{`{"action":"retry","filter":{"state":"failed","colour":1}}`, "invalid_unknown", "filter.colour"},
 			{`{"action":1}`, "invalid_type", "action"},
+			{`{"action":"retry","filter":{"state":"failed"},"limit":"ten"}`, "invalid_type", "limit"},
+			{`{"action":"retry","filter":{"state":"failed"},"dry_run":"yes"}`, "invalid_type", "dry_run"},
 			{`not json`, "invalid_json", "body"},
 		} {
 			e.wantError(400, bad.code, bad.field, "POST", "/api/tasks/bulk", bad.body)

@@ -76,12 +76,3 @@ func onlyParams(r *http.Request, allowed ...string) error {
 func itoa(n int) string { return strconv.Itoa(n) }
 
 func contains(s, sub string) bool { return strings.Contains(s, sub) }
-
-// unembed strips the name of an embedded struct from the field of a
-// validation error ("BulkRequest.limit" → "limit").
-func unembed(err error, prefix string) error {
-	if ve, ok := err.(*taskmill.ValidationError); ok {
-		ve.Field = strings.TrimPrefix(ve.Field, prefix)
-	}
-	return err
-}
