@@ -17,7 +17,7 @@ func (b *Backend) Cancel(ctx context.Context, id string) (*backend.Task, error) 
 		return nil, err
 	}
 	v, err := b.run(ctx, cancelScript, []string{b.k.task(q, id)}, itoa(nowMicros()), b.evArg(),
-		b.k.wakeChannel(), b.k.cancelChannel(), b.k.queuePrefix(q), q, id)
+		b.k.cancelChannel(), b.k.queuePrefix(q), q, id)
 	if err != nil {
 		return nil, redisErr("cancel task "+id, err)
 	}
@@ -64,7 +64,7 @@ func (b *Backend) Delete(ctx context.Context, id string) error {
 		return err
 	}
 	v, err := b.run(ctx, deleteScript, []string{b.k.task(q, id)}, itoa(nowMicros()), b.evArg(),
-		b.k.wakeChannel(), b.k.queuePrefix(q), q, id)
+		b.k.queuePrefix(q), q, id)
 	if err != nil {
 		return redisErr("delete task "+id, err)
 	}

@@ -69,7 +69,9 @@
 //
 // An idle Lease sleeps in the process, not in Redis. Scripts publish the
 // queue name on the wake channel when a queue's pending list goes from
-// empty to non-empty or a delayed task becomes the first due; the
+// empty to non-empty, and whenever they store a delayed task (a
+// scheduled submit, a failed attempt that will be retried), so that
+// idle Leases recompute when the first delayed task is due; the
 // backend's single pub/sub connection wakes every idle Lease at once. An
 // idle Lease also wakes at the first due run-at of its queues, and at
 // least every Options.WakeFallback (500ms) in case a message was lost
@@ -78,10 +80,13 @@
 // # Events
 //
 // Each script publishes its changes as one message on the events
-// channel; Subscribe decodes them for every subscriber of the process,
-// from every process. Cancellations also go to a channel of their own,
-// which WatchCancels streams, so workers do not have to receive every
-// event of a busy system.
+// channel, but builds it only while the channel has subscribers (PUBSUB
+// NUMSUB; on a cluster always, as NUMSUB counts one node's). A process subscribes to it while Subscribe has subscribers
+// and unsubscribes when the last one leaves, so a system nobody watches
+// does not pay for events. Subscribe decodes them for every subscriber
+// of the process, from every process. Cancellations also go to a channel
+// of their own, which WatchCancels streams, so workers do not have to
+// receive every event of a busy system.
 //
 // # Clocks
 //

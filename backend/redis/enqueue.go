@@ -15,8 +15,7 @@ var errClosed = fmt.Errorf("redis: %w", backend.ErrClosed)
 
 // enqueueOp is the part of one Enqueue call that falls in one slot.
 type enqueueOp struct {
-	slot  int
-	route string // KEYS[1]
+	queue string // of the first task: KEYS[1] is its meta key
 	args  []any  // the group: task count, then each task's values
 	res   []any  // the script's answer for the group
 	err   error
@@ -33,11 +32,8 @@ func (b *Backend) Enqueue(ctx context.Context, tasks []*backend.Task) ([]backend
 	if len(tasks) == 0 {
 		return nil, nil
 	}
-	// Group the tasks by slot, keeping their order. On one server (and
-	// for a batch of one queue) that is one group: no maps are built.
-	var groups [][]int // indexes into tasks, per slot
-	var slots []int
 	var queues []string
+	order := make([]int, len(tasks)) // indexes into tasks
 	for i, t := range tasks {
 		if err := checkName("queue", t.Queue); err != nil {
 			return nil, err
@@ -48,21 +44,16 @@ func (b *Backend) Enqueue(ctx context.Context, tasks []*backend.Task) ([]backend
 		if !slices.Contains(queues, t.Queue) {
 			queues = append(queues, t.Queue)
 		}
-		s := b.slotOf(t.Queue)
-		k := slices.Index(slots, s)
-		if k < 0 {
-			slots = append(slots, s)
-			groups = append(groups, make([]int, 0, len(tasks)))
-			k = len(slots) - 1
-		}
-		groups[k] = append(groups[k], i)
+		order[i] = i
 	}
 	if err := b.registerQueues(ctx, queues); err != nil {
 		return nil, err
 	}
+	// One op per slot, the tasks in their order; on one server, one op.
+	groups := bySlot(b, order, func(i int) string { return tasks[i].Queue })
 	ops := make([]*enqueueOp, len(groups))
 	for k, idx := range groups {
-		op := &enqueueOp{slot: slots[k], route: b.k.meta(tasks[idx[0]].Queue), done: make(chan struct{})}
+		op := &enqueueOp{queue: tasks[idx[0]].Queue, done: make(chan struct{})}
 		op.args = make([]any, 0, 1+16*len(idx))
 		op.args = append(op.args, len(idx))
 		for _, i := range idx {
@@ -137,33 +128,25 @@ func (b *Backend) runEnqueue(ops []*enqueueOp) {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	now := itoa(nowMicros())
-	bySlot := map[int][]*enqueueOp{}
-	var order []int
-	for _, op := range ops {
-		if _, ok := bySlot[op.slot]; !ok {
-			order = append(order, op.slot)
-		}
-		bySlot[op.slot] = append(bySlot[op.slot], op)
-	}
-	calls := make([]*scriptCall, len(order))
-	for i, s := range order {
-		group := bySlot[s]
+	groups := bySlot(b, ops, func(op *enqueueOp) string { return op.queue })
+	calls := make([]*scriptCall, len(groups))
+	for i, group := range groups {
 		args := []any{now, b.evArg(), b.k.wakeChannel(), len(group)}
 		for _, op := range group {
 			args = append(args, op.args...)
 		}
-		calls[i] = &scriptCall{script: enqueueScript, keys: []string{group[0].route}, args: args}
+		calls[i] = &scriptCall{script: enqueueScript, keys: []string{b.k.meta(group[0].queue)}, args: args}
 	}
 	b.runAll(ctx, calls, b.opts.WaitReplicas > 0)
-	for i, s := range order {
+	for i, group := range groups {
 		c := calls[i]
 		res, _ := c.val.([]any)
-		for j, op := range bySlot[s] {
+		for j, op := range group {
 			switch {
 			case c.err != nil:
 				op.err = c.err
 			case j >= len(res):
-				op.err = fmt.Errorf("enqueue script answered %d groups for %d", len(res), len(bySlot[s]))
+				op.err = fmt.Errorf("enqueue script answered %d groups for %d", len(res), len(group))
 			default:
 				op.res, _ = res[j].([]any)
 			}

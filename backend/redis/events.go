@@ -17,15 +17,21 @@ import (
 const subscriberBuffer = 1024
 
 // subscriptions owns the backend's one pub/sub connection. It is always
-// subscribed to the wake channel (idle Lease calls sleep on it), and to
-// the events and cancel channels from the first Subscribe or
-// WatchCancels on: a process nobody watches does not pay for receiving
-// every event.
+// subscribed to the wake channel (idle Lease calls sleep on it); to the
+// events channel while Subscribe has subscribers, so that the scripts of
+// every process build events only while someone watches (they ask PUBSUB
+// NUMSUB); and to the cancel channel from the first WatchCancels on.
 type subscriptions struct {
 	b      *Backend
 	ps     *goredis.PubSub
 	cancel context.CancelFunc
 	done   chan struct{}
+
+	// eventsMu orders the joining and leaving of the events channel with
+	// the subscribers coming and going: Subscribe holds it while it joins
+	// and adds its subscriber, a subscriber's end while it removes itself
+	// and, when it was the last, leaves the channel.
+	eventsMu sync.Mutex
 
 	mu        sync.Mutex
 	subs      map[*subscriber]struct{}
@@ -37,7 +43,7 @@ type subscriptions struct {
 
 type subscriber struct {
 	ch      chan backend.Event
-	dropped bool // events were lost; send a resync before the next one
+	dropped bool // events were lost; a resync is owed before the next event
 }
 
 func (b *Backend) startSubscriptions(ctx context.Context) (*subscriptions, error) {
@@ -56,6 +62,7 @@ func (b *Backend) startSubscriptions(ctx context.Context) (*subscriptions, error
 
 func (s *subscriptions) loop(ctx context.Context) {
 	defer close(s.done)
+	broken := false
 	for {
 		msg, err := s.ps.Receive(ctx)
 		if err != nil {
@@ -64,15 +71,24 @@ func (s *subscriptions) loop(ctx context.Context) {
 			}
 			// The connection broke: messages may have been lost. go-redis
 			// reconnects and resubscribes on the next Receive; meanwhile
-			// idle leases look again and watchers reload their state.
+			// idle leases look again, and every subscriber is owed a
+			// resync.
 			s.b.wakeAll()
 			s.lost()
+			broken = true
 			select {
 			case <-time.After(100 * time.Millisecond):
 			case <-ctx.Done():
 				return
 			}
 			continue
+		}
+		if broken {
+			// Connected and subscribed again (the first reply is the
+			// confirmation of the resubscription): from here on nothing
+			// is missed, so this is when watchers reload their state.
+			broken = false
+			s.resume()
 		}
 		switch m := msg.(type) {
 		case *goredis.Subscription:
@@ -122,21 +138,50 @@ func (s *subscriptions) join(ctx context.Context, channel string) error {
 		return fmt.Errorf("redis: subscribe to %s: no confirmation within 5s", channel)
 	case <-ctx.Done():
 		return ctx.Err()
+	case <-s.done:
+		return errClosed
+	}
+}
+
+// leave unsubscribes from a channel joined before. Redis stops counting
+// this connection in PUBSUB NUMSUB at once; go-redis forgets the channel
+// even when the command could not be sent, so a reconnection does not
+// subscribe to it again.
+func (s *subscriptions) leave(channel string) {
+	s.mu.Lock()
+	joined := s.joined[channel]
+	s.joined[channel] = false
+	s.mu.Unlock()
+	if !joined {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if err := s.ps.Unsubscribe(ctx, channel); err != nil {
+		s.b.log.Debug("unsubscribe", "channel", channel, "err", err)
 	}
 }
 
 // Subscribe streams task, queue and worker events published by every
 // process sharing this Redis, until ctx ends. A subscriber that falls
 // more than 1024 events behind, or whose connection to Redis broke,
-// loses events and receives one EventResync in their place.
+// loses events and receives one EventResync in their place (after a
+// broken connection, once it is subscribed again).
+//
+// The process listens to the events channel only while it has
+// subscribers: when the last one's ctx ends it unsubscribes, and the
+// scripts of every process stop building events once no process
+// listens.
 func (b *Backend) Subscribe(ctx context.Context) (<-chan backend.Event, error) {
 	if b.closed() {
 		return nil, errClosed
 	}
-	if err := b.sub.join(ctx, b.k.eventsChannel()); err != nil {
+	s := b.sub
+	s.eventsMu.Lock()
+	defer s.eventsMu.Unlock()
+	if err := s.join(ctx, b.k.eventsChannel()); err != nil {
 		return nil, err
 	}
-	s := b.sub
 	sub := &subscriber{ch: make(chan backend.Event, subscriberBuffer)}
 	s.mu.Lock()
 	if s.closed {
@@ -151,12 +196,18 @@ func (b *Backend) Subscribe(ctx context.Context) (<-chan backend.Event, error) {
 		case <-ctx.Done():
 		case <-s.done:
 		}
+		s.eventsMu.Lock()
+		defer s.eventsMu.Unlock()
 		s.mu.Lock()
 		if _, ok := s.subs[sub]; ok {
 			delete(s.subs, sub)
 			close(sub.ch)
 		}
+		last := len(s.subs) == 0 && !s.closed
 		s.mu.Unlock()
+		if last {
+			s.leave(b.k.eventsChannel())
+		}
 	}()
 	return sub.ch, nil
 }
@@ -230,16 +281,11 @@ func (s *subscriptions) dispatch(payload string) {
 	}
 }
 
-// send delivers e without blocking; a full buffer drops it and owes the
-// subscriber a resync.
+// send delivers e without blocking, after the resync the subscriber is
+// owed; a full buffer drops e and owes the subscriber a resync.
 func (s *subscriptions) send(sub *subscriber, e backend.Event) {
-	if sub.dropped {
-		select {
-		case sub.ch <- backend.Event{Kind: backend.EventResync, At: time.Now().UTC()}:
-			sub.dropped = false
-		default:
-			return
-		}
+	if !s.settle(sub) {
+		return
 	}
 	select {
 	case sub.ch <- e:
@@ -248,13 +294,38 @@ func (s *subscriptions) send(sub *subscriber, e backend.Event) {
 	}
 }
 
-// lost tells every subscriber to resync after a broken connection.
+// settle sends the resync the subscriber is owed, if any; false when
+// its buffer is still full (the resync stays owed).
+func (s *subscriptions) settle(sub *subscriber) bool {
+	if !sub.dropped {
+		return true
+	}
+	select {
+	case sub.ch <- backend.Event{Kind: backend.EventResync, At: time.Now().UTC()}:
+		sub.dropped = false
+		return true
+	default:
+		return false
+	}
+}
+
+// lost owes every subscriber a resync after a broken connection: one,
+// however many times the connection fails before it is back.
 func (s *subscriptions) lost() {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	for sub := range s.subs {
 		sub.dropped = true
-		s.send(sub, backend.Event{Kind: backend.EventResync, At: time.Now().UTC()})
+	}
+}
+
+// resume sends the owed resyncs once the connection is back, rather than
+// at the next event, which may be long in coming.
+func (s *subscriptions) resume() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for sub := range s.subs {
+		s.settle(sub)
 	}
 }
 

@@ -14,7 +14,6 @@ import (
 // finishOp is one ack, fail, release or progress report waiting to be
 // sent with others in one finish script call.
 type finishOp struct {
-	slot  int
 	queue string
 	args  [8]any // kind, prefix, queue, id, token, a1, a2, a3
 	code  int64
@@ -64,7 +63,7 @@ func (b *Backend) finish(ctx context.Context, l backend.LeaseRef, what, kind, a1
 		}
 		return err
 	}
-	op := &finishOp{slot: b.slotOf(q), queue: q, done: make(chan struct{}),
+	op := &finishOp{queue: q, done: make(chan struct{}),
 		args: [8]any{kind, b.qp(q), q, l.TaskID, strconv.FormatUint(l.Token, 10), a1, a2, a3}}
 	if !b.fin.submit(op) {
 		return errClosed
@@ -91,17 +90,9 @@ func (b *Backend) runFinish(ops []*finishOp) {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	now := itoa(nowMicros())
-	bySlot := map[int][]*finishOp{}
-	var order []int
-	for _, op := range ops {
-		if _, ok := bySlot[op.slot]; !ok {
-			order = append(order, op.slot)
-		}
-		bySlot[op.slot] = append(bySlot[op.slot], op)
-	}
-	calls := make([]*scriptCall, len(order))
-	for i, s := range order {
-		group := bySlot[s]
+	groups := bySlot(b, ops, func(op *finishOp) string { return op.queue })
+	calls := make([]*scriptCall, len(groups))
+	for i, group := range groups {
 		args := make([]any, 0, 3+8*len(group))
 		args = append(args, now, b.evArg(), b.k.wakeChannel())
 		for _, op := range group {
@@ -110,10 +101,10 @@ func (b *Backend) runFinish(ops []*finishOp) {
 		calls[i] = &scriptCall{script: finishScript, keys: []string{b.k.meta(group[0].queue)}, args: args}
 	}
 	b.runAll(ctx, calls, false)
-	for i, s := range order {
+	for i, group := range groups {
 		c := calls[i]
 		codes, _ := c.val.([]any)
-		for j, op := range bySlot[s] {
+		for j, op := range group {
 			switch {
 			case c.err != nil:
 				op.err = c.err

@@ -73,7 +73,7 @@ func (b *Backend) leaseOnce(ctx context.Context, req backend.LeaseRequest) ([]*b
 			j++
 		}
 		args := []any{itoa(micros(now)), itoa(micros(expires)), req.WorkerID, req.Max - len(out),
-			b.evArg(), b.k.wakeChannel(), deadlineMsg}
+			b.evArg(), b.k.wakeChannel()}
 		for _, q := range req.Queues[i:j] {
 			args = append(args, b.qp(q), q)
 		}
@@ -139,8 +139,7 @@ func (b *Backend) Extend(ctx context.Context, workerID string, leases []backend.
 		i     int
 		queue string
 	}
-	bySlot := map[int][]item{}
-	var order []int
+	items := make([]item, 0, len(leases))
 	for i, l := range leases {
 		results[i] = backend.ExtendResult{TaskID: l.TaskID}
 		q, err := b.queueOf(ctx, l.TaskID)
@@ -150,15 +149,11 @@ func (b *Backend) Extend(ctx context.Context, workerID string, leases []backend.
 			}
 			return nil, err
 		}
-		s := b.slotOf(q)
-		if _, ok := bySlot[s]; !ok {
-			order = append(order, s)
-		}
-		bySlot[s] = append(bySlot[s], item{i, q})
+		items = append(items, item{i, q})
 	}
-	calls := make([]*scriptCall, len(order))
-	for k, s := range order {
-		items := bySlot[s]
+	groups := bySlot(b, items, func(it item) string { return it.queue })
+	calls := make([]*scriptCall, len(groups))
+	for k, items := range groups {
 		args := []any{itoa(micros(expires))}
 		for _, it := range items {
 			l := leases[it.i]
@@ -169,12 +164,12 @@ func (b *Backend) Extend(ctx context.Context, workerID string, leases []backend.
 	if len(calls) > 0 {
 		b.runAll(ctx, calls, false)
 	}
-	for k, s := range order {
+	for k, items := range groups {
 		if calls[k].err != nil {
 			return nil, redisErr("extend leases", calls[k].err)
 		}
 		codes, _ := calls[k].val.([]any)
-		for j, it := range bySlot[s] {
+		for j, it := range items {
 			var code int64
 			if j < len(codes) {
 				code, _ = codes[j].(int64)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/tls"
 	"crypto/x509"
+	"errors"
 	"fmt"
 	"net"
 	"net/url"
@@ -37,7 +38,15 @@ func Open(ctx context.Context, rawURL string, opts Options) (*Backend, error) {
 	if err != nil {
 		return nil, err
 	}
-	b, err := newBackend(ctx, rdb, o, true)
+	return OpenClient(ctx, rdb, o)
+}
+
+// OpenClient returns a backend over a client ParseURL built, with the
+// options it returned: Open in two steps, for a caller that checks the
+// URL before it connects. The backend owns rdb: Close closes it, and so
+// does OpenClient when it fails.
+func OpenClient(ctx context.Context, rdb goredis.UniversalClient, opts Options) (*Backend, error) {
+	b, err := newBackend(ctx, rdb, opts, true)
 	if err != nil {
 		rdb.Close()
 		return nil, err
@@ -45,13 +54,25 @@ func Open(ctx context.Context, rawURL string, opts Options) (*Backend, error) {
 	return b, nil
 }
 
+// stripURL returns the error net/url (or go-redis, through it) reports
+// without the URL it adds: a *url.Error quotes the whole URL it could
+// not parse, password included.
+func stripURL(err error) error {
+	var ue *url.Error
+	if errors.As(err, &ue) {
+		return ue.Err
+	}
+	return err
+}
+
 // ParseURL builds a go-redis client and the backend options from a URL;
-// see Open. It does not connect.
+// see Open. It does not connect. Its errors never hold the URL's
+// password.
 func ParseURL(rawURL string, opts Options) (goredis.UniversalClient, Options, error) {
 	hostList, rest := splitHosts(rawURL)
 	u, err := url.Parse(rest)
 	if err != nil {
-		return nil, opts, fmt.Errorf("redis URL: %w", err)
+		return nil, opts, fmt.Errorf("redis URL: %w", stripURL(err))
 	}
 	q := u.Query()
 	take := func(name string) string {
@@ -125,7 +146,7 @@ func ParseURL(rawURL string, opts Options) (goredis.UniversalClient, Options, er
 		u.RawQuery = q.Encode()
 		o, err := goredis.ParseURL(u.String())
 		if err != nil {
-			return nil, opts, fmt.Errorf("redis URL: %w", err)
+			return nil, opts, fmt.Errorf("redis URL: %w", stripURL(err))
 		}
 		if secure {
 			o.TLSConfig = tlsConf

@@ -299,7 +299,7 @@ func (b *Backend) purgeRun(ctx context.Context, take []purgeTake, code string) (
 			// going on from the head the one before left.
 			for left := t.n; left > 0; {
 				if room == 0 {
-					args = []any{now, b.evArg(), b.k.wakeChannel(), code}
+					args = []any{now, b.evArg(), code}
 					calls = append(calls, &scriptCall{script: purgeScript, keys: []string{b.k.meta(t.queue)}})
 					room = purgeScriptEntries
 				}
@@ -333,9 +333,17 @@ func (b *Backend) purgeRun(ctx context.Context, take []purgeTake, code string) (
 	return deleted, used, err
 }
 
-// bySlot splits items into groups whose queues share a slot — one group
-// on a single server — keeping their order.
+// bySlot splits items into groups whose queues share a slot, keeping
+// their order: the one helper by which every batch is cut into script
+// calls. On a single server it returns items itself as the one group
+// (none when there are no items), without computing a slot or copying.
 func bySlot[T any](b *Backend, items []T, queue func(T) string) [][]T {
+	if len(items) == 0 {
+		return nil
+	}
+	if !b.cluster {
+		return [][]T{items}
+	}
 	idx := map[int]int{}
 	var groups [][]T
 	for _, it := range items {

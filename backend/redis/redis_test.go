@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/taskmill/taskmill/backend"
 	"github.com/taskmill/taskmill/backend/backendtest"
@@ -14,12 +15,21 @@ import (
 
 var prefixSeq atomic.Int64
 
+// testOptions are the options every conformance and shared test opens its
+// backends with. The wake fallback (500ms by default) is longer than any
+// bound of those tests, so that a test of waking — LeaseWaitWakesOnEnqueue,
+// ScheduledBecomesPendingOnTime, TestIdleLeaseWokenByAnotherProcess — passes
+// only when the wake message, or the wake at the first due delayed task,
+// does its work: an idle lease that looked again every 500ms would pass
+// them as well.
+func testOptions() redis.Options { return redis.Options{WakeFallback: 30 * time.Second} }
+
 // openTest opens a backend with a key prefix of its own on srv, so
 // subtests sharing one server never see each other's keys.
 func openTest(t *testing.T, srv *testredis.Server) *redis.Backend {
 	t.Helper()
 	url := fmt.Sprintf("%s?prefix=t%d", srv.URL(), prefixSeq.Add(1))
-	b, err := redis.Open(context.Background(), url, redis.Options{})
+	b, err := redis.Open(context.Background(), url, testOptions())
 	if err != nil {
 		t.Fatalf("open %s: %v", url, err)
 	}
@@ -62,7 +72,7 @@ func TestConformanceCluster(t *testing.T) {
 func openCluster(t *testing.T, cl *testredis.Cluster) *redis.Backend {
 	t.Helper()
 	url := fmt.Sprintf("%s?prefix=c%d", cl.URL(), prefixSeq.Add(1))
-	b, err := redis.Open(context.Background(), url, redis.Options{})
+	b, err := redis.Open(context.Background(), url, testOptions())
 	if err != nil {
 		t.Fatalf("open %s: %v", url, err)
 	}
@@ -77,7 +87,7 @@ func TestConformanceSentinel(t *testing.T) {
 	sentinel := testredis.StartSentinel(t, master)
 	backendtest.Run(t, func(t *testing.T) backend.Backend {
 		url := fmt.Sprintf("%s&prefix=s%d", sentinel.SentinelURL(), prefixSeq.Add(1))
-		b, err := redis.Open(context.Background(), url, redis.Options{})
+		b, err := redis.Open(context.Background(), url, testOptions())
 		if err != nil {
 			t.Fatalf("open %s: %v", url, err)
 		}
@@ -93,7 +103,7 @@ func TestConformanceTLSAndPassword(t *testing.T) {
 	srv, ca := testredis.StartTLS(t, "s3cret")
 	backendtest.Run(t, func(t *testing.T) backend.Backend {
 		url := fmt.Sprintf("rediss://:s3cret@%s/0?tls_ca=%s&prefix=tls%d", srv.Addr(), ca, prefixSeq.Add(1))
-		b, err := redis.Open(context.Background(), url, redis.Options{})
+		b, err := redis.Open(context.Background(), url, testOptions())
 		if err != nil {
 			t.Fatalf("open %s: %v", url, err)
 		}
@@ -105,7 +115,7 @@ func TestConformanceTLSAndPassword(t *testing.T) {
 		fmt.Sprintf("rediss://:wrong@%s/0?tls_ca=%s", srv.Addr(), ca),
 		fmt.Sprintf("rediss://:s3cret@%s/0", srv.Addr()),
 	} {
-		if b, err := redis.Open(context.Background(), bad, redis.Options{}); err == nil {
+		if b, err := redis.Open(context.Background(), bad, testOptions()); err == nil {
 			b.Close()
 			t.Fatalf("open with %s succeeded", bad)
 		}

@@ -1,6 +1,10 @@
 package redis
 
-import goredis "github.com/redis/go-redis/v9"
+import (
+	"strconv"
+
+	goredis "github.com/redis/go-redis/v9"
+)
 
 // Every state transition is one Lua script, run atomically by Redis in
 // one round trip. Conventions shared by all scripts:
@@ -139,7 +143,10 @@ local function hist(pre, kind)
   local k = pre .. '\0' .. kind
   HIST[k] = (HIST[k] or 0) + 1
 end
-local function flush(now, evchan, wakechan)
+-- flush sends the gathered writes, history counts and events, and wakes
+-- the queues in WAKE on wakechan. Scripts that never set WAKE pass no
+-- wakechan.
+local function flush(now, wakechan)
   flushWrites()
   local minute = string.format('%d', math.floor(tonumber(now) / 60000000) * 60)
   for k, n in pairs(HIST) do
@@ -247,7 +254,7 @@ for g = 1, tonumber(ARGV[4]) do
     out[g] = res
   end
 end
-flush(now, ARGV[2], ARGV[3])
+flush(now, ARGV[3])
 return out
 `)
 
@@ -255,7 +262,8 @@ return out
 // waited (the embedded backend uses the same words).
 const deadlineMsg = "deadline exceeded before the task could start"
 
-// leaseScript promotes due delayed tasks and leases pending ones.
+// leaseScript promotes due delayed tasks and leases pending ones; a task
+// whose deadline passed is failed with deadlineMsg instead.
 //
 //	KEYS[1]  routing key (meta key of the first queue)
 //	ARGV[1]  now µs
@@ -264,20 +272,20 @@ const deadlineMsg = "deadline exceeded before the task could start"
 //	ARGV[4]  most tasks to lease
 //	ARGV[5]  events channel
 //	ARGV[6]  wake channel
-//	ARGV[7]  the deadline error message
-//	ARGV[8…] queue prefix and queue name, pairs, in the order to take from
+//	ARGV[7…] queue prefix and queue name, pairs, in the order to take from
 //
 // Returns {leased, next} where leased holds {queue, id, token, fields}
 // per task, fields being the hash as it was before the lease, and next
 // the earliest run-at µs of a delayed task in these queues ("" if none)
 // when nothing was leased.
 var leaseScript = goredis.NewScript(luaPrelude + `
+local DEADLINE_MSG = ` + strconv.Quote(deadlineMsg) + `
 local now = ARGV[1]
 local nowN = tonumber(now)
 local max = tonumber(ARGV[4])
 evInit(ARGV[5])
 local leased = {}
-for qi = 8, #ARGV, 2 do
+for qi = 7, #ARGV, 2 do
   local pre, q = ARGV[qi], ARGV[qi + 1]
   promote(pre, q, now)
   flushWrites() -- promoted tasks must be in their lists before popping
@@ -303,10 +311,10 @@ for qi = 8, #ARGV, 2 do
               elseif f == 'pgp' then pg = true end
             end
             if dl and nowN >= tonumber(dl) then
-              redis.call('HSET', key, 's', 'f', 'ft', now, 'e', ARGV[7])
+              redis.call('HSET', key, 's', 'f', 'ft', now, 'e', DEADLINE_MSG)
               toFinal(pre, 'failed', id, now)
               hist(pre, 'f')
-              if EVON then ev('t', id, y, q, 'f', tostring(a), '', '', ARGV[7]) end
+              if EVON then ev('t', id, y, q, 'f', tostring(a), '', '', DEADLINE_MSG) end
             else
               local t = string.format('%d', tok)
               a = a + 1
@@ -325,7 +333,7 @@ end
 local nextDue = ''
 if #leased == 0 then
   local best = nil
-  for qi = 8, #ARGV, 2 do
+  for qi = 7, #ARGV, 2 do
     for _, z in ipairs({'sched', 'retry'}) do
       local r = redis.call('ZRANGE', ARGV[qi] .. z, 0, 0, 'WITHSCORES')
       if r[2] and (not best or tonumber(r[2]) < tonumber(best)) then best = r[2] end
@@ -333,7 +341,7 @@ if #leased == 0 then
   end
   nextDue = best or ''
 end
-flush(now, ARGV[5], ARGV[6])
+flush(now, ARGV[6])
 return {leased, nextDue}
 `)
 
@@ -418,7 +426,7 @@ for i = 4, #ARGV, 8 do
     end
   end
 end
-flush(now, ARGV[2], ARGV[3])
+flush(now, ARGV[3])
 return res
 `)
 
@@ -449,21 +457,20 @@ end
 return res
 `)
 
-// cancelScript cancels a task that is not final.
+// cancelScript cancels a task that is not final. It wakes nobody.
 //
 //	KEYS[1]  the task key
 //	ARGV[1]  now µs
 //	ARGV[2]  events channel
-//	ARGV[3]  wake channel
-//	ARGV[4]  cancel channel
-//	ARGV[5]  queue prefix
-//	ARGV[6]  queue
-//	ARGV[7]  id
+//	ARGV[3]  cancel channel
+//	ARGV[4]  queue prefix
+//	ARGV[5]  queue
+//	ARGV[6]  id
 //
 // Returns {1, fields} when canceled, {0} when there is no such task, {2}
 // when it is already final.
 var cancelScript = goredis.NewScript(luaPrelude + `
-local now, pre, q, id, key = ARGV[1], ARGV[5], ARGV[6], ARGV[7], KEYS[1]
+local now, pre, q, id, key = ARGV[1], ARGV[4], ARGV[5], ARGV[6], KEYS[1]
 evInit(ARGV[2])
 local f = redis.call('HMGET', key, 's', 'pr', 'a', 'w', 'st', 'h', 'y', 'uk')
 local s = f[1]
@@ -487,8 +494,8 @@ if f[8] then
   if redis.call('GET', uk) == id then redis.call('DEL', uk) end
 end
 ev('t', id, f[7], q, 'x', f[3] or '0')
-redis.call('PUBLISH', ARGV[4], id)
-flush(now, ARGV[2], ARGV[3])
+redis.call('PUBLISH', ARGV[3], id)
+flush(now)
 return {1, redis.call('HGETALL', key)}
 `)
 
@@ -514,19 +521,19 @@ redis.call('HDEL', key, 'ft', 'ra', 'r', 'pgp', 'pgm', 'pga')
 if f[4] and tonumber(now) >= tonumber(f[4]) then redis.call('HDEL', key, 'dl') end
 pushPending(pre, q, id, f[2])
 ev('t', id, f[3], q, 'p', '0')
-flush(now, ARGV[2], ARGV[3])
+flush(now, ARGV[3])
 return {1, redis.call('HGETALL', key)}
 `)
 
-// deleteScript removes a final task.
+// deleteScript removes a final task. It wakes nobody.
 //
 //	KEYS[1]  the task key
-//	ARGV[1]  now µs, ARGV[2] events channel, ARGV[3] wake channel,
-//	ARGV[4]  queue prefix, ARGV[5] queue, ARGV[6] id
+//	ARGV[1]  now µs, ARGV[2] events channel,
+//	ARGV[3]  queue prefix, ARGV[4] queue, ARGV[5] id
 //
 // Returns 1 when deleted, 0 when there is no such task, 2 when it is not final.
 var deleteScript = goredis.NewScript(luaPrelude + `
-local now, pre, q, id, key = ARGV[1], ARGV[4], ARGV[5], ARGV[6], KEYS[1]
+local now, pre, q, id, key = ARGV[1], ARGV[3], ARGV[4], ARGV[5], KEYS[1]
 evInit(ARGV[2])
 local f = redis.call('HMGET', key, 's', 'uk', 'y', 'a')
 local s = f[1]
@@ -540,7 +547,7 @@ if f[2] then
   if redis.call('GET', uk) == id then redis.call('DEL', uk) end
 end
 ev('t', id, f[3], q, 'd', f[4] or '0')
-flush(now, ARGV[2], ARGV[3])
+flush(now)
 return 1
 `)
 
@@ -603,22 +610,22 @@ return out
 // when it is still in the state with that finish time, and the entry is
 // dropped as stale otherwise. Like deleteScript it frees unique keys the
 // tasks hold; it sends one queue event per queue it deleted from, none
-// per task.
+// per task. It wakes nobody.
 //
 //	KEYS[1]  routing key (meta key of the first queue)
-//	ARGV[1]  now µs, ARGV[2] events channel, ARGV[3] wake channel
-//	ARGV[4]  state code: "c", "f" or "x"
-//	ARGV[5…] queue prefix, queue, most entries to consume and cutoff µs:
+//	ARGV[1]  now µs, ARGV[2] events channel
+//	ARGV[3]  state code: "c", "f" or "x"
+//	ARGV[4…] queue prefix, queue, most entries to consume and cutoff µs:
 //	         quadruples
 //
 // Returns per queue {deleted, consumed}: tasks deleted, and log entries
 // consumed (the deleted ones and the stale ones).
 var purgeScript = goredis.NewScript(luaPrelude + `
-local now, code = ARGV[1], ARGV[4]
+local now, code = ARGV[1], ARGV[3]
 evInit(ARGV[2])
 local set = ({c = 'completed', f = 'failed', x = 'canceled'})[code]
 local out = {}
-for qi = 5, #ARGV, 4 do
+for qi = 4, #ARGV, 4 do
   local pre, q, max, before = ARGV[qi], ARGV[qi + 1], tonumber(ARGV[qi + 2]), tonumber(ARGV[qi + 3])
   local log = pre .. 'fin:' .. set
   local l = redis.call('LRANGE', log, 0, 2 * max - 1)
@@ -644,7 +651,7 @@ for qi = 5, #ARGV, 4 do
   if deleted > 0 then ev('q', q) end
   out[#out + 1] = {deleted, used}
 end
-flush(now, ARGV[2], ARGV[3])
+flush(now)
 return out
 `)
 
@@ -687,7 +694,7 @@ for qi = 4, #ARGV, 2 do
   end
   if #ids > 0 then redis.call('ZREM', pre .. 'lease', unpack(ids)) end
 end
-flush(now, ARGV[2], ARGV[3])
+flush(now, ARGV[3])
 return n
 `)
 

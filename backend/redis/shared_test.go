@@ -35,7 +35,7 @@ func twoProcesses(t *testing.T, srv *testredis.Server) (*redis.Backend, *redis.B
 	t.Helper()
 	url := fmt.Sprintf("%s?prefix=shared%d", srv.URL(), prefixSeq.Add(1))
 	open := func() *redis.Backend {
-		b, err := redis.Open(context.Background(), url, redis.Options{})
+		b, err := redis.Open(context.Background(), url, testOptions())
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -64,6 +64,172 @@ func TestEventsFromAnotherProcess(t *testing.T) {
 		}
 	case <-time.After(5 * time.Second):
 		t.Fatal("no event from the other process within 5s")
+	}
+}
+
+// TestEventsChannelLeftWithTheLastSubscriber: a process listens to the
+// events channel only while it has subscribers. When the last one's ctx
+// ends it unsubscribes, so PUBSUB NUMSUB drops to 0 and the scripts of
+// every process stop publishing events; a new Subscribe joins again and
+// receives them.
+func TestEventsChannelLeftWithTheLastSubscriber(t *testing.T) {
+	srv := testredis.Start(t, testredis.Options{})
+	watcher, other := twoProcesses(t, srv)
+	ctx := ctxFor(t)
+	channel := watcher.Prefix() + ":events"
+	numsub := func() int64 {
+		t.Helper()
+		m, err := other.Client().PubSubNumSub(ctx, channel).Result()
+		if err != nil {
+			t.Fatal(err)
+		}
+		return m[channel]
+	}
+	waitNumsub := func(want int64) {
+		t.Helper()
+		deadline := time.Now().Add(5 * time.Second)
+		for numsub() != want {
+			if time.Now().After(deadline) {
+				t.Fatalf("PUBSUB NUMSUB %s = %d, want %d", channel, numsub(), want)
+			}
+			time.Sleep(10 * time.Millisecond)
+		}
+	}
+	closed := func(ch <-chan backend.Event) {
+		t.Helper()
+		timeout := time.After(5 * time.Second)
+		for {
+			select {
+			case _, ok := <-ch:
+				if !ok {
+					return
+				}
+			case <-timeout:
+				t.Fatal("the subscription did not end with its ctx")
+			}
+		}
+	}
+	if n := numsub(); n != 0 {
+		t.Fatalf("NUMSUB before any Subscribe = %d", n)
+	}
+	ctx1, cancel1 := context.WithCancel(ctx)
+	ev1, err := watcher.Subscribe(ctx1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx2, cancel2 := context.WithCancel(ctx)
+	ev2, err := watcher.Subscribe(ctx2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	waitNumsub(1)
+	cancel1()
+	closed(ev1)
+	time.Sleep(100 * time.Millisecond)
+	if n := numsub(); n != 1 {
+		t.Fatalf("NUMSUB with one subscriber left = %d, want 1", n)
+	}
+	cancel2()
+	closed(ev2)
+	waitNumsub(0)
+
+	// Nobody listens: the enqueue script publishes nothing. A pattern
+	// subscription sees what is published without counting in NUMSUB.
+	spy := other.Client().PSubscribe(ctx, channel+"*")
+	defer spy.Close()
+	if _, err := spy.Receive(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := other.Enqueue(ctx, []*backend.Task{task("default")}); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case m := <-spy.Channel():
+		t.Fatalf("an event was published with nobody subscribed: %s", m.Payload)
+	case <-time.After(300 * time.Millisecond):
+	}
+
+	// Subscribing again joins the channel again.
+	ev3, err := watcher.Subscribe(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	waitNumsub(1)
+	tk := task("default")
+	if _, err := other.Enqueue(ctx, []*backend.Task{tk}); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case e := <-ev3:
+		if e.Kind != backend.EventTaskUpdate || e.Task.ID != tk.ID {
+			t.Fatalf("event = %+v", e)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("no event after subscribing again")
+	}
+}
+
+// TestOneResyncAfterADroppedConnection: when the pub/sub connection
+// breaks, a subscriber receives one resync — once the connection is back,
+// so that what it reloads is not missing events published meanwhile —
+// and then the events that follow.
+func TestOneResyncAfterADroppedConnection(t *testing.T) {
+	srv := testredis.Start(t, testredis.Options{})
+	watcher, other := twoProcesses(t, srv)
+	ctx := ctxFor(t)
+	events, err := watcher.Subscribe(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := other.Client().ClientKillByFilter(ctx, "TYPE", "pubsub").Err(); err != nil {
+		t.Fatal(err)
+	}
+	resyncs := 0
+	select {
+	case e := <-events:
+		if e.Kind != backend.EventResync {
+			t.Fatalf("first event after the drop = %+v, want a resync", e)
+		}
+		resyncs++
+	case <-time.After(10 * time.Second):
+		t.Fatal("no resync within 10s of the dropped connection")
+	}
+	channel := watcher.Prefix() + ":events"
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		m, err := other.Client().PubSubNumSub(ctx, channel).Result()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if m[channel] == 1 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the watcher did not subscribe again within 10s")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	tk := task("default")
+	if _, err := other.Enqueue(ctx, []*backend.Task{tk}); err != nil {
+		t.Fatal(err)
+	}
+	for {
+		select {
+		case e := <-events:
+			if e.Kind == backend.EventResync {
+				resyncs++
+				continue
+			}
+			if e.Kind != backend.EventTaskUpdate || e.Task.ID != tk.ID {
+				t.Fatalf("event = %+v", e)
+			}
+			if resyncs != 1 {
+				t.Fatalf("%d resyncs for one dropped connection, want 1", resyncs)
+			}
+			return
+		case <-time.After(5 * time.Second):
+			t.Fatal("no event after the connection came back")
+		}
 	}
 }
 
@@ -122,9 +288,10 @@ func TestIdleLeaseWokenByAnotherProcess(t *testing.T) {
 	if !ok {
 		t.Fatal("blocked lease returned nothing")
 	}
-	// The fallback check runs every 500ms; a woken lease is far quicker.
-	// The bound is loose for a loaded machine under -race, but still
-	// below what polling alone would give in the worst case plus slack.
+	// The backends look again on their own only every 30s here
+	// (testOptions), and the lease waits up to 20s: only the wake message
+	// from the other process can bring it back within the bound, which is
+	// loose for a loaded machine under -race.
 	if d := at.Sub(sent); d > 2*time.Second {
 		t.Fatalf("lease woke %v after the submit", d)
 	}
@@ -192,7 +359,7 @@ func TestWaitReplicas(t *testing.T) {
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
-	one, err := redis.Open(ctx, primary.URL()+"?prefix=w1&wait_replicas=1&wait_timeout=2s", redis.Options{})
+	one, err := redis.Open(ctx, primary.URL()+"?prefix=w1&wait_replicas=1&wait_timeout=2s", testOptions())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -200,7 +367,7 @@ func TestWaitReplicas(t *testing.T) {
 	if _, err := one.Enqueue(ctx, []*backend.Task{task("default")}); err != nil {
 		t.Fatalf("enqueue waiting for the one replica: %v", err)
 	}
-	two, err := redis.Open(ctx, primary.URL()+"?prefix=w2&wait_replicas=2&wait_timeout=200ms", redis.Options{})
+	two, err := redis.Open(ctx, primary.URL()+"?prefix=w2&wait_replicas=2&wait_timeout=200ms", testOptions())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -248,7 +415,7 @@ func TestSentinelFailover(t *testing.T) {
 		out, _ := exec.Command("redis-cli", "-p", sport, "sentinel", "replicas", "mymaster").Output()
 		return strings.Contains(string(out), replica.Addr()[len("127.0.0.1:"):])
 	})
-	b, err := redis.Open(ctx, sentinel.SentinelURL()+"&wait_replicas=1&wait_timeout=5s", redis.Options{})
+	b, err := redis.Open(ctx, sentinel.SentinelURL()+"&wait_replicas=1&wait_timeout=5s", testOptions())
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -58,10 +58,11 @@ func TestParseURL(t *testing.T) {
 					t.Fatalf("cluster seeds = %v", cl.Options().Addrs)
 				}
 			case *goredis.Client:
+				// NewFailoverClient returns a *Client too; its options
+				// name no server but "FailoverClient".
 				opt := cl.Options()
-				failover := strings.Contains(tc.url, "sentinel")
-				if failover != (tc.kind == "failover") {
-					t.Fatalf("kind %s, url %s", tc.kind, tc.url)
+				if failover := opt.Addr == "FailoverClient"; failover != (tc.kind == "failover") {
+					t.Fatalf("got a client for %q (failover %v), want %s", opt.Addr, failover, tc.kind)
 				}
 				if want := strings.HasPrefix(tc.url, "rediss"); (opt.TLSConfig != nil) != want {
 					t.Fatalf("TLS = %v, want %v", opt.TLSConfig != nil, want)
@@ -75,6 +76,29 @@ func TestParseURL(t *testing.T) {
 				t.Fatalf("unexpected client %T", c)
 			}
 		})
+	}
+}
+
+// TestParseURLErrorsHideThePassword: net/url quotes the whole URL it
+// cannot parse, password included; ParseURL's errors do not.
+func TestParseURLErrorsHideThePassword(t *testing.T) {
+	for _, raw := range []string{
+		"redis://:sup3r%zzsecret@h:6379/0",
+		"redis://user:sup3r%zzsecret@h:6379/0?prefix=x",
+		"rediss://:sup3r%zzsecret@h:6380/0",
+		"redis-sentinel://:sup3r%zzsecret@s1:26379,s2/0?master=m",
+		"redis-cluster://:sup3r%zzsecret@n1:7000,n2:7001",
+		"redis://:sup3rsecret@h:6379/%zz",
+		"redis://:sup3rsecret@h:port/0",
+	} {
+		c, _, err := ParseURL(raw, Options{})
+		if err == nil {
+			c.Close()
+			t.Fatalf("ParseURL(%q) succeeded", raw)
+		}
+		if msg := err.Error(); strings.Contains(msg, "sup3r") || strings.Contains(msg, "secret") {
+			t.Errorf("ParseURL(%q): the error shows the password: %v", raw, err)
+		}
 	}
 }
 

@@ -11,7 +11,6 @@ package testredis
 
 import (
 	"bufio"
-	"context"
 	"crypto/tls"
 	"fmt"
 	"net"
@@ -94,9 +93,6 @@ func (s *Server) PID() int {
 	}
 	return s.cmd.Process.Pid
 }
-
-// Dir is the server's working directory (where the AOF lives).
-func (s *Server) Dir() string { return s.dir }
 
 func (s *Server) args() []string {
 	if s.rawArgs != nil {
@@ -193,28 +189,6 @@ func (s *Server) Restart() {
 	if err := s.start(); err != nil {
 		s.t.Fatalf("restart redis-server: %v", err)
 	}
-}
-
-// Flush empties every database (between subtests sharing one server).
-func (s *Server) Flush(ctx context.Context) error {
-	var d net.Dialer
-	c, err := d.DialContext(ctx, "tcp", s.Addr())
-	if err != nil {
-		return err
-	}
-	defer c.Close()
-	_ = c.SetDeadline(time.Now().Add(5 * time.Second))
-	if _, err := c.Write([]byte("FLUSHALL\r\n")); err != nil {
-		return err
-	}
-	line, err := bufio.NewReader(c).ReadString('\n')
-	if err != nil {
-		return err
-	}
-	if !strings.HasPrefix(line, "+OK") {
-		return fmt.Errorf("FLUSHALL answered %q", strings.TrimSpace(line))
-	}
-	return nil
 }
 
 func freePort(t testing.TB) int {
