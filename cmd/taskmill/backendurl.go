@@ -2,12 +2,14 @@ package main
 
 import (
 	"context"
+	"errors"
 	"flag"
 	"log/slog"
 	"net/url"
 	"strconv"
 	"strings"
 
+	goredis "github.com/redis/go-redis/v9"
 	"github.com/taskmill/taskmill/backend"
 	"github.com/taskmill/taskmill/backend/embedded"
 	"github.com/taskmill/taskmill/backend/redis"
@@ -18,34 +20,123 @@ const backendHelp = `backend URL: empty or embedded:// for the embedded store in
 redis://[user:pass@]host:6379/0, rediss://… (TLS), redis-sentinel://[user:pass@]h1:26379,h2:26379/0?master=NAME,
 redis-cluster://[user:pass@]h1:6379,h2:6379 (rediss-sentinel and rediss-cluster over TLS); see docs/redis.md`
 
-// openBackend opens the backend a --backend URL names. An empty URL, or
+// backendTarget is a --backend URL read, before anything connects: the
+// embedded store's directory, or a Redis client built but not connected.
+type backendTarget struct {
+	kind string // "embedded" or "redis"
+	dir  string // embedded: the store's directory
+	rdb  goredis.UniversalClient
+	opts redis.Options
+}
+
+// parseBackend reads a --backend URL without connecting. An empty URL, or
 // embedded://, means the embedded store in dataDir; file:///path names
-// another directory for it; the redis schemes connect to Redis.
-func openBackend(ctx context.Context, rawURL, dataDir string, log *slog.Logger) (backend.Backend, string, error) {
+// another directory for it (file://dir a relative one); the redis
+// schemes build a Redis client (see redis.ParseURL), which open connects
+// and close releases. Its errors are usage errors, and never show a
+// password.
+func parseBackend(rawURL, dataDir string, log *slog.Logger) (*backendTarget, error) {
 	if rawURL == "" || rawURL == "embedded" || rawURL == "embedded://" {
-		b, err := embedded.Open(dataDir, embedded.Options{Logger: log})
-		return b, "embedded", err
+		return &backendTarget{kind: "embedded", dir: dataDir}, nil
 	}
-	u, err := url.Parse(rawURL)
-	if err != nil {
-		return nil, "", usagef("--backend %q: %v", redactURL(rawURL), err)
-	}
-	switch u.Scheme {
+	switch scheme := schemeOf(rawURL); scheme {
 	case "file", "embedded":
+		u, err := url.Parse(rawURL)
+		if err != nil {
+			return nil, usagef("--backend %s: %v", redactURL(rawURL), withoutURL(err))
+		}
 		dir := u.Path
 		if dir == "" {
 			dir = u.Host
 		}
-		b, err := embedded.Open(dir, embedded.Options{Logger: log})
-		return b, "embedded", err
+		return &backendTarget{kind: "embedded", dir: dir}, nil
 	case "redis", "rediss", "redis-sentinel", "rediss-sentinel", "redis-cluster", "rediss-cluster":
-		if _, _, err := redis.ParseURL(rawURL, redis.Options{}); err != nil {
-			return nil, "", usagef("--backend %s: %v", redactURL(rawURL), err)
+		rdb, opts, err := redis.ParseURL(rawURL, redis.Options{Logger: log})
+		if err != nil {
+			return nil, usagef("--backend %s: %v", redactURL(rawURL), err)
 		}
-		b, err := redis.Open(ctx, rawURL, redis.Options{Logger: log})
-		return b, "redis", err
+		return &backendTarget{kind: "redis", rdb: rdb, opts: opts}, nil
+	default:
+		return nil, usagef("--backend: unknown scheme %q (want embedded, file, redis, rediss, redis-sentinel or redis-cluster)", scheme)
 	}
-	return nil, "", usagef("--backend: unknown scheme %q (want embedded, file, redis, rediss, redis-sentinel or redis-cluster)", u.Scheme)
+}
+
+// open opens the backend: the embedded store in its directory, or the
+// Redis backend over the client parseBackend built, which it then owns
+// (it is closed with the backend, or here when connecting fails).
+func (t *backendTarget) open(ctx context.Context, log *slog.Logger) (backend.Backend, error) {
+	if t.kind == "redis" {
+		return redis.OpenClient(ctx, t.rdb, t.opts)
+	}
+	b, err := embedded.Open(t.dir, embedded.Options{Logger: log})
+	if err != nil {
+		return nil, err
+	}
+	return b, nil
+}
+
+// close releases what parseBackend built, for a target never opened.
+func (t *backendTarget) close() {
+	if t.rdb != nil {
+		t.rdb.Close()
+	}
+}
+
+// openBackend opens the backend a --backend URL names (see parseBackend)
+// and says which kind it is: "embedded" or "redis".
+func openBackend(ctx context.Context, rawURL, dataDir string, log *slog.Logger) (backend.Backend, string, error) {
+	t, err := parseBackend(rawURL, dataDir, log)
+	if err != nil {
+		return nil, "", err
+	}
+	b, err := t.open(ctx, log)
+	if err != nil {
+		return nil, "", err
+	}
+	return b, t.kind, nil
+}
+
+// schemeOf returns a URL's scheme in lower case, "" when it has none.
+// url.Parse would tell it too, but refuses the host lists of the
+// sentinel and cluster forms ("h1:26379,h2").
+func schemeOf(raw string) string {
+	for i, c := range raw {
+		switch {
+		case 'a' <= c && c <= 'z', 'A' <= c && c <= 'Z':
+		case '0' <= c && c <= '9', c == '+', c == '-', c == '.':
+			if i == 0 {
+				return ""
+			}
+		case c == ':':
+			return strings.ToLower(raw[:i])
+		default:
+			return ""
+		}
+	}
+	return ""
+}
+
+// withoutURL drops the URL a *url.Error quotes, password included, and
+// keeps what is wrong with it.
+func withoutURL(err error) error {
+	var ue *url.Error
+	if errors.As(err, &ue) {
+		return ue.Err
+	}
+	return err
+}
+
+// withQuery returns rawURL with the query parameter name set to value.
+// It reads and rewrites the query alone, so it takes every form
+// parseBackend takes, host lists included.
+func withQuery(rawURL, name, value string) (string, error) {
+	base, query, _ := strings.Cut(rawURL, "?")
+	q, err := url.ParseQuery(query)
+	if err != nil {
+		return "", usagef("--backend %s: %v", redactURL(rawURL), withoutURL(err))
+	}
+	q.Set(name, value)
+	return base + "?" + q.Encode(), nil
 }
 
 // redisSettings are the Redis-only flags a command that opens a backend
@@ -71,14 +162,7 @@ func (r *redisSettings) apply(rawURL string) (string, error) {
 	if r.waitReplicas < 0 || r.waitReplicas > 100 {
 		return "", usagef("--redis-wait-replicas must be between 0 and 100, got %d", r.waitReplicas)
 	}
-	u, err := url.Parse(rawURL)
-	if err != nil {
-		return "", usagef("--backend %q: %v", redactURL(rawURL), err)
-	}
-	q := u.Query()
-	q.Set("wait_replicas", strconv.Itoa(r.waitReplicas))
-	u.RawQuery = q.Encode()
-	return u.String(), nil
+	return withQuery(rawURL, "wait_replicas", strconv.Itoa(r.waitReplicas))
 }
 
 // redactURL hides a password in a backend URL, for logs and errors.
@@ -91,23 +175,4 @@ func redactURL(raw string) string {
 		return raw
 	}
 	return u.Redacted()
-}
-
-// openBackendCheck validates a --backend URL without connecting: the
-// scheme is known and, for Redis, the URL parses.
-func openBackendCheck(rawURL string) (string, string, error) {
-	u, err := url.Parse(rawURL)
-	if err != nil {
-		return "", "", err
-	}
-	switch u.Scheme {
-	case "", "file", "embedded":
-		return "embedded", rawURL, nil
-	}
-	c, _, err := redis.ParseURL(rawURL, redis.Options{})
-	if err != nil {
-		return "", "", err
-	}
-	c.Close()
-	return "redis", rawURL, nil
 }

@@ -15,7 +15,6 @@ import (
 	"strings"
 
 	"github.com/taskmill/taskmill/backend"
-	"github.com/taskmill/taskmill/backend/embedded"
 	"github.com/taskmill/taskmill/backend/redis"
 	"github.com/taskmill/taskmill/internal/bench"
 )
@@ -104,62 +103,53 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	return nil
 }
 
-// openBenchBackend opens the backend to measure, in a place of its own:
-// a temporary directory for the embedded store (unless --data names
-// one), a fresh key prefix on Redis; cleanup removes it.
-func openBenchBackend(ctx context.Context, rawURL, dataDir string, keep bool) (backend.Backend, func(context.Context) (int64, error), func(), error) {
+// openBenchBackend opens the backend to measure as openBackend does, in
+// a place of its own: a fresh key prefix on Redis (unless the URL names
+// one), a temporary directory for the embedded store when neither
+// --backend nor --data names one. cleanup removes what the run stored
+// there (unless keep) and closes the backend. usedMemory is set for
+// Redis.
+func openBenchBackend(ctx context.Context, rawURL, dataDir string, keep bool) (b backend.Backend, usedMemory func(context.Context) (int64, error), cleanup func(), err error) {
 	quiet := slog.New(slog.DiscardHandler)
-	if strings.HasPrefix(rawURL, "redis") {
-		u, err := url.Parse(rawURL)
-		if err != nil {
-			return nil, nil, nil, usagef("--backend %q: %v", redactURL(rawURL), err)
-		}
-		q := u.Query()
-		if q.Get("prefix") == "" {
-			q.Set("prefix", fmt.Sprintf("tmbench%08x", rand.Uint32()))
-			u.RawQuery = q.Encode()
-		}
-		if _, _, err := redis.ParseURL(u.String(), redis.Options{}); err != nil {
-			return nil, nil, nil, usagef("--backend %s: %v", redactURL(rawURL), err)
-		}
-		rb, err := redis.Open(ctx, u.String(), redis.Options{Logger: quiet})
-		if err != nil {
-			return nil, nil, nil, fmt.Errorf("open backend: %w", err)
-		}
-		cleanup := func() {
-			if !keep {
-				if err := rb.Wipe(context.Background()); err != nil {
-					fmt.Fprintf(os.Stderr, "taskmill bench: remove the benchmark's keys: %v\n", err)
-				}
+	temp := ""
+	switch schemeOf(rawURL) {
+	case "redis", "rediss", "redis-sentinel", "rediss-sentinel", "redis-cluster", "rediss-cluster":
+		// An empty prefix would be the default one, and cleanup wipes it.
+		_, query, _ := strings.Cut(rawURL, "?")
+		if q, _ := url.ParseQuery(query); q.Get("prefix") == "" {
+			if rawURL, err = withQuery(rawURL, "prefix", fmt.Sprintf("tmbench%08x", rand.Uint32())); err != nil {
+				return nil, nil, nil, err
 			}
-			rb.Close()
 		}
-		return rb, rb.UsedMemory, cleanup, nil
-	}
-	dir, temp := dataDir, false
-	if rawURL != "" && rawURL != "embedded" && rawURL != "embedded://" {
-		u, err := url.Parse(rawURL)
-		if err != nil || (u.Scheme != "file" && u.Scheme != "embedded") {
-			return nil, nil, nil, usagef("--backend %q: want a redis URL or the embedded store", redactURL(rawURL))
+	default:
+		embeddedInData := rawURL == "" || rawURL == "embedded" || rawURL == "embedded://"
+		if embeddedInData && dataDir == "" {
+			if temp, err = os.MkdirTemp("", "taskmill-bench-"); err != nil {
+				return nil, nil, nil, err
+			}
+			dataDir = temp
 		}
-		dir = u.Path
 	}
-	if dir == "" {
-		d, err := os.MkdirTemp("", "taskmill-bench-")
-		if err != nil {
-			return nil, nil, nil, err
-		}
-		dir, temp = d, true
-	}
-	eb, err := embedded.Open(dir, embedded.Options{Logger: quiet})
+	b, _, err = openBackend(ctx, rawURL, dataDir, quiet)
 	if err != nil {
+		if temp != "" {
+			os.RemoveAll(temp)
+		}
 		return nil, nil, nil, fmt.Errorf("open backend: %w", err)
 	}
-	cleanup := func() {
-		eb.Close()
-		if temp && !keep {
-			os.RemoveAll(dir)
+	cleanup = func() {
+		if rb, ok := b.(*redis.Backend); ok && !keep {
+			if err := rb.Wipe(context.Background()); err != nil {
+				fmt.Fprintf(os.Stderr, "taskmill bench: remove the benchmark's keys: %v\n", err)
+			}
+		}
+		b.Close()
+		if temp != "" && !keep {
+			os.RemoveAll(temp)
 		}
 	}
-	return eb, nil, cleanup, nil
+	if rb, ok := b.(*redis.Backend); ok {
+		usedMemory = rb.UsedMemory
+	}
+	return b, usedMemory, cleanup, nil
 }

@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"errors"
 	"io"
+	"math"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -17,8 +18,12 @@ import (
 // The deploy/ files cannot be run here (no container engine, no
 // cluster). This test checks what can be checked without one: they
 // parse, they hang together (selectors, names, ports, grace periods),
-// and every command line and TASKMILL_* variable in them is accepted by
-// this binary's own flag parsers.
+// every command line in them is accepted by this binary's own flag
+// parsers, and every TASKMILL_* variable is one the binary reads, with a
+// value the binary reads as given: numbers and durations through its own
+// env readers (which would fall back to the default on a bad value), and
+// TASKMILL_BACKEND through parseBackend, the parsing of --backend. The
+// variables are not applied to the command lines they go with.
 
 const deployDir = "../../deploy"
 
@@ -82,16 +87,33 @@ func strs(v any) []string {
 	return out
 }
 
-// knownEnv lists the TASKMILL_* variables this command reads.
-func knownEnv(t *testing.T) map[string]bool {
+// knownEnv lists the TASKMILL_* variables this command reads — in its
+// own code, not its tests — with the function that reads each: envInt,
+// envDuration, or "string" for any other.
+func knownEnv(t *testing.T) map[string]string {
 	t.Helper()
-	files, _ := filepath.Glob("*.go")
-	re := regexp.MustCompile(`"(TASKMILL_[A-Z_]+)"`)
-	known := map[string]bool{}
+	files, err := filepath.Glob("*.go")
+	if err != nil || len(files) == 0 {
+		t.Fatalf("no source files: %v", err)
+	}
+	name := regexp.MustCompile(`"(TASKMILL_[A-Z_]+)"`)
+	typed := regexp.MustCompile(`\b(envInt|envDuration)\("(TASKMILL_[A-Z_]+)"`)
+	known := map[string]string{}
 	for _, f := range files {
-		b, _ := os.ReadFile(f)
-		for _, m := range re.FindAllSubmatch(b, -1) {
-			known[string(m[1])] = true
+		if strings.HasSuffix(f, "_test.go") {
+			continue
+		}
+		b, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, m := range name.FindAllSubmatch(b, -1) {
+			if known[string(m[1])] == "" {
+				known[string(m[1])] = "string"
+			}
+		}
+		for _, m := range typed.FindAllSubmatch(b, -1) {
+			known[string(m[2])] = string(m[1])
 		}
 	}
 	return known
@@ -117,19 +139,34 @@ func checkArgs(t *testing.T, where string, args []string) {
 	}
 }
 
-func checkEnv(t *testing.T, where string, env map[string]string, known map[string]bool) {
+// checkEnv checks TASKMILL_* variables: each is one taskmill reads, and
+// the binary reads its value as given.
+func checkEnv(t *testing.T, where string, env map[string]string, known map[string]string) {
 	t.Helper()
 	for k, v := range env {
 		if !strings.HasPrefix(k, "TASKMILL_") {
 			continue
 		}
-		if !known[k] {
+		switch known[k] {
+		case "":
 			t.Fatalf("%s: %s is not a variable taskmill reads", where, k)
+		case "envInt":
+			t.Setenv(k, v)
+			if envInt(k, math.MinInt) == math.MinInt {
+				t.Fatalf("%s: %s=%q is not a number taskmill reads", where, k, v)
+			}
+		case "envDuration":
+			t.Setenv(k, v)
+			if envDuration(k, math.MinInt64) == math.MinInt64 {
+				t.Fatalf("%s: %s=%q is not a duration taskmill reads", where, k, v)
+			}
 		}
 		if k == "TASKMILL_BACKEND" {
-			if _, _, err := openBackendCheck(v); err != nil {
+			target, err := parseBackend(v, t.TempDir(), nil)
+			if err != nil {
 				t.Fatalf("%s: TASKMILL_BACKEND=%s: %v", where, v, err)
 			}
+			target.close()
 		}
 	}
 }
@@ -165,11 +202,14 @@ func TestDockerfile(t *testing.T) {
 		t.Errorf("final stage %q is not a static/scratch image", stages[len(stages)-1])
 	}
 	known := knownEnv(t)
-	for _, m := range regexp.MustCompile(`(TASKMILL_[A-Z_]+)=`).FindAllStringSubmatch(body, -1) {
-		if !known[m[1]] {
+	env := map[string]string{}
+	for _, m := range regexp.MustCompile(`(TASKMILL_[A-Z_]+)=(\S*)`).FindAllStringSubmatch(body, -1) {
+		if known[m[1]] == "" {
 			t.Errorf("Dockerfile sets %s, which taskmill does not read", m[1])
 		}
+		env[m[1]] = m[2]
 	}
+	checkEnv(t, "Dockerfile", env, known)
 	if !regexp.MustCompile(`FROM golang:1\.26`).MatchString(body) {
 		t.Errorf("build stage should use the Go version of go.mod (1.26)")
 	}

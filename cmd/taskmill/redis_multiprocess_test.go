@@ -151,7 +151,10 @@ func rmpGet(t *testing.T, base, id string) (rmpTask, int) {
 
 const rmpLease = 2 * time.Second
 
-func startRedisCluster(t *testing.T, srv *testredis.Server, workers int) (base string, procs []*testproc.Proc) {
+// startRedisProcesses starts, around the one redis-server srv, a `serve
+// --workers 0` and the given number of `taskmill worker` processes, and
+// waits until every worker is registered.
+func startRedisProcesses(t *testing.T, srv *testredis.Server, workers int) (base string, procs []*testproc.Proc) {
 	t.Helper()
 	serve := testproc.Start(t, "serve", "serve", "--addr", "127.0.0.1:0", "--data", t.TempDir(),
 		"--backend", srv.URL(), "--workers", "0", "--lease-duration", rmpLease.String())
@@ -171,7 +174,7 @@ func startRedisCluster(t *testing.T, srv *testredis.Server, workers int) (base s
 // few seconds, and the dead worker leaves the registry.
 func TestRedisWorkerKilledMidRun(t *testing.T) {
 	srv := testredis.Start(t, testredis.Options{})
-	base, workers := startRedisCluster(t, srv, 3)
+	base, workers := startRedisProcesses(t, srv, 3)
 	const n = 1000
 	ids := rmpSubmit(t, base, n, `{"type":"sleep","payload":{"ms":150}}`)
 	if len(ids) != n {
@@ -233,7 +236,7 @@ func TestRedisWorkerKilledMidRun(t *testing.T) {
 // that was completed before the crash is lost.
 func TestRedisRestartMidRun(t *testing.T) {
 	srv := testredis.Start(t, testredis.Options{AOF: true})
-	base, _ := startRedisCluster(t, srv, 3)
+	base, _ := startRedisProcesses(t, srv, 3)
 	const n = 1000
 	ids := rmpSubmit(t, base, n/2, `{"type":"sleep","payload":{"ms":50}}`)
 	rmpWait(t, "some tasks done", 60*time.Second, func() bool { return rmpCounts(t, base)["completed"] >= n/10 })
@@ -295,8 +298,13 @@ func TestRedisRestartMidRun(t *testing.T) {
 	if after := rmpCounts(t, base)["completed"]; after < before {
 		t.Fatalf("completed count fell from %d to %d across the restart", before, after)
 	}
+	// A submit refused while Redis went down may still have been stored:
+	// the completed count can reach the acknowledged ones while one of
+	// those still waits for its lease to run out. Wait for the queue to
+	// be drained.
 	rmpWait(t, "every acknowledged task completed", 120*time.Second, func() bool {
-		return rmpCounts(t, base)["completed"] >= len(acked)
+		c := rmpCounts(t, base)
+		return c["completed"] >= len(acked) && c["pending"] == 0 && c["processing"] == 0 && c["retrying"] == 0
 	})
 	for _, id := range acked {
 		tk, code := rmpGet(t, base, id)
