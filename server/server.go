@@ -82,6 +82,9 @@ type Config struct {
 	Tracer trace.TracerProvider
 	// Logger receives request errors. Default slog.Default().
 	Logger *slog.Logger
+	// Links are the server's connections to systems other than its
+	// backend (see LinkReporter). Default none.
+	Links []LinkReporter
 }
 
 // WithDefaults returns c with every unset field at its default.
