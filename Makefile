@@ -14,7 +14,7 @@ run: ## run the whole system: API, dashboard, workers, embedded store on :8080
 build: ## build the binary into bin/taskmill
 	CGO_ENABLED=0 $(GO) build -trimpath -o $(BIN) ./cmd/taskmill
 
-test: ## run every test: Go (with -race), Redis, crash, fuzz seeds, dashboard in Chromium
+test: ## every check and test: gofmt, vet, staticcheck, each fuzz target for a fixed 2000 executions, the dashboard (Vitest + Chromium), then go test -race (Redis, crash, multi-process); every step runs, times printed
 	./scripts/test-all.sh
 
 test-go: ## run the Go tests with -race
@@ -42,7 +42,7 @@ web: ## rebuild the dashboard into web/dist (commit the result)
 screenshots: ## run the dashboard end-to-end tests, saving screenshots into docs/screenshots
 	TASKMILL_SCREENSHOTS_DIR=$(CURDIR)/docs/screenshots ./scripts/test-web.sh
 
-fuzz: ## run each fuzz target for 20s
+fuzz: ## explore: run each fuzz target for 20s each (time-based; not part of make test)
 	./scripts/fuzz.sh 20s
 
 clean: ## remove build output and the default data dir
