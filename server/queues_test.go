@@ -24,6 +24,8 @@ func TestQueuesStatsAndHistory(t *testing.T) {
 			t.Fatalf("pause = %+v", qa)
 		}
 		waiting := e.submit(map[string]any{"type": "echo", "queue": "idle"})
+		// Let some time pass so the waiting task has a latency of at least
+		// 20 ms (a lower bound, which load can only make larger).
 		time.Sleep(30 * time.Millisecond)
 
 		var qs apiclient.QueueList

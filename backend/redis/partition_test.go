@@ -123,7 +123,10 @@ func TestWorkerCutOffFromRedis(t *testing.T) {
 	if err := cutOff.Ack(ctx, leased.Info().Ref(), []byte(`"overwrite"`)); !errors.Is(err, backend.ErrLeaseLost) {
 		t.Fatalf("ack with the stale lease after healing: %v, want ErrLeaseLost", err)
 	}
-	time.Sleep(2 * time.Second) // time for any late write of the first worker to land
+	// Stopping the first worker waits for all its goroutines: any late
+	// write it was going to make has landed (or been refused) once Stop
+	// returns, so the check below needs no sleep.
+	w1.Stop(context.Background())
 	final, err := other.Get(ctx, info.ID)
 	if err != nil {
 		t.Fatal(err)
