@@ -213,7 +213,7 @@ func TestWorkerProgressVisible(t *testing.T) {
 	})
 	h := newHarness(t, mux, taskmill.WorkerConfig{})
 	info, _ := h.client.Enqueue(context.Background(), "long", nil)
-	deadline := time.Now().Add(5 * time.Second)
+	deadline := time.Now().Add(30 * time.Second)
 	for {
 		got, _ := h.client.Get(context.Background(), info.ID)
 		if got.Progress != nil && got.Progress.Percent == 40 && got.Progress.Message == "reading" {
@@ -279,7 +279,7 @@ func TestWorkerRemoteStop(t *testing.T) {
 	}
 	select {
 	case <-h.worker.Done():
-	case <-time.After(5 * time.Second):
+	case <-time.After(30 * time.Second):
 		t.Fatalf("worker did not stop after a remote stop request")
 	}
 	if ws, _ := h.client.Workers(context.Background()); len(ws) != 0 {
