@@ -50,7 +50,7 @@ func TestReopenKeepsEverything(t *testing.T) {
 	// The lease of the process that is gone is handed back at Open, with
 	// the attempt it started counted and recorded.
 	a, err := b2.Get(ctx, "a")
-	if err != nil || a.State != backend.StatePending || string(a.Payload) != `{"x":1}` || a.Attempt != 1 ||
+	if err != nil || a.State != backend.StatePending || string(a.Payload) != `{"x":1}` || a.Attempt != 0 || a.LeaseLosses != 1 ||
 		len(a.Attempts) != 1 || a.Attempts[0].Outcome != "lease_expired" {
 		t.Fatalf("task a after reopen: %v %+v", err, a)
 	}
@@ -107,7 +107,7 @@ func TestFinishedIndexBackfilled(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer b.Close()
-	if n, err := b.Purge(ctx, backend.StateCompleted, time.Now().Add(time.Minute), 10); err != nil || n != 1 {
+	if n, err := b.Purge(ctx, 0, backend.StateCompleted, -time.Minute, 10); err != nil || n != 1 {
 		t.Fatalf("Purge after the backfill = %d, %v; want 1", n, err)
 	}
 }
