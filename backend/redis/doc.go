@@ -6,7 +6,7 @@
 // # Transitions
 //
 // Every transition of the task state machine is one Lua script, run
-// atomically in one round trip; scripts.go documents each one's KEYS and
+// atomically in one round trip; scripts/*.lua, embedded, each documents its KEYS and
 // ARGV. Concurrent Enqueue calls, and concurrent Ack, Fail, Release and
 // SetProgress calls, are gathered into one script call per batch (a
 // group commit for round trips), and Lease takes many tasks per call.

@@ -348,7 +348,7 @@ func (s *subscriptions) close() {
 	}
 }
 
-// decodeEvents reads one message of the events channel (see scripts.go).
+// decodeEvents reads one message of the events channel (see scripts.go and scripts/prelude.lua).
 func decodeEvents(payload string) ([]backend.Event, error) {
 	var msg []json.RawMessage
 	if err := json.Unmarshal([]byte(payload), &msg); err != nil || len(msg) != 2 {

@@ -12,6 +12,18 @@ import (
 	"github.com/taskmill/taskmill/backend"
 )
 
+// Purge reads the finish logs that toFinal appends to, one per queue and
+// final state: "tm:{q}:fin:<state>", a list of (finished µs, id) pairs.
+// Tasks are appended as they finish, so a log is in finish order (up to
+// the clock skew between the processes that finish tasks) and the tasks
+// that finished before a time are a run at its head: finding them costs
+// nothing when there are none. An entry is not removed when its task is
+// retried or deleted; it goes stale, and Purge drops it when it reaches
+// it: the task is gone, in another state, or finished again at another
+// time (its newer entry is further down the log). A pair in a list costs
+// about 49 bytes against about 144 for a sorted-set entry, and appending
+// costs less than a sorted insert on the ack path.
+
 // Bounds on the work of one Purge call and of each script it runs.
 // Retention calls Purge every minute from every server, so a call must
 // be cheap when nothing is due and must not hold Redis for long when a

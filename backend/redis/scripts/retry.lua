@@ -1,0 +1,23 @@
+-- retry.lua: sends a failed or canceled task back to pending with a
+-- fresh set of attempts.
+--
+--   KEYS[1]  the task key
+--   ARGV[1]  now µs, ARGV[2] events channel, ARGV[3] wake channel,
+--   ARGV[4]  queue prefix, ARGV[5] queue, ARGV[6] id
+--
+-- Returns {1, fields}, {0} when there is no such task, {2} when it is
+-- neither failed nor canceled.
+local now, pre, q, id, key = ARGV[1], ARGV[4], ARGV[5], ARGV[6], KEYS[1]
+evInit(ARGV[2])
+local f = redis.call('HMGET', key, 's', 'pr', 'y', 'dl')
+local s = f[1]
+if not s then return {0} end
+if s ~= 'f' and s ~= 'x' then return {2} end
+redis.call('ZREM', pre .. (s == 'f' and 'failed' or 'canceled'), id)
+redis.call('HSET', key, 's', 'p', 'a', 0)
+redis.call('HDEL', key, 'ft', 'ra', 'r', 'pgp', 'pgm', 'pga')
+if f[4] and tonumber(now) >= tonumber(f[4]) then redis.call('HDEL', key, 'dl') end
+pushPending(pre, q, id, f[2])
+ev('t', id, f[3], q, 'p', '0')
+flush(now, ARGV[3])
+return {1, redis.call('HGETALL', key)}
