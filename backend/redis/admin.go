@@ -16,7 +16,7 @@ func (b *Backend) Cancel(ctx context.Context, id string) (*backend.Task, error) 
 	if err != nil {
 		return nil, err
 	}
-	v, err := b.run(ctx, cancelScript, []string{b.k.task(q, id)}, itoa(nowMicros()), b.evArg(),
+	v, err := b.run(ctx, cancelScript, []string{b.k.task(q, id)}, b.offset(), b.evArg(),
 		b.k.cancelChannel(), b.k.queuePrefix(q), q, id)
 	if err != nil {
 		return nil, redisErr("cancel task "+id, err)
@@ -30,7 +30,7 @@ func (b *Backend) Retry(ctx context.Context, id string) (*backend.Task, error) {
 	if err != nil {
 		return nil, err
 	}
-	v, err := b.run(ctx, retryScript, []string{b.k.task(q, id)}, itoa(nowMicros()), b.evArg(),
+	v, err := b.run(ctx, retryScript, []string{b.k.task(q, id)}, b.offset(), b.evArg(),
 		b.k.wakeChannel(), b.k.queuePrefix(q), q, id)
 	if err != nil {
 		return nil, redisErr("retry task "+id, err)
@@ -63,7 +63,7 @@ func (b *Backend) Delete(ctx context.Context, id string) error {
 	if err != nil {
 		return err
 	}
-	v, err := b.run(ctx, deleteScript, []string{b.k.task(q, id)}, itoa(nowMicros()), b.evArg(),
+	v, err := b.run(ctx, deleteScript, []string{b.k.task(q, id)}, b.offset(), b.evArg(),
 		b.k.queuePrefix(q), q, id)
 	if err != nil {
 		return redisErr("delete task "+id, err)
@@ -86,7 +86,10 @@ func (b *Backend) Reclaim(ctx context.Context, now time.Time) (int, error) {
 	if err != nil {
 		return 0, err
 	}
-	nowS := itoa(micros(now))
+	// TODO(contract): Reclaim loses its now. Until then the scripts'
+	// clock is moved by how far now is from this host's clock, so that a
+	// caller asking "as of a later time" gets what it asked for.
+	nowS := itoa((b.offsetDur() + now.Sub(b.hostNow())).Microseconds())
 	groups := bySlot(b, queues, func(q string) string { return q })
 	calls := make([]*scriptCall, len(groups))
 	for i, group := range groups {
@@ -110,8 +113,8 @@ func (b *Backend) Reclaim(ctx context.Context, now time.Time) (int, error) {
 	if _, err := b.run(ctx, expireWorkersScript, []string{b.k.workers()}, nowS, b.k.eventsChannel(), b.k.workerPrefix()); err != nil {
 		return n, redisErr("expire workers", err)
 	}
-	b.sweepLeases(now)
-	b.pruneHistory(ctx, queues, now)
+	b.sweepLeases(time.Now())
+	b.pruneHistory(ctx, queues, b.hostNow())
 	return n, nil
 }
 
@@ -172,6 +175,6 @@ func (b *Backend) setPaused(ctx context.Context, queue string, paused bool) erro
 	if paused {
 		flag = "1"
 	}
-	_, err := b.run(ctx, pauseScript, []string{b.k.meta(queue)}, itoa(nowMicros()), b.k.eventsChannel(), b.k.wakeChannel(), queue, flag)
+	_, err := b.run(ctx, pauseScript, []string{b.k.meta(queue)}, b.offset(), b.k.eventsChannel(), b.k.wakeChannel(), queue, flag)
 	return redisErr("pause queue "+queue, err)
 }

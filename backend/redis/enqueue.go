@@ -127,11 +127,11 @@ func (b *Backend) appendEnqueueArgs(a []any, t *backend.Task) ([]any, error) {
 func (b *Backend) runEnqueue(ops []*enqueueOp) {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	now := itoa(nowMicros())
+	off := b.offset()
 	groups := bySlot(b, ops, func(op *enqueueOp) string { return op.queue })
 	calls := make([]*scriptCall, len(groups))
 	for i, group := range groups {
-		args := []any{now, b.evArg(), b.k.wakeChannel(), len(group)}
+		args := []any{off, b.evArg(), b.k.wakeChannel(), len(group)}
 		for _, op := range group {
 			args = append(args, op.args...)
 		}

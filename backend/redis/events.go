@@ -394,10 +394,10 @@ func decodeEvents(payload string) ([]backend.Event, error) {
 				out = append(out, backend.Event{Kind: backend.EventQueueUpdate, Queue: r[1], At: at})
 			}
 		case "w":
-			if len(r) < 3 {
+			if len(r) < 4 {
 				continue
 			}
-			w, err := decodeWorker(r[1], r[2])
+			w, err := decodeWorker(r[1], r[2], r[3])
 			if err != nil {
 				continue
 			}

@@ -34,11 +34,14 @@ func (b *Backend) Fail(ctx context.Context, l backend.LeaseRef, f backend.Failur
 	if f.Final {
 		final = "1"
 	}
-	retryAt := f.RetryAt
-	if retryAt.IsZero() {
-		retryAt = time.Now()
+	// The script retries at its own now plus the delay.
+	// TODO(contract): Failure.RetryIn replaces RetryAt; until then the
+	// delay is RetryAt less this host's clock.
+	delay := max(f.RetryAt.Sub(b.hostNow()), 0)
+	if f.RetryAt.IsZero() {
+		delay = 0
 	}
-	return b.finish(ctx, l, "fail", "f", f.Error, itoa(micros(retryAt)), final)
+	return b.finish(ctx, l, "fail", "f", f.Error, itoa(delay.Microseconds()), final)
 }
 
 // Release hands a leased task back without counting the attempt.
@@ -48,11 +51,11 @@ func (b *Backend) Release(ctx context.Context, l backend.LeaseRef) error {
 
 // SetProgress stores a running task's progress.
 func (b *Backend) SetProgress(ctx context.Context, l backend.LeaseRef, p backend.Progress) error {
-	at := p.At
-	if at.IsZero() {
-		at = time.Now()
+	at := "" // the script's now
+	if !p.At.IsZero() {
+		at = itoa(micros(p.At))
 	}
-	return b.finish(ctx, l, "set progress", "g", strconv.FormatFloat(p.Percent, 'f', -1, 64), p.Message, itoa(micros(at)))
+	return b.finish(ctx, l, "set progress", "g", strconv.FormatFloat(p.Percent, 'f', -1, 64), p.Message, at)
 }
 
 func (b *Backend) finish(ctx context.Context, l backend.LeaseRef, what, kind, a1, a2, a3 string) error {
@@ -89,12 +92,12 @@ func (b *Backend) finish(ctx context.Context, l backend.LeaseRef, what, kind, a1
 func (b *Backend) runFinish(ops []*finishOp) {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	now := itoa(nowMicros())
+	off := b.offset()
 	groups := bySlot(b, ops, func(op *finishOp) string { return op.queue })
 	calls := make([]*scriptCall, len(groups))
 	for i, group := range groups {
 		args := make([]any, 0, 3+8*len(group))
-		args = append(args, now, b.evArg(), b.k.wakeChannel())
+		args = append(args, off, b.evArg(), b.k.wakeChannel())
 		for _, op := range group {
 			args = append(args, op.args[:]...)
 		}

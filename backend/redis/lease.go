@@ -33,7 +33,7 @@ func (b *Backend) Lease(ctx context.Context, req backend.LeaseRequest) ([]*backe
 		// Take the wake channel before looking, so that work arriving
 		// between the look and the wait is not missed.
 		wake := b.wakeChan()
-		leased, nextDue, err := b.leaseOnce(ctx, req)
+		leased, untilDue, err := b.leaseOnce(ctx, req)
 		if err != nil || len(leased) > 0 || deadline.IsZero() {
 			return leased, err
 		}
@@ -42,8 +42,8 @@ func (b *Backend) Lease(ctx context.Context, req backend.LeaseRequest) ([]*backe
 			return nil, nil
 		}
 		wait = min(wait, b.opts.WakeFallback)
-		if !nextDue.IsZero() {
-			wait = min(wait, max(time.Until(nextDue), time.Millisecond))
+		if untilDue > 0 {
+			wait = min(wait, untilDue)
 		}
 		timer := time.NewTimer(wait)
 		select {
@@ -61,52 +61,62 @@ func (b *Backend) Lease(ctx context.Context, req backend.LeaseRequest) ([]*backe
 }
 
 // leaseOnce runs the lease script over the queues in order: one call on a
-// single server, one call per run of same-slot queues on a cluster.
-func (b *Backend) leaseOnce(ctx context.Context, req backend.LeaseRequest) ([]*backend.Task, time.Time, error) {
-	now := time.Now()
-	expires := now.Add(req.LeaseFor)
-	var out []*backend.Task
-	var nextDue time.Time
+// single server, one call per run of same-slot queues on a cluster. When
+// it leases nothing, untilDue is how long, by the backend's clock, until
+// the first delayed task of these queues is due (0 when none is).
+func (b *Backend) leaseOnce(ctx context.Context, req backend.LeaseRequest) (out []*backend.Task, untilDue time.Duration, err error) {
+	off := b.offset()
+	leaseFor := itoa(req.LeaseFor.Microseconds())
 	for i := 0; i < len(req.Queues) && len(out) < req.Max; {
 		j := i + 1
 		for j < len(req.Queues) && b.slotOf(req.Queues[j]) == b.slotOf(req.Queues[i]) {
 			j++
 		}
-		args := []any{itoa(micros(now)), itoa(micros(expires)), req.WorkerID, req.Max - len(out),
+		args := []any{off, leaseFor, req.WorkerID, req.Max - len(out),
 			b.evArg(), b.k.wakeChannel()}
 		for _, q := range req.Queues[i:j] {
 			args = append(args, b.qp(q), q)
 		}
 		v, err := b.run(ctx, leaseScript, []string{b.k.meta(req.Queues[i])}, args...)
 		if err != nil {
-			return out, time.Time{}, redisErr("lease", err)
+			return out, 0, redisErr("lease", err)
 		}
-		tasks, next, err := b.decodeLeased(v, req.WorkerID, now, expires)
+		tasks, due, err := b.decodeLeased(v, req.WorkerID, req.LeaseFor)
 		if err != nil {
-			return out, time.Time{}, err
+			return out, 0, err
 		}
 		out = append(out, tasks...)
-		if !next.IsZero() && (nextDue.IsZero() || next.Before(nextDue)) {
-			nextDue = next
+		if due > 0 && (untilDue == 0 || due < untilDue) {
+			untilDue = due
 		}
 		i = j
 	}
-	return out, nextDue, nil
+	return out, untilDue, nil
 }
 
-func (b *Backend) decodeLeased(v any, worker string, now, expires time.Time) ([]*backend.Task, time.Time, error) {
+// decodeLeased reads the lease script's reply: the tasks, and how long
+// until the first delayed task is due (at least 1ms; 0 when none is).
+func (b *Backend) decodeLeased(v any, worker string, leaseFor time.Duration) ([]*backend.Task, time.Duration, error) {
 	top, ok := v.([]any)
-	if !ok || len(top) != 2 {
-		return nil, time.Time{}, fmt.Errorf("redis: lease: unexpected reply %T", v)
+	if !ok || len(top) != 3 {
+		return nil, 0, fmt.Errorf("redis: lease: unexpected reply %T", v)
 	}
 	rows, _ := top[0].([]any)
 	next, _ := top[1].(string)
+	nowS, _ := top[2].(string)
+	started := fromMicros(nowS)
+	var untilDue time.Duration
+	if due := fromMicros(next); !due.IsZero() {
+		untilDue = max(due.Sub(started), time.Millisecond)
+	}
+	expires := started.Add(leaseFor.Truncate(time.Microsecond))
+	// This process's memory of its leases is swept by its own clock.
+	localExpiry := time.Now().Add(leaseFor)
 	out := make([]*backend.Task, 0, len(rows))
-	started := now.Truncate(time.Microsecond).UTC()
 	for _, r := range rows {
 		row, _ := r.([]any)
 		if len(row) != 4 {
-			return nil, time.Time{}, fmt.Errorf("redis: lease: unexpected row %v", r)
+			return nil, 0, fmt.Errorf("redis: lease: unexpected row %v", r)
 		}
 		q, _ := row[0].(string)
 		id, _ := row[1].(string)
@@ -114,26 +124,27 @@ func (b *Backend) decodeLeased(v any, worker string, now, expires time.Time) ([]
 		kv, _ := row[3].([]any)
 		t, err := decodeTask(id, q, kv)
 		if err != nil {
-			return nil, time.Time{}, err
+			return nil, 0, err
 		}
 		// The fields are as they were before the lease; apply it.
 		t.State = backend.StateProcessing
 		t.Attempt++
 		t.WorkerID = worker
 		t.LeaseToken, _ = strconv.ParseUint(tok, 10, 64)
-		t.LeaseExpiresAt = expires.Truncate(time.Microsecond).UTC()
+		t.LeaseExpiresAt = expires
 		t.StartedAt = started
 		t.Progress = nil
 		t.Attempts = append(t.Attempts, backend.Attempt{Number: t.Attempt, WorkerID: worker, StartedAt: started})
-		b.rememberLease(id, q, expires)
+		b.rememberLease(id, q, localExpiry)
 		out = append(out, t)
 	}
-	return out, fromMicros(next), nil
+	return out, untilDue, nil
 }
 
 // Extend renews leases the worker still holds; see backend.Backend.
 func (b *Backend) Extend(ctx context.Context, workerID string, leases []backend.LeaseRef, leaseFor time.Duration) ([]backend.ExtendResult, error) {
 	results := make([]backend.ExtendResult, len(leases))
+	// Remembered leases are swept by this host's clock: a local memory.
 	expires := time.Now().Add(leaseFor)
 	type item struct {
 		i     int
@@ -154,7 +165,7 @@ func (b *Backend) Extend(ctx context.Context, workerID string, leases []backend.
 	groups := bySlot(b, items, func(it item) string { return it.queue })
 	calls := make([]*scriptCall, len(groups))
 	for k, items := range groups {
-		args := []any{itoa(micros(expires))}
+		args := []any{b.offset(), itoa(leaseFor.Microseconds())}
 		for _, it := range items {
 			l := leases[it.i]
 			args = append(args, b.qp(it.queue), l.TaskID, strconv.FormatUint(l.Token, 10))

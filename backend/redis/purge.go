@@ -300,7 +300,7 @@ func (b *Backend) purgeScan(ctx context.Context, queues []string, depth int, set
 // purgeRun runs purgeScript for a round: one call per slot, in one
 // pipeline. It returns the tasks deleted and the log entries consumed.
 func (b *Backend) purgeRun(ctx context.Context, take []purgeTake, code string) (deleted, used int, err error) {
-	now := itoa(nowMicros())
+	off := b.offset()
 	var calls []*scriptCall
 	var args []any
 	room := 0
@@ -311,7 +311,7 @@ func (b *Backend) purgeRun(ctx context.Context, take []purgeTake, code string) (
 			// going on from the head the one before left.
 			for left := t.n; left > 0; {
 				if room == 0 {
-					args = []any{now, b.evArg(), code}
+					args = []any{off, b.evArg(), code}
 					calls = append(calls, &scriptCall{script: purgeScript, keys: []string{b.k.meta(t.queue)}})
 					room = purgeScriptEntries
 				}

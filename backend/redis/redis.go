@@ -35,6 +35,11 @@ type Options struct {
 	// MaxBatch bounds how many acks (or submits) share one script call.
 	// Default 256.
 	MaxBatch int
+	// ClockOffset, when set, is added to the Redis server's TIME in every
+	// script: the backend's clock is the server's plus this. It is for
+	// tests, which move time by moving the offset instead of waiting;
+	// every process sharing a Redis must use the same offset. Default: none.
+	ClockOffset func() time.Duration
 }
 
 func (o Options) withDefaults() Options {
@@ -83,6 +88,8 @@ type Backend struct {
 	sub *subscriptions
 
 	prefixes sync.Map // queue → "tm:{queue}:", built once per queue
+
+	hostClock func() time.Time // tests: a host whose clock is off; see hostNow
 
 	stop      chan struct{}
 	closeOnce sync.Once
@@ -195,8 +202,6 @@ func (b *Backend) evArg() string {
 	}
 	return b.k.eventsChannel()
 }
-
-func nowMicros() int64 { return time.Now().UnixMicro() }
 
 // slotOf returns the group a queue's keys fall in: its cluster hash slot,
 // or 0 for everything when Redis is one server (any script may then

@@ -20,13 +20,17 @@ import (
 //     side never puts queues of different slots in one call when it talks
 //     to a cluster.
 //   - Times are integer microseconds since the epoch, passed as decimal
-//     strings. Scripts store and compare them but never format a computed
+//     strings. Every script takes its now from the Redis server's TIME
+//     (clock.lua), plus the test offset it receives in ARGV; the Go side
+//     passes durations (a lease's length, a retry's delay), never a time
+//     read from its own host's clock. Scripts store and compare them but never format a computed
 //     time as a Lua number (Lua prints doubles with 14 digits).
 //   - Each script publishes what it changed as ONE message on the events
 //     channel: cjson [now, [event, …]], an event being an array of
 //     strings — ["t", id, type, queue, state code, attempt, worker,
 //     result, error, progress %, progress message, progress at] for a
-//     task, ["q", queue] for a queue, ["w", info JSON, flag] for a worker.
+//     task, ["q", queue] for a queue, ["w", info JSON, flag, last
+//     heartbeat µs] for a worker.
 //   - Events are built only when the events channel has subscribers
 //     (PUBSUB NUMSUB): a system nobody watches does not pay for them. On
 //     a cluster NUMSUB counts one node's subscribers only, so there the
@@ -50,11 +54,11 @@ func lua(name string) string {
 
 // taskScript is a script that uses the prelude's helpers.
 func taskScript(name string) *goredis.Script {
-	return goredis.NewScript(lua("prelude") + lua(name))
+	return goredis.NewScript(lua("clock") + lua("prelude") + lua(name))
 }
 
-// plainScript is a script that stands alone.
-func plainScript(name string) *goredis.Script { return goredis.NewScript(lua(name)) }
+// plainScript is a script that needs only the clock.
+func plainScript(name string) *goredis.Script { return goredis.NewScript(lua("clock") + lua(name)) }
 
 // deadlineMsg is the last error of a task whose deadline passed while it
 // waited (the embedded backend uses the same words).
@@ -64,7 +68,7 @@ const deadlineMsg = "deadline exceeded before the task could start"
 var (
 	enqueueScript = taskScript("enqueue")
 	// lease.lua reads the deadline message from a constant put before it.
-	leaseScript   = goredis.NewScript(lua("prelude") + "local DEADLINE_MSG = " + strconv.Quote(deadlineMsg) + "\n" + lua("lease"))
+	leaseScript   = goredis.NewScript(lua("clock") + lua("prelude") + "local DEADLINE_MSG = " + strconv.Quote(deadlineMsg) + "\n" + lua("lease"))
 	finishScript  = taskScript("finish")
 	extendScript  = plainScript("extend")
 	cancelScript  = taskScript("cancel")
@@ -73,6 +77,7 @@ var (
 	reclaimScript = taskScript("reclaim")
 	pauseScript   = plainScript("pause")
 	statsScript   = plainScript("stats")
+	nowScript     = plainScript("now")
 
 	purgeScanScript = plainScript("purge_scan")
 	purgeScript     = taskScript("purge")

@@ -12,15 +12,17 @@ import (
 
 // Heartbeat registers or refreshes a worker for ttl; see backend.Backend.
 func (b *Backend) Heartbeat(ctx context.Context, w backend.WorkerInfo, ttl time.Duration) (backend.HeartbeatReply, error) {
-	now := time.Now()
-	w.LastHeartbeat = now.UTC()
+	// The script stamps the heartbeat with the backend's clock and keeps
+	// it apart from the info, so that an identical heartbeat finds the
+	// info unchanged and sends no event.
+	w.LastHeartbeat = time.Time{}
 	info, err := json.Marshal(w)
 	if err != nil {
 		return backend.HeartbeatReply{}, fmt.Errorf("encode worker %s: %w", w.ID, err)
 	}
 	keep := 2*ttl + time.Minute
 	v, err := b.run(ctx, heartbeatScript, []string{b.k.workers(), b.k.worker(w.ID)},
-		itoa(micros(now.Add(ttl))), keep.Milliseconds(), string(info), b.k.eventsChannel(), w.ID, itoa(micros(now)))
+		b.offset(), itoa(ttl.Microseconds()), keep.Milliseconds(), string(info), b.k.eventsChannel(), w.ID)
 	if err != nil {
 		return backend.HeartbeatReply{}, redisErr("heartbeat of worker "+w.ID, err)
 	}
@@ -30,20 +32,20 @@ func (b *Backend) Heartbeat(ctx context.Context, w backend.WorkerInfo, ttl time.
 // Unregister removes a worker from the registry.
 func (b *Backend) Unregister(ctx context.Context, workerID string) error {
 	_, err := b.run(ctx, unregisterScript, []string{b.k.workers(), b.k.worker(workerID)},
-		itoa(nowMicros()), b.k.eventsChannel(), workerID)
+		b.offset(), b.k.eventsChannel(), workerID)
 	return redisErr("unregister worker "+workerID, err)
 }
 
 // Workers lists the workers whose heartbeat has not run out.
 func (b *Backend) Workers(ctx context.Context) ([]backend.WorkerInfo, error) {
-	v, err := b.run(ctx, workersScript, []string{b.k.workers()}, itoa(nowMicros()), b.k.workerPrefix())
+	v, err := b.run(ctx, workersScript, []string{b.k.workers()}, b.offset(), b.k.workerPrefix())
 	if err != nil {
 		return nil, redisErr("list workers", err)
 	}
 	r, _ := v.([]any)
-	out := make([]backend.WorkerInfo, 0, len(r)/2)
-	for i := 0; i+1 < len(r); i += 2 {
-		w, err := decodeWorker(r[i], r[i+1])
+	out := make([]backend.WorkerInfo, 0, len(r)/3)
+	for i := 0; i+2 < len(r); i += 3 {
+		w, err := decodeWorker(r[i], r[i+1], r[i+2])
 		if err != nil {
 			return nil, err
 		}
@@ -53,7 +55,9 @@ func (b *Backend) Workers(ctx context.Context) ([]backend.WorkerInfo, error) {
 	return out, nil
 }
 
-func decodeWorker(info, flag any) (backend.WorkerInfo, error) {
+// decodeWorker builds a worker's info from what the scripts store: its
+// JSON, the stop flag and the last heartbeat µs.
+func decodeWorker(info, flag, hb any) (backend.WorkerInfo, error) {
 	s, _ := info.(string)
 	var w backend.WorkerInfo
 	if err := json.Unmarshal([]byte(s), &w); err != nil {
@@ -62,13 +66,16 @@ func decodeWorker(info, flag any) (backend.WorkerInfo, error) {
 	if f, _ := flag.(string); f != "" {
 		w.Stopping = true
 	}
+	if s, _ := hb.(string); s != "" {
+		w.LastHeartbeat = fromMicros(s)
+	}
 	return w, nil
 }
 
 // RequestStop asks a live worker to drain and stop.
 func (b *Backend) RequestStop(ctx context.Context, workerID string) error {
 	v, err := b.run(ctx, requestStopScript, []string{b.k.workers(), b.k.worker(workerID)},
-		itoa(nowMicros()), b.k.eventsChannel(), workerID)
+		b.offset(), b.k.eventsChannel(), workerID)
 	if err != nil {
 		return redisErr("request stop of worker "+workerID, err)
 	}

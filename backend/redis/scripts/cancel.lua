@@ -1,7 +1,7 @@
 -- cancel.lua: cancels a task that is not final. It wakes nobody.
 --
 --   KEYS[1]  the task key
---   ARGV[1]  now µs
+--   ARGV[1]  clock offset µs (see clock.lua)
 --   ARGV[2]  events channel
 --   ARGV[3]  cancel channel
 --   ARGV[4]  queue prefix
@@ -10,7 +10,7 @@
 --
 -- Returns {1, fields} when canceled, {0} when there is no such task, {2}
 -- when it is already final.
-local now, pre, q, id, key = ARGV[1], ARGV[4], ARGV[5], ARGV[6], KEYS[1]
+local now, pre, q, id, key = clockNow(ARGV[1]), ARGV[4], ARGV[5], ARGV[6], KEYS[1]
 evInit(ARGV[2])
 local f = redis.call('HMGET', key, 's', 'pr', 'a', 'w', 'st', 'h', 'y', 'uk')
 local s = f[1]

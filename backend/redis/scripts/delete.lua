@@ -1,11 +1,11 @@
 -- delete.lua: removes a final task. It wakes nobody.
 --
 --   KEYS[1]  the task key
---   ARGV[1]  now µs, ARGV[2] events channel,
+--   ARGV[1]  clock offset µs (see clock.lua), ARGV[2] events channel,
 --   ARGV[3]  queue prefix, ARGV[4] queue, ARGV[5] id
 --
 -- Returns 1 when deleted, 0 when there is no such task, 2 when it is not final.
-local now, pre, q, id, key = ARGV[1], ARGV[3], ARGV[4], ARGV[5], KEYS[1]
+local now, pre, q, id, key = clockNow(ARGV[1]), ARGV[3], ARGV[4], ARGV[5], KEYS[1]
 evInit(ARGV[2])
 local f = redis.call('HMGET', key, 's', 'uk', 'y', 'a')
 local s = f[1]

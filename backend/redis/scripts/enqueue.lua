@@ -1,7 +1,7 @@
 -- enqueue.lua: stores new tasks.
 --
 --   KEYS[1]  routing key (meta key of the first queue in the call)
---   ARGV[1]  now µs
+--   ARGV[1]  clock offset µs (see clock.lua)
 --   ARGV[2]  events channel
 --   ARGV[3]  wake channel
 --   ARGV[4]  number of groups; each group is one Enqueue call and is
@@ -14,7 +14,7 @@
 -- Returns per group {-1, id} when an id already exists (nothing of the
 -- group is stored), else {1, holder…} with, per task, "" when stored or
 -- the id of the task holding its unique key.
-local now = ARGV[1]
+local now = clockNow(ARGV[1])
 evInit(ARGV[2])
 local i = 5
 local out = {}

@@ -2,18 +2,18 @@
 -- progress, many at once (one per caller waiting at that moment).
 --
 --   KEYS[1]  routing key (meta key of the first op's queue)
---   ARGV[1]  now µs
+--   ARGV[1]  clock offset µs (see clock.lua)
 --   ARGV[2]  events channel
 --   ARGV[3]  wake channel
 --   ARGV[4…] ops of 8 values: kind, queue prefix, queue, id, token, a1, a2, a3
 --            kind "c" ack:      a1 result JSON ("" for none)
---            kind "f" fail:     a1 error, a2 retry-at µs, a3 "1" when final
+--            kind "f" fail:     a1 error, a2 retry delay µs (from now), a3 "1" when final
 --            kind "r" release
---            kind "g" progress: a1 percent, a2 message, a3 at µs
+--            kind "g" progress: a1 percent, a2 message, a3 at µs ("" for now)
 --
 -- Returns per op 1 when done, 0 when the token is not the task's current
 -- lease (the caller reports ErrLeaseLost).
-local now = ARGV[1]
+local now = clockNow(ARGV[1])
 evInit(ARGV[2])
 local res = {}
 for i = 4, #ARGV, 8 do
@@ -48,14 +48,16 @@ for i = 4, #ARGV, 8 do
       res[#res + 1] = 0
     elseif kind == 'g' then
       res[#res + 1] = 1
-      redis.call('HSET', key, 'pgp', ARGV[i + 5], 'pgm', ARGV[i + 6], 'pga', ARGV[i + 7])
-      if EVON then ev('t', id, f[7], q, 'a', f[3], f[4], '', '', ARGV[i + 5], ARGV[i + 6], ARGV[i + 7]) end
+      local at = ARGV[i + 7]
+      if at == '' then at = now end
+      redis.call('HSET', key, 'pgp', ARGV[i + 5], 'pgm', ARGV[i + 6], 'pga', at)
+      if EVON then ev('t', id, f[7], q, 'a', f[3], f[4], '', '', ARGV[i + 5], ARGV[i + 6], at) end
     else
       res[#res + 1] = 1
       zrem(pre .. 'lease', id)
       redis.call('HDEL', key, 'tk', 'w', 'le')
       if kind == 'f' then
-        local err, retryAt = ARGV[i + 5], ARGV[i + 6]
+        local err, retryAt = ARGV[i + 5], clockAdd(now, ARGV[i + 6])
         local h = attemptRow(f[6], f[3], f[4], f[5], now, 'failed', err)
         if ARGV[i + 7] ~= '1' and tonumber(f[3]) < tonumber(f[8]) and (not f[9] or tonumber(retryAt) < tonumber(f[9])) then
           redis.call('HSET', key, 's', 'r', 'ra', retryAt, 'h', h, 'e', err)

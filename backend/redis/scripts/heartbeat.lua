@@ -1,16 +1,26 @@
 -- heartbeat.lua: registers or refreshes a worker.
 --
---   KEYS[1]  the workers zset, KEYS[2] the worker's hash
---   ARGV[1]  heartbeat expiry µs (the zset score)
---   ARGV[2]  how long to keep the hash, ms (longer than the heartbeat,
+--   KEYS[1]  the workers zset (score: heartbeat expiry µs)
+--   KEYS[2]  the worker's hash: info (JSON, without last_heartbeat),
+--            hb (last heartbeat µs), stop ("1" once a stop is asked)
+--   ARGV[1]  clock offset µs (see clock.lua)
+--   ARGV[2]  heartbeat ttl µs: the worker is live until now plus this
+--   ARGV[3]  how long to keep the hash, ms (longer than the heartbeat,
 --            so that the expiry event can still name the worker)
---   ARGV[3]  worker info JSON, ARGV[4] events channel, ARGV[5] worker id,
---   ARGV[6]  now µs
+--   ARGV[4]  worker info JSON, ARGV[5] events channel, ARGV[6] worker id
+--
+-- A worker_update event is published when the worker is new or its info
+-- changed; a heartbeat that changes nothing but the time sends none.
 --
 -- Returns "1" when a stop was requested, else "".
-redis.call('HSET', KEYS[2], 'info', ARGV[3])
-redis.call('PEXPIRE', KEYS[2], ARGV[2])
-redis.call('ZADD', KEYS[1], ARGV[1], ARGV[5])
-local stop = redis.call('HGET', KEYS[2], 'stop') or ''
-redis.call('PUBLISH', ARGV[4], cjson.encode({ARGV[6], {{'w', ARGV[3], stop}}}))
+local now = clockNow(ARGV[1])
+local f = redis.call('HMGET', KEYS[2], 'info', 'stop')
+local live = redis.call('ZSCORE', KEYS[1], ARGV[6])
+redis.call('HSET', KEYS[2], 'info', ARGV[4], 'hb', now)
+redis.call('PEXPIRE', KEYS[2], ARGV[3])
+redis.call('ZADD', KEYS[1], clockAdd(now, ARGV[2]), ARGV[6])
+local stop = f[2] or ''
+if f[1] ~= ARGV[4] or not live then
+  redis.call('PUBLISH', ARGV[5], cjson.encode({now, {{'w', ARGV[4], stop, now}}}))
+end
 return stop

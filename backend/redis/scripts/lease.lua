@@ -2,19 +2,21 @@
 -- whose deadline passed is failed with DEADLINE_MSG (deadlineMsg in Go) instead.
 --
 --   KEYS[1]  routing key (meta key of the first queue)
---   ARGV[1]  now µs
---   ARGV[2]  lease expiry µs
+--   ARGV[1]  clock offset µs (see clock.lua)
+--   ARGV[2]  lease duration µs
 --   ARGV[3]  worker id
 --   ARGV[4]  most tasks to lease
 --   ARGV[5]  events channel
 --   ARGV[6]  wake channel
 --   ARGV[7…] queue prefix and queue name, pairs, in the order to take from
 --
--- Returns {leased, next} where leased holds {queue, id, token, fields}
+-- Returns {leased, next, now} where leased holds {queue, id, token, fields}
 -- per task, fields being the hash as it was before the lease, and next
 -- the earliest run-at µs of a delayed task in these queues ("" if none)
--- when nothing was leased.
-local now = ARGV[1]
+-- when nothing was leased, and now the time of the lease: the attempt's
+-- start (its lease expires a lease duration later).
+local now = clockNow(ARGV[1])
+local expires = clockAdd(now, ARGV[2])
 local nowN = tonumber(now)
 local max = tonumber(ARGV[4])
 evInit(ARGV[5])
@@ -52,9 +54,9 @@ for qi = 7, #ARGV, 2 do
             else
               local t = string.format('%d', tok)
               a = a + 1
-              redis.call('HSET', key, 's', 'a', 'a', a, 'w', ARGV[3], 'tk', t, 'le', ARGV[2], 'st', now)
+              redis.call('HSET', key, 's', 'a', 'a', a, 'w', ARGV[3], 'tk', t, 'le', expires, 'st', now)
               if pg then redis.call('HDEL', key, 'pgp', 'pgm', 'pga') end
-              zadd(pre .. 'lease', ARGV[2], id)
+              zadd(pre .. 'lease', expires, id)
               leased[#leased + 1] = {q, id, t, kv}
               if EVON then ev('t', id, y, q, 'a', tostring(a), ARGV[3]) end
             end
@@ -76,4 +78,4 @@ if #leased == 0 then
   nextDue = best or ''
 end
 flush(now, ARGV[6])
-return {leased, nextDue}
+return {leased, nextDue, now}

@@ -7,14 +7,14 @@
 -- per task. It wakes nobody.
 --
 --   KEYS[1]  routing key (meta key of the first queue)
---   ARGV[1]  now µs, ARGV[2] events channel
+--   ARGV[1]  clock offset µs (see clock.lua), ARGV[2] events channel
 --   ARGV[3]  state code: "c", "f" or "x"
 --   ARGV[4…] queue prefix, queue, most entries to consume and cutoff µs:
 --            quadruples
 --
 -- Returns per queue {deleted, consumed}: tasks deleted, and log entries
 -- consumed (the deleted ones and the stale ones).
-local now, code = ARGV[1], ARGV[3]
+local now, code = clockNow(ARGV[1]), ARGV[3]
 evInit(ARGV[2])
 local set = ({c = 'completed', f = 'failed', x = 'canceled'})[code]
 local out = {}

@@ -2,12 +2,13 @@
 -- their last attempt) and promotes due delayed tasks.
 --
 --   KEYS[1]  routing key
---   ARGV[1]  now µs: leases that expired before it are reclaimed
+--   ARGV[1]  clock offset µs (see clock.lua): leases that expired before
+--            now are reclaimed
 --   ARGV[2]  events channel, ARGV[3] wake channel
 --   ARGV[4…] queue prefix and queue name, pairs
 --
 -- Returns how many leases it reclaimed (at most 1000 per queue per call).
-local now = ARGV[1]
+local now = clockNow(ARGV[1])
 evInit(ARGV[2])
 local n = 0
 for qi = 4, #ARGV, 2 do

@@ -2,12 +2,12 @@
 -- fresh set of attempts.
 --
 --   KEYS[1]  the task key
---   ARGV[1]  now µs, ARGV[2] events channel, ARGV[3] wake channel,
+--   ARGV[1]  clock offset µs (see clock.lua), ARGV[2] events channel, ARGV[3] wake channel,
 --   ARGV[4]  queue prefix, ARGV[5] queue, ARGV[6] id
 --
 -- Returns {1, fields}, {0} when there is no such task, {2} when it is
 -- neither failed nor canceled.
-local now, pre, q, id, key = ARGV[1], ARGV[4], ARGV[5], ARGV[6], KEYS[1]
+local now, pre, q, id, key = clockNow(ARGV[1]), ARGV[4], ARGV[5], ARGV[6], KEYS[1]
 evInit(ARGV[2])
 local f = redis.call('HMGET', key, 's', 'pr', 'y', 'dl')
 local s = f[1]
