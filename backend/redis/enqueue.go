@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"slices"
 	"strconv"
-	"time"
 
 	"github.com/taskmill/taskmill/backend"
 )
@@ -15,6 +14,8 @@ var errClosed = fmt.Errorf("redis: %w", backend.ErrClosed)
 
 // enqueueOp is the part of one Enqueue call that falls in one slot.
 type enqueueOp struct {
+	ctx   context.Context // the caller's: bounds the flush (see flushContext)
+	st    opState
 	queue string // of the first task: KEYS[1] is its meta key
 	args  []any  // the group: task count, then each task's values
 	res   []any  // the script's answer for the group
@@ -22,12 +23,17 @@ type enqueueOp struct {
 	done  chan struct{}
 }
 
-func (o *enqueueOp) fail(err error) { o.err = err; close(o.done) }
+func (o *enqueueOp) fail(err error)  { o.err = err; close(o.done) }
+func (o *enqueueOp) claim() *opState { return &o.st }
 
 // Enqueue stores new tasks; see backend.Backend. Concurrent calls share
 // script calls (see coalescer). On one Redis server a call is atomic
 // whatever queues it spans; on a cluster it is atomic per queue slot.
 // With Options.WaitReplicas it returns after the replicas acknowledged.
+//
+// Enqueue returns when ctx ends. If nothing had been sent by then, the
+// error is ctx's and nothing was stored; if the script call had been
+// sent, the error wraps ErrUnknownOutcome: the tasks may be stored.
 func (b *Backend) Enqueue(ctx context.Context, tasks []*backend.Task) ([]backend.EnqueueResult, error) {
 	if len(tasks) == 0 {
 		return nil, nil
@@ -53,7 +59,7 @@ func (b *Backend) Enqueue(ctx context.Context, tasks []*backend.Task) ([]backend
 	groups := bySlot(b, order, func(i int) string { return tasks[i].Queue })
 	ops := make([]*enqueueOp, len(groups))
 	for k, idx := range groups {
-		op := &enqueueOp{queue: tasks[idx[0]].Queue, done: make(chan struct{})}
+		op := &enqueueOp{ctx: ctx, queue: tasks[idx[0]].Queue, done: make(chan struct{})}
 		op.args = make([]any, 0, 1+16*len(idx))
 		op.args = append(op.args, len(idx))
 		for _, i := range idx {
@@ -64,17 +70,35 @@ func (b *Backend) Enqueue(ctx context.Context, tasks []*backend.Task) ([]backend
 		}
 		ops[k] = op
 	}
+	submitted := 0
+	var waitErr error
 	for _, op := range ops {
-		if !b.enq.submit(op) {
-			return nil, errClosed
+		if waitErr = b.enq.submit(ctx, op); waitErr != nil {
+			break
 		}
+		submitted++
+	}
+	for _, op := range ops[:submitted] {
+		if err := await(ctx, op.done, &op.st); err != nil && waitErr == nil {
+			waitErr = err
+		}
+	}
+	if waitErr != nil {
+		// An op already taken was sent, and on a cluster a call is
+		// atomic per slot only: then some tasks may be stored.
+		for _, op := range ops[:submitted] {
+			if op.st.v.Load() == opTaken {
+				if !errors.Is(waitErr, ErrUnknownOutcome) {
+					waitErr = unknownOutcome(waitErr)
+				}
+				break
+			}
+		}
+		return nil, fmt.Errorf("redis: enqueue: %w", waitErr)
 	}
 	results := make([]backend.EnqueueResult, len(tasks))
 	var errs []error
 	for k, op := range ops {
-		// Once submitted the write will run: wait for it even if ctx
-		// ends, so that a stored task is never reported as failed.
-		<-op.done
 		if op.err != nil {
 			errs = append(errs, op.err)
 			continue
@@ -125,7 +149,13 @@ func (b *Backend) appendEnqueueArgs(a []any, t *backend.Task) ([]any, error) {
 // runEnqueue runs a batch of enqueue ops: one script call per slot, all
 // in one pipeline.
 func (b *Backend) runEnqueue(ops []*enqueueOp) {
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	ctx, cancel := b.flushContext(func(yield func(context.Context) bool) {
+		for _, op := range ops {
+			if !yield(op.ctx) {
+				return
+			}
+		}
+	})
 	defer cancel()
 	off := b.offset()
 	groups := bySlot(b, ops, func(op *enqueueOp) string { return op.queue })
@@ -137,7 +167,7 @@ func (b *Backend) runEnqueue(ops []*enqueueOp) {
 		}
 		calls[i] = &scriptCall{script: enqueueScript, keys: []string{b.k.meta(group[0].queue)}, args: args}
 	}
-	b.runAll(ctx, calls, b.opts.WaitReplicas > 0)
+	b.sendAll(ctx, calls, b.opts.WaitReplicas > 0)
 	for i, group := range groups {
 		c := calls[i]
 		res, _ := c.val.([]any)

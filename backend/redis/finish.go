@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
-	"time"
 
 	"github.com/taskmill/taskmill/backend"
 )
@@ -14,6 +13,8 @@ import (
 // finishOp is one ack, fail, release or progress report waiting to be
 // sent with others in one finish script call.
 type finishOp struct {
+	ctx   context.Context // the caller's: bounds the flush (see flushContext)
+	st    opState
 	queue string
 	args  [8]any // kind, prefix, queue, id, token, a1, a2, a3
 	code  int64
@@ -21,7 +22,8 @@ type finishOp struct {
 	done  chan struct{}
 }
 
-func (o *finishOp) fail(err error) { o.err = err; close(o.done) }
+func (o *finishOp) fail(err error)  { o.err = err; close(o.done) }
+func (o *finishOp) claim() *opState { return &o.st }
 
 // Ack completes a leased task with its result; see backend.Backend.
 func (b *Backend) Ack(ctx context.Context, l backend.LeaseRef, result json.RawMessage) error {
@@ -66,14 +68,16 @@ func (b *Backend) finish(ctx context.Context, l backend.LeaseRef, what, kind, a1
 		}
 		return err
 	}
-	op := &finishOp{queue: q, done: make(chan struct{}),
+	op := &finishOp{ctx: ctx, queue: q, done: make(chan struct{}),
 		args: [8]any{kind, b.qp(q), q, l.TaskID, strconv.FormatUint(l.Token, 10), a1, a2, a3}}
-	if !b.fin.submit(op) {
-		return errClosed
+	if err := b.fin.submit(ctx, op); err != nil {
+		return fmt.Errorf("redis: %s task %s: %w", what, l.TaskID, err)
 	}
-	// Once submitted the write will run: wait for its answer even if ctx
-	// ends, so that a recorded result is never reported as lost.
-	<-op.done
+	// When ctx ends first: a call still queued is withdrawn (nothing
+	// changed); one already sent may have run (ErrUnknownOutcome).
+	if err := await(ctx, op.done, &op.st); err != nil {
+		return fmt.Errorf("redis: %s task %s: %w", what, l.TaskID, err)
+	}
 	if op.err != nil {
 		return fmt.Errorf("redis: %s task %s: %w", what, l.TaskID, op.err)
 	}
@@ -90,7 +94,13 @@ func (b *Backend) finish(ctx context.Context, l backend.LeaseRef, what, kind, a1
 // runFinish sends a batch of finish ops: one script call per slot, all
 // in one pipeline.
 func (b *Backend) runFinish(ops []*finishOp) {
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	ctx, cancel := b.flushContext(func(yield func(context.Context) bool) {
+		for _, op := range ops {
+			if !yield(op.ctx) {
+				return
+			}
+		}
+	})
 	defer cancel()
 	off := b.offset()
 	groups := bySlot(b, ops, func(op *finishOp) string { return op.queue })
@@ -103,7 +113,7 @@ func (b *Backend) runFinish(ops []*finishOp) {
 		}
 		calls[i] = &scriptCall{script: finishScript, keys: []string{b.k.meta(group[0].queue)}, args: args}
 	}
-	b.runAll(ctx, calls, false)
+	b.sendAll(ctx, calls, false)
 	for i, group := range groups {
 		c := calls[i]
 		codes, _ := c.val.([]any)

@@ -2,6 +2,7 @@ package redis
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strconv"
 	"time"
@@ -33,7 +34,13 @@ func (b *Backend) Lease(ctx context.Context, req backend.LeaseRequest) ([]*backe
 		// Take the wake channel before looking, so that work arriving
 		// between the look and the wait is not missed.
 		wake := b.wakeChan()
-		leased, untilDue, err := b.leaseOnce(ctx, req)
+		leased, untilDue, err := b.leaseDetached(ctx, req)
+		if ctx.Err() != nil && (errors.Is(err, ErrUnknownOutcome) || errors.Is(err, ctx.Err())) {
+			// The caller left: it gets nothing, as when its ctx ends
+			// while it waits. What the script leased meanwhile, if
+			// anything, is handed back (see leaseDetached).
+			return nil, nil
+		}
 		if err != nil || len(leased) > 0 || deadline.IsZero() {
 			return leased, err
 		}
@@ -60,6 +67,39 @@ func (b *Backend) Lease(ctx context.Context, req backend.LeaseRequest) ([]*backe
 	}
 }
 
+// leaseDetached runs leaseOnce so that Lease returns when ctx ends. If
+// the script leased tasks after the caller left, nobody will run them:
+// they are released at once, back to the front of their priority, rather
+// than left to expire.
+func (b *Backend) leaseDetached(ctx context.Context, req backend.LeaseRequest) ([]*backend.Task, time.Duration, error) {
+	type result struct {
+		tasks    []*backend.Task
+		untilDue time.Duration
+	}
+	r, err := detached(b, ctx, func(ctx context.Context) (result, error) {
+		tasks, d, err := b.leaseOnce(ctx, req)
+		if err != nil && len(tasks) > 0 {
+			// A cluster call that failed after an earlier slot leased:
+			// those tasks go back too, as nobody is told of them.
+			b.handBack(tasks)
+			tasks = nil
+		}
+		return result{tasks, d}, err
+	}, func(r result) { b.handBack(r.tasks) })
+	return r.tasks, r.untilDue, err
+}
+
+// handBack releases leased tasks whose caller is gone.
+func (b *Backend) handBack(tasks []*backend.Task) {
+	for _, t := range tasks {
+		ctx, cancel := context.WithTimeout(context.Background(), b.opts.FlushTimeout)
+		if err := b.Release(ctx, t.Ref()); err != nil {
+			b.log.Warn("hand back a task leased for a caller that left", "task", t.ID, "err", err)
+		}
+		cancel()
+	}
+}
+
 // leaseOnce runs the lease script over the queues in order: one call on a
 // single server, one call per run of same-slot queues on a cluster. When
 // it leases nothing, untilDue is how long, by the backend's clock, until
@@ -77,7 +117,7 @@ func (b *Backend) leaseOnce(ctx context.Context, req backend.LeaseRequest) (out 
 		for _, q := range req.Queues[i:j] {
 			args = append(args, b.qp(q), q)
 		}
-		v, err := b.run(ctx, leaseScript, []string{b.k.meta(req.Queues[i])}, args...)
+		v, err := b.send(ctx, leaseScript, []string{b.k.meta(req.Queues[i])}, args...)
 		if err != nil {
 			return out, 0, redisErr("lease", err)
 		}

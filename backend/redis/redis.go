@@ -40,6 +40,10 @@ type Options struct {
 	// tests, which move time by moving the offset instead of waiting;
 	// every process sharing a Redis must use the same offset. Default: none.
 	ClockOffset func() time.Duration
+	// FlushTimeout bounds one batched script call (submits, acks): it
+	// runs until the latest deadline among its callers, at most this.
+	// Default 10s.
+	FlushTimeout time.Duration
 }
 
 func (o Options) withDefaults() Options {
@@ -57,6 +61,9 @@ func (o Options) withDefaults() Options {
 	}
 	if o.MaxBatch <= 0 {
 		o.MaxBatch = 256
+	}
+	if o.FlushTimeout <= 0 {
+		o.FlushTimeout = 10 * time.Second
 	}
 	return o
 }
@@ -339,8 +346,13 @@ func (b *Backend) registerQueues(ctx context.Context, queues []string) error {
 }
 
 // run runs one script, loading it when Redis has lost its script cache
-// (after a restart).
+// (after a restart). It returns when ctx ends (see detached).
 func (b *Backend) run(ctx context.Context, s *goredis.Script, keys []string, args ...any) (any, error) {
+	return detached(b, ctx, func(ctx context.Context) (any, error) { return b.send(ctx, s, keys, args...) }, nil)
+}
+
+// send is run without detaching from ctx: for callers that already did.
+func (b *Backend) send(ctx context.Context, s *goredis.Script, keys []string, args ...any) (any, error) {
 	v, err := s.Run(ctx, b.rdb, keys, args...).Result()
 	if err != nil && !errors.Is(err, goredis.Nil) {
 		return nil, err
@@ -359,11 +371,36 @@ type scriptCall struct {
 
 // runAll runs script calls in one pipeline (one round trip to each node
 // involved). A call that met an empty script cache is run again with
-// EVAL, which also reloads the cache.
+// EVAL, which also reloads the cache. It returns when ctx ends; the
+// calls then carry ctx's error, or ErrUnknownOutcome once sent (see
+// detached).
 func (b *Backend) runAll(ctx context.Context, calls []*scriptCall, wait bool) {
+	// The sends work on copies: a caller that left must not see them
+	// written behind its back.
+	own := make([]*scriptCall, len(calls))
+	for i, c := range calls {
+		cc := *c
+		own[i] = &cc
+	}
+	_, err := detached(b, ctx, func(ctx context.Context) (struct{}, error) {
+		b.sendAll(ctx, own, wait)
+		return struct{}{}, nil
+	}, nil)
+	for i, c := range calls {
+		if err != nil {
+			c.val, c.err = nil, err
+		} else {
+			c.val, c.err = own[i].val, own[i].err
+		}
+	}
+}
+
+// sendAll is runAll without detaching from ctx: for the batches of the
+// coalescers, which run under their own bounded ctx.
+func (b *Backend) sendAll(ctx context.Context, calls []*scriptCall, wait bool) {
 	if len(calls) == 1 && !wait {
 		c := calls[0]
-		c.val, c.err = b.run(ctx, c.script, c.keys, c.args...)
+		c.val, c.err = b.send(ctx, c.script, c.keys, c.args...)
 		return
 	}
 	if wait && b.cluster {
