@@ -81,15 +81,18 @@ func (b *Backend) Delete(ctx context.Context, id string) error {
 // attempt), promotes due delayed tasks of every queue and forgets workers
 // whose heartbeat ran out. Any process may call it; the scripts make
 // concurrent calls safe.
-func (b *Backend) Reclaim(ctx context.Context, now time.Time) (int, error) {
+//
+// TODO(redis branch): fence by term, take now from the server's TIME,
+// stop promoting (Promote does), crash is not failure.
+func (b *Backend) Reclaim(ctx context.Context, term uint64) (int, error) {
+	if term != 0 {
+		return 0, errNotImplemented("fenced Reclaim")
+	}
 	queues, _, err := b.knownQueues(ctx, 0)
 	if err != nil {
 		return 0, err
 	}
-	// TODO(contract): Reclaim loses its now. Until then the scripts'
-	// clock is moved by how far now is from this host's clock, so that a
-	// caller asking "as of a later time" gets what it asked for.
-	nowS := itoa((b.offsetDur() + now.Sub(b.hostNow())).Microseconds())
+	nowS := b.offset()
 	groups := bySlot(b, queues, func(q string) string { return q })
 	calls := make([]*scriptCall, len(groups))
 	for i, group := range groups {
@@ -114,7 +117,7 @@ func (b *Backend) Reclaim(ctx context.Context, now time.Time) (int, error) {
 		return n, redisErr("expire workers", err)
 	}
 	b.sweepLeases(time.Now())
-	b.pruneHistory(ctx, queues, b.hostNow())
+	b.pruneHistory(ctx, queues, time.Now())
 	return n, nil
 }
 

@@ -14,17 +14,6 @@ import (
 // what concerns the process alone: how long an idle Lease waits, how
 // old a cached list of queue names is.
 
-// hostNow is this host's clock, read only where the interface still
-// hands the backend a time made by the caller's host (TODO(contract):
-// Reclaim's now and Failure.RetryAt go), to turn it into a duration; a
-// test sets it to play a host whose clock is off.
-func (b *Backend) hostNow() time.Time {
-	if b.hostClock != nil {
-		return b.hostClock()
-	}
-	return time.Now()
-}
-
 // offset returns the test offset in µs, as the scripts take it.
 func (b *Backend) offset() string { return itoa(b.offsetDur().Microseconds()) }
 

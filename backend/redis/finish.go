@@ -37,13 +37,7 @@ func (b *Backend) Fail(ctx context.Context, l backend.LeaseRef, f backend.Failur
 		final = "1"
 	}
 	// The script retries at its own now plus the delay.
-	// TODO(contract): Failure.RetryIn replaces RetryAt; until then the
-	// delay is RetryAt less this host's clock.
-	delay := max(f.RetryAt.Sub(b.hostNow()), 0)
-	if f.RetryAt.IsZero() {
-		delay = 0
-	}
-	return b.finish(ctx, l, "fail", "f", f.Error, itoa(delay.Microseconds()), final)
+	return b.finish(ctx, l, "fail", "f", f.Error, itoa(max(f.RetryIn, 0).Microseconds()), final)
 }
 
 // Release hands a leased task back without counting the attempt.

@@ -96,8 +96,6 @@ type Backend struct {
 
 	prefixes sync.Map // queue → "tm:{queue}:", built once per queue
 
-	hostClock func() time.Time // tests: a host whose clock is off; see hostNow
-
 	stop      chan struct{}
 	closeOnce sync.Once
 	wg        sync.WaitGroup
