@@ -15,7 +15,12 @@ import (
 // old a cached list of queue names is.
 
 // offset returns the test offset in µs, as the scripts take it.
-func (b *Backend) offset() string { return itoa(b.offsetDur().Microseconds()) }
+func (b *Backend) offset() string {
+	if b.opts.Clock != nil {
+		return "=" + itoa(micros(b.opts.Clock.Now()))
+	}
+	return itoa(b.offsetDur().Microseconds())
+}
 
 func (b *Backend) offsetDur() time.Duration {
 	if b.opts.ClockOffset == nil {

@@ -83,6 +83,9 @@ func later(a, b time.Time) time.Time {
 // ctx's error when f had not started, else ErrUnknownOutcome.
 func detached[T any](b *Backend, ctx context.Context, f func(context.Context) (T, error), undo func(T)) (T, error) {
 	var zero T
+	if b.closed() {
+		return zero, errClosed
+	}
 	if ctx.Done() == nil {
 		return f(ctx)
 	}

@@ -8,6 +8,7 @@ import (
 	"strconv"
 
 	"github.com/taskmill/taskmill/backend"
+	"github.com/taskmill/taskmill/backend/model"
 )
 
 var errClosed = fmt.Errorf("redis: %w", backend.ErrClosed)
@@ -35,26 +36,83 @@ func (o *enqueueOp) claim() *opState { return &o.st }
 // error is ctx's and nothing was stored; if the script call had been
 // sent, the error wraps ErrUnknownOutcome: the tasks may be stored.
 func (b *Backend) Enqueue(ctx context.Context, tasks []*backend.Task) ([]backend.EnqueueResult, error) {
+	if b.closed() {
+		return nil, errClosed
+	}
 	if len(tasks) == 0 {
 		return nil, nil
 	}
 	var queues []string
 	order := make([]int, len(tasks)) // indexes into tasks
+	seen := make(map[string]bool, len(tasks))
 	for i, t := range tasks {
-		if err := checkName("queue", t.Queue); err != nil {
-			return nil, err
+		err := model.CheckNew(t)
+		if err == nil {
+			if e := checkName("queue", t.Queue); e != nil {
+				err = fmt.Errorf("task %s: %w: %w", t.ID, e, backend.ErrInvalid)
+			}
 		}
-		if t.ID == "" {
-			return nil, fmt.Errorf("enqueue: task %d has no id", i)
+		if err != nil {
+			// The tasks are checked in order: an earlier id that exists
+			// is the call's error.
+			if dup := b.firstExisting(ctx, tasks[:i]); dup != "" {
+				return nil, fmt.Errorf("redis: enqueue: task id %s already exists: %w", dup, backend.ErrDuplicate)
+			}
+			return nil, fmt.Errorf("redis: enqueue task %d: %w", i, err)
 		}
+		if seen[t.ID] {
+			return nil, fmt.Errorf("redis: enqueue: task id %s twice in the call: %w", t.ID, backend.ErrDuplicate)
+		}
+		seen[t.ID] = true
 		if !slices.Contains(queues, t.Queue) {
 			queues = append(queues, t.Queue)
 		}
 		order[i] = i
 	}
-	if err := b.registerQueues(ctx, queues); err != nil {
-		return nil, err
+	if b.cluster {
+		// The queues' slots are not the id index's or the registry's:
+		// claim the ids and register the queues first (see ids.go).
+		if err := b.registerQueues(ctx, queues); err != nil {
+			return nil, err
+		}
+		if err := b.claimIDs(ctx, tasks); err != nil {
+			return nil, err
+		}
 	}
+	results, err := b.enqueueGroups(ctx, tasks, order)
+	if b.cluster {
+		b.settleClaims(tasks, results, err)
+	}
+	b.sawQueues(queues)
+	return results, err
+}
+
+// firstExisting returns the first of the tasks' ids that the id index
+// holds, "" when none (or when it cannot tell).
+func (b *Backend) firstExisting(ctx context.Context, tasks []*backend.Task) string {
+	if len(tasks) == 0 {
+		return ""
+	}
+	ids := make([]string, len(tasks))
+	for i, t := range tasks {
+		ids[i] = t.ID
+	}
+	vals, err := detached(b, ctx, func(ctx context.Context) ([]any, error) {
+		return b.rdb.HMGet(ctx, b.k.ids(), ids...).Result()
+	}, nil)
+	if err != nil {
+		return ""
+	}
+	for i, v := range vals {
+		if v != nil {
+			return ids[i]
+		}
+	}
+	return ""
+}
+
+// enqueueGroups sends the tasks through the coalescer, one op per slot.
+func (b *Backend) enqueueGroups(ctx context.Context, tasks []*backend.Task, order []int) ([]backend.EnqueueResult, error) {
 	// One op per slot, the tasks in their order; on one server, one op.
 	groups := bySlot(b, order, func(i int) string { return tasks[i].Queue })
 	ops := make([]*enqueueOp, len(groups))
@@ -129,17 +187,21 @@ func (b *Backend) appendEnqueueArgs(a []any, t *backend.Task) ([]any, error) {
 	if err != nil {
 		return nil, err
 	}
-	state, runAt := "p", ""
-	if t.State == backend.StateScheduled || t.State == backend.StateRetrying {
-		state, runAt = "s", itoa(micros(t.RunAt))
-	} else if t.State != backend.StatePending && t.State != "" {
-		return nil, fmt.Errorf("enqueue task %s: state %s; new tasks are pending or scheduled", t.ID, t.State)
+	state := "p"
+	if t.State == backend.StateScheduled {
+		state = "s"
 	}
-	uu := ""
+	created, runAt, uu := "", "", ""
+	if !t.CreatedAt.IsZero() {
+		created = itoa(micros(t.CreatedAt))
+	}
+	if !t.RunAt.IsZero() {
+		runAt = itoa(micros(t.RunAt))
+	}
 	if t.UniqueKey != "" {
 		uu = itoa(micros(t.UniqueUntil))
 	}
-	a = append(a, b.qp(t.Queue), t.Queue, t.ID, state, strconv.Itoa(clampPriority(t.Priority)), runAt, t.UniqueKey, uu, len(fields)/2)
+	a = append(a, b.qp(t.Queue), t.Queue, t.ID, state, strconv.Itoa(t.Priority), t.Type, created, runAt, t.UniqueKey, uu, len(fields)/2)
 	for _, f := range fields {
 		a = append(a, f)
 	}
@@ -161,7 +223,11 @@ func (b *Backend) runEnqueue(ops []*enqueueOp) {
 	groups := bySlot(b, ops, func(op *enqueueOp) string { return op.queue })
 	calls := make([]*scriptCall, len(groups))
 	for i, group := range groups {
-		args := []any{off, b.evArg(), b.k.wakeChannel(), len(group)}
+		ids, registry := b.k.ids(), b.k.queues()
+		if b.cluster {
+			ids, registry = "", ""
+		}
+		args := []any{off, b.evArg(), b.k.wakeChannel(), ids, registry, len(group)}
 		for _, op := range group {
 			args = append(args, op.args...)
 		}

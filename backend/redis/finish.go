@@ -16,7 +16,7 @@ type finishOp struct {
 	ctx   context.Context // the caller's: bounds the flush (see flushContext)
 	st    opState
 	queue string
-	args  [8]any // kind, prefix, queue, id, token, a1, a2, a3
+	args  [9]any // kind, prefix, queue, id, token, secret, a1, a2, a3
 	code  int64
 	err   error
 	done  chan struct{}
@@ -45,16 +45,19 @@ func (b *Backend) Release(ctx context.Context, l backend.LeaseRef) error {
 	return b.finish(ctx, l, "release", "r", "", "", "")
 }
 
-// SetProgress stores a running task's progress.
+// SetProgress stores a running task's progress, stamped with the
+// backend's now.
 func (b *Backend) SetProgress(ctx context.Context, l backend.LeaseRef, p backend.Progress) error {
-	at := "" // the script's now
-	if !p.At.IsZero() {
-		at = itoa(micros(p.At))
-	}
-	return b.finish(ctx, l, "set progress", "g", strconv.FormatFloat(p.Percent, 'f', -1, 64), p.Message, at)
+	return b.finish(ctx, l, "set progress", "g", strconv.FormatFloat(p.Percent, 'f', -1, 64), p.Message, "")
 }
 
 func (b *Backend) finish(ctx context.Context, l backend.LeaseRef, what, kind, a1, a2, a3 string) error {
+	if b.closed() {
+		return errClosed
+	}
+	if err := ctx.Err(); err != nil {
+		return err
+	}
 	q, err := b.queueOf(ctx, l.TaskID)
 	if err != nil {
 		if isNotFound(err) {
@@ -63,7 +66,7 @@ func (b *Backend) finish(ctx context.Context, l backend.LeaseRef, what, kind, a1
 		return err
 	}
 	op := &finishOp{ctx: ctx, queue: q, done: make(chan struct{}),
-		args: [8]any{kind, b.qp(q), q, l.TaskID, strconv.FormatUint(l.Token, 10), a1, a2, a3}}
+		args: [9]any{kind, b.qp(q), q, l.TaskID, strconv.FormatUint(l.Token, 10), l.Secret, a1, a2, a3}}
 	if err := b.fin.submit(ctx, op); err != nil {
 		return fmt.Errorf("redis: %s task %s: %w", what, l.TaskID, err)
 	}
@@ -100,7 +103,7 @@ func (b *Backend) runFinish(ops []*finishOp) {
 	groups := bySlot(b, ops, func(op *finishOp) string { return op.queue })
 	calls := make([]*scriptCall, len(groups))
 	for i, group := range groups {
-		args := make([]any, 0, 3+8*len(group))
+		args := make([]any, 0, 3+9*len(group))
 		args = append(args, off, b.evArg(), b.k.wakeChannel())
 		for _, op := range group {
 			args = append(args, op.args[:]...)

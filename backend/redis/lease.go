@@ -2,6 +2,8 @@ package redis
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"strconv"
@@ -15,14 +17,25 @@ import (
 // queue got work, until the first delayed task of its queues is due, or
 // at most Options.WakeFallback, and looks again.
 func (b *Backend) Lease(ctx context.Context, req backend.LeaseRequest) ([]*backend.Task, error) {
+	if req.LeaseFor <= 0 {
+		return nil, fmt.Errorf("redis: lease for %s: %w", req.LeaseFor, backend.ErrInvalid)
+	}
+	if b.closed() {
+		return nil, errClosed
+	}
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
 	if req.Max < 1 {
 		req.Max = 1
 	}
 	for _, q := range req.Queues {
 		if err := checkName("queue", q); err != nil {
-			return nil, err
+			return nil, fmt.Errorf("redis: lease: %w: %w", err, backend.ErrInvalid)
 		}
 	}
+	req.Queues = dedupe(req.Queues)
+	req.Types = dedupe(req.Types)
 	var deadline time.Time
 	if req.Wait > 0 {
 		deadline = time.Now().Add(req.Wait)
@@ -107,13 +120,23 @@ func (b *Backend) handBack(tasks []*backend.Task) {
 func (b *Backend) leaseOnce(ctx context.Context, req backend.LeaseRequest) (out []*backend.Task, untilDue time.Duration, err error) {
 	off := b.offset()
 	leaseFor := itoa(req.LeaseFor.Microseconds())
+	secrets := make([]any, req.Max)
+	for i := range secrets {
+		secrets[i] = newSecret()
+	}
 	for i := 0; i < len(req.Queues) && len(out) < req.Max; {
 		j := i + 1
 		for j < len(req.Queues) && b.slotOf(req.Queues[j]) == b.slotOf(req.Queues[i]) {
 			j++
 		}
-		args := []any{off, leaseFor, req.WorkerID, req.Max - len(out),
-			b.evArg(), b.k.wakeChannel()}
+		want := req.Max - len(out)
+		args := make([]any, 0, 9+len(req.Types)+want+2*(j-i))
+		args = append(args, off, leaseFor, req.WorkerID, want, b.evArg(), b.k.wakeChannel(), len(req.Types))
+		for _, ty := range req.Types {
+			args = append(args, ty)
+		}
+		args = append(args, want)
+		args = append(args, secrets[len(out):]...)
 		for _, q := range req.Queues[i:j] {
 			args = append(args, b.qp(q), q)
 		}
@@ -155,13 +178,14 @@ func (b *Backend) decodeLeased(v any, worker string, leaseFor time.Duration) ([]
 	out := make([]*backend.Task, 0, len(rows))
 	for _, r := range rows {
 		row, _ := r.([]any)
-		if len(row) != 4 {
+		if len(row) != 5 {
 			return nil, 0, fmt.Errorf("redis: lease: unexpected row %v", r)
 		}
 		q, _ := row[0].(string)
 		id, _ := row[1].(string)
 		tok, _ := row[2].(string)
-		kv, _ := row[3].([]any)
+		secret, _ := row[3].(string)
+		kv, _ := row[4].([]any)
 		t, err := decodeTask(id, q, kv)
 		if err != nil {
 			return nil, 0, err
@@ -171,6 +195,7 @@ func (b *Backend) decodeLeased(v any, worker string, leaseFor time.Duration) ([]
 		t.Attempt++
 		t.WorkerID = worker
 		t.LeaseToken, _ = strconv.ParseUint(tok, 10, 64)
+		t.LeaseSecret = secret
 		t.LeaseExpiresAt = expires
 		t.StartedAt = started
 		t.Progress = nil
@@ -183,6 +208,15 @@ func (b *Backend) decodeLeased(v any, worker string, leaseFor time.Duration) ([]
 
 // Extend renews leases the worker still holds; see backend.Backend.
 func (b *Backend) Extend(ctx context.Context, workerID string, leases []backend.LeaseRef, leaseFor time.Duration) ([]backend.ExtendResult, error) {
+	if leaseFor <= 0 {
+		return nil, fmt.Errorf("redis: extend for %s: %w", leaseFor, backend.ErrInvalid)
+	}
+	if b.closed() {
+		return nil, errClosed
+	}
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
 	results := make([]backend.ExtendResult, len(leases))
 	// Remembered leases are swept by this host's clock: a local memory.
 	expires := time.Now().Add(leaseFor)
@@ -205,10 +239,10 @@ func (b *Backend) Extend(ctx context.Context, workerID string, leases []backend.
 	groups := bySlot(b, items, func(it item) string { return it.queue })
 	calls := make([]*scriptCall, len(groups))
 	for k, items := range groups {
-		args := []any{b.offset(), itoa(leaseFor.Microseconds())}
+		args := []any{b.offset(), itoa(leaseFor.Microseconds()), workerID}
 		for _, it := range items {
 			l := leases[it.i]
-			args = append(args, b.qp(it.queue), l.TaskID, strconv.FormatUint(l.Token, 10))
+			args = append(args, b.qp(it.queue), l.TaskID, strconv.FormatUint(l.Token, 10), l.Secret)
 		}
 		calls[k] = &scriptCall{script: extendScript, keys: []string{b.k.meta(items[0].queue)}, args: args}
 	}
@@ -238,4 +272,25 @@ func (b *Backend) Extend(ctx context.Context, workerID string, leases []backend.
 		}
 	}
 	return results, nil
+}
+
+// newSecret returns a lease secret: 128 random bits in hex.
+func newSecret() string {
+	var b [16]byte
+	_, _ = rand.Read(b[:]) // crypto/rand.Read never fails (Go 1.24+)
+	return hex.EncodeToString(b[:])
+}
+
+// dedupe returns xs without repeats, in the order of first appearance.
+func dedupe(xs []string) []string {
+	if len(xs) < 2 {
+		return xs
+	}
+	out := make([]string, 0, len(xs))
+	for _, x := range xs {
+		if !contains(out, x) {
+			out = append(out, x)
+		}
+	}
+	return out
 }

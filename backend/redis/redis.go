@@ -40,6 +40,15 @@ type Options struct {
 	// tests, which move time by moving the offset instead of waiting;
 	// every process sharing a Redis must use the same offset. Default: none.
 	ClockOffset func() time.Duration
+	// Clock, when set, replaces the server's TIME altogether: every script
+	// takes its now from it, to the microsecond. It is for tests that
+	// compare times exactly (the differential test against the model);
+	// it makes sense only when every process uses the same clock.
+	Clock backend.Clock
+	// MaxLeaseLosses is how many lease expiries in a row send a task to
+	// the dead-letter queue (see Backend.Reclaim). Default
+	// backend.DefaultMaxLeaseLosses (3).
+	MaxLeaseLosses int
 	// FlushTimeout bounds one batched script call (submits, acks): it
 	// runs until the latest deadline among its callers, at most this.
 	// Default 10s.
@@ -61,6 +70,9 @@ func (o Options) withDefaults() Options {
 	}
 	if o.MaxBatch <= 0 {
 		o.MaxBatch = 256
+	}
+	if o.MaxLeaseLosses <= 0 {
+		o.MaxLeaseLosses = backend.DefaultMaxLeaseLosses
 	}
 	if o.FlushTimeout <= 0 {
 		o.FlushTimeout = 10 * time.Second
@@ -86,8 +98,6 @@ type Backend struct {
 	queuesMu   sync.Mutex
 	queueList  []string
 	queuesAt   time.Time
-	registered map[string]time.Time // queues this process SADDed, and when
-	prunedAt   time.Time
 
 	wakeMu sync.Mutex
 	wake   chan struct{} // closed and replaced when a wake message arrives
@@ -125,7 +135,7 @@ func newBackend(ctx context.Context, rdb goredis.UniversalClient, opts Options, 
 	_, cluster := rdb.(*goredis.ClusterClient)
 	b := &Backend{
 		rdb: rdb, cluster: cluster, k: keys{prefix: opts.Prefix}, opts: opts, log: opts.Logger, owned: owned,
-		leases: map[string]leaseEntry{}, registered: map[string]time.Time{},
+		leases: map[string]leaseEntry{},
 		wake: make(chan struct{}), stop: make(chan struct{}),
 	}
 	// Several loops keep a few script calls in flight, so that the
@@ -243,57 +253,7 @@ func (b *Backend) sweepLeases(now time.Time) {
 	}
 }
 
-// queueOf finds the queue of a task: from the leases this process holds,
-// else by asking every known queue whether it has the id (one pipelined
-// round trip). ErrNotFound when none has it.
-func (b *Backend) queueOf(ctx context.Context, id string) (string, error) {
-	b.leasesMu.Lock()
-	e, ok := b.leases[id]
-	b.leasesMu.Unlock()
-	if ok {
-		return e.queue, nil
-	}
-	queues, fresh, err := b.knownQueues(ctx, time.Second)
-	if err != nil {
-		return "", err
-	}
-	q, err := b.probe(ctx, id, queues)
-	if err != nil || q != "" || fresh {
-		if err == nil && q == "" {
-			err = fmt.Errorf("task %s: %w", id, backend.ErrNotFound)
-		}
-		return q, err
-	}
-	// The list may predate the task's queue: read it again once.
-	queues, _, err = b.knownQueues(ctx, 0)
-	if err != nil {
-		return "", err
-	}
-	if q, err = b.probe(ctx, id, queues); err == nil && q == "" {
-		err = fmt.Errorf("task %s: %w", id, backend.ErrNotFound)
-	}
-	return q, err
-}
-
-func (b *Backend) probe(ctx context.Context, id string, queues []string) (string, error) {
-	if len(queues) == 0 {
-		return "", nil
-	}
-	pipe := b.rdb.Pipeline()
-	cmds := make([]*goredis.IntCmd, len(queues))
-	for i, q := range queues {
-		cmds[i] = pipe.Exists(ctx, b.k.task(q, id))
-	}
-	if _, err := pipe.Exec(ctx); err != nil {
-		return "", fmt.Errorf("redis: find task %s: %w", id, err)
-	}
-	for i, c := range cmds {
-		if c.Val() == 1 {
-			return queues[i], nil
-		}
-	}
-	return "", nil
-}
+func isNil(err error) bool { return errors.Is(err, goredis.Nil) }
 
 // knownQueues returns every queue name, read from Redis when the cached
 // list is older than maxAge. fresh says it was read just now.
@@ -315,32 +275,48 @@ func (b *Backend) knownQueues(ctx context.Context, maxAge time.Duration) (queues
 	return list, true, nil
 }
 
-// registerQueues adds queue names to the set of known queues before
-// anything is stored in them. Each process re-adds a queue at most every
-// 10 seconds, so the set heals if Redis lost it.
+// registerQueues adds queue names to the registry of known queues before
+// anything is stored in them, on a cluster, where the registry is in
+// another slot than the queues. (On one server the scripts that store
+// tasks or pause a queue add it themselves, atomically.) A ForgetQueues
+// that runs between this and the store can forget the queue: its tasks
+// then live on, unlisted by Queues, until the next Enqueue to it.
 func (b *Backend) registerQueues(ctx context.Context, queues []string) error {
-	now := time.Now()
-	var add []any
-	b.queuesMu.Lock()
-	for _, q := range queues {
-		if at, ok := b.registered[q]; !ok || now.Sub(at) > 10*time.Second {
-			add = append(add, q)
-		}
+	add := make([]any, len(queues))
+	for i, q := range queues {
+		add[i] = q
 	}
-	b.queuesMu.Unlock()
-	if len(add) == 0 {
-		return nil
-	}
-	if err := b.rdb.SAdd(ctx, b.k.queues(), add...).Err(); err != nil {
-		return fmt.Errorf("redis: register queues: %w", err)
+	if _, err := detached(b, ctx, func(ctx context.Context) (int64, error) {
+		return b.rdb.SAdd(ctx, b.k.queues(), add...).Result()
+	}, nil); err != nil {
+		return redisErr("register queues", err)
 	}
 	b.queuesMu.Lock()
-	for _, q := range add {
-		b.registered[q.(string)] = now
-	}
 	b.queuesAt = time.Time{} // the cached list may miss them
 	b.queuesMu.Unlock()
 	return nil
+}
+
+// sawQueues drops the cached list of queue names when it misses one of
+// queues: a script may just have registered it.
+func (b *Backend) sawQueues(queues []string) {
+	b.queuesMu.Lock()
+	defer b.queuesMu.Unlock()
+	for _, q := range queues {
+		if !contains(b.queueList, q) {
+			b.queuesAt = time.Time{}
+			return
+		}
+	}
+}
+
+// registryArg is the queue registry as the scripts take it: "" on a
+// cluster, where the Go side keeps it.
+func (b *Backend) registryArg() string {
+	if b.cluster {
+		return ""
+	}
+	return b.k.queues()
 }
 
 // run runs one script, loading it when Redis has lost its script cache

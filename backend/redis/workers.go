@@ -11,31 +11,66 @@ import (
 )
 
 // Heartbeat registers or refreshes a worker for ttl; see backend.Backend.
+// The info is stored without its secret (kept apart, to compare) and
+// without its heartbeat time (the script stamps it with the backend's
+// clock), so that an identical heartbeat finds the info unchanged and
+// sends no event.
 func (b *Backend) Heartbeat(ctx context.Context, w backend.WorkerInfo, ttl time.Duration) (backend.HeartbeatReply, error) {
-	// The script stamps the heartbeat with the backend's clock and keeps
-	// it apart from the info, so that an identical heartbeat finds the
-	// info unchanged and sends no event.
-	w.LastHeartbeat = time.Time{}
+	if ttl <= 0 || w.ID == "" {
+		return backend.HeartbeatReply{}, fmt.Errorf("redis: heartbeat of worker %q for %s: %w", w.ID, ttl, backend.ErrInvalid)
+	}
+	secret, stopping := w.Secret, w.Stopping
+	w.Secret, w.LastHeartbeat, w.Stopping = "", time.Time{}, false
 	info, err := json.Marshal(w)
 	if err != nil {
 		return backend.HeartbeatReply{}, fmt.Errorf("encode worker %s: %w", w.ID, err)
 	}
+	// The canonical form: nil and empty lists are the same info.
+	c := w
+	c.Queues, c.Types, c.Running = nonEmpty(c.Queues), nonEmpty(c.Types), nonEmpty(c.Running)
+	canon, err := json.Marshal(c)
+	if err != nil {
+		return backend.HeartbeatReply{}, fmt.Errorf("encode worker %s: %w", w.ID, err)
+	}
+	flag := "0"
+	if stopping {
+		flag = "1"
+	}
 	keep := 2*ttl + time.Minute
 	v, err := b.run(ctx, heartbeatScript, []string{b.k.workers(), b.k.worker(w.ID)},
-		b.offset(), itoa(ttl.Microseconds()), keep.Milliseconds(), string(info), b.k.eventsChannel(), w.ID)
+		b.offset(), itoa(ttl.Microseconds()), keep.Milliseconds(), string(info), string(canon), flag,
+		b.k.eventsChannel(), w.ID, secret)
 	if err != nil {
 		return backend.HeartbeatReply{}, redisErr("heartbeat of worker "+w.ID, err)
 	}
-	return backend.HeartbeatReply{StopRequested: v == "1"}, nil
+	r, _ := v.([]any)
+	if len(r) != 2 {
+		return backend.HeartbeatReply{}, fmt.Errorf("redis: heartbeat of worker %s: unexpected reply %v", w.ID, v)
+	}
+	if code, _ := r[1].(int64); code < 0 {
+		return backend.HeartbeatReply{}, fmt.Errorf("heartbeat of worker %s: %w", w.ID, backend.ErrWorkerTaken)
+	}
+	return backend.HeartbeatReply{StopRequested: r[0] == "1"}, nil
 }
 
-// Unregister removes a worker from the registry.
-// TODO(redis branch): refuse a live worker's wrong secret (ErrWorkerTaken),
-// in Heartbeat too.
+func nonEmpty(xs []string) []string {
+	if len(xs) == 0 {
+		return nil
+	}
+	return xs
+}
+
+// Unregister removes a worker from the registry; see backend.Backend.
 func (b *Backend) Unregister(ctx context.Context, workerID, secret string) error {
-	_, err := b.run(ctx, unregisterScript, []string{b.k.workers(), b.k.worker(workerID)},
-		b.offset(), b.k.eventsChannel(), workerID)
-	return redisErr("unregister worker "+workerID, err)
+	v, err := b.run(ctx, unregisterScript, []string{b.k.workers(), b.k.worker(workerID)},
+		b.offset(), b.k.eventsChannel(), workerID, secret)
+	if err != nil {
+		return redisErr("unregister worker "+workerID, err)
+	}
+	if code, _ := v.(int64); code < 0 {
+		return fmt.Errorf("unregister worker %s: %w", workerID, backend.ErrWorkerTaken)
+	}
+	return nil
 }
 
 // Workers lists the workers whose heartbeat has not run out.
@@ -65,6 +100,7 @@ func decodeWorker(info, flag, hb any) (backend.WorkerInfo, error) {
 	if err := json.Unmarshal([]byte(s), &w); err != nil {
 		return w, fmt.Errorf("redis: decode worker info: %w", err)
 	}
+	// "1" stopping, "gone" unregistered or expired: Stopping either way.
 	if f, _ := flag.(string); f != "" {
 		w.Stopping = true
 	}

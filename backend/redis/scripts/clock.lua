@@ -10,9 +10,12 @@
 -- may write; the backend needs Redis 6.2 or later anyway (LPOP count).
 --
 -- clockNow returns now in µs as a decimal string: offset is the test
--- offset in µs, as a decimal string. Lua doubles hold µs since the epoch
--- exactly (below 2^53), and '%d' formats them without an exponent.
+-- offset in µs, as a decimal string, or "=" and a time in µs that is now
+-- (Options.Clock: a test that needs times to the µs). Lua doubles hold
+-- µs since the epoch exactly (below 2^53), and '%d' formats them without
+-- an exponent.
 local function clockNow(offset)
+  if string.sub(offset, 1, 1) == '=' then return string.sub(offset, 2) end
   local t = redis.call('TIME')
   return string.format('%d', tonumber(t[1]) * 1000000 + tonumber(t[2]) + (tonumber(offset) or 0))
 end

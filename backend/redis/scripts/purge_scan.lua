@@ -9,7 +9,7 @@
 --   ARGV[3]  most entries to report per queue
 --   ARGV[4…] queue prefixes
 --
--- Returns per queue the finish times (µs strings), in log order, of the
+-- Returns per queue "<finish µs> <id>" strings, in log order, of the
 -- entries before the first one that is not due, at most ARGV[3].
 local before, max = tonumber(ARGV[2]), tonumber(ARGV[3])
 local out = {}
@@ -26,7 +26,7 @@ for qi = 4, #ARGV do
       local stop = #l < 2 * want
       for i = 1, #l - 1, 2 do
         if (tonumber(l[i]) or 0) >= before then stop = true; break end
-        due[#due + 1] = l[i]
+        due[#due + 1] = l[i] .. ' ' .. l[i + 1]
       end
       if stop then break end
       from = from + #l

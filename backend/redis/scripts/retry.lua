@@ -1,9 +1,11 @@
--- retry.lua: sends a failed or canceled task back to pending with a
--- fresh set of attempts.
+-- retry.lua: sends a failed or canceled task back to pending, at the back
+-- of its priority, with a fresh set of attempts (Attempt and lease losses
+-- 0); its history and last error stay, its result, progress, run-at and
+-- finish time go, and a deadline already passed is dropped.
 --
 --   KEYS[1]  the task key
---   ARGV[1]  clock offset µs (see clock.lua), ARGV[2] events channel, ARGV[3] wake channel,
---   ARGV[4]  queue prefix, ARGV[5] queue, ARGV[6] id
+--   ARGV[1]  clock offset µs (see clock.lua), ARGV[2] events channel,
+--   ARGV[3]  wake channel, ARGV[4] queue prefix, ARGV[5] queue, ARGV[6] id
 --
 -- Returns {1, fields}, {0} when there is no such task, {2} when it is
 -- neither failed nor canceled.
@@ -13,11 +15,11 @@ local f = redis.call('HMGET', key, 's', 'pr', 'y', 'dl')
 local s = f[1]
 if not s then return {0} end
 if s ~= 'f' and s ~= 'x' then return {2} end
-redis.call('ZREM', pre .. (s == 'f' and 'failed' or 'canceled'), id)
+zrem(pre .. (s == 'f' and 'failed' or 'canceled'), id)
 redis.call('HSET', key, 's', 'p', 'a', 0)
-redis.call('HDEL', key, 'ft', 'ra', 'r', 'pgp', 'pgm', 'pga')
+redis.call('HDEL', key, 'ft', 'ra', 'r', 'pgp', 'pgm', 'pga', 'll')
 if f[4] and tonumber(now) >= tonumber(f[4]) then redis.call('HDEL', key, 'dl') end
-pushPending(pre, q, id, f[2])
-ev('t', id, f[3], q, 'p', '0')
+toBack(pre, q, id, f[2], f[3])
+evTask(pre, q, id)
 flush(now, ARGV[3])
 return {1, redis.call('HGETALL', key)}

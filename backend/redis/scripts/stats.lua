@@ -4,15 +4,18 @@
 --   ARGV[1]  queue prefix
 --
 -- Returns {paused, pending, scheduled, processing, retrying, completed,
--- failed, canceled, oldest pending ready-at µs or ""}.
+-- failed, canceled, oldest pending ready-at µs or ""}. The oldest is the
+-- earliest max(created, run-at) over the pending tasks: exact up to 1000
+-- pending tasks, beyond that read from the head of each type's line.
 local pre = ARGV[1]
 local pending, oldest = 0, nil
-for _, pr in ipairs(redis.call('ZRANGE', pre .. 'prios', 0, -1)) do
-  local list = pre .. 'p:' .. pr
-  local n = redis.call('LLEN', list)
-  if n > 0 then
-    pending = pending + n
-    local f = redis.call('HMGET', pre .. 't:' .. redis.call('LINDEX', list, 0), 'c', 'ra')
+local types = redis.call('SMEMBERS', pre .. 'ptypes')
+for _, ty in ipairs(types) do pending = pending + redis.call('ZCARD', pre .. 'pt:' .. ty) end
+local span = -1
+if pending > 1000 then span = 0 end
+for _, ty in ipairs(types) do
+  for _, id in ipairs(redis.call('ZRANGE', pre .. 'pt:' .. ty, 0, span)) do
+    local f = redis.call('HMGET', pre .. 't:' .. id, 'c', 'ra')
     local ready = math.max(tonumber(f[1] or '0'), tonumber(f[2] or '0'))
     if ready > 0 and (not oldest or ready < oldest) then oldest = ready end
   end
