@@ -95,9 +95,9 @@ type Backend struct {
 	leasesMu sync.Mutex
 	leases   map[string]leaseEntry // tasks this process leased: id → queue
 
-	queuesMu   sync.Mutex
-	queueList  []string
-	queuesAt   time.Time
+	queuesMu  sync.Mutex
+	queueList []string
+	queuesAt  time.Time
 
 	wakeMu sync.Mutex
 	wake   chan struct{} // closed and replaced when a wake message arrives
@@ -136,7 +136,7 @@ func newBackend(ctx context.Context, rdb goredis.UniversalClient, opts Options, 
 	b := &Backend{
 		rdb: rdb, cluster: cluster, k: keys{prefix: opts.Prefix}, opts: opts, log: opts.Logger, owned: owned,
 		leases: map[string]leaseEntry{},
-		wake: make(chan struct{}), stop: make(chan struct{}),
+		wake:   make(chan struct{}), stop: make(chan struct{}),
 	}
 	// Several loops keep a few script calls in flight, so that the
 	// network and reply parsing of one overlap Redis running another;
