@@ -3,8 +3,6 @@ package redis
 import (
 	"context"
 	"fmt"
-	"strconv"
-	"strings"
 	"time"
 
 	"github.com/taskmill/taskmill/backend"
@@ -16,8 +14,8 @@ func (b *Backend) Cancel(ctx context.Context, id string) (*backend.Task, error) 
 	if err != nil {
 		return nil, err
 	}
-	v, err := b.run(ctx, cancelScript, []string{b.k.task(q, id)}, itoa(nowMicros()), b.evArg(),
-		b.k.cancelChannel(), b.k.queuePrefix(q), q, id)
+	v, err := b.run(ctx, cancelScript, []string{b.k.task(q, id)}, b.offset(), b.evArg(),
+		b.k.cancelChannel(), b.qp(q), q, id)
 	if err != nil {
 		return nil, redisErr("cancel task "+id, err)
 	}
@@ -30,8 +28,8 @@ func (b *Backend) Retry(ctx context.Context, id string) (*backend.Task, error) {
 	if err != nil {
 		return nil, err
 	}
-	v, err := b.run(ctx, retryScript, []string{b.k.task(q, id)}, itoa(nowMicros()), b.evArg(),
-		b.k.wakeChannel(), b.k.queuePrefix(q), q, id)
+	v, err := b.run(ctx, retryScript, []string{b.k.task(q, id)}, b.offset(), b.evArg(),
+		b.k.wakeChannel(), b.qp(q), q, id)
 	if err != nil {
 		return nil, redisErr("retry task "+id, err)
 	}
@@ -63,8 +61,8 @@ func (b *Backend) Delete(ctx context.Context, id string) error {
 	if err != nil {
 		return err
 	}
-	v, err := b.run(ctx, deleteScript, []string{b.k.task(q, id)}, itoa(nowMicros()), b.evArg(),
-		b.k.queuePrefix(q), q, id)
+	v, err := b.run(ctx, deleteScript, []string{b.k.task(q, id)}, b.offset(), b.evArg(),
+		b.qp(q), q, id, b.idsArg())
 	if err != nil {
 		return redisErr("delete task "+id, err)
 	}
@@ -74,32 +72,32 @@ func (b *Backend) Delete(ctx context.Context, id string) error {
 	case 2:
 		return fmt.Errorf("delete task %s: %w", id, backend.ErrNotFinal)
 	}
+	if b.cluster {
+		b.forgetIDs([]string{id})
+	}
 	return nil
 }
 
-// Reclaim returns expired leases to pending (or fails them on their last
-// attempt), promotes due delayed tasks of every queue and forgets workers
-// whose heartbeat ran out. Any process may call it; the scripts make
-// concurrent calls safe.
-//
-// TODO(redis branch): fence by term, take now from the server's TIME,
-// stop promoting (Promote does), crash is not failure.
+// Reclaim takes back expired leases (see backend.Backend and
+// reclaim.lua) and forgets workers whose heartbeat ran out. Fenced by
+// term (see lead.go). Its cost follows the known queues, one script call
+// per slot in one pipeline; ForgetQueues keeps that set to the queues in
+// use.
 func (b *Backend) Reclaim(ctx context.Context, term uint64) (int, error) {
-	if term != 0 {
-		return 0, errNotImplemented("fenced Reclaim")
+	if err := b.upkeepBegin(ctx, term); err != nil {
+		return 0, fmt.Errorf("redis: reclaim: %w", err)
 	}
-	now := time.Now()
 	queues, _, err := b.knownQueues(ctx, 0)
 	if err != nil {
 		return 0, err
 	}
-	nowS := itoa(micros(now))
+	lead, t := b.fenceArgs(term)
 	groups := bySlot(b, queues, func(q string) string { return q })
 	calls := make([]*scriptCall, len(groups))
 	for i, group := range groups {
-		args := []any{nowS, b.evArg(), b.k.wakeChannel()}
+		args := []any{b.offset(), b.evArg(), b.k.wakeChannel(), b.opts.MaxLeaseLosses, lead, t}
 		for _, q := range group {
-			args = append(args, b.k.queuePrefix(q), q)
+			args = append(args, b.qp(q), q)
 		}
 		calls[i] = &scriptCall{script: reclaimScript, keys: []string{b.k.meta(group[0])}, args: args}
 	}
@@ -111,51 +109,58 @@ func (b *Backend) Reclaim(ctx context.Context, term uint64) (int, error) {
 				return n, redisErr("reclaim", c.err)
 			}
 			k, _ := c.val.(int64)
+			if k < 0 {
+				return n, fmt.Errorf("redis: reclaim under term %d: %w", term, backend.ErrNotLeader)
+			}
 			n += int(k)
 		}
 	}
-	if _, err := b.run(ctx, expireWorkersScript, []string{b.k.workers()}, nowS, b.k.eventsChannel(), b.k.workerPrefix()); err != nil {
+	v, err := b.run(ctx, expireWorkersScript, []string{b.k.workers()}, b.offset(), b.k.eventsChannel(), b.k.workerPrefix(), lead, t)
+	if err != nil {
 		return n, redisErr("expire workers", err)
 	}
-	b.sweepLeases(now)
-	b.pruneHistory(ctx, queues, now)
+	if k, _ := v.(int64); k < 0 {
+		return n, fmt.Errorf("redis: reclaim under term %d: %w", term, backend.ErrNotLeader)
+	}
+	b.sweepLeases(time.Now())
 	return n, nil
 }
 
-// historyKeep is how long per-minute history is kept.
-const historyKeep = 7 * 24 * time.Hour
-
-// pruneHistory drops history minutes older than historyKeep, at most
-// once an hour per process.
-func (b *Backend) pruneHistory(ctx context.Context, queues []string, now time.Time) {
-	b.queuesMu.Lock()
-	due := now.Sub(b.prunedAt) > time.Hour
-	if due {
-		b.prunedAt = now
+// Promote moves the due scheduled and retrying tasks of every known
+// queue to pending; see backend.Backend. Fenced by term.
+func (b *Backend) Promote(ctx context.Context, term uint64) (int, error) {
+	if err := b.upkeepBegin(ctx, term); err != nil {
+		return 0, fmt.Errorf("redis: promote: %w", err)
 	}
-	b.queuesMu.Unlock()
-	if !due {
-		return
+	queues, _, err := b.knownQueues(ctx, 0)
+	if err != nil {
+		return 0, err
 	}
-	cutoff := now.Add(-historyKeep).Unix()
-	for _, q := range queues {
-		key := b.k.queuePrefix(q) + sfxHistory
-		fields, err := b.rdb.HKeys(ctx, key).Result()
-		if err != nil {
-			b.log.Warn("prune task history", "queue", q, "err", err)
-			return
+	lead, t := b.fenceArgs(term)
+	groups := bySlot(b, queues, func(q string) string { return q })
+	calls := make([]*scriptCall, len(groups))
+	for i, group := range groups {
+		args := []any{b.offset(), b.evArg(), b.k.wakeChannel(), lead, t}
+		for _, q := range group {
+			args = append(args, b.qp(q), q)
 		}
-		var old []string
-		for _, f := range fields {
-			minute, _, _ := strings.Cut(f, ":")
-			if m, err := strconv.ParseInt(minute, 10, 64); err == nil && m < cutoff {
-				old = append(old, f)
+		calls[i] = &scriptCall{script: promoteScript, keys: []string{b.k.meta(group[0])}, args: args}
+	}
+	n := 0
+	if len(calls) > 0 {
+		b.runAll(ctx, calls, false)
+		for _, c := range calls {
+			if c.err != nil {
+				return n, redisErr("promote", c.err)
 			}
-		}
-		if len(old) > 0 {
-			_ = b.rdb.HDel(ctx, key, old...).Err()
+			k, _ := c.val.(int64)
+			if k < 0 {
+				return n, fmt.Errorf("redis: promote under term %d: %w", term, backend.ErrNotLeader)
+			}
+			n += int(k)
 		}
 	}
+	return n, nil
 }
 
 // PauseQueue stops Lease from taking from the queue.
@@ -169,16 +174,24 @@ func (b *Backend) ResumeQueue(ctx context.Context, queue string) error {
 }
 
 func (b *Backend) setPaused(ctx context.Context, queue string, paused bool) error {
-	if err := checkName("queue", queue); err != nil {
-		return err
+	if b.closed() {
+		return errClosed
 	}
-	if err := b.registerQueues(ctx, []string{queue}); err != nil {
-		return err
+	if err := checkName("queue", queue); err != nil {
+		return fmt.Errorf("redis: pause or resume: %w: %w", err, backend.ErrInvalid)
+	}
+	if b.cluster {
+		if err := b.registerQueues(ctx, []string{queue}); err != nil {
+			return err
+		}
 	}
 	flag := "0"
 	if paused {
 		flag = "1"
 	}
-	_, err := b.run(ctx, pauseScript, []string{b.k.meta(queue)}, itoa(nowMicros()), b.k.eventsChannel(), b.k.wakeChannel(), queue, flag)
+	_, err := b.run(ctx, pauseScript, []string{b.k.meta(queue)}, b.offset(), b.k.eventsChannel(), b.k.wakeChannel(), queue, flag, b.registryArg())
+	b.queuesMu.Lock()
+	b.queuesAt = time.Time{}
+	b.queuesMu.Unlock()
 	return redisErr("pause queue "+queue, err)
 }

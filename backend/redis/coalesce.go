@@ -1,6 +1,10 @@
 package redis
 
-import "sync"
+import (
+	"context"
+	"sync"
+	"sync/atomic"
+)
 
 // coalescer gathers concurrent calls into batches: a few loops each take
 // every call waiting at that moment (up to max) and run them together in
@@ -8,7 +12,12 @@ import "sync"
 // calls share one round trip and one script, which is where Redis spends
 // less per task. It is the group commit of the embedded backend, for
 // round trips instead of fsyncs.
-type coalescer[T interface{ fail(error) }] struct {
+//
+// A caller whose ctx ends while its call still waits to be taken
+// withdraws it: it is never sent, and the caller knows nothing changed.
+// Once a loop has taken a call it is sent; a caller that stops waiting
+// then cannot know whether it ran (see ErrUnknownOutcome).
+type coalescer[T batched] struct {
 	ch   chan T
 	max  int
 	run  func([]T)
@@ -20,7 +29,30 @@ type coalescer[T interface{ fail(error) }] struct {
 	closed bool
 }
 
-func newCoalescer[T interface{ fail(error) }](loops, max int, run func([]T)) *coalescer[T] {
+// batched is what a coalescer carries: a call that can be failed and
+// whose taking can be raced against its caller's withdrawal.
+type batched interface {
+	fail(error)
+	claim() *opState
+}
+
+// opState is where one call stands: queued, taken by a loop (it will be
+// sent), or withdrawn by its caller (it will not).
+type opState struct{ v atomic.Int32 }
+
+const (
+	opQueued int32 = iota
+	opTaken
+	opWithdrawn
+)
+
+// take marks the call taken; false when its caller withdrew it first.
+func (s *opState) take() bool { return s.v.CompareAndSwap(opQueued, opTaken) }
+
+// withdraw marks the call withdrawn; false when a loop took it first.
+func (s *opState) withdraw() bool { return s.v.CompareAndSwap(opQueued, opWithdrawn) }
+
+func newCoalescer[T batched](loops, max int, run func([]T)) *coalescer[T] {
 	c := &coalescer[T]{ch: make(chan T, 4*max), max: max, run: run, stop: make(chan struct{})}
 	for range loops {
 		c.wg.Add(1)
@@ -29,15 +61,26 @@ func newCoalescer[T interface{ fail(error) }](loops, max int, run func([]T)) *co
 	return c
 }
 
-// submit queues x; false when the coalescer is closed.
-func (c *coalescer[T]) submit(x T) bool {
+// submit queues x. It fails with errClosed when the coalescer is closed,
+// and with ctx's error when ctx ends before x found room in the queue
+// (x is then not queued).
+func (c *coalescer[T]) submit(ctx context.Context, x T) error {
 	c.mu.RLock()
 	defer c.mu.RUnlock()
 	if c.closed {
-		return false
+		return errClosed
 	}
-	c.ch <- x // the loops run until close, which waits for this
-	return true
+	select {
+	case c.ch <- x:
+		return nil
+	default:
+	}
+	select {
+	case c.ch <- x: // the loops run until close, which waits for this
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
 }
 
 func (c *coalescer[T]) loop() {
@@ -47,7 +90,9 @@ func (c *coalescer[T]) loop() {
 		batch = batch[:0]
 		select {
 		case x := <-c.ch:
-			batch = append(batch, x)
+			if x.claim().take() {
+				batch = append(batch, x)
+			}
 		case <-c.stop:
 			return
 		}
@@ -55,12 +100,16 @@ func (c *coalescer[T]) loop() {
 		for len(batch) < c.max {
 			select {
 			case x := <-c.ch:
-				batch = append(batch, x)
+				if x.claim().take() {
+					batch = append(batch, x)
+				}
 			default:
 				break more
 			}
 		}
-		c.run(batch)
+		if len(batch) > 0 {
+			c.run(batch)
+		}
 	}
 }
 
@@ -76,7 +125,9 @@ func (c *coalescer[T]) close() {
 		for {
 			select {
 			case x := <-c.ch:
-				x.fail(errClosed)
+				if x.claim().take() {
+					x.fail(errClosed)
+				}
 			default:
 				return
 			}

@@ -6,7 +6,7 @@
 // # Transitions
 //
 // Every transition of the task state machine is one Lua script, run
-// atomically in one round trip; scripts.go documents each one's KEYS and
+// atomically in one round trip; scripts/*.lua, embedded, each documents its KEYS and
 // ARGV. Concurrent Enqueue calls, and concurrent Ack, Fail, Release and
 // SetProgress calls, are gathered into one script call per batch (a
 // group commit for round trips), and Lease takes many tasks per call.
@@ -90,12 +90,12 @@
 //
 // # Clocks
 //
-// Run-at times, lease expiries and deadlines are computed from the
-// clocks of the processes (as the interface's Reclaim(now) implies), so
-// hosts must keep their clocks in sync (NTP); a clock that is off by d
-// shortens or lengthens leases it judges by d. Finish times are such
-// times too: a finish log is in the order in which tasks finished, which
-// is the order of their finish times only as far as the clocks agree, so
-// an entry stamped by a clock that runs ahead by d holds back the purge
-// of the entries behind it by up to d.
+// One clock decides: the Redis server's TIME, which every script reads
+// itself (scripts/clock.lua), plus Options.ClockOffset (tests only). The
+// processes pass durations, never times read from their hosts' clocks:
+// lease expiries, retry times, start and finish times, heartbeat expiries
+// and the purge order come from the server, so hosts whose clocks
+// disagree change nothing. On a cluster each queue's times come from the
+// master that holds it. Reading TIME before writing needs effects
+// replication: the default since Redis 5, the only mode since 7.
 package redis

@@ -6,15 +6,17 @@ import (
 	"fmt"
 	"slices"
 	"strconv"
-	"time"
 
 	"github.com/taskmill/taskmill/backend"
+	"github.com/taskmill/taskmill/backend/model"
 )
 
 var errClosed = fmt.Errorf("redis: %w", backend.ErrClosed)
 
 // enqueueOp is the part of one Enqueue call that falls in one slot.
 type enqueueOp struct {
+	ctx   context.Context // the caller's: bounds the flush (see flushContext)
+	st    opState
 	queue string // of the first task: KEYS[1] is its meta key
 	args  []any  // the group: task count, then each task's values
 	res   []any  // the script's answer for the group
@@ -22,38 +24,100 @@ type enqueueOp struct {
 	done  chan struct{}
 }
 
-func (o *enqueueOp) fail(err error) { o.err = err; close(o.done) }
+func (o *enqueueOp) fail(err error)  { o.err = err; close(o.done) }
+func (o *enqueueOp) claim() *opState { return &o.st }
 
 // Enqueue stores new tasks; see backend.Backend. Concurrent calls share
 // script calls (see coalescer). On one Redis server a call is atomic
 // whatever queues it spans; on a cluster it is atomic per queue slot.
 // With Options.WaitReplicas it returns after the replicas acknowledged.
+//
+// Enqueue returns when ctx ends. If nothing had been sent by then, the
+// error is ctx's and nothing was stored; if the script call had been
+// sent, the error wraps ErrUnknownOutcome: the tasks may be stored.
 func (b *Backend) Enqueue(ctx context.Context, tasks []*backend.Task) ([]backend.EnqueueResult, error) {
+	if b.closed() {
+		return nil, errClosed
+	}
 	if len(tasks) == 0 {
 		return nil, nil
 	}
 	var queues []string
 	order := make([]int, len(tasks)) // indexes into tasks
+	seen := make(map[string]bool, len(tasks))
 	for i, t := range tasks {
-		if err := checkName("queue", t.Queue); err != nil {
-			return nil, err
+		err := model.CheckNew(t)
+		if err == nil {
+			if e := checkName("queue", t.Queue); e != nil {
+				err = fmt.Errorf("task %s: %w: %w", t.ID, e, backend.ErrInvalid)
+			}
 		}
-		if t.ID == "" {
-			return nil, fmt.Errorf("enqueue: task %d has no id", i)
+		if err != nil {
+			// The tasks are checked in order: an earlier id that exists
+			// is the call's error.
+			if dup := b.firstExisting(ctx, tasks[:i]); dup != "" {
+				return nil, fmt.Errorf("redis: enqueue: task id %s already exists: %w", dup, backend.ErrDuplicate)
+			}
+			return nil, fmt.Errorf("redis: enqueue task %d: %w", i, err)
 		}
+		if seen[t.ID] {
+			return nil, fmt.Errorf("redis: enqueue: task id %s twice in the call: %w", t.ID, backend.ErrDuplicate)
+		}
+		seen[t.ID] = true
 		if !slices.Contains(queues, t.Queue) {
 			queues = append(queues, t.Queue)
 		}
 		order[i] = i
 	}
-	if err := b.registerQueues(ctx, queues); err != nil {
-		return nil, err
+	if b.cluster {
+		// The queues' slots are not the id index's or the registry's:
+		// claim the ids and register the queues first (see ids.go).
+		if err := b.registerQueues(ctx, queues); err != nil {
+			return nil, err
+		}
+		if err := b.claimIDs(ctx, tasks); err != nil {
+			return nil, err
+		}
 	}
+	results, err := b.enqueueGroups(ctx, tasks, order)
+	if b.cluster {
+		b.settleClaims(tasks, results, err)
+	}
+	b.sawQueues(queues)
+	return results, err
+}
+
+// firstExisting returns the first of the tasks' ids that the id index
+// holds, "" when none (or when it cannot tell).
+func (b *Backend) firstExisting(ctx context.Context, tasks []*backend.Task) string {
+	if len(tasks) == 0 {
+		return ""
+	}
+	ids := make([]string, len(tasks))
+	for i, t := range tasks {
+		ids[i] = t.ID
+	}
+	vals, err := detached(b, ctx, func(ctx context.Context) ([]any, error) {
+		return b.rdb.HMGet(ctx, b.k.ids(), ids...).Result()
+	}, nil)
+	if err != nil {
+		return ""
+	}
+	for i, v := range vals {
+		if v != nil {
+			return ids[i]
+		}
+	}
+	return ""
+}
+
+// enqueueGroups sends the tasks through the coalescer, one op per slot.
+func (b *Backend) enqueueGroups(ctx context.Context, tasks []*backend.Task, order []int) ([]backend.EnqueueResult, error) {
 	// One op per slot, the tasks in their order; on one server, one op.
 	groups := bySlot(b, order, func(i int) string { return tasks[i].Queue })
 	ops := make([]*enqueueOp, len(groups))
 	for k, idx := range groups {
-		op := &enqueueOp{queue: tasks[idx[0]].Queue, done: make(chan struct{})}
+		op := &enqueueOp{ctx: ctx, queue: tasks[idx[0]].Queue, done: make(chan struct{})}
 		op.args = make([]any, 0, 1+16*len(idx))
 		op.args = append(op.args, len(idx))
 		for _, i := range idx {
@@ -64,17 +128,35 @@ func (b *Backend) Enqueue(ctx context.Context, tasks []*backend.Task) ([]backend
 		}
 		ops[k] = op
 	}
+	submitted := 0
+	var waitErr error
 	for _, op := range ops {
-		if !b.enq.submit(op) {
-			return nil, errClosed
+		if waitErr = b.enq.submit(ctx, op); waitErr != nil {
+			break
 		}
+		submitted++
+	}
+	for _, op := range ops[:submitted] {
+		if err := await(ctx, op.done, &op.st); err != nil && waitErr == nil {
+			waitErr = err
+		}
+	}
+	if waitErr != nil {
+		// An op already taken was sent, and on a cluster a call is
+		// atomic per slot only: then some tasks may be stored.
+		for _, op := range ops[:submitted] {
+			if op.st.v.Load() == opTaken {
+				if !errors.Is(waitErr, ErrUnknownOutcome) {
+					waitErr = unknownOutcome(waitErr)
+				}
+				break
+			}
+		}
+		return nil, fmt.Errorf("redis: enqueue: %w", waitErr)
 	}
 	results := make([]backend.EnqueueResult, len(tasks))
 	var errs []error
 	for k, op := range ops {
-		// Once submitted the write will run: wait for it even if ctx
-		// ends, so that a stored task is never reported as failed.
-		<-op.done
 		if op.err != nil {
 			errs = append(errs, op.err)
 			continue
@@ -105,17 +187,21 @@ func (b *Backend) appendEnqueueArgs(a []any, t *backend.Task) ([]any, error) {
 	if err != nil {
 		return nil, err
 	}
-	state, runAt := "p", ""
-	if t.State == backend.StateScheduled || t.State == backend.StateRetrying {
-		state, runAt = "s", itoa(micros(t.RunAt))
-	} else if t.State != backend.StatePending && t.State != "" {
-		return nil, fmt.Errorf("enqueue task %s: state %s; new tasks are pending or scheduled", t.ID, t.State)
+	state := "p"
+	if t.State == backend.StateScheduled {
+		state = "s"
 	}
-	uu := ""
+	created, runAt, uu := "", "", ""
+	if !t.CreatedAt.IsZero() {
+		created = itoa(micros(t.CreatedAt))
+	}
+	if !t.RunAt.IsZero() {
+		runAt = itoa(micros(t.RunAt))
+	}
 	if t.UniqueKey != "" {
 		uu = itoa(micros(t.UniqueUntil))
 	}
-	a = append(a, b.qp(t.Queue), t.Queue, t.ID, state, strconv.Itoa(clampPriority(t.Priority)), runAt, t.UniqueKey, uu, len(fields)/2)
+	a = append(a, b.qp(t.Queue), t.Queue, t.ID, state, strconv.Itoa(t.Priority), t.Type, created, runAt, t.UniqueKey, uu, len(fields)/2)
 	for _, f := range fields {
 		a = append(a, f)
 	}
@@ -125,19 +211,29 @@ func (b *Backend) appendEnqueueArgs(a []any, t *backend.Task) ([]any, error) {
 // runEnqueue runs a batch of enqueue ops: one script call per slot, all
 // in one pipeline.
 func (b *Backend) runEnqueue(ops []*enqueueOp) {
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	ctx, cancel := b.flushContext(func(yield func(context.Context) bool) {
+		for _, op := range ops {
+			if !yield(op.ctx) {
+				return
+			}
+		}
+	})
 	defer cancel()
-	now := itoa(nowMicros())
+	off := b.offset()
 	groups := bySlot(b, ops, func(op *enqueueOp) string { return op.queue })
 	calls := make([]*scriptCall, len(groups))
 	for i, group := range groups {
-		args := []any{now, b.evArg(), b.k.wakeChannel(), len(group)}
+		ids, registry := b.k.ids(), b.k.queues()
+		if b.cluster {
+			ids, registry = "", ""
+		}
+		args := []any{off, b.evArg(), b.k.wakeChannel(), ids, registry, len(group)}
 		for _, op := range group {
 			args = append(args, op.args...)
 		}
 		calls[i] = &scriptCall{script: enqueueScript, keys: []string{b.k.meta(group[0].queue)}, args: args}
 	}
-	b.runAll(ctx, calls, b.opts.WaitReplicas > 0)
+	b.sendAll(ctx, calls, b.opts.WaitReplicas > 0)
 	for i, group := range groups {
 		c := calls[i]
 		res, _ := c.val.([]any)

@@ -348,7 +348,7 @@ func (s *subscriptions) close() {
 	}
 }
 
-// decodeEvents reads one message of the events channel (see scripts.go).
+// decodeEvents reads one message of the events channel (see scripts.go and scripts/prelude.lua).
 func decodeEvents(payload string) ([]backend.Event, error) {
 	var msg []json.RawMessage
 	if err := json.Unmarshal([]byte(payload), &msg); err != nil || len(msg) != 2 {
@@ -394,10 +394,10 @@ func decodeEvents(payload string) ([]backend.Event, error) {
 				out = append(out, backend.Event{Kind: backend.EventQueueUpdate, Queue: r[1], At: at})
 			}
 		case "w":
-			if len(r) < 3 {
+			if len(r) < 4 {
 				continue
 			}
-			w, err := decodeWorker(r[1], r[2])
+			w, err := decodeWorker(r[1], r[2], r[3])
 			if err != nil {
 				continue
 			}

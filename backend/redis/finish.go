@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
-	"time"
 
 	"github.com/taskmill/taskmill/backend"
 )
@@ -14,14 +13,17 @@ import (
 // finishOp is one ack, fail, release or progress report waiting to be
 // sent with others in one finish script call.
 type finishOp struct {
+	ctx   context.Context // the caller's: bounds the flush (see flushContext)
+	st    opState
 	queue string
-	args  [8]any // kind, prefix, queue, id, token, a1, a2, a3
+	args  [9]any // kind, prefix, queue, id, token, secret, a1, a2, a3
 	code  int64
 	err   error
 	done  chan struct{}
 }
 
-func (o *finishOp) fail(err error) { o.err = err; close(o.done) }
+func (o *finishOp) fail(err error)  { o.err = err; close(o.done) }
+func (o *finishOp) claim() *opState { return &o.st }
 
 // Ack completes a leased task with its result; see backend.Backend.
 func (b *Backend) Ack(ctx context.Context, l backend.LeaseRef, result json.RawMessage) error {
@@ -34,9 +36,8 @@ func (b *Backend) Fail(ctx context.Context, l backend.LeaseRef, f backend.Failur
 	if f.Final {
 		final = "1"
 	}
-	// TODO(redis branch): the script adds RetryIn to the server's TIME.
-	retryAt := time.Now().Add(max(f.RetryIn, 0))
-	return b.finish(ctx, l, "fail", "f", f.Error, itoa(micros(retryAt)), final)
+	// The script retries at its own now plus the delay.
+	return b.finish(ctx, l, "fail", "f", f.Error, itoa(max(f.RetryIn, 0).Microseconds()), final)
 }
 
 // Release hands a leased task back without counting the attempt.
@@ -44,16 +45,19 @@ func (b *Backend) Release(ctx context.Context, l backend.LeaseRef) error {
 	return b.finish(ctx, l, "release", "r", "", "", "")
 }
 
-// SetProgress stores a running task's progress.
+// SetProgress stores a running task's progress, stamped with the
+// backend's now.
 func (b *Backend) SetProgress(ctx context.Context, l backend.LeaseRef, p backend.Progress) error {
-	at := p.At
-	if at.IsZero() {
-		at = time.Now()
-	}
-	return b.finish(ctx, l, "set progress", "g", strconv.FormatFloat(p.Percent, 'f', -1, 64), p.Message, itoa(micros(at)))
+	return b.finish(ctx, l, "set progress", "g", strconv.FormatFloat(p.Percent, 'f', -1, 64), p.Message, "")
 }
 
 func (b *Backend) finish(ctx context.Context, l backend.LeaseRef, what, kind, a1, a2, a3 string) error {
+	if b.closed() {
+		return errClosed
+	}
+	if err := ctx.Err(); err != nil {
+		return err
+	}
 	q, err := b.queueOf(ctx, l.TaskID)
 	if err != nil {
 		if isNotFound(err) {
@@ -61,14 +65,16 @@ func (b *Backend) finish(ctx context.Context, l backend.LeaseRef, what, kind, a1
 		}
 		return err
 	}
-	op := &finishOp{queue: q, done: make(chan struct{}),
-		args: [8]any{kind, b.qp(q), q, l.TaskID, strconv.FormatUint(l.Token, 10), a1, a2, a3}}
-	if !b.fin.submit(op) {
-		return errClosed
+	op := &finishOp{ctx: ctx, queue: q, done: make(chan struct{}),
+		args: [9]any{kind, b.qp(q), q, l.TaskID, strconv.FormatUint(l.Token, 10), l.Secret, a1, a2, a3}}
+	if err := b.fin.submit(ctx, op); err != nil {
+		return fmt.Errorf("redis: %s task %s: %w", what, l.TaskID, err)
 	}
-	// Once submitted the write will run: wait for its answer even if ctx
-	// ends, so that a recorded result is never reported as lost.
-	<-op.done
+	// When ctx ends first: a call still queued is withdrawn (nothing
+	// changed); one already sent may have run (ErrUnknownOutcome).
+	if err := await(ctx, op.done, &op.st); err != nil {
+		return fmt.Errorf("redis: %s task %s: %w", what, l.TaskID, err)
+	}
 	if op.err != nil {
 		return fmt.Errorf("redis: %s task %s: %w", what, l.TaskID, op.err)
 	}
@@ -85,20 +91,26 @@ func (b *Backend) finish(ctx context.Context, l backend.LeaseRef, what, kind, a1
 // runFinish sends a batch of finish ops: one script call per slot, all
 // in one pipeline.
 func (b *Backend) runFinish(ops []*finishOp) {
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	ctx, cancel := b.flushContext(func(yield func(context.Context) bool) {
+		for _, op := range ops {
+			if !yield(op.ctx) {
+				return
+			}
+		}
+	})
 	defer cancel()
-	now := itoa(nowMicros())
+	off := b.offset()
 	groups := bySlot(b, ops, func(op *finishOp) string { return op.queue })
 	calls := make([]*scriptCall, len(groups))
 	for i, group := range groups {
-		args := make([]any, 0, 3+8*len(group))
-		args = append(args, now, b.evArg(), b.k.wakeChannel())
+		args := make([]any, 0, 3+9*len(group))
+		args = append(args, off, b.evArg(), b.k.wakeChannel())
 		for _, op := range group {
 			args = append(args, op.args[:]...)
 		}
 		calls[i] = &scriptCall{script: finishScript, keys: []string{b.k.meta(group[0].queue)}, args: args}
 	}
-	b.runAll(ctx, calls, false)
+	b.sendAll(ctx, calls, false)
 	for i, group := range groups {
 		c := calls[i]
 		codes, _ := c.val.([]any)

@@ -19,8 +19,8 @@ type keys struct {
 // Suffixes appended to a queue prefix (in Go here, and in the Lua scripts).
 const (
 	sfxTask      = "t:"        // + id: the task hash
-	sfxPending   = "p:"        // + priority: list of pending ids, FIFO
-	sfxPrios     = "prios"     // zset of priorities that have pending tasks
+	sfxPending   = "pt:"       // + type: zset of pending ids by line score (see prelude.lua)
+	sfxPTypes    = "ptypes"    // set of types that have pending tasks
 	sfxScheduled = "sched"     // zset: scheduled ids by run-at µs
 	sfxRetry     = "retry"     // zset: retrying ids by run-at µs
 	sfxLeases    = "lease"     // zset: processing ids by lease expiry µs
@@ -28,7 +28,7 @@ const (
 	sfxFailed    = "failed"    // zset (lex): failed ids (the dead-letter queue)
 	sfxCanceled  = "canceled"  // zset (lex): canceled ids
 	sfxFinLog    = "fin:"      // + completed|failed|canceled: list of (finished µs, id) pairs in finish order, for Purge
-	sfxMeta      = "meta"      // hash: paused, tok (lease token counter)
+	sfxMeta      = "meta"      // hash: paused, used (last use µs), tok (lease token counter), sb and sf (line counters)
 	sfxHistory   = "hist"      // hash: "<minute unix s>:c|f" → count
 	sfxUnique    = "u:"        // + unique key: string holding the holder's id
 )
@@ -44,6 +44,18 @@ func (k keys) meta(queue string) string     { return k.queuePrefix(queue) + sfxM
 // queues is the set of every queue name ever used; Queues, List, Reclaim
 // and id lookups iterate it. It has its own slot.
 func (k keys) queues() string { return k.prefix + ":queues" }
+
+// ids is the id index: a hash of every task id to its queue. It keeps ids
+// unique across queues and finds a task's queue in one read. It has its
+// own slot.
+func (k keys) ids() string { return k.prefix + ":ids" }
+
+// histQueues is the set of forgotten queues whose history is kept: a
+// queue's history outlives the queue (History and PruneHistory read it).
+func (k keys) histQueues() string { return k.prefix + ":histq" }
+
+// lead is the upkeep leadership: a hash of holder, term and until (µs).
+func (k keys) lead() string { return k.prefix + ":lead" }
 
 // workers is the zset of live workers by heartbeat expiry (µs), and
 // worker(id) the hash holding one worker's info. They share the "{w}"

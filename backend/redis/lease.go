@@ -2,6 +2,9 @@ package redis
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
 	"fmt"
 	"strconv"
 	"time"
@@ -14,14 +17,25 @@ import (
 // queue got work, until the first delayed task of its queues is due, or
 // at most Options.WakeFallback, and looks again.
 func (b *Backend) Lease(ctx context.Context, req backend.LeaseRequest) ([]*backend.Task, error) {
+	if req.LeaseFor <= 0 {
+		return nil, fmt.Errorf("redis: lease for %s: %w", req.LeaseFor, backend.ErrInvalid)
+	}
+	if b.closed() {
+		return nil, errClosed
+	}
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
 	if req.Max < 1 {
 		req.Max = 1
 	}
 	for _, q := range req.Queues {
 		if err := checkName("queue", q); err != nil {
-			return nil, err
+			return nil, fmt.Errorf("redis: lease: %w: %w", err, backend.ErrInvalid)
 		}
 	}
+	req.Queues = dedupe(req.Queues)
+	req.Types = dedupe(req.Types)
 	var deadline time.Time
 	if req.Wait > 0 {
 		deadline = time.Now().Add(req.Wait)
@@ -33,7 +47,13 @@ func (b *Backend) Lease(ctx context.Context, req backend.LeaseRequest) ([]*backe
 		// Take the wake channel before looking, so that work arriving
 		// between the look and the wait is not missed.
 		wake := b.wakeChan()
-		leased, nextDue, err := b.leaseOnce(ctx, req)
+		leased, untilDue, err := b.leaseDetached(ctx, req)
+		if ctx.Err() != nil && (errors.Is(err, ErrUnknownOutcome) || errors.Is(err, ctx.Err())) {
+			// The caller left: it gets nothing, as when its ctx ends
+			// while it waits. What the script leased meanwhile, if
+			// anything, is handed back (see leaseDetached).
+			return nil, nil
+		}
 		if err != nil || len(leased) > 0 || deadline.IsZero() {
 			return leased, err
 		}
@@ -42,8 +62,8 @@ func (b *Backend) Lease(ctx context.Context, req backend.LeaseRequest) ([]*backe
 			return nil, nil
 		}
 		wait = min(wait, b.opts.WakeFallback)
-		if !nextDue.IsZero() {
-			wait = min(wait, max(time.Until(nextDue), time.Millisecond))
+		if untilDue > 0 {
+			wait = min(wait, untilDue)
 		}
 		timer := time.NewTimer(wait)
 		select {
@@ -60,80 +80,145 @@ func (b *Backend) Lease(ctx context.Context, req backend.LeaseRequest) ([]*backe
 	}
 }
 
+// leaseDetached runs leaseOnce so that Lease returns when ctx ends. If
+// the script leased tasks after the caller left, nobody will run them:
+// they are released at once, back to the front of their priority, rather
+// than left to expire.
+func (b *Backend) leaseDetached(ctx context.Context, req backend.LeaseRequest) ([]*backend.Task, time.Duration, error) {
+	type result struct {
+		tasks    []*backend.Task
+		untilDue time.Duration
+	}
+	r, err := detached(b, ctx, func(ctx context.Context) (result, error) {
+		tasks, d, err := b.leaseOnce(ctx, req)
+		if err != nil && len(tasks) > 0 {
+			// A cluster call that failed after an earlier slot leased:
+			// those tasks go back too, as nobody is told of them.
+			b.handBack(tasks)
+			tasks = nil
+		}
+		return result{tasks, d}, err
+	}, func(r result) { b.handBack(r.tasks) })
+	return r.tasks, r.untilDue, err
+}
+
+// handBack releases leased tasks whose caller is gone.
+func (b *Backend) handBack(tasks []*backend.Task) {
+	for _, t := range tasks {
+		ctx, cancel := context.WithTimeout(context.Background(), b.opts.FlushTimeout)
+		if err := b.Release(ctx, t.Ref()); err != nil {
+			b.log.Warn("hand back a task leased for a caller that left", "task", t.ID, "err", err)
+		}
+		cancel()
+	}
+}
+
 // leaseOnce runs the lease script over the queues in order: one call on a
-// single server, one call per run of same-slot queues on a cluster.
-func (b *Backend) leaseOnce(ctx context.Context, req backend.LeaseRequest) ([]*backend.Task, time.Time, error) {
-	now := time.Now()
-	expires := now.Add(req.LeaseFor)
-	var out []*backend.Task
-	var nextDue time.Time
+// single server, one call per run of same-slot queues on a cluster. When
+// it leases nothing, untilDue is how long, by the backend's clock, until
+// the first delayed task of these queues is due (0 when none is).
+func (b *Backend) leaseOnce(ctx context.Context, req backend.LeaseRequest) (out []*backend.Task, untilDue time.Duration, err error) {
+	off := b.offset()
+	leaseFor := itoa(req.LeaseFor.Microseconds())
+	secrets := make([]any, req.Max)
+	for i := range secrets {
+		secrets[i] = newSecret()
+	}
 	for i := 0; i < len(req.Queues) && len(out) < req.Max; {
 		j := i + 1
 		for j < len(req.Queues) && b.slotOf(req.Queues[j]) == b.slotOf(req.Queues[i]) {
 			j++
 		}
-		args := []any{itoa(micros(now)), itoa(micros(expires)), req.WorkerID, req.Max - len(out),
-			b.evArg(), b.k.wakeChannel()}
+		want := req.Max - len(out)
+		args := make([]any, 0, 9+len(req.Types)+want+2*(j-i))
+		args = append(args, off, leaseFor, req.WorkerID, want, b.evArg(), b.k.wakeChannel(), len(req.Types))
+		for _, ty := range req.Types {
+			args = append(args, ty)
+		}
+		args = append(args, want)
+		args = append(args, secrets[len(out):]...)
 		for _, q := range req.Queues[i:j] {
 			args = append(args, b.qp(q), q)
 		}
-		v, err := b.run(ctx, leaseScript, []string{b.k.meta(req.Queues[i])}, args...)
+		v, err := b.send(ctx, leaseScript, []string{b.k.meta(req.Queues[i])}, args...)
 		if err != nil {
-			return out, time.Time{}, redisErr("lease", err)
+			return out, 0, redisErr("lease", err)
 		}
-		tasks, next, err := b.decodeLeased(v, req.WorkerID, now, expires)
+		tasks, due, err := b.decodeLeased(v, req.WorkerID, req.LeaseFor)
 		if err != nil {
-			return out, time.Time{}, err
+			return out, 0, err
 		}
 		out = append(out, tasks...)
-		if !next.IsZero() && (nextDue.IsZero() || next.Before(nextDue)) {
-			nextDue = next
+		if due > 0 && (untilDue == 0 || due < untilDue) {
+			untilDue = due
 		}
 		i = j
 	}
-	return out, nextDue, nil
+	return out, untilDue, nil
 }
 
-func (b *Backend) decodeLeased(v any, worker string, now, expires time.Time) ([]*backend.Task, time.Time, error) {
+// decodeLeased reads the lease script's reply: the tasks, and how long
+// until the first delayed task is due (at least 1ms; 0 when none is).
+func (b *Backend) decodeLeased(v any, worker string, leaseFor time.Duration) ([]*backend.Task, time.Duration, error) {
 	top, ok := v.([]any)
-	if !ok || len(top) != 2 {
-		return nil, time.Time{}, fmt.Errorf("redis: lease: unexpected reply %T", v)
+	if !ok || len(top) != 3 {
+		return nil, 0, fmt.Errorf("redis: lease: unexpected reply %T", v)
 	}
 	rows, _ := top[0].([]any)
 	next, _ := top[1].(string)
+	nowS, _ := top[2].(string)
+	started := fromMicros(nowS)
+	var untilDue time.Duration
+	if due := fromMicros(next); !due.IsZero() {
+		untilDue = max(due.Sub(started), time.Millisecond)
+	}
+	expires := started.Add(leaseFor.Truncate(time.Microsecond))
+	// This process's memory of its leases is swept by its own clock.
+	localExpiry := time.Now().Add(leaseFor)
 	out := make([]*backend.Task, 0, len(rows))
-	started := now.Truncate(time.Microsecond).UTC()
 	for _, r := range rows {
 		row, _ := r.([]any)
-		if len(row) != 4 {
-			return nil, time.Time{}, fmt.Errorf("redis: lease: unexpected row %v", r)
+		if len(row) != 5 {
+			return nil, 0, fmt.Errorf("redis: lease: unexpected row %v", r)
 		}
 		q, _ := row[0].(string)
 		id, _ := row[1].(string)
 		tok, _ := row[2].(string)
-		kv, _ := row[3].([]any)
+		secret, _ := row[3].(string)
+		kv, _ := row[4].([]any)
 		t, err := decodeTask(id, q, kv)
 		if err != nil {
-			return nil, time.Time{}, err
+			return nil, 0, err
 		}
 		// The fields are as they were before the lease; apply it.
 		t.State = backend.StateProcessing
 		t.Attempt++
 		t.WorkerID = worker
 		t.LeaseToken, _ = strconv.ParseUint(tok, 10, 64)
-		t.LeaseExpiresAt = expires.Truncate(time.Microsecond).UTC()
+		t.LeaseSecret = secret
+		t.LeaseExpiresAt = expires
 		t.StartedAt = started
 		t.Progress = nil
 		t.Attempts = append(t.Attempts, backend.Attempt{Number: t.Attempt, WorkerID: worker, StartedAt: started})
-		b.rememberLease(id, q, expires)
+		b.rememberLease(id, q, localExpiry)
 		out = append(out, t)
 	}
-	return out, fromMicros(next), nil
+	return out, untilDue, nil
 }
 
 // Extend renews leases the worker still holds; see backend.Backend.
 func (b *Backend) Extend(ctx context.Context, workerID string, leases []backend.LeaseRef, leaseFor time.Duration) ([]backend.ExtendResult, error) {
+	if leaseFor <= 0 {
+		return nil, fmt.Errorf("redis: extend for %s: %w", leaseFor, backend.ErrInvalid)
+	}
+	if b.closed() {
+		return nil, errClosed
+	}
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
 	results := make([]backend.ExtendResult, len(leases))
+	// Remembered leases are swept by this host's clock: a local memory.
 	expires := time.Now().Add(leaseFor)
 	type item struct {
 		i     int
@@ -154,10 +239,10 @@ func (b *Backend) Extend(ctx context.Context, workerID string, leases []backend.
 	groups := bySlot(b, items, func(it item) string { return it.queue })
 	calls := make([]*scriptCall, len(groups))
 	for k, items := range groups {
-		args := []any{itoa(micros(expires))}
+		args := []any{b.offset(), itoa(leaseFor.Microseconds()), workerID}
 		for _, it := range items {
 			l := leases[it.i]
-			args = append(args, b.qp(it.queue), l.TaskID, strconv.FormatUint(l.Token, 10))
+			args = append(args, b.qp(it.queue), l.TaskID, strconv.FormatUint(l.Token, 10), l.Secret)
 		}
 		calls[k] = &scriptCall{script: extendScript, keys: []string{b.k.meta(items[0].queue)}, args: args}
 	}
@@ -187,4 +272,25 @@ func (b *Backend) Extend(ctx context.Context, workerID string, leases []backend.
 		}
 	}
 	return results, nil
+}
+
+// newSecret returns a lease secret: 128 random bits in hex.
+func newSecret() string {
+	var b [16]byte
+	_, _ = rand.Read(b[:]) // crypto/rand.Read never fails (Go 1.24+)
+	return hex.EncodeToString(b[:])
+}
+
+// dedupe returns xs without repeats, in the order of first appearance.
+func dedupe(xs []string) []string {
+	if len(xs) < 2 {
+		return xs
+	}
+	out := make([]string, 0, len(xs))
+	for _, x := range xs {
+		if !contains(out, x) {
+			out = append(out, x)
+		}
+	}
+	return out
 }

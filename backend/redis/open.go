@@ -154,13 +154,14 @@ func ParseURL(rawURL string, opts Options) (goredis.UniversalClient, Options, er
 		if !q.Has("protocol") {
 			o.Protocol = 2 // see resp2
 		}
+		o.ContextTimeoutEnabled = ctxDeadlines
 		return goredis.NewClient(o), opts, nil
 	case "redis-sentinel", "rediss-sentinel":
 		master := take("master")
 		if master == "" {
 			return nil, opts, fmt.Errorf("redis URL: the sentinel form needs ?master=NAME")
 		}
-		o := &goredis.FailoverOptions{MasterName: master, SentinelAddrs: withPorts(hosts, "26379"), Protocol: resp2,
+		o := &goredis.FailoverOptions{MasterName: master, SentinelAddrs: withPorts(hosts, "26379"), Protocol: resp2, ContextTimeoutEnabled: ctxDeadlines,
 			Username: user, Password: pass, DB: db, TLSConfig: tlsConf,
 			SentinelUsername: take("sentinel_user"), SentinelPassword: take("sentinel_password")}
 		if len(q) > 0 {
@@ -174,7 +175,7 @@ func ParseURL(rawURL string, opts Options) (goredis.UniversalClient, Options, er
 		if len(q) > 0 {
 			return nil, opts, fmt.Errorf("redis URL: unknown parameters %v", keysOf(q))
 		}
-		return goredis.NewClusterClient(&goredis.ClusterOptions{Addrs: withPorts(hosts, "6379"), Protocol: resp2,
+		return goredis.NewClusterClient(&goredis.ClusterOptions{Addrs: withPorts(hosts, "6379"), Protocol: resp2, ContextTimeoutEnabled: ctxDeadlines,
 			Username: user, Password: pass, TLSConfig: tlsConf}), opts, nil
 	}
 	return nil, opts, fmt.Errorf("redis URL: unknown scheme %q (want redis, rediss, redis-sentinel, rediss-sentinel, redis-cluster or rediss-cluster)", u.Scheme)
@@ -204,6 +205,12 @@ func splitHosts(raw string) (hosts, rest string) {
 // connection for push notifications before each command, which cost 8%
 // of a worker's CPU in the process benchmark.
 const resp2 = 2
+
+// ctxDeadlines makes go-redis bound each command's socket reads and
+// writes by its ctx's deadline, not only by its read and write timeouts
+// (3s): a call whose deadline passes returns then. A cancellation
+// without a deadline the backend handles itself (see detached).
+const ctxDeadlines = true
 
 func withPorts(hosts []string, port string) []string {
 	out := make([]string, len(hosts))

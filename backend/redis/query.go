@@ -52,10 +52,11 @@ func (b *Backend) List(ctx context.Context, f backend.Filter) (backend.Page, err
 	after := ""
 	if f.Cursor != "" {
 		raw, err := base64.RawURLEncoding.DecodeString(f.Cursor)
-		if err != nil || len(raw) == 0 || len(raw) > 1024 {
-			return backend.Page{}, backend.ErrBadCursor
+		id, ok := strings.CutPrefix(string(raw), cursorMark)
+		if err != nil || !ok || id == "" || len(raw) > 1024 {
+			return backend.Page{}, fmt.Errorf("redis: list: cursor %q: %w", f.Cursor, backend.ErrBadCursor)
 		}
-		after = string(raw)
+		after = id
 	}
 	page := backend.Page{Tasks: []*backend.Task{}}
 	queues, _, err := b.knownQueues(ctx, time.Second)
@@ -98,18 +99,27 @@ func (b *Backend) List(ctx context.Context, f backend.Filter) (backend.Page, err
 			scanned++
 			if t == nil || !matches(t, f) {
 				if scanned >= maxScan {
-					page.NextCursor = base64.RawURLEncoding.EncodeToString([]byte(batch[i].id))
+					page.NextCursor = cursorAfter(batch[i].id)
 					return page, nil
 				}
 				continue
 			}
 			if len(page.Tasks) == limit {
-				page.NextCursor = base64.RawURLEncoding.EncodeToString([]byte(page.Tasks[limit-1].ID))
+				page.NextCursor = cursorAfter(page.Tasks[limit-1].ID)
 				return page, nil
 			}
 			page.Tasks = append(page.Tasks, t)
 		}
 	}
+}
+
+// cursorMark starts every cursor this backend makes, so that one it did
+// not make is refused (ErrBadCursor) rather than read as an id.
+const cursorMark = "redis:"
+
+// cursorAfter is the cursor of the page after id.
+func cursorAfter(id string) string {
+	return base64.RawURLEncoding.EncodeToString([]byte(cursorMark + id))
 }
 
 func matches(t *backend.Task, f backend.Filter) bool {
@@ -194,12 +204,12 @@ func (b *Backend) listSources(ctx context.Context, queues []string, states []bac
 		pre := b.k.queuePrefix(q)
 		var hot []string
 		if want[backend.StatePending] {
-			prios, err := b.rdb.ZRange(ctx, pre+sfxPrios, 0, -1).Result()
+			types, err := b.rdb.SMembers(ctx, pre+sfxPTypes).Result()
 			if err != nil {
 				return nil, redisErr("list", err)
 			}
-			for _, pr := range prios {
-				ids, err := b.rdb.LRange(ctx, pre+sfxPending+pr, 0, -1).Result()
+			for _, ty := range types {
+				ids, err := b.rdb.ZRange(ctx, pre+sfxPending+ty, 0, -1).Result()
 				if err != nil {
 					return nil, redisErr("list", err)
 				}
@@ -305,7 +315,7 @@ func (b *Backend) History(ctx context.Context, queue string, since time.Time) ([
 	queues := []string{queue}
 	if queue == "" {
 		var err error
-		if queues, _, err = b.knownQueues(ctx, 0); err != nil {
+		if queues, err = b.historyQueues(ctx); err != nil {
 			return nil, err
 		}
 	}

@@ -43,6 +43,8 @@ const (
 	fToken       = "tk"  // lease token; present only while processing
 	fLeaseExp    = "le"  // µs
 	fTrace       = "tc"  // trace context JSON
+	fLeaseLosses = "ll"  // lease expiries in a row; absent when 0
+	fSecret      = "ls"  // lease secret; never read back by Get or List
 )
 
 // stateCodes maps states to the one-byte codes stored in fState.
@@ -76,15 +78,16 @@ func fromMicros(s string) time.Time {
 func itoa(n int64) string { return strconv.FormatInt(n, 10) }
 
 // newTaskFields returns the hash fields of a task being enqueued, without
-// the state (the script sets it).
+// the state, the creation time, the run-at time and the unique window's
+// end (the script sets them on its own clock).
 func newTaskFields(t *backend.Task) ([]string, error) {
 	f := make([]string, 0, 16)
-	f = append(f, fType, t.Type, fCreated, itoa(micros(t.CreatedAt)), fMaxAttempts, strconv.Itoa(t.MaxAttempts))
+	f = append(f, fType, t.Type, fMaxAttempts, strconv.Itoa(t.MaxAttempts))
 	if len(t.Payload) > 0 {
 		f = append(f, fPayload, string(t.Payload))
 	}
 	if t.Priority != 0 {
-		f = append(f, fPriority, strconv.Itoa(clampPriority(t.Priority)))
+		f = append(f, fPriority, strconv.Itoa(t.Priority))
 	}
 	if t.Timeout != 0 {
 		f = append(f, fTimeout, itoa(int64(t.Timeout)))
@@ -93,10 +96,7 @@ func newTaskFields(t *backend.Task) ([]string, error) {
 		f = append(f, fDeadline, itoa(micros(t.Deadline)))
 	}
 	if t.UniqueKey != "" {
-		f = append(f, fUniqueKey, t.UniqueKey, fUniqueUntil, itoa(micros(t.UniqueUntil)))
-	}
-	if !t.RunAt.IsZero() {
-		f = append(f, fRunAt, itoa(micros(t.RunAt)))
+		f = append(f, fUniqueKey, t.UniqueKey)
 	}
 	if len(t.TraceContext) > 0 {
 		b, err := json.Marshal(t.TraceContext)
@@ -106,12 +106,6 @@ func newTaskFields(t *backend.Task) ([]string, error) {
 		f = append(f, fTrace, string(b))
 	}
 	return f, nil
-}
-
-// clampPriority keeps priorities in the public API's range 0–1000: each
-// priority in use has its own pending list, so the range is bounded.
-func clampPriority(p int) int {
-	return max(0, min(p, 1000))
 }
 
 // decodeTask builds a Task from the flat field/value list HGETALL returns.
@@ -177,6 +171,8 @@ func decodeTask(id, queue string, kv []any) (*backend.Task, error) {
 			t.LeaseToken, _ = strconv.ParseUint(v, 10, 64)
 		case fLeaseExp:
 			t.LeaseExpiresAt = fromMicros(v)
+		case fLeaseLosses:
+			t.LeaseLosses, _ = strconv.Atoi(v)
 		case fTrace:
 			if err := json.Unmarshal([]byte(v), &t.TraceContext); err != nil {
 				return nil, fmt.Errorf("task %s: decode trace context: %w", id, err)

@@ -35,6 +35,24 @@ type Options struct {
 	// MaxBatch bounds how many acks (or submits) share one script call.
 	// Default 256.
 	MaxBatch int
+	// ClockOffset, when set, is added to the Redis server's TIME in every
+	// script: the backend's clock is the server's plus this. It is for
+	// tests, which move time by moving the offset instead of waiting;
+	// every process sharing a Redis must use the same offset. Default: none.
+	ClockOffset func() time.Duration
+	// Clock, when set, replaces the server's TIME altogether: every script
+	// takes its now from it, to the microsecond. It is for tests that
+	// compare times exactly (the differential test against the model);
+	// it makes sense only when every process uses the same clock.
+	Clock backend.Clock
+	// MaxLeaseLosses is how many lease expiries in a row send a task to
+	// the dead-letter queue (see Backend.Reclaim). Default
+	// backend.DefaultMaxLeaseLosses (3).
+	MaxLeaseLosses int
+	// FlushTimeout bounds one batched script call (submits, acks): it
+	// runs until the latest deadline among its callers, at most this.
+	// Default 10s.
+	FlushTimeout time.Duration
 }
 
 func (o Options) withDefaults() Options {
@@ -52,6 +70,12 @@ func (o Options) withDefaults() Options {
 	}
 	if o.MaxBatch <= 0 {
 		o.MaxBatch = 256
+	}
+	if o.MaxLeaseLosses <= 0 {
+		o.MaxLeaseLosses = backend.DefaultMaxLeaseLosses
+	}
+	if o.FlushTimeout <= 0 {
+		o.FlushTimeout = 10 * time.Second
 	}
 	return o
 }
@@ -71,11 +95,9 @@ type Backend struct {
 	leasesMu sync.Mutex
 	leases   map[string]leaseEntry // tasks this process leased: id → queue
 
-	queuesMu   sync.Mutex
-	queueList  []string
-	queuesAt   time.Time
-	registered map[string]time.Time // queues this process SADDed, and when
-	prunedAt   time.Time
+	queuesMu  sync.Mutex
+	queueList []string
+	queuesAt  time.Time
 
 	wakeMu sync.Mutex
 	wake   chan struct{} // closed and replaced when a wake message arrives
@@ -113,8 +135,8 @@ func newBackend(ctx context.Context, rdb goredis.UniversalClient, opts Options, 
 	_, cluster := rdb.(*goredis.ClusterClient)
 	b := &Backend{
 		rdb: rdb, cluster: cluster, k: keys{prefix: opts.Prefix}, opts: opts, log: opts.Logger, owned: owned,
-		leases: map[string]leaseEntry{}, registered: map[string]time.Time{},
-		wake: make(chan struct{}), stop: make(chan struct{}),
+		leases: map[string]leaseEntry{},
+		wake:   make(chan struct{}), stop: make(chan struct{}),
 	}
 	// Several loops keep a few script calls in flight, so that the
 	// network and reply parsing of one overlap Redis running another;
@@ -196,8 +218,6 @@ func (b *Backend) evArg() string {
 	return b.k.eventsChannel()
 }
 
-func nowMicros() int64 { return time.Now().UnixMicro() }
-
 // slotOf returns the group a queue's keys fall in: its cluster hash slot,
 // or 0 for everything when Redis is one server (any script may then
 // touch several queues at once).
@@ -233,57 +253,7 @@ func (b *Backend) sweepLeases(now time.Time) {
 	}
 }
 
-// queueOf finds the queue of a task: from the leases this process holds,
-// else by asking every known queue whether it has the id (one pipelined
-// round trip). ErrNotFound when none has it.
-func (b *Backend) queueOf(ctx context.Context, id string) (string, error) {
-	b.leasesMu.Lock()
-	e, ok := b.leases[id]
-	b.leasesMu.Unlock()
-	if ok {
-		return e.queue, nil
-	}
-	queues, fresh, err := b.knownQueues(ctx, time.Second)
-	if err != nil {
-		return "", err
-	}
-	q, err := b.probe(ctx, id, queues)
-	if err != nil || q != "" || fresh {
-		if err == nil && q == "" {
-			err = fmt.Errorf("task %s: %w", id, backend.ErrNotFound)
-		}
-		return q, err
-	}
-	// The list may predate the task's queue: read it again once.
-	queues, _, err = b.knownQueues(ctx, 0)
-	if err != nil {
-		return "", err
-	}
-	if q, err = b.probe(ctx, id, queues); err == nil && q == "" {
-		err = fmt.Errorf("task %s: %w", id, backend.ErrNotFound)
-	}
-	return q, err
-}
-
-func (b *Backend) probe(ctx context.Context, id string, queues []string) (string, error) {
-	if len(queues) == 0 {
-		return "", nil
-	}
-	pipe := b.rdb.Pipeline()
-	cmds := make([]*goredis.IntCmd, len(queues))
-	for i, q := range queues {
-		cmds[i] = pipe.Exists(ctx, b.k.task(q, id))
-	}
-	if _, err := pipe.Exec(ctx); err != nil {
-		return "", fmt.Errorf("redis: find task %s: %w", id, err)
-	}
-	for i, c := range cmds {
-		if c.Val() == 1 {
-			return queues[i], nil
-		}
-	}
-	return "", nil
-}
+func isNil(err error) bool { return errors.Is(err, goredis.Nil) }
 
 // knownQueues returns every queue name, read from Redis when the cached
 // list is older than maxAge. fresh says it was read just now.
@@ -305,37 +275,58 @@ func (b *Backend) knownQueues(ctx context.Context, maxAge time.Duration) (queues
 	return list, true, nil
 }
 
-// registerQueues adds queue names to the set of known queues before
-// anything is stored in them. Each process re-adds a queue at most every
-// 10 seconds, so the set heals if Redis lost it.
+// registerQueues adds queue names to the registry of known queues before
+// anything is stored in them, on a cluster, where the registry is in
+// another slot than the queues. (On one server the scripts that store
+// tasks or pause a queue add it themselves, atomically.) A ForgetQueues
+// that runs between this and the store can forget the queue: its tasks
+// then live on, unlisted by Queues, until the next Enqueue to it.
 func (b *Backend) registerQueues(ctx context.Context, queues []string) error {
-	now := time.Now()
-	var add []any
-	b.queuesMu.Lock()
-	for _, q := range queues {
-		if at, ok := b.registered[q]; !ok || now.Sub(at) > 10*time.Second {
-			add = append(add, q)
-		}
+	add := make([]any, len(queues))
+	for i, q := range queues {
+		add[i] = q
 	}
-	b.queuesMu.Unlock()
-	if len(add) == 0 {
-		return nil
-	}
-	if err := b.rdb.SAdd(ctx, b.k.queues(), add...).Err(); err != nil {
-		return fmt.Errorf("redis: register queues: %w", err)
+	if _, err := detached(b, ctx, func(ctx context.Context) (int64, error) {
+		return b.rdb.SAdd(ctx, b.k.queues(), add...).Result()
+	}, nil); err != nil {
+		return redisErr("register queues", err)
 	}
 	b.queuesMu.Lock()
-	for _, q := range add {
-		b.registered[q.(string)] = now
-	}
 	b.queuesAt = time.Time{} // the cached list may miss them
 	b.queuesMu.Unlock()
 	return nil
 }
 
+// sawQueues drops the cached list of queue names when it misses one of
+// queues: a script may just have registered it.
+func (b *Backend) sawQueues(queues []string) {
+	b.queuesMu.Lock()
+	defer b.queuesMu.Unlock()
+	for _, q := range queues {
+		if !contains(b.queueList, q) {
+			b.queuesAt = time.Time{}
+			return
+		}
+	}
+}
+
+// registryArg is the queue registry as the scripts take it: "" on a
+// cluster, where the Go side keeps it.
+func (b *Backend) registryArg() string {
+	if b.cluster {
+		return ""
+	}
+	return b.k.queues()
+}
+
 // run runs one script, loading it when Redis has lost its script cache
-// (after a restart).
+// (after a restart). It returns when ctx ends (see detached).
 func (b *Backend) run(ctx context.Context, s *goredis.Script, keys []string, args ...any) (any, error) {
+	return detached(b, ctx, func(ctx context.Context) (any, error) { return b.send(ctx, s, keys, args...) }, nil)
+}
+
+// send is run without detaching from ctx: for callers that already did.
+func (b *Backend) send(ctx context.Context, s *goredis.Script, keys []string, args ...any) (any, error) {
 	v, err := s.Run(ctx, b.rdb, keys, args...).Result()
 	if err != nil && !errors.Is(err, goredis.Nil) {
 		return nil, err
@@ -354,11 +345,36 @@ type scriptCall struct {
 
 // runAll runs script calls in one pipeline (one round trip to each node
 // involved). A call that met an empty script cache is run again with
-// EVAL, which also reloads the cache.
+// EVAL, which also reloads the cache. It returns when ctx ends; the
+// calls then carry ctx's error, or ErrUnknownOutcome once sent (see
+// detached).
 func (b *Backend) runAll(ctx context.Context, calls []*scriptCall, wait bool) {
+	// The sends work on copies: a caller that left must not see them
+	// written behind its back.
+	own := make([]*scriptCall, len(calls))
+	for i, c := range calls {
+		cc := *c
+		own[i] = &cc
+	}
+	_, err := detached(b, ctx, func(ctx context.Context) (struct{}, error) {
+		b.sendAll(ctx, own, wait)
+		return struct{}{}, nil
+	}, nil)
+	for i, c := range calls {
+		if err != nil {
+			c.val, c.err = nil, err
+		} else {
+			c.val, c.err = own[i].val, own[i].err
+		}
+	}
+}
+
+// sendAll is runAll without detaching from ctx: for the batches of the
+// coalescers, which run under their own bounded ctx.
+func (b *Backend) sendAll(ctx context.Context, calls []*scriptCall, wait bool) {
 	if len(calls) == 1 && !wait {
 		c := calls[0]
-		c.val, c.err = b.run(ctx, c.script, c.keys, c.args...)
+		c.val, c.err = b.send(ctx, c.script, c.keys, c.args...)
 		return
 	}
 	if wait && b.cluster {

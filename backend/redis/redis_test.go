@@ -121,3 +121,21 @@ func TestConformanceTLSAndPassword(t *testing.T) {
 		}
 	}
 }
+
+// TestDifferential runs random operations against the reference model and
+// a Redis backend side by side (backendtest.Differential); the backend
+// takes every time from the test's clock.
+func TestDifferential(t *testing.T) {
+	srv := testredis.Start(t, testredis.Options{})
+	backendtest.Differential(t, func(t *testing.T, clock backend.Clock) backend.Backend {
+		url := fmt.Sprintf("%s?prefix=d%d", srv.URL(), prefixSeq.Add(1))
+		opts := testOptions()
+		opts.Clock = clock
+		b, err := redis.Open(context.Background(), url, opts)
+		if err != nil {
+			t.Fatalf("open %s: %v", url, err)
+		}
+		t.Cleanup(func() { b.Close() })
+		return b
+	})
+}

@@ -9,14 +9,19 @@ import (
 
 // Proxy forwards TCP connections to a server and can cut them, as a
 // network partition would: Cut closes every open connection and refuses
-// new ones until Heal.
+// new ones until Heal. It can also stall them: Stall holds every byte
+// a client sends (commands are sent but do not reach the server) until
+// Resume, as a server that stopped answering would.
 type Proxy struct {
 	ln     net.Listener
 	target string
 
-	mu    sync.Mutex
-	cut   bool
-	conns map[net.Conn]struct{}
+	mu      sync.Mutex
+	cond    *sync.Cond // signaled when a stall ends
+	cut     bool
+	stalled bool
+	held    int // bytes a stall holds
+	conns   map[net.Conn]struct{}
 }
 
 // NewProxy listens on a free loopback port and forwards to target.
@@ -27,6 +32,7 @@ func NewProxy(t testing.TB, target string) *Proxy {
 		t.Fatal(err)
 	}
 	p := &Proxy{ln: ln, target: target, conns: map[net.Conn]struct{}{}}
+	p.cond = sync.NewCond(&p.mu)
 	go p.serve()
 	t.Cleanup(func() {
 		ln.Close()
@@ -62,7 +68,7 @@ func (p *Proxy) serve() {
 		p.conns[c], p.conns[up] = struct{}{}, struct{}{}
 		p.mu.Unlock()
 		go p.pipe(c, up)
-		go p.pipe(up, c)
+		go p.upstream(up, c)
 	}
 }
 
@@ -76,11 +82,65 @@ func (p *Proxy) pipe(dst, src net.Conn) {
 	p.mu.Unlock()
 }
 
-// Cut drops every connection and refuses new ones.
+// upstream forwards what a client sends, holding it while stalled.
+func (p *Proxy) upstream(dst, src net.Conn) {
+	buf := make([]byte, 32<<10)
+	for {
+		n, err := src.Read(buf)
+		if n > 0 {
+			p.mu.Lock()
+			p.held += n
+			for p.stalled {
+				p.cond.Wait()
+			}
+			p.held -= n
+			p.mu.Unlock()
+			if _, werr := dst.Write(buf[:n]); werr != nil {
+				break
+			}
+		}
+		if err != nil {
+			break
+		}
+	}
+	dst.Close()
+	src.Close()
+	p.mu.Lock()
+	delete(p.conns, dst)
+	delete(p.conns, src)
+	p.mu.Unlock()
+}
+
+// Stall holds what clients send from now on, until Resume or Cut.
+func (p *Proxy) Stall() {
+	p.mu.Lock()
+	p.stalled = true
+	p.mu.Unlock()
+}
+
+// Resume forwards what a stall held, and what follows.
+func (p *Proxy) Resume() {
+	p.mu.Lock()
+	p.stalled = false
+	p.cond.Broadcast()
+	p.mu.Unlock()
+}
+
+// Held reports how many bytes a stall holds: more than zero once a
+// command was sent that the server has not seen.
+func (p *Proxy) Held() int {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.held
+}
+
+// Cut drops every connection and refuses new ones; it ends a stall.
 func (p *Proxy) Cut() {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	p.cut = true
+	p.stalled = false
+	p.cond.Broadcast()
 	for c := range p.conns {
 		c.Close()
 		delete(p.conns, c)

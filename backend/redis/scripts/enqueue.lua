@@ -1,0 +1,108 @@
+-- enqueue.lua: stores new tasks.
+--
+--   KEYS[1]  routing key (meta key of the first queue in the call)
+--   ARGV[1]  clock offset µs (see clock.lua)
+--   ARGV[2]  events channel
+--   ARGV[3]  wake channel
+--   ARGV[4]  the id index hash, "" when the caller claimed the ids itself
+--            (a cluster: see ids.go)
+--   ARGV[5]  the queue registry set, "" when the caller registered the
+--            queues itself (a cluster)
+--   ARGV[6]  number of groups; each group is one Enqueue call and is
+--            stored all or nothing
+--   then per group: the task count n, and per task: queue prefix, queue,
+--   id, state code ("p" or "s"), priority, type, the caller's created µs
+--   ("" for none), run-at µs (""), unique key (""), unique-until µs (""),
+--   field count k, then k field/value pairs for the hash.
+--
+-- Times: created is now; run-at and unique-until move by now − the
+-- caller's created, so a delay or a window keeps its length whatever the
+-- caller's clock says (with no created they are backend times already).
+--
+-- Returns per group {-1, id} when an id already exists (in any queue, or
+-- twice in the group; nothing of the group is stored), else {1, holder…}
+-- with, per task, "" when stored or the id of the task holding its
+-- unique key.
+local now = clockNow(ARGV[1])
+local nowN = tonumber(now)
+evInit(ARGV[2])
+local ids, registry = ARGV[4], ARGV[5]
+local i = 7
+local out = {}
+local idset = {} -- id, queue pairs for the id index
+local W = 11 -- values per task before its fields
+for g = 1, tonumber(ARGV[6]) do
+  local n = tonumber(ARGV[i]); i = i + 1
+  local starts, res, seen, held = {}, {1}, {}, {}
+  local dup = nil
+  for j = 1, n do
+    starts[j] = i
+    local id = ARGV[i + 2]
+    if not dup and (seen[id] or (ids ~= '' and redis.call('HEXISTS', ids, id) == 1)) then dup = id end
+    seen[id] = true
+    i = i + W + 2 * tonumber(ARGV[i + 10])
+  end
+  if dup then
+    out[g] = {-1, dup}
+  else
+    for j = 1, n do
+      local x = starts[j]
+      local pre, q, id, st, pr, ty = ARGV[x], ARGV[x + 1], ARGV[x + 2], ARGV[x + 3], ARGV[x + 4], ARGV[x + 5]
+      local created, ra, uk, uu = ARGV[x + 6], ARGV[x + 7], ARGV[x + 8], ARGV[x + 9]
+      local shift = 0
+      if created ~= '' then shift = nowN - tonumber(created) end
+      if ra ~= '' then ra = string.format('%d', tonumber(ra) + shift) end
+      if uu ~= '' then uu = string.format('%d', tonumber(uu) + shift) end
+      local holder = ''
+      local ukk = nil
+      if uk ~= '' then
+        ukk = pre .. 'u:' .. uk
+        holder = held[ukk] or ''
+        if holder == '' then
+          local h = redis.call('GET', ukk)
+          if h then
+            -- The key is held while its holder lives, is not canceled,
+            -- and its window has not closed.
+            local hf = redis.call('HMGET', pre .. 't:' .. h, 's', 'uu')
+            if hf[1] and hf[1] ~= 'x' and nowN < tonumber(hf[2] or '0') then holder = h end
+          end
+        end
+      end
+      res[j + 1] = holder
+      if holder == '' then
+        local key = pre .. 't:' .. id
+        local k = tonumber(ARGV[x + 10])
+        redis.call('HSET', key, 's', st, 'c', now, unpack(ARGV, x + W, x + W - 1 + 2 * k))
+        if ra ~= '' then redis.call('HSET', key, 'ra', ra) end
+        if ukk then
+          redis.call('HSET', key, 'uu', uu)
+          held[ukk] = id
+          -- The key outlives its window by a day: the window itself is
+          -- judged by the holder's uu, on the backend's clock.
+          local ttl = math.max(0, math.floor((tonumber(uu) - nowN) / 1000)) + 86400000
+          redis.call('SET', ukk, id, 'PX', string.format('%d', ttl))
+        end
+        if ids ~= '' then idset[#idset + 1] = id; idset[#idset + 1] = q end
+        if registry ~= '' then NEWQ[q] = true end
+        use(pre)
+        if st == 'p' then
+          toBack(pre, q, id, pr, ty)
+        else
+          zadd(pre .. 'sched', ra, id)
+          WAKE[q] = true -- idle leases recompute when to wake
+        end
+        evTask(pre, q, id)
+      end
+    end
+    out[g] = res
+    -- Before the next group, which may hold the same ids.
+    if #idset > 0 then variadic('HSET', ids, idset); idset = {} end
+  end
+end
+if registry ~= '' then
+  local qs = {}
+  for q in pairs(NEWQ) do qs[#qs + 1] = q end
+  if #qs > 0 then redis.call('SADD', registry, unpack(qs)) end
+end
+flush(now, ARGV[3])
+return out

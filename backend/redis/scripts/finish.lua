@@ -1,0 +1,85 @@
+-- finish.lua: ends or updates leased attempts: ack, fail, release and
+-- progress, many at once (one per caller waiting at that moment).
+--
+--   KEYS[1]  routing key (meta key of the first op's queue)
+--   ARGV[1]  clock offset µs (see clock.lua)
+--   ARGV[2]  events channel
+--   ARGV[3]  wake channel
+--   ARGV[4…] ops of 9 values: kind, queue prefix, queue, id, token, secret, a1, a2, a3
+--            kind "c" ack:      a1 result JSON ("" for none)
+--            kind "f" fail:     a1 error, a2 retry delay µs (from now), a3 "1" when final
+--            kind "r" release
+--            kind "g" progress: a1 percent, a2 message
+--
+-- An op acts only when the task is processing under that token and
+-- secret. Returns per op 1 when done, 0 when the lease is not the task's
+-- current one (the caller reports ErrLeaseLost).
+local now = clockNow(ARGV[1])
+local nowN = tonumber(now)
+evInit(ARGV[2])
+local res = {}
+for i = 4, #ARGV, 9 do
+  local kind, pre, q, id, tok, sec = ARGV[i], ARGV[i + 1], ARGV[i + 2], ARGV[i + 3], ARGV[i + 4], ARGV[i + 5]
+  local key = pre .. 't:' .. id
+  if kind == 'c' then
+    -- The hot path. The attempt's worker, start and token stay in the
+    -- hash: a completed task's last attempt is read from them (record.go).
+    local f = redis.call('HMGET', key, 's', 'tk', 'ls', 'pgp', 'll')
+    if f[1] ~= 'a' or f[2] ~= tok or f[3] ~= sec then
+      res[#res + 1] = 0
+    else
+      res[#res + 1] = 1
+      local r = ARGV[i + 6]
+      if r ~= '' and f[4] then
+        redis.call('HSET', key, 's', 'c', 'ft', now, 'r', r, 'pgp', '100')
+      elseif r ~= '' then
+        redis.call('HSET', key, 's', 'c', 'ft', now, 'r', r)
+      elseif f[4] then
+        redis.call('HSET', key, 's', 'c', 'ft', now, 'pgp', '100')
+      else
+        redis.call('HSET', key, 's', 'c', 'ft', now)
+      end
+      if f[5] then redis.call('HDEL', key, 'll') end
+      zrem(pre .. 'lease', id)
+      toFinal(pre, 'completed', id, now)
+      hist(pre, 'c')
+      evTask(pre, q, id)
+    end
+  else
+    local f = redis.call('HMGET', key, 's', 'tk', 'ls', 'a', 'w', 'st', 'h', 'y', 'ma', 'dl', 'pr')
+    if f[1] ~= 'a' or f[2] ~= tok or f[3] ~= sec then
+      res[#res + 1] = 0
+    elseif kind == 'g' then
+      res[#res + 1] = 1
+      redis.call('HSET', key, 'pgp', ARGV[i + 6], 'pgm', ARGV[i + 7], 'pga', now)
+      evTask(pre, q, id)
+    else
+      res[#res + 1] = 1
+      zrem(pre .. 'lease', id)
+      redis.call('HDEL', key, 'tk', 'w', 'le', 'ls')
+      if kind == 'f' then
+        local err = ARGV[i + 6]
+        local retryAt = clockAdd(now, math.max(0, tonumber(ARGV[i + 7]) or 0))
+        local h = attemptRow(f[7], f[4], f[5], f[6], now, 'failed', err)
+        redis.call('HDEL', key, 'll')
+        if ARGV[i + 8] ~= '1' and tonumber(f[4]) < tonumber(f[9]) and (not f[10] or tonumber(retryAt) < tonumber(f[10])) then
+          redis.call('HSET', key, 's', 'r', 'ra', retryAt, 'h', h, 'e', err)
+          zadd(pre .. 'retry', retryAt, id)
+          WAKE[q] = true -- idle leases recompute when to wake
+        else
+          redis.call('HSET', key, 's', 'f', 'ft', now, 'h', h, 'e', err)
+          toFinal(pre, 'failed', id, now)
+        end
+        hist(pre, 'f')
+      else
+        local h = attemptRow(f[7], f[4], f[5], f[6], now, 'released', '')
+        redis.call('HSET', key, 's', 'p', 'a', tonumber(f[4]) - 1, 'h', h)
+        redis.call('HDEL', key, 'pgp', 'pgm', 'pga')
+        toFront(pre, q, id, f[11], f[8])
+      end
+      evTask(pre, q, id)
+    end
+  end
+end
+flush(now, ARGV[3])
+return res

@@ -1,0 +1,273 @@
+-- prelude.lua holds the helpers every task script uses. The state codes
+-- are those of record.go. Writes that many tasks of one call share — a
+-- pending line, the lease and final-state sets, the finish logs — are
+-- gathered in tables and sent as one variadic command per key
+-- (flushWrites): a redis.call from Lua costs far more than the work most
+-- commands do.
+--
+-- The line. A queue's pending tasks wait in one sorted set per task type,
+-- "pt:<type>", and "ptypes" is the set of types that have pending tasks:
+-- a Lease that takes only some types looks only at theirs, and the
+-- others keep their place. The score orders the whole queue's line:
+--
+--   (MaxPriority − priority) × 2^42 + 2^41 + seq
+--
+-- so that the highest priority comes first, and within a priority seq
+-- decides: the back counter ("sb" in meta) grows for tasks joining the
+-- back (enqueue, promotion, manual retry), the front counter ("sf")
+-- grows for tasks going to the front (release, reclaim) and is used
+-- negated. Scores stay below 2^53, exact in Lua's and Redis's doubles.
+-- Across types a Lease merges the heads of the types' sets by score.
+--
+-- A task that becomes final goes through toFinal, which files it twice:
+-- in its state's id-ordered set (read by List and the counts) and at the
+-- tail of that state's finish log, a list of (finished µs, id) pairs in
+-- the order the tasks finished (read by Purge; see purge.lua).
+local MAXPRIO = 1000
+local SEQ0 = 2199023255552 -- 2^41
+local PRIOSTEP = 4398046511104 -- 2^42
+local EV = {}
+local EVON = false
+local EVCHAN = ''
+
+local WAKE = {}
+local HIST = {}
+local ZADDS = {}   -- zset key -> {score, member, ...}
+local ZREMS = {}   -- zset key -> {member, ...}
+local LOGS = {}    -- finish log key -> {finished µs, id, ...}
+local TYPES = {}   -- queue prefix -> {type -> true}: types that got pending tasks
+local LEFT = {}    -- queue prefix -> {type -> true}: types whose pending tasks left
+local SEQB = {}    -- queue prefix -> back counter, written back by flush
+local SEQF = {}    -- queue prefix -> front counter
+local TOKC = {}    -- queue prefix -> lease token counter
+local USED = {}    -- queue prefix -> true: the queue was used (see use)
+local NEWQ = {}    -- queue names stored into, for the queue registry
+local PENDQ = {}   -- pending line key -> queue name, to wake on
+-- evInit decides whether to build events: when the channel has
+-- subscribers, or always when the channel comes as "+name" (on a
+-- cluster NUMSUB sees only this node's subscribers).
+local function evInit(chan)
+  if string.sub(chan, 1, 1) == '+' then
+    EVCHAN, EVON = string.sub(chan, 2), true
+  else
+    EVCHAN = chan
+    EVON = redis.call('PUBSUB', 'NUMSUB', chan)[2] > 0
+  end
+end
+local function ev(...)
+  if not EVON then return end
+  local n = select('#', ...)
+  local e = {...}
+  for k = 1, n do
+    if not e[k] then e[k] = '' end
+  end
+  EV[#EV + 1] = e
+end
+-- evTask sends a task's event as the task now is in its hash: ["t", id,
+-- type, queue, state, attempt, worker, result, error, progress %,
+-- progress message, progress at]. state, when given, replaces the
+-- stored one ("d" for a deleted task, read before it went).
+local function evTask(pre, q, id, state)
+  if not EVON then return end
+  local f = redis.call('HMGET', pre .. 't:' .. id, 'y', 's', 'a', 'w', 'r', 'e', 'pgp', 'pgm', 'pga')
+  local s = state or f[2]
+  local w = ''
+  if s == 'a' then w = f[4] end
+  local r = ''
+  if s == 'c' or s == 'd' then r = f[5] end
+  ev('t', id, f[1], q, s, f[3] or '0', w, r, f[6], f[7] or '', f[8], f[9])
+end
+local function zadd(key, score, member)
+  local z = ZADDS[key]
+  if not z then z = {}; ZADDS[key] = z end
+  z[#z + 1] = score
+  z[#z + 1] = member
+end
+local function zrem(key, member)
+  local z = ZREMS[key]
+  if not z then z = {}; ZREMS[key] = z end
+  z[#z + 1] = member
+end
+local function counter(cache, pre, field)
+  local v = cache[pre]
+  if not v then
+    v = tonumber(redis.call('HGET', pre .. 'meta', field) or '0')
+  end
+  v = v + 1
+  cache[pre] = v
+  return v
+end
+local function lineScore(pr, seq)
+  return string.format('%d', (MAXPRIO - (tonumber(pr) or 0)) * PRIOSTEP + SEQ0 + seq)
+end
+local function joinLine(pre, q, id, pr, ty, score)
+  local key = pre .. 'pt:' .. ty
+  zadd(key, score, id)
+  PENDQ[key] = q
+  local t = TYPES[pre]
+  if not t then t = {}; TYPES[pre] = t end
+  t[ty] = true
+end
+-- toBack and toFront make a task pending at the back or the front of its
+-- priority (the caller sets its state).
+local function toBack(pre, q, id, pr, ty)
+  joinLine(pre, q, id, pr, ty, lineScore(pr, counter(SEQB, pre, 'sb')))
+end
+local function toFront(pre, q, id, pr, ty)
+  joinLine(pre, q, id, pr, ty, lineScore(pr, -counter(SEQF, pre, 'sf')))
+end
+-- leave takes a task out of the structure of its state s.
+local function leave(pre, s, id, ty)
+  if s == 'p' then
+    zrem(pre .. 'pt:' .. ty, id)
+    local l = LEFT[pre]
+    if not l then l = {}; LEFT[pre] = l end
+    l[ty] = true
+  elseif s == 's' then
+    zrem(pre .. 'sched', id)
+  elseif s == 'r' then
+    zrem(pre .. 'retry', id)
+  elseif s == 'a' then
+    zrem(pre .. 'lease', id)
+  end
+end
+-- use records that a queue was used now (ForgetQueues reads it).
+local function use(pre)
+  USED[pre] = true
+end
+-- toFinal files a task that has just become final, at now, which must be
+-- the 'ft' the caller writes in its hash: Purge tells a live log entry
+-- from a stale one (the task was retried or deleted since) by comparing
+-- the two.
+local function toFinal(pre, set, id, now)
+  zadd(pre .. set, 0, id)
+  local key = pre .. 'fin:' .. set
+  local l = LOGS[key]
+  if not l then l = {}; LOGS[key] = l end
+  l[#l + 1] = now
+  l[#l + 1] = id
+end
+-- variadic sends cmd on key with args in chunks Lua's unpack can take.
+local function variadic(cmd, key, args)
+  local last = nil
+  for i = 1, #args, 4000 do
+    last = redis.call(cmd, key, unpack(args, i, math.min(i + 3999, #args)))
+  end
+  return last
+end
+-- appendLog appends a script's (finished µs, id) pairs, all finished at
+-- now, to a finish log in (finished, id) order: Purge takes the oldest
+-- first, by id among those that finished at once. Entries of an earlier
+-- script that finished at the same now with a larger id are taken off
+-- the tail and merged; otherwise this costs one read of the tail.
+local function appendLog(key, l, now)
+  local ids = {}
+  for i = 2, #l, 2 do ids[#ids + 1] = l[i] end
+  table.sort(ids)
+  local tail = redis.call('LRANGE', key, -2, -1)
+  while #tail == 2 and tail[1] == now and tail[2] > ids[1] do
+    ids[#ids + 1] = tail[2]
+    redis.call('RPOP', key, 2)
+    tail = redis.call('LRANGE', key, -2, -1)
+  end
+  table.sort(ids)
+  local out = {}
+  for _, id in ipairs(ids) do out[#out + 1] = now; out[#out + 1] = id end
+  -- Chunks of 4000 arguments keep the pairs whole.
+  variadic('RPUSH', key, out)
+end
+local function flushWrites(now)
+  for key, z in pairs(ZREMS) do variadic('ZREM', key, z) end
+  ZREMS = {}
+  for key, z in pairs(ZADDS) do
+    local q = PENDQ[key]
+    -- A line that was empty wakes idle workers.
+    if q and redis.call('EXISTS', key) == 0 then WAKE[q] = true end
+    variadic('ZADD', key, z)
+  end
+  ZADDS = {}
+  PENDQ = {}
+  for pre, ts in pairs(TYPES) do
+    local add = {}
+    for ty in pairs(ts) do add[#add + 1] = ty end
+    redis.call('SADD', pre .. 'ptypes', unpack(add))
+  end
+  TYPES = {}
+  for pre, ts in pairs(LEFT) do
+    for ty in pairs(ts) do
+      if redis.call('EXISTS', pre .. 'pt:' .. ty) == 0 then redis.call('SREM', pre .. 'ptypes', ty) end
+    end
+  end
+  LEFT = {}
+  for pre, v in pairs(SEQB) do redis.call('HSET', pre .. 'meta', 'sb', string.format('%d', v)) end
+  for pre, v in pairs(SEQF) do redis.call('HSET', pre .. 'meta', 'sf', string.format('%d', v)) end
+  for pre, v in pairs(TOKC) do redis.call('HSET', pre .. 'meta', 'tok', string.format('%d', v)) end
+  SEQB, SEQF, TOKC = {}, {}, {}
+  for pre in pairs(USED) do redis.call('HSET', pre .. 'meta', 'used', now) end
+  USED = {}
+  for key, l in pairs(LOGS) do appendLog(key, l, now) end
+  LOGS = {}
+end
+local function attemptRow(h, n, w, st, ft, outcome, err)
+  local row = '[' .. (tonumber(n) or 0) .. ',' .. cjson.encode(w or '') .. ',"' .. (st or '') .. '","' .. ft ..
+    '","' .. outcome .. '",' .. cjson.encode(err or '') .. ']'
+  if h and h ~= '' then return string.sub(h, 1, -2) .. ',' .. row .. ']' end
+  return '[' .. row .. ']'
+end
+local function hist(pre, kind)
+  local k = pre .. '\0' .. kind
+  HIST[k] = (HIST[k] or 0) + 1
+end
+-- flush sends the gathered writes, history counts and events, and wakes
+-- the queues in WAKE on wakechan. Scripts that never set WAKE pass no
+-- wakechan.
+local function flush(now, wakechan)
+  flushWrites(now)
+  local minute = string.format('%d', math.floor(tonumber(now) / 60000000) * 60)
+  for k, n in pairs(HIST) do
+    local z = string.find(k, '\0', 1, true)
+    redis.call('HINCRBY', string.sub(k, 1, z - 1) .. 'hist', minute .. ':' .. string.sub(k, z + 1), n)
+  end
+  HIST = {}
+  if #EV > 0 then redis.call('PUBLISH', EVCHAN, cjson.encode({now, EV})) end
+  EV = {}
+  local qs = {}
+  for q in pairs(WAKE) do qs[#qs + 1] = q end
+  if #qs > 0 and wakechan then redis.call('PUBLISH', wakechan, table.concat(qs, ',')) end
+  WAKE = {}
+end
+-- fenced reports whether an upkeep call under term may act: term "0" is
+-- unfenced; any other must be the current leadership's, unexpired. lead
+-- is the leadership hash ("" on a cluster, where the Go side checked).
+local function fenced(lead, term, now)
+  if term == '0' or lead == '' then return true end
+  local l = redis.call('HMGET', lead, 'h', 't', 'u')
+  return l[1] and l[1] ~= '' and l[2] == term and tonumber(now) < tonumber(l[3] or '0')
+end
+-- promote moves every due scheduled and retrying task of a queue to the
+-- back of its line, in (run-at, id) order, and returns how many.
+local function promote(pre, q, now)
+  local due = {}
+  for _, z in ipairs({'sched', 'retry'}) do
+    local r = redis.call('ZRANGEBYSCORE', pre .. z, '-inf', now, 'WITHSCORES', 'LIMIT', 0, 10000)
+    for i = 1, #r, 2 do
+      due[#due + 1] = {id = r[i], at = tonumber(r[i + 1]), z = z}
+    end
+  end
+  if #due == 0 then return 0 end
+  table.sort(due, function(a, b)
+    if a.at ~= b.at then return a.at < b.at end
+    return a.id < b.id
+  end)
+  for _, d in ipairs(due) do
+    local key = pre .. 't:' .. d.id
+    local f = redis.call('HMGET', key, 'pr', 'y')
+    zrem(pre .. d.z, d.id)
+    if f[2] then
+      redis.call('HSET', key, 's', 'p')
+      toBack(pre, q, d.id, f[1], f[2])
+      evTask(pre, q, d.id)
+    end
+  end
+  return #due
+end
