@@ -185,9 +185,11 @@ func (w *Worker) heartbeat(ctx context.Context) {
 	}
 	w.mu.Lock()
 	var refs []backend.LeaseRef
+	var runs []*run
 	for _, r := range w.running {
 		if !r.detached {
 			refs = append(refs, r.task.Ref())
+			runs = append(runs, r)
 		}
 	}
 	w.mu.Unlock()
@@ -196,10 +198,10 @@ func (w *Worker) heartbeat(ctx context.Context) {
 	}
 	sent := time.Now()
 	results, err := w.b.Extend(hctx, w.cfg.ID, refs, w.cfg.LeaseDuration)
-	w.mu.Lock()
-	defer w.mu.Unlock()
 	if err != nil {
 		w.log.Warn("extend leases", "err", err)
+		w.mu.Lock()
+		defer w.mu.Unlock()
 		now := time.Now()
 		for _, r := range w.running {
 			if !r.detached && !now.Before(r.expires) {
@@ -209,9 +211,25 @@ func (w *Worker) heartbeat(ctx context.Context) {
 		}
 		return
 	}
-	for _, res := range results {
-		r := w.running[res.TaskID]
-		if r == nil {
+	w.applyExtend(refs, runs, results, sent)
+}
+
+// applyExtend applies the answer of an Extend of refs, the leases of runs
+// (in the same order), sent at sent: a held lease runs on, a void one
+// cancels its handler and detaches the run so that it writes nothing.
+func (w *Worker) applyExtend(refs []backend.LeaseRef, runs []*run, results []backend.ExtendResult, sent time.Time) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if len(results) != len(refs) {
+		w.log.Error("extend leases: the backend answered for a different number of leases", "sent", len(refs), "got", len(results))
+		return
+	}
+	// Results answer the leases in the order sent, so each one is matched
+	// to its own run (its lease, token included), never to another run of
+	// the same task.
+	for i, res := range results {
+		r := runs[i]
+		if res.TaskID != refs[i].TaskID || r.detached {
 			continue
 		}
 		switch {
@@ -240,7 +258,7 @@ func (w *Worker) watchCancels(ctx context.Context) {
 			return
 		}
 		for id := range ids {
-			w.cancelRunning(id)
+			w.cancelRunning(ctx, id)
 		}
 		return
 	}
@@ -253,18 +271,40 @@ func (w *Worker) watchCancels(ctx context.Context) {
 		if e.Kind != backend.EventTaskUpdate || e.Task == nil || e.Task.State != StateCanceled {
 			continue
 		}
-		w.cancelRunning(e.Task.ID)
+		w.cancelRunning(ctx, e.Task.ID)
 	}
 }
 
-// cancelRunning cancels the handler of a task canceled elsewhere.
-func (w *Worker) cancelRunning(id string) {
+// cancelRunning cancels the handlers of a task canceled elsewhere. The
+// notice is only a hint: it may arrive after the task was retried and
+// leased to this worker again, and that newer run must go on. So the
+// runs of the task are checked with the backend, lease by lease (Extend
+// answers by token), and only those whose lease is void are canceled.
+// The scan is over the worker's running tasks, at most its concurrency.
+func (w *Worker) cancelRunning(ctx context.Context, id string) {
 	w.mu.Lock()
-	if r := w.running[id]; r != nil && !r.detached {
-		r.detached = true
-		r.cancel(ErrTaskCanceled)
+	var refs []backend.LeaseRef
+	var runs []*run
+	for k, r := range w.running {
+		if k.id == id && !r.detached {
+			refs = append(refs, r.task.Ref())
+			runs = append(runs, r)
+		}
 	}
 	w.mu.Unlock()
+	if len(refs) == 0 {
+		return
+	}
+	cctx, cancel := context.WithTimeout(ctx, w.cfg.HeartbeatInterval)
+	defer cancel()
+	sent := time.Now()
+	results, err := w.b.Extend(cctx, w.cfg.ID, refs, w.cfg.LeaseDuration)
+	if err != nil {
+		// The next heartbeat asks again.
+		w.log.Debug("check a canceled task's leases", "task", id, "err", err)
+		return
+	}
+	w.applyExtend(refs, runs, results, sent)
 }
 
 // ReclaimLoop returns expired leases to pending every interval until ctx

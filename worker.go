@@ -9,6 +9,7 @@ import (
 	"math/rand/v2"
 	"os"
 	"runtime"
+	"slices"
 	"sort"
 	"sync"
 	"time"
@@ -141,8 +142,12 @@ type Worker struct {
 
 	slots chan struct{} // one token per free slot
 
-	mu      sync.Mutex
-	running map[string]*run
+	mu sync.Mutex
+	// running holds the runs by lease, not by task id: a task canceled
+	// while its handler ignores its context, then retried, can be leased
+	// again by this worker while the first run still runs, and the two
+	// runs must not share (or delete) one entry.
+	running map[leaseKey]*run
 	started time.Time
 
 	runCtx    context.Context // parent of every handler's context
@@ -157,6 +162,14 @@ type Worker struct {
 	done      chan struct{}
 	stopErr   error
 }
+
+// leaseKey names one lease of a task: its id and fencing token.
+type leaseKey struct {
+	id    string
+	token uint64
+}
+
+func keyOf(t *TaskInfo) leaseKey { return leaseKey{id: t.ID, token: t.LeaseToken} }
 
 // run is one task being run by this worker.
 type run struct {
@@ -174,7 +187,7 @@ func NewWorker(b backend.Backend, cfg WorkerConfig) (*Worker, error) {
 		return nil, err
 	}
 	w := &Worker{b: b, cfg: cfg, log: cfg.Logger.With("worker", cfg.ID),
-		slots: make(chan struct{}, cfg.Concurrency), running: map[string]*run{},
+		slots: make(chan struct{}, cfg.Concurrency), running: map[leaseKey]*run{},
 		done: make(chan struct{}), fetchDone: make(chan struct{})}
 	if mux, ok := cfg.Handler.(*ServeMux); ok {
 		w.mux = mux
@@ -296,11 +309,12 @@ func (w *Worker) handBack() {
 func (w *Worker) info() backend.WorkerInfo {
 	w.mu.Lock()
 	running := make([]string, 0, len(w.running))
-	for id := range w.running {
-		running = append(running, id)
+	for k := range w.running {
+		running = append(running, k.id)
 	}
 	w.mu.Unlock()
 	sort.Strings(running)
+	running = slices.Compact(running) // two runs of one task list it once
 	host, _ := os.Hostname()
 	var types []string
 	if w.mux != nil {
@@ -400,8 +414,9 @@ func (w *Worker) fetchLoop(ctx context.Context) {
 func (w *Worker) start(t *TaskInfo) {
 	ctx, cancel := context.WithCancelCause(w.runCtx)
 	r := &run{task: t, cancel: cancel, expires: t.LeaseExpiresAt}
+	key := keyOf(t)
 	w.mu.Lock()
-	w.running[t.ID] = r
+	w.running[key] = r
 	w.mu.Unlock()
 	w.handlers.Add(1)
 	go func() {
@@ -410,7 +425,7 @@ func (w *Worker) start(t *TaskInfo) {
 		defer cancel(nil)
 		w.execute(ctx, r)
 		w.mu.Lock()
-		delete(w.running, t.ID)
+		delete(w.running, key)
 		w.mu.Unlock()
 	}()
 }
