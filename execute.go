@@ -79,34 +79,21 @@ func (w *Worker) execute(ctx context.Context, r *run) {
 	}
 	octx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	if err == nil {
-		raw, merr := marshalResult(result)
-		if merr != nil {
-			err = SkipRetry(merr)
-		} else {
-			ackErr := w.b.Ack(octx, t.Ref(), raw)
-			w.report("ack", t, ackErr)
-			if obs != nil {
-				obs.AttemptFinished(ctx, t, AttemptResult{Outcome: recordedOutcome(OutcomeCompleted, ackErr), Duration: elapsed})
-			}
-			if w.log.Enabled(ctx, slog.LevelDebug) { // the arguments would allocate even when dropped
-				w.log.Debug("task completed", "task", t.ID, "type", t.Type, "elapsed", elapsed)
-			}
-			return
-		}
+	rec, recErr := FinishAttempt(octx, w.b, t.Ref(), t, AttemptReport{Err: err, Result: result,
+		Backoff: w.mux.BackoffFor(t.Type, w.cfg.Backoff)})
+	if rec.Err == nil {
+		w.report("ack", t, recErr)
+	} else {
+		w.report("fail", t, recErr)
 	}
-	backoff := w.cfg.Backoff
-	if tt != nil && tt.Backoff != nil {
-		backoff = tt.Backoff
-	}
-	f := backend.Failure{Error: err.Error(), Final: errors.Is(err, ErrSkipRetry),
-		RetryAt: time.Now().Add(backoff(t.Attempt+1, err)).UTC()}
-	failErr := w.b.Fail(octx, t.Ref(), f)
-	w.report("fail", t, failErr)
 	if obs != nil {
-		obs.AttemptFinished(ctx, t, AttemptResult{Outcome: recordedOutcome(FailOutcome(t, f), failErr), Err: err, Duration: elapsed})
+		obs.AttemptFinished(ctx, t, AttemptResult{Outcome: rec.Outcome, Err: rec.Err, Duration: elapsed})
 	}
-	w.log.Info("task attempt failed", "task", t.ID, "type", t.Type, "attempt", t.Attempt, "err", err)
+	if rec.Err != nil {
+		w.log.Info("task attempt failed", "task", t.ID, "type", t.Type, "attempt", t.Attempt, "err", rec.Err)
+	} else if w.log.Enabled(ctx, slog.LevelDebug) { // the arguments would allocate even when dropped
+		w.log.Debug("task completed", "task", t.ID, "type", t.Type, "elapsed", elapsed)
+	}
 }
 
 func (w *Worker) release(t *TaskInfo) {

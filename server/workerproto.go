@@ -436,7 +436,7 @@ func (s *Server) ackTask(w http.ResponseWriter, r *http.Request) {
 	if string(result) == "null" {
 		result = nil
 	}
-	if err := s.client.Backend().Ack(r.Context(), ref, result); err != nil {
+	if _, err := taskmill.FinishAttempt(r.Context(), s.client.Backend(), ref, t, taskmill.AttemptReport{Result: result}); err != nil {
 		s.fail(w, r, err)
 		return
 	}
@@ -471,31 +471,21 @@ func (s *Server) failTask(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, err)
 		return
 	}
-	now := time.Now().UTC()
-	retryAfter := req.RetryAfter.Std()
-	if retryAfter == 0 {
-		backoff := taskmill.DefaultBackoff
-		if s.cfg.Types != nil {
-			if tt, ok := s.cfg.Types.Lookup(t.Type); ok && tt.Backoff != nil {
-				backoff = tt.Backoff
-			}
-		}
-		retryAfter = backoff(t.Attempt+1, errors.New(req.Error))
-	}
-	f := backend.Failure{Error: req.Error, Final: req.Final, RetryAt: now.Add(retryAfter)}
-	if err := s.client.Backend().Fail(r.Context(), ref, f); err != nil {
+	// The same outcome rule as the Go worker: the type's backoff unless
+	// the worker asks for a wait, the retry-or-dead-letter decision by
+	// backend.Failure.Retries.
+	attemptErr := errors.New(req.Error)
+	rec, err := taskmill.FinishAttempt(r.Context(), s.client.Backend(), ref, t, taskmill.AttemptReport{
+		Err: attemptErr, Final: req.Final, RetryIn: req.RetryAfter.Std(), Backoff: s.cfg.Types.BackoffFor(t.Type, nil)})
+	if err != nil {
 		s.fail(w, r, err)
 		return
 	}
-	// Where the task went follows from the task as leased, by the rule
-	// every backend applies; reading it back would cost a call and could
-	// see a later lease's state.
-	outcome := taskmill.FailOutcome(t, f)
 	out := apiclient.AttemptOutcome{ID: t.ID, State: backend.StateFailed}
-	if outcome == taskmill.OutcomeRetrying {
-		out.State, out.RunAt = backend.StateRetrying, f.RetryAt
+	if rec.Outcome == taskmill.OutcomeRetrying {
+		out.State, out.RunAt = backend.StateRetrying, time.Now().UTC().Add(rec.RetryIn)
 	}
-	s.attemptDone(r.Context(), t, outcome, errors.New(req.Error))
+	s.attemptDone(r.Context(), t, rec.Outcome, attemptErr)
 	writeJSON(w, http.StatusOK, out)
 }
 
