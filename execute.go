@@ -316,7 +316,7 @@ func reclaimLoop(ctx context.Context, b backend.Backend, every time.Duration, lo
 			return
 		case <-tick.C:
 		}
-		n, err := b.Reclaim(ctx, time.Now())
+		n, err := b.Reclaim(ctx, 0) // TODO(runtime branch): the upkeep leader's term
 		switch {
 		case err != nil && ctx.Err() == nil:
 			log.Warn("reclaim expired leases", "err", err)

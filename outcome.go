@@ -73,7 +73,7 @@ func FinishAttempt(ctx context.Context, b backend.Backend, ref backend.LeaseRef,
 	failErr := b.Fail(ctx, ref, f)
 	rec := AttemptRecord{Outcome: recordedOutcome(FailOutcome(t, f), failErr), Err: err}
 	if rec.Outcome == OutcomeRetrying {
-		rec.RetryIn = failureRetryIn(f)
+		rec.RetryIn = f.RetryIn
 	}
 	return rec, failErr
 }
@@ -89,7 +89,7 @@ func FailureOf(t *TaskInfo, err error, retryIn time.Duration, backoff BackoffFun
 		}
 		retryIn = backoff(t.Attempt+1, err)
 	}
-	return newFailure(err.Error(), errors.Is(err, ErrSkipRetry), retryIn)
+	return backend.Failure{Error: err.Error(), Final: errors.Is(err, ErrSkipRetry), RetryIn: retryIn}
 }
 
 // BackoffFor returns the backoff of the task type typ when it sets one,
@@ -106,11 +106,3 @@ func (m *ServeMux) BackoffFor(typ string, fallback BackoffFunc) BackoffFunc {
 	}
 	return fallback
 }
-
-// newFailure builds a backend.Failure; the one place that knows how the
-// backend takes the retry time.
-func newFailure(msg string, final bool, retryIn time.Duration) backend.Failure {
-	return backend.Failure{Error: msg, Final: final, RetryAt: time.Now().Add(retryIn).UTC()}
-}
-
-func failureRetryIn(f backend.Failure) time.Duration { return time.Until(f.RetryAt) }

@@ -36,7 +36,7 @@ func TestFailureOf(t *testing.T) {
 			if f.Final != c.final || f.Error != c.err.Error() {
 				t.Fatalf("failure %+v, want final %v and the error's text", f, c.final)
 			}
-			got := time.Until(f.RetryAt)
+			got := f.RetryIn
 			if c.wantRetry > 0 && (got > c.wantRetry || got < c.wantRetry-time.Second) {
 				t.Fatalf("retry in %s, want %s", got, c.wantRetry)
 			}

@@ -218,7 +218,7 @@ func (s *Server) workerUnregister(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, err)
 		return
 	}
-	if err := s.client.Backend().Unregister(r.Context(), id); err != nil {
+	if err := s.client.Backend().Unregister(r.Context(), id, ""); err != nil { // TODO(runtime branch): the worker's secret
 		s.fail(w, r, err)
 		return
 	}
@@ -316,7 +316,7 @@ func (s *Server) releaseAll(tasks []*backend.Task) {
 // same outcome as a Go worker whose ServeMux has no handler for the type.
 func (s *Server) failUnhandled(ctx context.Context, workerID string, t *backend.Task) {
 	msg := "no handler registered for task type " + strconv.Quote(t.Type) + " on worker " + workerID
-	err := s.client.Backend().Fail(context.WithoutCancel(ctx), t.Ref(), backend.Failure{Error: msg, Final: true, RetryAt: time.Now().UTC()})
+	err := s.client.Backend().Fail(context.WithoutCancel(ctx), t.Ref(), backend.Failure{Error: msg, Final: true})
 	if err != nil && !errors.Is(err, backend.ErrLeaseLost) {
 		s.log.Warn("fail a task of a type the worker does not handle", "task", t.ID, "err", err)
 	}
