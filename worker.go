@@ -2,6 +2,7 @@ package taskmill
 
 import (
 	"context"
+	crand "crypto/rand"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -138,6 +139,9 @@ type Worker struct {
 	b   backend.Backend
 	cfg WorkerConfig
 	log *slog.Logger
+	// secret binds the worker's id in the registry to this process: a
+	// heartbeat or unregister of the id with another secret is refused.
+	secret string
 	mux *ServeMux // cfg.Handler when it is a mux
 
 	slots chan struct{} // one token per free slot
@@ -186,7 +190,7 @@ func NewWorker(b backend.Backend, cfg WorkerConfig) (*Worker, error) {
 	if err := cfg.validate(); err != nil {
 		return nil, err
 	}
-	w := &Worker{b: b, cfg: cfg, log: cfg.Logger.With("worker", cfg.ID),
+	w := &Worker{b: b, cfg: cfg, log: cfg.Logger.With("worker", cfg.ID), secret: crand.Text(),
 		slots: make(chan struct{}, cfg.Concurrency), running: map[leaseKey]*run{},
 		done: make(chan struct{}), fetchDone: make(chan struct{})}
 	if mux, ok := cfg.Handler.(*ServeMux); ok {
@@ -274,7 +278,7 @@ func (w *Worker) Stop(ctx context.Context) error {
 		w.bgDone.Wait()
 		uctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
 		defer cancel()
-		if err := w.b.Unregister(uctx, w.cfg.ID, ""); err != nil { // TODO(runtime branch): the worker's secret
+		if err := w.b.Unregister(uctx, w.cfg.ID, w.secret); err != nil {
 			w.stopErr = fmt.Errorf("unregister worker %s: %w", w.cfg.ID, err)
 		}
 		w.log.Info("worker stopped")
@@ -321,7 +325,7 @@ func (w *Worker) info() backend.WorkerInfo {
 		types = w.mux.TypeNames()
 	}
 	return backend.WorkerInfo{ID: w.cfg.ID, Host: host, PID: os.Getpid(), Queues: w.queueNames(), Types: types,
-		Concurrency: w.cfg.Concurrency, Running: running, StartedAt: w.started}
+		Concurrency: w.cfg.Concurrency, Running: running, StartedAt: w.started, Secret: w.secret}
 }
 
 func (w *Worker) queueNames() []string {
