@@ -25,7 +25,8 @@ type WorkerConfig struct {
 	ID string
 	// Handler runs the tasks. Required. A *ServeMux also supplies each
 	// type's backoff and timeout, and the worker advertises its types so
-	// that servers accept submits of them.
+	// that servers accept submits of them, and leases only tasks of those
+	// types. Any other Handler is a catch-all: it is given every type.
 	Handler Handler
 	// Concurrency is how many tasks run at once. Default runtime.NumCPU().
 	Concurrency int
@@ -340,6 +341,18 @@ func (w *Worker) queueNames() []string {
 	return names
 }
 
+// leaseTypes is the types this worker leases: the types registered on its
+// ServeMux, read at each lease so that types registered later count; nil
+// (every type) when its Handler is not a ServeMux, a catch-all that runs
+// whatever it is given. A task of a type no worker runs therefore waits
+// for a worker that can run it instead of failing for want of a handler.
+func (w *Worker) leaseTypes() []string {
+	if w.mux == nil {
+		return nil
+	}
+	return w.mux.TypeNames()
+}
+
 // queueOrder returns the order to take from for one lease: the strict
 // order, or a weighted random permutation (a queue with twice the weight
 // comes first twice as often).
@@ -389,8 +402,22 @@ func (w *Worker) fetchLoop(ctx context.Context) {
 				break more
 			}
 		}
+		types := w.leaseTypes()
+		if types != nil && len(types) == 0 {
+			// A ServeMux with no types yet runs nothing; an empty list
+			// would mean every type to the backend.
+			for range free {
+				w.slots <- struct{}{}
+			}
+			select {
+			case <-time.After(time.Second):
+				continue
+			case <-ctx.Done():
+				return
+			}
+		}
 		tasks, err := w.b.Lease(ctx, backend.LeaseRequest{WorkerID: w.cfg.ID, Queues: w.queueOrder(),
-			Max: free, LeaseFor: w.cfg.LeaseDuration, Wait: 5 * time.Second})
+			Types: types, Max: free, LeaseFor: w.cfg.LeaseDuration, Wait: 5 * time.Second})
 		if err != nil && ctx.Err() == nil {
 			w.log.Warn("lease", "err", err)
 		}
