@@ -143,7 +143,7 @@ type Worker struct {
 	// secret binds the worker's id in the registry to this process: a
 	// heartbeat or unregister of the id with another secret is refused.
 	secret string
-	mux *ServeMux // cfg.Handler when it is a mux
+	mux    *ServeMux // cfg.Handler when it is a mux
 
 	slots chan struct{} // one token per free slot
 
