@@ -134,6 +134,12 @@ type QueueView struct {
 	ThroughputPerMin float64 `json:"throughput_per_min"`
 	FailureRate      float64 `json:"failure_rate"`
 	WindowMinutes    int     `json:"window_minutes"`
+	// Served is true when a live worker takes from the queue.
+	Served bool `json:"served"`
+	// UnservedTypes lists the types of the queue's pending tasks that no
+	// live worker taking from the queue runs: they wait until one comes
+	// (among the newest 1000 pending tasks; empty when all are served).
+	UnservedTypes []string `json:"unserved_types"`
 }
 
 // QueueList answers GET /api/queues.
