@@ -293,38 +293,3 @@ func (w *Worker) cancelRunning(ctx context.Context, id string) {
 	}
 	w.applyExtend(refs, runs, results, sent)
 }
-
-// ReclaimLoop returns expired leases to pending every interval until ctx
-// ends. Workers run it; a server with no workers should run it too, so
-// that any live process recovers a dead worker's tasks.
-func ReclaimLoop(ctx context.Context, b backend.Backend, every time.Duration, log *slog.Logger) {
-	reclaimLoop(ctx, b, every, log, nil)
-}
-
-// ReclaimLoopObserved is ReclaimLoop that also tells obs how many leases
-// it reclaimed.
-func ReclaimLoopObserved(ctx context.Context, b backend.Backend, every time.Duration, log *slog.Logger, obs Observer) {
-	reclaimLoop(ctx, b, every, log, obs)
-}
-
-func reclaimLoop(ctx context.Context, b backend.Backend, every time.Duration, log *slog.Logger, obs Observer) {
-	tick := time.NewTicker(every)
-	defer tick.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-tick.C:
-		}
-		n, err := b.Reclaim(ctx, 0) // TODO(runtime branch): the upkeep leader's term
-		switch {
-		case err != nil && ctx.Err() == nil:
-			log.Warn("reclaim expired leases", "err", err)
-		case n > 0:
-			log.Info("reclaimed expired leases", "tasks", n)
-			if obs != nil {
-				obs.LeasesReclaimed(n)
-			}
-		}
-	}
-}

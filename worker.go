@@ -42,8 +42,13 @@ type WorkerConfig struct {
 	// HeartbeatInterval is how often leases are extended and the worker's
 	// registry entry refreshed. Default LeaseDuration/3.
 	HeartbeatInterval time.Duration
-	// ReclaimInterval is how often this worker returns other workers'
-	// expired leases to pending. Default 1s; negative turns it off.
+	// ReclaimInterval is how often expired leases of dead workers are
+	// taken back while this worker leads upkeep. Every worker is a
+	// candidate for upkeep leadership (StartUpkeep with reclaim,
+	// promotion and history pruning), so a deployment of workers alone
+	// still recovers a dead worker's tasks. Default 1s; negative: this
+	// worker is no candidate (its process runs StartUpkeep itself, as
+	// taskmill serve and taskmill worker do).
 	ReclaimInterval time.Duration
 	// ShutdownTimeout is how long Stop waits for running handlers when its
 	// context has no deadline. Default 30s.
@@ -228,10 +233,13 @@ func (w *Worker) Start(ctx context.Context) error {
 		go w.heartbeatLoop(bgCtx)
 		go w.watchCancels(bgCtx)
 		if w.cfg.ReclaimInterval > 0 {
+			up := StartUpkeep(bgCtx, w.b, UpkeepConfig{ID: w.cfg.ID, LeaderTTL: w.cfg.LeaseDuration,
+				ReclaimInterval: w.cfg.ReclaimInterval, Observer: w.cfg.Observer, Logger: w.log})
 			w.bgDone.Add(1)
 			go func() {
 				defer w.bgDone.Done()
-				reclaimLoop(bgCtx, w.b, w.cfg.ReclaimInterval, w.log, w.cfg.Observer)
+				<-bgCtx.Done()
+				up.Stop()
 			}()
 		}
 		go func() {
