@@ -365,7 +365,7 @@ func parseToken(field, cred string) (uint64, string, error) {
 	tok, secret, _ := strings.Cut(cred, ".")
 	n, err := strconv.ParseUint(tok, 10, 64)
 	if err != nil || n == 0 || len(secret) > 128 {
-		return 0, "", taskmill.Invalid(field, "format", "must be the lease_token string the lease gave you, unchanged")
+		return 0, "", taskmill.Invalid(field, "type", "must be the lease_token string the lease gave you, unchanged")
 	}
 	return n, secret, nil
 }

@@ -30,7 +30,7 @@
 // ID, Type or Queue; Priority outside 0..MaxPriority; MaxAttempts < 1;
 // State other than pending or scheduled; scheduled with a zero RunAt),
 // ErrDuplicate for an ID that exists (any queue, any state) or appears
-// twice in the call. The fields the state machine owns are reset on
+// twice in the call; when both apply, ErrInvalid. The fields the state machine owns are reset on
 // entry: Attempt, LeaseLosses, WorkerID, LeaseToken, LeaseSecret,
 // LeaseExpiresAt, StartedAt, FinishedAt, Result, LastError, Attempts and
 // Progress. A pending task gets a RunAt only if the caller gave one
