@@ -3,32 +3,14 @@ package taskmill_test
 import (
 	"context"
 	"errors"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/taskmill/taskmill"
 	"github.com/taskmill/taskmill/backend"
+	"github.com/taskmill/taskmill/backend/backendtest"
 	"github.com/taskmill/taskmill/backend/model"
 )
-
-// testClock is a clock a test moves by hand.
-type testClock struct {
-	mu  sync.Mutex
-	now time.Time
-}
-
-func (c *testClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.now
-}
-
-func (c *testClock) Advance(d time.Duration) {
-	c.mu.Lock()
-	c.now = c.now.Add(d)
-	c.mu.Unlock()
-}
 
 // finishAll leases every pending task of the default queue and acks it
 // (type "ok") or fails it for good (any other type).
@@ -56,7 +38,7 @@ func finishAll(t *testing.T, b backend.Backend) {
 // exactly the states whose retention has run out, in batches: ages are
 // the backend's, not this host's.
 func TestPurgeOnceHonoursEachStatesRetention(t *testing.T) {
-	clock := &testClock{now: time.Date(2030, 1, 2, 3, 4, 5, 0, time.UTC)}
+	clock := backendtest.NewClock(time.Time{})
 	b := model.New(model.Options{Clock: clock})
 	defer b.Close()
 	client := taskmill.NewClient(b, taskmill.ClientConfig{})
