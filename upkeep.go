@@ -21,8 +21,10 @@ type UpkeepConfig struct {
 	// ID names this process among the candidates. Default host-pid-random.
 	ID string
 	// LeaderTTL is how long leadership lasts without a renewal: when the
-	// leader dies another process takes over within LeaderTTL·4/3.
-	// Default 15s.
+	// leader dies another process takes over within LeaderTTL·4/3. Keep
+	// it well under the workers' lease duration (a third of it, as
+	// LeaderTTLFor gives), so that a dead leader's successor reclaims the
+	// dead workers' leases as they expire. Default 5s.
 	LeaderTTL time.Duration
 	// ReclaimInterval is how often expired leases of dead workers are
 	// taken back (their tasks run again, the attempt not spent). Default 1s.
@@ -56,7 +58,7 @@ func (c UpkeepConfig) withDefaults() UpkeepConfig {
 		c.ID = fmt.Sprintf("%s-%d-%s", host, os.Getpid(), uuid.NewString()[:8])
 	}
 	if c.LeaderTTL <= 0 {
-		c.LeaderTTL = 15 * time.Second
+		c.LeaderTTL = 5 * time.Second
 	}
 	if c.ReclaimInterval <= 0 {
 		c.ReclaimInterval = time.Second
@@ -149,6 +151,14 @@ func StartUpkeep(ctx context.Context, b backend.Backend, cfg UpkeepConfig) *Upke
 		u.r.Run(ctx)
 	}()
 	return u
+}
+
+// LeaderTTLFor returns the upkeep leadership TTL that suits workers whose
+// leases last lease: a third of it, at least 100ms. A leader that dies is
+// then replaced (in LeaderTTL·4/3) before the leases it would have
+// reclaimed expire.
+func LeaderTTLFor(lease time.Duration) time.Duration {
+	return max(lease/3, 100*time.Millisecond)
 }
 
 func wrapUpkeep(what string, err error) error {

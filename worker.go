@@ -233,7 +233,7 @@ func (w *Worker) Start(ctx context.Context) error {
 		go w.heartbeatLoop(bgCtx)
 		go w.watchCancels(bgCtx)
 		if w.cfg.ReclaimInterval > 0 {
-			up := StartUpkeep(bgCtx, w.b, UpkeepConfig{ID: w.cfg.ID, LeaderTTL: w.cfg.LeaseDuration,
+			up := StartUpkeep(bgCtx, w.b, UpkeepConfig{ID: w.cfg.ID, LeaderTTL: LeaderTTLFor(w.cfg.LeaseDuration),
 				ReclaimInterval: w.cfg.ReclaimInterval, Observer: w.cfg.Observer, Logger: w.log})
 			w.bgDone.Add(1)
 			go func() {

@@ -168,7 +168,7 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	// leadership; the elected one reclaims, promotes, purges and fires the
 	// schedules, so a server with no workers still recovers the tasks of
 	// workers that died.
-	up := taskmill.StartUpkeep(context.WithoutCancel(ctx), b, taskmill.UpkeepConfig{LeaderTTL: c.worker.leaseDuration,
+	up := taskmill.StartUpkeep(context.WithoutCancel(ctx), b, taskmill.UpkeepConfig{LeaderTTL: taskmill.LeaderTTLFor(c.worker.leaseDuration),
 		Retention: *c.retention, ForgetQueuesAfter: c.upkeep.forgetQueuesAfter, Scheduler: sched,
 		Observer: base.Observer, Logger: log})
 	stopBackground := up.Stop

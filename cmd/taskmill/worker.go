@@ -126,7 +126,7 @@ func runWorker(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	if err != nil {
 		return err
 	}
-	up := taskmill.StartUpkeep(context.WithoutCancel(ctx), b, taskmill.UpkeepConfig{ID: w.ID(), LeaderTTL: cfg.LeaseDuration,
+	up := taskmill.StartUpkeep(context.WithoutCancel(ctx), b, taskmill.UpkeepConfig{ID: w.ID(), LeaderTTL: taskmill.LeaderTTLFor(cfg.LeaseDuration),
 		Retention: *c.retention, ForgetQueuesAfter: c.upkeep.forgetQueuesAfter, Scheduler: sched, Observer: observer, Logger: log})
 	defer up.Stop()
 	// The worker stops itself when ctx ends (a signal) or when asked
