@@ -44,7 +44,8 @@ type UpkeepConfig struct {
 	// queues are never forgotten (DELETE /api/queues/{name} still works).
 	ForgetQueuesAfter time.Duration
 	// Scheduler, when set, fires its schedules while this process leads;
-	// the firings missed while no process led are caught up (each once).
+	// the firings of the last 30 s (or three LeaderTTLs) missed while no
+	// process led are caught up when one takes over (each once).
 	Scheduler *Scheduler
 	// Observer is told how many leases the leader reclaims. Optional.
 	Observer Observer
@@ -135,9 +136,10 @@ func StartUpkeep(ctx context.Context, b backend.Backend, cfg UpkeepConfig) *Upke
 		}})
 	}
 	if s := cfg.Scheduler; s != nil && len(s.items) > 0 {
-		// Firings missed during a change of leader (at most about two
-		// terms) are caught up; their unique keys make each one task.
-		catchUp := 2 * cfg.LeaderTTL
+		// Firings missed during a change of leader (about LeaderTTL·4/3,
+		// more on a loaded machine) are caught up, with a wide margin;
+		// their unique keys make each one task.
+		catchUp := max(3*cfg.LeaderTTL, 30*time.Second)
 		jobs = append(jobs, upkeep.Job{Name: "schedules", Run: func(ctx context.Context, term uint64) error {
 			s.lead(ctx, catchUp)
 			return nil
