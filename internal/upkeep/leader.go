@@ -3,6 +3,10 @@
 // schedule firing) on one elected leader among the processes that share a
 // backend.
 //
+// A backend whose Lead answers errors.ErrUnsupported has no leadership:
+// then every candidate runs the jobs unfenced (term 0), and a job the
+// backend does not support ends quietly.
+//
 // Every process runs a candidate: it asks the backend for leadership
 // (Backend.Lead) every TTL/3. The one that holds it runs the jobs, each
 // call carrying the leadership's term; the backend refuses a term that is
@@ -142,6 +146,15 @@ func (r *Runner) Run(ctx context.Context) {
 		l, err := r.e.Lead(lctx, r.cfg.Holder, r.cfg.TTL)
 		cancel()
 		switch {
+		case errors.Is(err, errors.ErrUnsupported):
+			// A backend without leadership: every process does the upkeep,
+			// unfenced (term 0), as before leadership existed.
+			r.log.Warn("the backend has no upkeep leadership; this process runs upkeep unfenced", "err", err)
+			stop("no leadership")
+			term = 0
+			stopJobs = r.startJobs(ctx, 0)
+			<-ctx.Done()
+			return
 		case err != nil:
 			if ctx.Err() != nil {
 				return
@@ -224,6 +237,9 @@ func (r *Runner) check(ctx context.Context, j Job, err error) bool {
 		}
 		return false
 	case ctx.Err() != nil:
+		return false
+	case errors.Is(err, errors.ErrUnsupported):
+		r.log.Info("upkeep job not supported by the backend; it stops", "job", j.Name, "err", err)
 		return false
 	}
 	r.log.Warn("upkeep job", "job", j.Name, "err", err)

@@ -146,3 +146,39 @@ func TestOneLeaderAndTakeover(t *testing.T) {
 		return false
 	})
 }
+
+// noLeadership is a backend without leadership.
+type noLeadership struct{}
+
+func (noLeadership) Lead(context.Context, string, time.Duration) (backend.Leadership, error) {
+	return backend.Leadership{}, fmt.Errorf("lead: %w", errors.ErrUnsupported)
+}
+func (noLeadership) Resign(context.Context, string, uint64) error { return errors.ErrUnsupported }
+
+// TestWithoutLeadership: on a backend without leadership every candidate
+// runs the jobs unfenced (term 0); a job the backend does not support
+// stops instead of failing every round.
+func TestWithoutLeadership(t *testing.T) {
+	var terms, unsupported atomic.Int64
+	terms.Store(-1)
+	jobs := []upkeep.Job{
+		{Name: "reclaim", Every: time.Millisecond, Run: func(_ context.Context, term uint64) error {
+			terms.Store(int64(term))
+			return nil
+		}},
+		{Name: "promote", Every: time.Millisecond, Run: func(context.Context, uint64) error {
+			unsupported.Add(1)
+			return errors.ErrUnsupported
+		}},
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	r := upkeep.New(noLeadership{}, upkeep.Config{Holder: "p", TTL: time.Second, Jobs: jobs})
+	done := make(chan struct{})
+	go func() { defer close(done); r.Run(ctx) }()
+	await(t, "the job runs unfenced", func() bool { return terms.Load() == 0 })
+	cancel()
+	<-done
+	if n := unsupported.Load(); n != 1 {
+		t.Fatalf("the unsupported job ran %d times, want once", n)
+	}
+}
