@@ -75,6 +75,7 @@ func Run(t *testing.T, newBackend NewBackend) {
 		{"WorkerExpires", testWorkerExpires},
 		{"Events", testEvents},
 	}
+	tests = append(tests, contractTests...)
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			clock := NewClock(time.Time{})
@@ -105,7 +106,8 @@ func runAt(at time.Time) taskOpt {
 	return func(t *backend.Task) { t.RunAt, t.State = at.UTC(), backend.StateScheduled }
 }
 func unique(key string, window time.Duration) taskOpt {
-	return func(t *backend.Task) { t.UniqueKey, t.UniqueUntil = key, time.Now().Add(window).UTC() }
+	// The window is on the caller's clock, counted from CreatedAt.
+	return func(t *backend.Task) { t.UniqueKey, t.UniqueUntil = key, t.CreatedAt.Add(window) }
 }
 
 // task0Now is the caller's clock: real time, far from the test clock, so
@@ -973,8 +975,9 @@ func testEvents(t *testing.T, b backend.Backend) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	// Subscriptions may take a moment to become live (pub/sub).
-	clockOf(b).Advance(100 * time.Millisecond)
+	// Subscriptions may take a moment to become live (pub/sub). The
+	// sleep does not decide the result: events must then arrive.
+	time.Sleep(100 * time.Millisecond)
 	task := newTask()
 	enqueue(t, b, task)
 	l := leaseOne(t, b)

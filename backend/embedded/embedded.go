@@ -187,6 +187,9 @@ type txn struct {
 	now time.Time
 	w   *write
 	b   *Backend
+	// used holds the queues whose use this transaction recorded already:
+	// a group of a thousand submits to one queue writes its record once.
+	used map[string]bool
 }
 
 // fenced fails with ErrNotLeader when term is not 0 and not the current
@@ -251,8 +254,9 @@ func (b *Backend) commit(batch []*write) {
 	errs := make([]error, len(batch))
 	err := b.db.Update(func(btx *bolt.Tx) error {
 		now := b.now()
+		used := map[string]bool{}
 		for i, w := range batch {
-			errs[i] = w.fn(&txn{Tx: btx, now: now, w: w, b: b})
+			errs[i] = w.fn(&txn{Tx: btx, now: now, w: w, b: b, used: used})
 			if errs[i] != nil {
 				if !refusal(errs[i]) && len(batch) > 1 {
 					return errRerun

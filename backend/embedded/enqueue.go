@@ -46,6 +46,7 @@ func (b *Backend) Enqueue(ctx context.Context, tasks []*backend.Task) ([]backend
 			}
 			batchKeys[k] = t.ID
 		}
+		used := map[string]bool{}
 		for i, t := range admitted {
 			if results[i].Duplicate {
 				continue
@@ -55,8 +56,11 @@ func (b *Backend) Enqueue(ctx context.Context, tasks []*backend.Task) ([]backend
 					return err
 				}
 			}
-			if err := useQueue(tx, t.Queue); err != nil {
-				return err
+			if !used[t.Queue] {
+				used[t.Queue] = true
+				if err := useQueue(tx, t.Queue); err != nil {
+					return err
+				}
 			}
 			if err := save(tx, t, ""); err != nil {
 				return err

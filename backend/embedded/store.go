@@ -419,8 +419,13 @@ type queueRecord struct {
 	Used time.Time `json:"used,omitzero"`
 }
 
-// useQueue makes the queue known and records its use now.
+// useQueue makes the queue known and records its use now, once per
+// transaction.
 func useQueue(tx *txn, queue string) error {
+	if tx.used[queue] {
+		return nil
+	}
+	tx.used[queue] = true
 	q, _ := getQueue(tx.Tx, queue)
 	q.Used = tx.now
 	return putQueue(tx, queue, q)
