@@ -10,6 +10,8 @@ import (
 	"github.com/taskmill/taskmill/backend"
 	"github.com/taskmill/taskmill/backend/embedded"
 	"github.com/taskmill/taskmill/backend/model"
+	"github.com/taskmill/taskmill/backend/redis"
+	"github.com/taskmill/taskmill/internal/testredis"
 )
 
 // TestWorkersLeaseOnlyTheirTypes: a worker that handles only "a" and one
@@ -17,28 +19,46 @@ import (
 // completes, run by the worker of its type, and none fails for want of a
 // handler (issue #10, "Workers take only what they can run").
 func TestWorkersLeaseOnlyTheirTypes(t *testing.T) {
+	// connect returns a function that opens a connection to one store:
+	// on Redis each worker gets its own, as separate processes would.
 	for _, k := range []struct {
-		name string
-		open func(t *testing.T) backend.Backend
+		name    string
+		connect func(t *testing.T) func() backend.Backend
 	}{
-		{"model", func(t *testing.T) backend.Backend { return model.New(model.Options{}) }},
-		{"embedded", func(t *testing.T) backend.Backend {
+		{"model", func(t *testing.T) func() backend.Backend {
+			m := model.New(model.Options{})
+			t.Cleanup(func() { m.Close() })
+			return func() backend.Backend { return m }
+		}},
+		{"embedded", func(t *testing.T) func() backend.Backend {
 			b, err := embedded.Open(t.TempDir(), embedded.Options{})
 			if err != nil {
 				t.Fatal(err)
 			}
-			return b
+			t.Cleanup(func() { b.Close() })
+			return func() backend.Backend { return b }
+		}},
+		{"redis", func(t *testing.T) func() backend.Backend {
+			srv := testredis.Start(t, testredis.Options{})
+			return func() backend.Backend {
+				b, err := redis.Open(context.Background(), srv.URL(), redis.Options{})
+				if err != nil {
+					t.Fatal(err)
+				}
+				t.Cleanup(func() { b.Close() })
+				return b
+			}
 		}},
 	} {
 		t.Run(k.name, func(t *testing.T) {
-			b := k.open(t)
-			t.Cleanup(func() { b.Close() })
+			connect := k.connect(t)
+			b := connect()
 			ctx := context.Background()
 			ids := map[string]string{} // worker id by type
 			for _, typ := range []string{"a", "b"} {
 				mux := taskmill.NewServeMux()
 				mux.HandleFunc(typ, func(context.Context, *taskmill.Task) (any, error) { return typ, nil })
-				w, err := taskmill.NewWorker(b, taskmill.WorkerConfig{Handler: mux, Concurrency: 2, ID: "only-" + typ,
+				w, err := taskmill.NewWorker(connect(), taskmill.WorkerConfig{Handler: mux, Concurrency: 2, ID: "only-" + typ,
 					LeaseDuration: 5 * time.Second})
 				if err != nil {
 					t.Fatal(err)
