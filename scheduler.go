@@ -273,9 +273,15 @@ func (s *Scheduler) fire(ctx context.Context, it *scheduled, due time.Time) {
 // Status lists the schedules with their next and last firing, by name.
 func (s *Scheduler) Status() []ScheduleStatus {
 	out := make([]ScheduleStatus, 0, len(s.items))
+	now := time.Now().In(s.loc)
 	for _, it := range s.items {
 		it.mu.Lock()
-		out = append(out, ScheduleStatus{Name: it.Name, Spec: it.Spec, Task: it.Task, NextRun: it.next,
+		next := it.next
+		if next.Before(now) {
+			// Not leading here: the leader fires; show when it will.
+			next = it.spec.Next(now)
+		}
+		out = append(out, ScheduleStatus{Name: it.Name, Spec: it.Spec, Task: it.Task, NextRun: next,
 			LastRun: it.lastRun, LastTask: it.lastID, LastError: it.lastErr})
 		it.mu.Unlock()
 	}
