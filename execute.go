@@ -79,34 +79,21 @@ func (w *Worker) execute(ctx context.Context, r *run) {
 	}
 	octx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	if err == nil {
-		raw, merr := marshalResult(result)
-		if merr != nil {
-			err = SkipRetry(merr)
-		} else {
-			ackErr := w.b.Ack(octx, t.Ref(), raw)
-			w.report("ack", t, ackErr)
-			if obs != nil {
-				obs.AttemptFinished(ctx, t, AttemptResult{Outcome: recordedOutcome(OutcomeCompleted, ackErr), Duration: elapsed})
-			}
-			if w.log.Enabled(ctx, slog.LevelDebug) { // the arguments would allocate even when dropped
-				w.log.Debug("task completed", "task", t.ID, "type", t.Type, "elapsed", elapsed)
-			}
-			return
-		}
+	rec, recErr := FinishAttempt(octx, w.b, t.Ref(), t, AttemptReport{Err: err, Result: result,
+		Backoff: w.mux.BackoffFor(t.Type, w.cfg.Backoff)})
+	if rec.Err == nil {
+		w.report("ack", t, recErr)
+	} else {
+		w.report("fail", t, recErr)
 	}
-	backoff := w.cfg.Backoff
-	if tt != nil && tt.Backoff != nil {
-		backoff = tt.Backoff
-	}
-	f := backend.Failure{Error: err.Error(), Final: errors.Is(err, ErrSkipRetry),
-		RetryIn: backoff(t.Attempt+1, err)}
-	failErr := w.b.Fail(octx, t.Ref(), f)
-	w.report("fail", t, failErr)
 	if obs != nil {
-		obs.AttemptFinished(ctx, t, AttemptResult{Outcome: recordedOutcome(FailOutcome(t, f), failErr), Err: err, Duration: elapsed})
+		obs.AttemptFinished(ctx, t, AttemptResult{Outcome: rec.Outcome, Err: rec.Err, Duration: elapsed})
 	}
-	w.log.Info("task attempt failed", "task", t.ID, "type", t.Type, "attempt", t.Attempt, "err", err)
+	if rec.Err != nil {
+		w.log.Info("task attempt failed", "task", t.ID, "type", t.Type, "attempt", t.Attempt, "err", rec.Err)
+	} else if w.log.Enabled(ctx, slog.LevelDebug) { // the arguments would allocate even when dropped
+		w.log.Debug("task completed", "task", t.ID, "type", t.Type, "elapsed", elapsed)
+	}
 }
 
 func (w *Worker) release(t *TaskInfo) {
@@ -185,9 +172,11 @@ func (w *Worker) heartbeat(ctx context.Context) {
 	}
 	w.mu.Lock()
 	var refs []backend.LeaseRef
+	var runs []*run
 	for _, r := range w.running {
 		if !r.detached {
 			refs = append(refs, r.task.Ref())
+			runs = append(runs, r)
 		}
 	}
 	w.mu.Unlock()
@@ -196,10 +185,10 @@ func (w *Worker) heartbeat(ctx context.Context) {
 	}
 	sent := time.Now()
 	results, err := w.b.Extend(hctx, w.cfg.ID, refs, w.cfg.LeaseDuration)
-	w.mu.Lock()
-	defer w.mu.Unlock()
 	if err != nil {
 		w.log.Warn("extend leases", "err", err)
+		w.mu.Lock()
+		defer w.mu.Unlock()
 		now := time.Now()
 		for _, r := range w.running {
 			if !r.detached && !now.Before(r.expires) {
@@ -209,9 +198,25 @@ func (w *Worker) heartbeat(ctx context.Context) {
 		}
 		return
 	}
-	for _, res := range results {
-		r := w.running[res.TaskID]
-		if r == nil {
+	w.applyExtend(refs, runs, results, sent)
+}
+
+// applyExtend applies the answer of an Extend of refs, the leases of runs
+// (in the same order), sent at sent: a held lease runs on, a void one
+// cancels its handler and detaches the run so that it writes nothing.
+func (w *Worker) applyExtend(refs []backend.LeaseRef, runs []*run, results []backend.ExtendResult, sent time.Time) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if len(results) != len(refs) {
+		w.log.Error("extend leases: the backend answered for a different number of leases", "sent", len(refs), "got", len(results))
+		return
+	}
+	// Results answer the leases in the order sent, so each one is matched
+	// to its own run (its lease, token included), never to another run of
+	// the same task.
+	for i, res := range results {
+		r := runs[i]
+		if res.TaskID != refs[i].TaskID || r.detached {
 			continue
 		}
 		switch {
@@ -240,7 +245,7 @@ func (w *Worker) watchCancels(ctx context.Context) {
 			return
 		}
 		for id := range ids {
-			w.cancelRunning(id)
+			w.cancelRunning(ctx, id)
 		}
 		return
 	}
@@ -253,51 +258,38 @@ func (w *Worker) watchCancels(ctx context.Context) {
 		if e.Kind != backend.EventTaskUpdate || e.Task == nil || e.Task.State != StateCanceled {
 			continue
 		}
-		w.cancelRunning(e.Task.ID)
+		w.cancelRunning(ctx, e.Task.ID)
 	}
 }
 
-// cancelRunning cancels the handler of a task canceled elsewhere.
-func (w *Worker) cancelRunning(id string) {
+// cancelRunning cancels the handlers of a task canceled elsewhere. The
+// notice is only a hint: it may arrive after the task was retried and
+// leased to this worker again, and that newer run must go on. So the
+// runs of the task are checked with the backend, lease by lease (Extend
+// answers by token), and only those whose lease is void are canceled.
+// The scan is over the worker's running tasks, at most its concurrency.
+func (w *Worker) cancelRunning(ctx context.Context, id string) {
 	w.mu.Lock()
-	if r := w.running[id]; r != nil && !r.detached {
-		r.detached = true
-		r.cancel(ErrTaskCanceled)
+	var refs []backend.LeaseRef
+	var runs []*run
+	for k, r := range w.running {
+		if k.id == id && !r.detached {
+			refs = append(refs, r.task.Ref())
+			runs = append(runs, r)
+		}
 	}
 	w.mu.Unlock()
-}
-
-// ReclaimLoop returns expired leases to pending every interval until ctx
-// ends. Workers run it; a server with no workers should run it too, so
-// that any live process recovers a dead worker's tasks.
-func ReclaimLoop(ctx context.Context, b backend.Backend, every time.Duration, log *slog.Logger) {
-	reclaimLoop(ctx, b, every, log, nil)
-}
-
-// ReclaimLoopObserved is ReclaimLoop that also tells obs how many leases
-// it reclaimed.
-func ReclaimLoopObserved(ctx context.Context, b backend.Backend, every time.Duration, log *slog.Logger, obs Observer) {
-	reclaimLoop(ctx, b, every, log, obs)
-}
-
-func reclaimLoop(ctx context.Context, b backend.Backend, every time.Duration, log *slog.Logger, obs Observer) {
-	tick := time.NewTicker(every)
-	defer tick.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-tick.C:
-		}
-		n, err := b.Reclaim(ctx, 0) // TODO(runtime branch): the upkeep leader's term
-		switch {
-		case err != nil && ctx.Err() == nil:
-			log.Warn("reclaim expired leases", "err", err)
-		case n > 0:
-			log.Info("reclaimed expired leases", "tasks", n)
-			if obs != nil {
-				obs.LeasesReclaimed(n)
-			}
-		}
+	if len(refs) == 0 {
+		return
 	}
+	cctx, cancel := context.WithTimeout(ctx, w.cfg.HeartbeatInterval)
+	defer cancel()
+	sent := time.Now()
+	results, err := w.b.Extend(cctx, w.cfg.ID, refs, w.cfg.LeaseDuration)
+	if err != nil {
+		// The next heartbeat asks again.
+		w.log.Debug("check a canceled task's leases", "task", id, "err", err)
+		return
+	}
+	w.applyExtend(refs, runs, results, sent)
 }

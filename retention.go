@@ -3,7 +3,6 @@ package taskmill
 import (
 	"context"
 	"fmt"
-	"log/slog"
 	"time"
 
 	"github.com/taskmill/taskmill/backend"
@@ -16,7 +15,7 @@ type Retention struct {
 	// Failed tasks are the dead-letter queue: keep them long enough for
 	// someone to look.
 	Completed, Failed, Canceled time.Duration
-	// Interval is how often a RetentionLoop purges. Default one minute.
+	// Interval is how often the upkeep leader purges. Default one minute.
 	Interval time.Duration
 	// Batch is the most tasks one backend call deletes. Default 1000.
 	Batch int
@@ -41,18 +40,13 @@ func (r Retention) withDefaults() Retention {
 const maxPurgeCalls = 100
 
 // PurgeOnce deletes every task past its retention (up to 100 batches per
-// state) and reports how many it deleted per state. Any number of
-// processes may run it at once: each deletion happens once.
-func PurgeOnce(ctx context.Context, b backend.Backend, r Retention, now time.Time) (map[State]int, error) {
+// state) and reports how many it deleted per state. Ages are read on the
+// backend's clock. term fences the calls (the upkeep leader's term; 0 for
+// a single process that runs no upkeep election): a term that is no
+// longer the leader's fails with backend.ErrNotLeader, nothing deleted.
+func PurgeOnce(ctx context.Context, b backend.Backend, term uint64, r Retention) (map[State]int, error) {
 	r = r.withDefaults()
 	deleted := map[State]int{}
-	// Purge judges age by the backend's clock; judging at now instead
-	// shifts every age by the difference.
-	bnow, err := b.Now(ctx)
-	if err != nil {
-		return deleted, fmt.Errorf("read the backend's clock: %w", err)
-	}
-	shift := now.Sub(bnow)
 	for _, p := range []struct {
 		state State
 		keep  time.Duration
@@ -61,7 +55,7 @@ func PurgeOnce(ctx context.Context, b backend.Backend, r Retention, now time.Tim
 			continue
 		}
 		for range maxPurgeCalls {
-			n, err := b.Purge(ctx, 0, p.state, p.keep-shift, r.Batch) // TODO(runtime branch): the leader's term
+			n, err := b.Purge(ctx, term, p.state, p.keep, r.Batch)
 			deleted[p.state] += n
 			if err != nil {
 				return deleted, fmt.Errorf("purge %s tasks older than %s: %w", p.state, p.keep, err)
@@ -72,31 +66,4 @@ func PurgeOnce(ctx context.Context, b backend.Backend, r Retention, now time.Tim
 		}
 	}
 	return deleted, nil
-}
-
-// RetentionLoop runs PurgeOnce every r.Interval until ctx ends. taskmill
-// serve runs it; a program that embeds the library should run it in one
-// or more of its processes.
-func RetentionLoop(ctx context.Context, b backend.Backend, r Retention, log *slog.Logger) {
-	r = r.withDefaults()
-	if r.Completed <= 0 && r.Failed <= 0 && r.Canceled <= 0 {
-		return
-	}
-	tick := time.NewTicker(r.Interval)
-	defer tick.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-tick.C:
-		}
-		deleted, err := PurgeOnce(ctx, b, r, time.Now())
-		if err != nil && ctx.Err() == nil {
-			log.Warn("retention", "err", err)
-		}
-		if n := deleted[StateCompleted] + deleted[StateFailed] + deleted[StateCanceled]; n > 0 {
-			log.Info("retention deleted finished tasks", "completed", deleted[StateCompleted],
-				"failed", deleted[StateFailed], "canceled", deleted[StateCanceled])
-		}
-	}
 }

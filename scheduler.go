@@ -37,11 +37,15 @@ type SchedulerConfig struct {
 
 // Scheduler submits the tasks of its schedules when they come due.
 //
-// Several schedulers may run the same schedules at once — one in every
-// API server over a shared Redis — and each firing still yields exactly
-// one task: the task's unique key is the schedule's name and the firing
-// time, so the first submit wins and the others are duplicates. A firing
-// missed while no scheduler ran is skipped, not caught up.
+// In a deployment the scheduler fires on the upkeep leader only
+// (UpkeepConfig.Scheduler): the process that leads fires, and a new
+// leader catches up the firings missed while none led (a bounded window,
+// about two leadership terms). Firing times are read on the backend's
+// clock (Backend.Now), so hosts whose clocks disagree agree on them. Each
+// firing still yields exactly one task even if two processes fire it (an
+// old leader paused past its term, or Start used in several processes):
+// the task's unique key is the schedule's name and the firing time, so
+// the first submit wins and the others are duplicates.
 type Scheduler struct {
 	client *Client
 	loc    *time.Location
@@ -115,26 +119,29 @@ func NewScheduler(c *Client, cfg SchedulerConfig) (*Scheduler, error) {
 		if spec.Next(time.Now().In(cfg.Location)).IsZero() {
 			return nil, Invalid(field+".spec", "cron", "schedule %q never fires", sc.Spec)
 		}
-		s.items = append(s.items, &scheduled{Schedule: sc, spec: spec})
+		s.items = append(s.items, &scheduled{Schedule: sc, spec: spec, next: spec.Next(time.Now().In(cfg.Location))})
 	}
 	return s, nil
 }
 
-// Start begins submitting due tasks until Stop or ctx ends.
+// Start begins submitting due tasks until Stop or ctx ends, in this
+// process alone, whether or not it leads upkeep (a program without
+// StartUpkeep). Give the scheduler to UpkeepConfig.Scheduler instead to
+// fire on the leader only.
 func (s *Scheduler) Start(ctx context.Context) {
 	ctx, s.stop = context.WithCancel(ctx)
 	s.done = make(chan struct{})
-	now := time.Now().In(s.loc)
-	for _, it := range s.items {
-		it.next = it.spec.Next(now)
-	}
-	go s.loop(ctx)
+	go func() {
+		defer close(s.done)
+		s.lead(ctx, 0)
+	}()
 	if len(s.items) > 0 {
 		s.log.Info("scheduler started", "schedules", len(s.items))
 	}
 }
 
-// Stop stops the scheduler and waits for a submit in progress.
+// Stop stops a scheduler started with Start and waits for a submit in
+// progress.
 func (s *Scheduler) Stop() {
 	s.once.Do(func() {
 		if s.stop != nil {
@@ -144,35 +151,86 @@ func (s *Scheduler) Stop() {
 	})
 }
 
-func (s *Scheduler) loop(ctx context.Context) {
-	defer close(s.done)
+// lead fires the schedules until ctx ends, on the backend's clock. It
+// first catches up the firings of the last catchUp that this process has
+// not fired (a new leader fires what the old one may have missed; the
+// unique keys drop those it did fire).
+func (s *Scheduler) lead(ctx context.Context, catchUp time.Duration) {
 	if len(s.items) == 0 {
 		return
+	}
+	clock := s.backendClock(ctx)
+	from := clock().Add(-catchUp).In(s.loc)
+	for _, it := range s.items {
+		it.mu.Lock()
+		start := from
+		if it.lastRun.After(start) {
+			start = it.lastRun
+		}
+		it.next = it.spec.Next(start)
+		it.mu.Unlock()
 	}
 	timer := time.NewTimer(time.Hour)
 	defer timer.Stop()
 	for {
-		wait := time.Until(s.earliest())
-		timer.Reset(max(wait, 0))
+		timer.Reset(max(s.earliest(clock).Sub(clock()), 0))
 		select {
 		case <-ctx.Done():
 			return
 		case <-timer.C:
 		}
-		now := time.Now().In(s.loc)
+		now := clock().In(s.loc)
 		for _, it := range s.items {
 			it.mu.Lock()
 			due := it.next
 			it.mu.Unlock()
-			if due.IsZero() || now.Before(due) {
-				continue
+			// A due firing is submitted, then the next one after it: a
+			// scheduler that fell behind (a slow submit, a pause) fires
+			// each firing it missed within catchUp, once.
+			for !due.IsZero() && !now.Before(due) && ctx.Err() == nil {
+				s.fire(ctx, it, due)
+				next := it.spec.Next(due)
+				if floor := now.Add(-catchUp); next.Before(floor) {
+					next = it.spec.Next(floor)
+				}
+				it.mu.Lock()
+				it.next = next
+				it.mu.Unlock()
+				due = next
 			}
-			s.fire(ctx, it, due)
 		}
 	}
 }
 
-func (s *Scheduler) earliest() time.Time {
+// backendClock returns the time on the backend's clock: this host's clock
+// moved by the offset between the two, measured now and again every ten
+// minutes. When the backend cannot tell its time, the host's clock serves.
+func (s *Scheduler) backendClock(ctx context.Context) func() time.Time {
+	var (
+		offset   time.Duration
+		measured time.Time
+	)
+	measure := func() {
+		measured = time.Now()
+		cctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+		defer cancel()
+		t, err := s.client.Backend().Now(cctx)
+		if err != nil {
+			s.log.Warn("read the backend's clock; using this host's", "err", err)
+			return
+		}
+		offset = t.Sub(time.Now())
+	}
+	measure()
+	return func() time.Time {
+		if time.Since(measured) > 10*time.Minute {
+			measure()
+		}
+		return time.Now().Add(offset)
+	}
+}
+
+func (s *Scheduler) earliest(clock func() time.Time) time.Time {
 	var min time.Time
 	for _, it := range s.items {
 		it.mu.Lock()
@@ -183,7 +241,7 @@ func (s *Scheduler) earliest() time.Time {
 		}
 	}
 	if min.IsZero() {
-		return time.Now().Add(time.Hour)
+		return clock().Add(time.Hour)
 	}
 	return min
 }
@@ -210,15 +268,20 @@ func (s *Scheduler) fire(ctx context.Context, it *scheduled, due time.Time) {
 		it.lastErr = err.Error()
 		s.log.Error("scheduled submit failed", "schedule", it.Name, "due", due, "err", err)
 	}
-	it.next = it.spec.Next(time.Now().In(s.loc))
 }
 
 // Status lists the schedules with their next and last firing, by name.
 func (s *Scheduler) Status() []ScheduleStatus {
 	out := make([]ScheduleStatus, 0, len(s.items))
+	now := time.Now().In(s.loc)
 	for _, it := range s.items {
 		it.mu.Lock()
-		out = append(out, ScheduleStatus{Name: it.Name, Spec: it.Spec, Task: it.Task, NextRun: it.next,
+		next := it.next
+		if next.Before(now) {
+			// Not leading here: the leader fires; show when it will.
+			next = it.spec.Next(now)
+		}
+		out = append(out, ScheduleStatus{Name: it.Name, Spec: it.Spec, Task: it.Task, NextRun: next,
 			LastRun: it.lastRun, LastTask: it.lastID, LastError: it.lastErr})
 		it.mu.Unlock()
 	}

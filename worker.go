@@ -2,6 +2,7 @@ package taskmill
 
 import (
 	"context"
+	crand "crypto/rand"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -9,6 +10,7 @@ import (
 	"math/rand/v2"
 	"os"
 	"runtime"
+	"slices"
 	"sort"
 	"sync"
 	"time"
@@ -23,7 +25,8 @@ type WorkerConfig struct {
 	ID string
 	// Handler runs the tasks. Required. A *ServeMux also supplies each
 	// type's backoff and timeout, and the worker advertises its types so
-	// that servers accept submits of them.
+	// that servers accept submits of them, and leases only tasks of those
+	// types. Any other Handler is a catch-all: it is given every type.
 	Handler Handler
 	// Concurrency is how many tasks run at once. Default runtime.NumCPU().
 	Concurrency int
@@ -39,8 +42,13 @@ type WorkerConfig struct {
 	// HeartbeatInterval is how often leases are extended and the worker's
 	// registry entry refreshed. Default LeaseDuration/3.
 	HeartbeatInterval time.Duration
-	// ReclaimInterval is how often this worker returns other workers'
-	// expired leases to pending. Default 1s; negative turns it off.
+	// ReclaimInterval is how often expired leases of dead workers are
+	// taken back while this worker leads upkeep. Every worker is a
+	// candidate for upkeep leadership (StartUpkeep with reclaim,
+	// promotion and history pruning), so a deployment of workers alone
+	// still recovers a dead worker's tasks. Default 1s; negative: this
+	// worker is no candidate (its process runs StartUpkeep itself, as
+	// taskmill serve and taskmill worker do).
 	ReclaimInterval time.Duration
 	// ShutdownTimeout is how long Stop waits for running handlers when its
 	// context has no deadline. Default 30s.
@@ -137,12 +145,19 @@ type Worker struct {
 	b   backend.Backend
 	cfg WorkerConfig
 	log *slog.Logger
-	mux *ServeMux // cfg.Handler when it is a mux
+	// secret binds the worker's id in the registry to this process: a
+	// heartbeat or unregister of the id with another secret is refused.
+	secret string
+	mux    *ServeMux // cfg.Handler when it is a mux
 
 	slots chan struct{} // one token per free slot
 
-	mu      sync.Mutex
-	running map[string]*run
+	mu sync.Mutex
+	// running holds the runs by lease, not by task id: a task canceled
+	// while its handler ignores its context, then retried, can be leased
+	// again by this worker while the first run still runs, and the two
+	// runs must not share (or delete) one entry.
+	running map[leaseKey]*run
 	started time.Time
 
 	runCtx    context.Context // parent of every handler's context
@@ -157,6 +172,14 @@ type Worker struct {
 	done      chan struct{}
 	stopErr   error
 }
+
+// leaseKey names one lease of a task: its id and fencing token.
+type leaseKey struct {
+	id    string
+	token uint64
+}
+
+func keyOf(t *TaskInfo) leaseKey { return leaseKey{id: t.ID, token: t.LeaseToken} }
 
 // run is one task being run by this worker.
 type run struct {
@@ -173,8 +196,8 @@ func NewWorker(b backend.Backend, cfg WorkerConfig) (*Worker, error) {
 	if err := cfg.validate(); err != nil {
 		return nil, err
 	}
-	w := &Worker{b: b, cfg: cfg, log: cfg.Logger.With("worker", cfg.ID),
-		slots: make(chan struct{}, cfg.Concurrency), running: map[string]*run{},
+	w := &Worker{b: b, cfg: cfg, log: cfg.Logger.With("worker", cfg.ID), secret: crand.Text(),
+		slots: make(chan struct{}, cfg.Concurrency), running: map[leaseKey]*run{},
 		done: make(chan struct{}), fetchDone: make(chan struct{})}
 	if mux, ok := cfg.Handler.(*ServeMux); ok {
 		w.mux = mux
@@ -210,10 +233,13 @@ func (w *Worker) Start(ctx context.Context) error {
 		go w.heartbeatLoop(bgCtx)
 		go w.watchCancels(bgCtx)
 		if w.cfg.ReclaimInterval > 0 {
+			up := StartUpkeep(bgCtx, w.b, UpkeepConfig{ID: w.cfg.ID, LeaderTTL: LeaderTTLFor(w.cfg.LeaseDuration),
+				ReclaimInterval: w.cfg.ReclaimInterval, Observer: w.cfg.Observer, Logger: w.log})
 			w.bgDone.Add(1)
 			go func() {
 				defer w.bgDone.Done()
-				reclaimLoop(bgCtx, w.b, w.cfg.ReclaimInterval, w.log, w.cfg.Observer)
+				<-bgCtx.Done()
+				up.Stop()
 			}()
 		}
 		go func() {
@@ -261,7 +287,7 @@ func (w *Worker) Stop(ctx context.Context) error {
 		w.bgDone.Wait()
 		uctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
 		defer cancel()
-		if err := w.b.Unregister(uctx, w.cfg.ID, ""); err != nil { // TODO(runtime branch): the worker's secret
+		if err := w.b.Unregister(uctx, w.cfg.ID, w.secret); err != nil {
 			w.stopErr = fmt.Errorf("unregister worker %s: %w", w.cfg.ID, err)
 		}
 		w.log.Info("worker stopped")
@@ -296,18 +322,19 @@ func (w *Worker) handBack() {
 func (w *Worker) info() backend.WorkerInfo {
 	w.mu.Lock()
 	running := make([]string, 0, len(w.running))
-	for id := range w.running {
-		running = append(running, id)
+	for k := range w.running {
+		running = append(running, k.id)
 	}
 	w.mu.Unlock()
 	sort.Strings(running)
+	running = slices.Compact(running) // two runs of one task list it once
 	host, _ := os.Hostname()
 	var types []string
 	if w.mux != nil {
 		types = w.mux.TypeNames()
 	}
 	return backend.WorkerInfo{ID: w.cfg.ID, Host: host, PID: os.Getpid(), Queues: w.queueNames(), Types: types,
-		Concurrency: w.cfg.Concurrency, Running: running, StartedAt: w.started}
+		Concurrency: w.cfg.Concurrency, Running: running, StartedAt: w.started, Secret: w.secret}
 }
 
 func (w *Worker) queueNames() []string {
@@ -320,6 +347,18 @@ func (w *Worker) queueNames() []string {
 	}
 	sort.Strings(names)
 	return names
+}
+
+// leaseTypes is the types this worker leases: the types registered on its
+// ServeMux, read at each lease so that types registered later count; nil
+// (every type) when its Handler is not a ServeMux, a catch-all that runs
+// whatever it is given. A task of a type no worker runs therefore waits
+// for a worker that can run it instead of failing for want of a handler.
+func (w *Worker) leaseTypes() []string {
+	if w.mux == nil {
+		return nil
+	}
+	return w.mux.TypeNames()
 }
 
 // queueOrder returns the order to take from for one lease: the strict
@@ -371,8 +410,22 @@ func (w *Worker) fetchLoop(ctx context.Context) {
 				break more
 			}
 		}
+		types := w.leaseTypes()
+		if types != nil && len(types) == 0 {
+			// A ServeMux with no types yet runs nothing; an empty list
+			// would mean every type to the backend.
+			for range free {
+				w.slots <- struct{}{}
+			}
+			select {
+			case <-time.After(time.Second):
+				continue
+			case <-ctx.Done():
+				return
+			}
+		}
 		tasks, err := w.b.Lease(ctx, backend.LeaseRequest{WorkerID: w.cfg.ID, Queues: w.queueOrder(),
-			Max: free, LeaseFor: w.cfg.LeaseDuration, Wait: 5 * time.Second})
+			Types: types, Max: free, LeaseFor: w.cfg.LeaseDuration, Wait: 5 * time.Second})
 		if err != nil && ctx.Err() == nil {
 			w.log.Warn("lease", "err", err)
 		}
@@ -400,8 +453,9 @@ func (w *Worker) fetchLoop(ctx context.Context) {
 func (w *Worker) start(t *TaskInfo) {
 	ctx, cancel := context.WithCancelCause(w.runCtx)
 	r := &run{task: t, cancel: cancel, expires: t.LeaseExpiresAt}
+	key := keyOf(t)
 	w.mu.Lock()
-	w.running[t.ID] = r
+	w.running[key] = r
 	w.mu.Unlock()
 	w.handlers.Add(1)
 	go func() {
@@ -410,7 +464,7 @@ func (w *Worker) start(t *TaskInfo) {
 		defer cancel(nil)
 		w.execute(ctx, r)
 		w.mu.Lock()
-		delete(w.running, t.ID)
+		delete(w.running, key)
 		w.mu.Unlock()
 	}()
 }

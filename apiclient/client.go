@@ -214,6 +214,12 @@ func (c *Client) ResumeQueue(ctx context.Context, name string) error {
 	return c.do(ctx, "POST", "/api/queues/"+escape(name)+"/resume", nil, nil, nil)
 }
 
+// DeleteQueue forgets a queue that holds no tasks (409 queue_not_empty
+// otherwise).
+func (c *Client) DeleteQueue(ctx context.Context, name string) error {
+	return c.do(ctx, "DELETE", "/api/queues/"+escape(name), nil, nil, nil)
+}
+
 // Stats returns the overview of the whole system.
 func (c *Client) Stats(ctx context.Context) (*StatsView, error) {
 	var s StatsView

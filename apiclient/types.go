@@ -134,6 +134,12 @@ type QueueView struct {
 	ThroughputPerMin float64 `json:"throughput_per_min"`
 	FailureRate      float64 `json:"failure_rate"`
 	WindowMinutes    int     `json:"window_minutes"`
+	// Served is true when a live worker takes from the queue.
+	Served bool `json:"served"`
+	// UnservedTypes lists the types of the queue's pending tasks that no
+	// live worker taking from the queue runs: they wait until one comes
+	// (among the newest 1000 pending tasks; empty when all are served).
+	UnservedTypes []string `json:"unserved_types"`
 }
 
 // QueueList answers GET /api/queues.
@@ -226,6 +232,18 @@ type HeartbeatRequest struct {
 	// the same time with every heartbeat. Without it the server keeps the
 	// time of the first heartbeat it saw.
 	StartedAt time.Time `json:"started_at,omitzero"`
+	// Secret, a random string the worker makes once at start (16 to 128
+	// characters) and sends with every heartbeat and its unregister,
+	// binds the worker id to this process: while it lives, a heartbeat or
+	// unregister of the id with another secret is refused (409
+	// worker_taken). The registry never shows it.
+	Secret string `json:"secret,omitempty"`
+}
+
+// UnregisterRequest removes an HTTP worker from the registry; the body is
+// optional for a worker that registered without a secret.
+type UnregisterRequest struct {
+	Secret string `json:"secret,omitempty"`
 }
 
 // HeartbeatReply tells a worker whether it was asked to drain and stop.
@@ -247,8 +265,10 @@ type LeaseReply struct {
 	Tasks []LeasedTask `json:"tasks"`
 }
 
-// LeasedTask is a task with the token of the lease just taken on it. The
-// token is a decimal string so that no JSON parser rounds it.
+// LeasedTask is a task with the credential of the lease just taken on it.
+// LeaseToken is an opaque string (the fencing counter and the lease's
+// random secret): send it back unchanged with extend, ack, fail, progress
+// and release. Only the worker that leased the task ever sees it.
 type LeasedTask struct {
 	*Task
 	LeaseToken string `json:"lease_token"`
@@ -281,13 +301,17 @@ type ExtendResult struct {
 
 // AckRequest completes a leased task.
 type AckRequest struct {
-	Token  string          `json:"token"`
-	Result json.RawMessage `json:"result,omitempty"`
+	Token string `json:"token"`
+	// WorkerID, when sent, must be the worker holding the lease.
+	WorkerID string          `json:"worker_id,omitempty"`
+	Result   json.RawMessage `json:"result,omitempty"`
 }
 
 // FailRequest records a failed attempt.
 type FailRequest struct {
-	Token      string           `json:"token"`
+	Token string `json:"token"`
+	// WorkerID, when sent, must be the worker holding the lease.
+	WorkerID   string           `json:"worker_id,omitempty"`
 	Error      string           `json:"error"`
 	RetryAfter backend.Duration `json:"retry_after,omitempty"`
 	// Final fails the task at once, whatever attempts are left.

@@ -58,6 +58,10 @@ func classify(err error) (int, apiError) {
 		return http.StatusNotFound, apiError{Code: "not_found", Message: err.Error()}
 	case errors.Is(err, backend.ErrLeaseLost):
 		return http.StatusConflict, apiError{Code: "lease_lost", Field: "token", Message: "this lease is no longer held (the task was reclaimed, canceled or finished); drop the result"}
+	case errors.Is(err, backend.ErrWorkerTaken):
+		return http.StatusConflict, apiError{Code: "worker_taken", Field: "secret", Message: "a live worker with this id registered with another secret; pick another id or send this worker's secret"}
+	case errors.Is(err, backend.ErrNotEmpty):
+		return http.StatusConflict, apiError{Code: "queue_not_empty", Message: "the queue still holds tasks; delete or purge them first"}
 	case errors.Is(err, backend.ErrFinal):
 		return http.StatusConflict, apiError{Code: "task_final", Message: err.Error()}
 	case errors.Is(err, backend.ErrNotFinal):

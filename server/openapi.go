@@ -35,6 +35,8 @@ var errorCodes = []errorCode{
 	{"task_final", 409, "the task already finished (completed, failed or canceled)"},
 	{"task_not_final", 409, "the operation needs a final task (delete), or a failed or canceled one (retry)"},
 	{"lease_lost", 409, "the lease token is not the task's current lease: drop the result"},
+	{"worker_taken", 409, "a live worker with this id registered with another secret"},
+	{"queue_not_empty", 409, "the queue still holds tasks, so it cannot be deleted"},
 	{"no_local_workers", 409, "this server runs no in-process workers"},
 	{"body_too_large", 413, "the request body is over the limit"},
 	{"internal", 500, "a server error; the log has the details"},

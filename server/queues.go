@@ -3,6 +3,7 @@ package server
 import (
 	"context"
 	"net/http"
+	"slices"
 	"time"
 
 	"github.com/taskmill/taskmill"
@@ -53,6 +54,10 @@ func (s *Server) queueViews(ctx context.Context) ([]apiclient.QueueView, error) 
 	if err != nil {
 		return nil, err
 	}
+	workers, err := s.client.Workers(ctx)
+	if err != nil {
+		return nil, err
+	}
 	now := time.Now()
 	since := now.Add(-s.cfg.StatsWindow)
 	views := make([]apiclient.QueueView, 0, len(qs))
@@ -74,9 +79,67 @@ func (s *Server) queueViews(ctx context.Context) ([]apiclient.QueueView, error) 
 		v.Completed, v.Failed = sumBuckets(buckets)
 		v.WindowMinutes = int(s.cfg.StatsWindow / time.Minute)
 		v.ThroughputPerMin, v.FailureRate = rates(v.Completed, v.Failed, v.WindowMinutes)
+		if v.Served, v.UnservedTypes, err = s.unserved(ctx, q.Name, q.Counts[backend.StatePending], workers); err != nil {
+			return nil, err
+		}
 		views = append(views, v)
 	}
 	return views, nil
+}
+
+// maxUnservedScan bounds the pending tasks read to find a queue's
+// unserved types.
+const maxUnservedScan = 1000
+
+// unserved says whether a live worker takes from the queue, and which
+// types of its pending tasks no such worker runs. A worker that lists no
+// types runs every type, and then nothing is read; otherwise one page of
+// the queue's pending tasks is.
+func (s *Server) unserved(ctx context.Context, queue string, pending int, workers []backend.WorkerInfo) (bool, []string, error) {
+	served := false
+	runs := map[string]bool{}
+	for _, w := range workers {
+		if !slices.Contains(w.Queues, queue) {
+			continue
+		}
+		served = true
+		if len(w.Types) == 0 {
+			return true, []string{}, nil
+		}
+		for _, t := range w.Types {
+			runs[t] = true
+		}
+	}
+	out := []string{}
+	if pending == 0 {
+		return served, out, nil
+	}
+	page, err := s.client.List(ctx, backend.Filter{Queue: queue, State: backend.StatePending, Limit: maxUnservedScan})
+	if err != nil {
+		return false, nil, err
+	}
+	for _, t := range page.Tasks {
+		if !runs[t.Type] {
+			runs[t.Type] = true // listed once
+			out = append(out, t.Type)
+		}
+	}
+	slices.Sort(out)
+	return served, out, nil
+}
+
+// DELETE /api/queues/{name}: forget a queue that holds no tasks.
+func (s *Server) deleteQueue(w http.ResponseWriter, r *http.Request) {
+	name := r.PathValue("name")
+	if err := taskmill.ValidateName("name", name); err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	if err := s.client.Backend().DeleteQueue(r.Context(), name); err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	w.WriteHeader(http.StatusNoContent)
 }
 
 func latencyMS(oldest, now time.Time) int64 {

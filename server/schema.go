@@ -61,7 +61,7 @@ var fieldDocs = map[string]string{
 	"QueueView.latency_ms":    "how long the oldest pending task has waited, in milliseconds",
 	"QueueView.failure_rate":  "failed / (completed + failed) attempts over the stats window",
 	"HistoryBucket.failed":    "attempts that failed, retried or not",
-	"LeasedTask.lease_token":  "the fencing token: send it with extend, ack, fail, progress and release",
+	"LeasedTask.lease_token":  "the lease's credential (fencing counter and secret), opaque: send it unchanged with extend, ack, fail, progress and release",
 	"TaskEvent.state":         "the new state, or \"deleted\" when the task was removed",
 	"apiError.existing_id":    "for code duplicate: the task that holds the unique key",
 	"apiError.field":          "the offending input: a JSON path such as payload.n, or a query parameter",

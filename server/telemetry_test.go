@@ -67,17 +67,17 @@ func TestMetrics(t *testing.T) {
 	})
 }
 
-// TestReclaimCounted: a lease whose worker died is reclaimed by a loop
-// observed by the metrics, and counted.
+// TestReclaimCounted: a lease whose worker died is reclaimed by the upkeep
+// leader, observed by the metrics, and counted.
 func TestReclaimCounted(t *testing.T) {
 	b := backendKinds[0].open(t)
 	e := newEnv(t, b, withoutWorker())
 	task := e.submit(map[string]any{"type": "echo", "queue": "ext"})
 	var lr apiclient.LeaseReply
 	e.wantStatus(200, "POST", "/api/workers/doomed/lease", map[string]any{"queues": []string{"ext"}, "lease_for": "1s"}, &lr)
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	go taskmill.ReclaimLoopObserved(ctx, b, 50*time.Millisecond, quietLogger(), e.metrics.Observer())
+	up := taskmill.StartUpkeep(context.Background(), b, taskmill.UpkeepConfig{ReclaimInterval: 50 * time.Millisecond,
+		Observer: e.metrics.Observer(), Logger: quietLogger()})
+	defer up.Stop()
 	e.waitState(task.ID, backend.StatePending)
 	deadline := time.Now().Add(10 * time.Second)
 	for !strings.Contains(scrape(t, e), "taskmill_leases_reclaimed_total 1\n") {

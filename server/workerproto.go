@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"net/http"
-	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -110,6 +109,8 @@ func (s *Server) workerHeartbeat(w http.ResponseWriter, r *http.Request) {
 		err = taskmill.Invalid("pid", "range", "must not be negative")
 	case req.StartedAt.After(now.Add(maxClockSkew)):
 		err = taskmill.Invalid("started_at", "range", "must not be in the future, got %s", req.StartedAt.Format(time.RFC3339))
+	default:
+		err = checkWorkerSecret(req.Secret)
 	}
 	if err != nil {
 		s.fail(w, r, err)
@@ -121,7 +122,7 @@ func (s *Server) workerHeartbeat(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	info := backend.WorkerInfo{ID: id, Host: req.Host, PID: req.PID, Queues: req.Queues, Types: req.Types,
-		Concurrency: req.Concurrency, Running: req.Running, StartedAt: req.StartedAt.UTC()}
+		Concurrency: req.Concurrency, Running: req.Running, StartedAt: req.StartedAt.UTC(), Secret: req.Secret}
 	if req.StartedAt.IsZero() {
 		info.StartedAt = s.workerStartedAt(r.Context(), id, now)
 	}
@@ -134,6 +135,28 @@ func (s *Server) workerHeartbeat(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	writeJSON(w, http.StatusOK, apiclient.HeartbeatReply{StopRequested: reply.StopRequested})
+}
+
+// Bounds of a worker's registry secret.
+const (
+	minWorkerSecret = 16
+	maxWorkerSecret = 128
+)
+
+// checkWorkerSecret checks the optional secret a worker binds its id with.
+func checkWorkerSecret(secret string) error {
+	if secret == "" {
+		return nil
+	}
+	if len(secret) < minWorkerSecret || len(secret) > maxWorkerSecret {
+		return taskmill.Invalid("secret", "length", "must be %d to %d characters, got %d", minWorkerSecret, maxWorkerSecret, len(secret))
+	}
+	for _, c := range []byte(secret) {
+		if c <= ' ' || c >= 0x7f {
+			return taskmill.Invalid("secret", "format", "must be printable ASCII without spaces")
+		}
+	}
+	return nil
 }
 
 // workerStartedAt is the start time of a worker whose heartbeat does not
@@ -219,7 +242,17 @@ func (s *Server) workerUnregister(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, err)
 		return
 	}
-	if err := s.client.Backend().Unregister(r.Context(), id, ""); err != nil { // TODO(runtime branch): the worker's secret
+	var req apiclient.UnregisterRequest
+	if err := s.decodeBody(w, r, &req, true); err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	if err := checkWorkerSecret(req.Secret); err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	// The backend refuses the secret of another live worker of this id.
+	if err := s.client.Backend().Unregister(r.Context(), id, req.Secret); err != nil {
 		s.fail(w, r, err)
 		return
 	}
@@ -273,8 +306,10 @@ func (s *Server) workerLease(w http.ResponseWriter, r *http.Request) {
 	deadline := time.Now().Add(wait)
 	out := apiclient.LeaseReply{Tasks: []apiclient.LeasedTask{}}
 	for {
+		// The backend leases only the declared types (none declared: all
+		// of them); other tasks wait for a worker that can run them.
 		tasks, err := s.client.Backend().Lease(ctx, backend.LeaseRequest{WorkerID: id, Queues: req.Queues,
-			Max: req.Max, LeaseFor: leaseFor, Wait: time.Until(deadline)})
+			Types: req.Types, Max: req.Max, LeaseFor: leaseFor, Wait: time.Until(deadline)})
 		if err != nil && ctx.Err() == nil {
 			s.fail(w, r, err)
 			return
@@ -288,13 +323,12 @@ func (s *Server) workerLease(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		for _, t := range tasks {
-			if len(req.Types) > 0 && !slices.Contains(req.Types, t.Type) {
-				s.failUnhandled(ctx, id, t)
-				continue
-			}
 			// The outer lease_token hides the task's own in the JSON, so
-			// the task needs no copy without it.
-			out.Tasks = append(out.Tasks, apiclient.LeasedTask{Task: t, LeaseToken: wireToken(t.Ref())})
+			// the task needs no copy without it; the secret is not shown
+			// apart from it.
+			cred := leaseCredential(t)
+			t.LeaseSecret = ""
+			out.Tasks = append(out.Tasks, apiclient.LeasedTask{Task: t, LeaseToken: cred})
 		}
 		if len(out.Tasks) > 0 || len(tasks) == 0 || !time.Now().Before(deadline) {
 			break
@@ -313,34 +347,25 @@ func (s *Server) releaseAll(tasks []*backend.Task) {
 	}
 }
 
-// failUnhandled fails a task the worker cannot run, without retry: the
-// same outcome as a Go worker whose ServeMux has no handler for the type.
-func (s *Server) failUnhandled(ctx context.Context, workerID string, t *backend.Task) {
-	msg := "no handler registered for task type " + strconv.Quote(t.Type) + " on worker " + workerID
-	err := s.client.Backend().Fail(context.WithoutCancel(ctx), t.Ref(), backend.Failure{Error: msg, Final: true})
-	if err != nil && !errors.Is(err, backend.ErrLeaseLost) {
-		s.log.Warn("fail a task of a type the worker does not handle", "task", t.ID, "err", err)
-	}
-	s.cfg.Metrics.AttemptFinished(t.Type, t.Queue, taskmill.OutcomeFailed, 0)
+// leaseCredential is the lease_token an HTTP worker gets: the fencing
+// counter and the lease's secret, "<token>.<secret>". The counter alone
+// can be guessed (another worker's plus one); the secret cannot, and the
+// backend checks both.
+func leaseCredential(t *backend.Task) string {
+	return strconv.FormatUint(t.LeaseToken, 10) + "." + t.LeaseSecret
 }
 
-// wireToken is the lease_token an HTTP worker gets: the fencing token and
-// the lease's secret, "17.9f86d0…", opaque to the worker. The secret makes
-// it unguessable (backend.LeaseRef).
-// TODO(runtime branch): the protocol's own shape for the credential.
-func wireToken(l backend.LeaseRef) string {
-	return strconv.FormatUint(l.Token, 10) + "." + l.Secret
-}
-
-// parseToken reads a lease_token as wireToken made it.
-func parseToken(field, token string) (uint64, string, error) {
-	if token == "" {
+// parseToken reads a lease_token made by leaseCredential.
+func parseToken(field, cred string) (uint64, string, error) {
+	if cred == "" {
 		return 0, "", taskmill.Invalid(field, "required", "send the lease_token the lease gave you")
 	}
-	num, secret, _ := strings.Cut(token, ".")
-	n, err := strconv.ParseUint(num, 10, 64)
-	if err != nil || n == 0 || len(secret) > 64 {
-		return 0, "", taskmill.Invalid(field, "type", "must be the lease_token string the lease gave you, got %q", token)
+	// A credential without a secret part is passed on as such: the
+	// backend, which made the secret, refuses it.
+	tok, secret, _ := strings.Cut(cred, ".")
+	n, err := strconv.ParseUint(tok, 10, 64)
+	if err != nil || n == 0 || len(secret) > 128 {
+		return 0, "", taskmill.Invalid(field, "type", "must be the lease_token string the lease gave you, unchanged")
 	}
 	return n, secret, nil
 }
@@ -414,12 +439,25 @@ func (s *Server) decodeLease(w http.ResponseWriter, r *http.Request, req any, to
 	return backend.LeaseRef{TaskID: id, Token: tok, Secret: secret}, nil
 }
 
+// checkWorkerID checks the optional worker_id of an ack or fail.
+func checkWorkerID(id string) error {
+	if id == "" {
+		return nil
+	}
+	return taskmill.ValidateName("worker_id", id)
+}
+
 // leasedTask reads the task of a lease before it is finished, for what
 // does not change while the lease is held: type, queue, attempt, deadline,
 // trace. A task that is gone is a lost lease.
-func (s *Server) leasedTask(ctx context.Context, ref backend.LeaseRef) (*backend.Task, error) {
+// When workerID is not empty it must be the lease's holder: a worker
+// cannot finish a lease another worker holds, even with its credential.
+func (s *Server) leasedTask(ctx context.Context, ref backend.LeaseRef, workerID string) (*backend.Task, error) {
 	t, err := s.client.Get(ctx, ref.TaskID)
 	if errors.Is(err, backend.ErrNotFound) {
+		return nil, backend.ErrLeaseLost
+	}
+	if err == nil && workerID != "" && (t.WorkerID != workerID || t.LeaseToken != ref.Token) {
 		return nil, backend.ErrLeaseLost
 	}
 	return t, err
@@ -428,7 +466,7 @@ func (s *Server) leasedTask(ctx context.Context, ref backend.LeaseRef) (*backend
 // POST /api/tasks/{id}/ack
 func (s *Server) ackTask(w http.ResponseWriter, r *http.Request) {
 	var req apiclient.AckRequest
-	ref, err := s.decodeLease(w, r, &req, &req.Token, nil)
+	ref, err := s.decodeLease(w, r, &req, &req.Token, func() error { return checkWorkerID(req.WorkerID) })
 	if err != nil {
 		s.fail(w, r, err)
 		return
@@ -436,8 +474,8 @@ func (s *Server) ackTask(w http.ResponseWriter, r *http.Request) {
 	// Only metrics and tracing need the task; without them an ack is one
 	// backend call (a task that is gone makes Ack answer ErrLeaseLost).
 	var t *backend.Task
-	if s.cfg.Metrics != nil || s.tracer != nil {
-		if t, err = s.leasedTask(r.Context(), ref); err != nil {
+	if s.cfg.Metrics != nil || s.tracer != nil || req.WorkerID != "" {
+		if t, err = s.leasedTask(r.Context(), ref, req.WorkerID); err != nil {
 			s.fail(w, r, err)
 			return
 		}
@@ -446,7 +484,7 @@ func (s *Server) ackTask(w http.ResponseWriter, r *http.Request) {
 	if string(result) == "null" {
 		result = nil
 	}
-	if err := s.client.Backend().Ack(r.Context(), ref, result); err != nil {
+	if _, err := taskmill.FinishAttempt(r.Context(), s.client.Backend(), ref, t, taskmill.AttemptReport{Result: result}); err != nil {
 		s.fail(w, r, err)
 		return
 	}
@@ -461,6 +499,8 @@ func (s *Server) failTask(w http.ResponseWriter, r *http.Request) {
 	var req apiclient.FailRequest
 	ref, err := s.decodeLease(w, r, &req, &req.Token, func() error {
 		switch {
+		case checkWorkerID(req.WorkerID) != nil:
+			return checkWorkerID(req.WorkerID)
 		case req.Error == "":
 			return taskmill.Invalid("error", "required", "say what went wrong")
 		case len(req.Error) > maxErrorMessage:
@@ -476,36 +516,26 @@ func (s *Server) failTask(w http.ResponseWriter, r *http.Request) {
 	}
 	// The task as leased: its attempt, attempts and deadline decide the
 	// outcome (backend.Failure.Retries), its type the backoff.
-	t, err := s.leasedTask(r.Context(), ref)
+	t, err := s.leasedTask(r.Context(), ref, req.WorkerID)
 	if err != nil {
 		s.fail(w, r, err)
 		return
 	}
-	now := time.Now().UTC()
-	retryAfter := req.RetryAfter.Std()
-	if retryAfter == 0 {
-		backoff := taskmill.DefaultBackoff
-		if s.cfg.Types != nil {
-			if tt, ok := s.cfg.Types.Lookup(t.Type); ok && tt.Backoff != nil {
-				backoff = tt.Backoff
-			}
-		}
-		retryAfter = backoff(t.Attempt+1, errors.New(req.Error))
-	}
-	f := backend.Failure{Error: req.Error, Final: req.Final, RetryIn: retryAfter}
-	if err := s.client.Backend().Fail(r.Context(), ref, f); err != nil {
+	// The same outcome rule as the Go worker: the type's backoff unless
+	// the worker asks for a wait, the retry-or-dead-letter decision by
+	// backend.Failure.Retries.
+	attemptErr := errors.New(req.Error)
+	rec, err := taskmill.FinishAttempt(r.Context(), s.client.Backend(), ref, t, taskmill.AttemptReport{
+		Err: attemptErr, Final: req.Final, RetryIn: req.RetryAfter.Std(), Backoff: s.cfg.Types.BackoffFor(t.Type, nil)})
+	if err != nil {
 		s.fail(w, r, err)
 		return
 	}
-	// Where the task went follows from the task as leased, by the rule
-	// every backend applies; reading it back would cost a call and could
-	// see a later lease's state.
-	outcome := taskmill.FailOutcome(t, f)
 	out := apiclient.AttemptOutcome{ID: t.ID, State: backend.StateFailed}
-	if outcome == taskmill.OutcomeRetrying {
-		out.State, out.RunAt = backend.StateRetrying, now.Add(retryAfter)
+	if rec.Outcome == taskmill.OutcomeRetrying {
+		out.State, out.RunAt = backend.StateRetrying, time.Now().UTC().Add(rec.RetryIn)
 	}
-	s.attemptDone(r.Context(), t, outcome, errors.New(req.Error))
+	s.attemptDone(r.Context(), t, rec.Outcome, attemptErr)
 	writeJSON(w, http.StatusOK, out)
 }
 

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/taskmill/taskmill"
@@ -17,15 +18,15 @@ func init() {
 }
 
 const queueUsage = `Usage: taskmill queue ls [--json]
-       taskmill queue pause|resume NAME [--json]`
+       taskmill queue pause|resume|delete NAME [--json]`
 
 func runQueue(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if len(args) == 0 {
-		return usagef("want a subcommand: ls, pause or resume\n%s", queueUsage)
+		return usagef("want a subcommand: ls, pause, resume or delete\n%s", queueUsage)
 	}
 	sub := args[0]
 	switch sub {
-	case "ls", "list", "pause", "resume":
+	case "ls", "list", "pause", "resume", "delete":
 	case "-h", "--help", "help":
 		fmt.Fprintln(stdout, queueUsage)
 		return nil
@@ -44,20 +45,26 @@ func runQueue(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	}
 	cctx, cancel := withCallTimeout(ctx)
 	defer cancel()
-	if sub == "pause" || sub == "resume" {
+	if sub == "pause" || sub == "resume" || sub == "delete" {
 		if len(pos) != 1 {
 			return usagef("queue %s wants one queue name", sub)
 		}
 		if err := taskmill.ValidateName("queue", pos[0]); err != nil {
 			return usagef("%v", err)
 		}
-		if sub == "pause" {
+		switch sub {
+		case "pause":
 			err = client.PauseQueue(cctx, pos[0])
-		} else {
+		case "resume":
 			err = client.ResumeQueue(cctx, pos[0])
+		case "delete":
+			err = client.DeleteQueue(cctx, pos[0])
 		}
 		if err != nil {
 			return err
+		}
+		if api.json && sub == "delete" {
+			return printJSON(stdout, map[string]any{"name": pos[0], "deleted": true})
 		}
 		if api.json {
 			return printJSON(stdout, apiclient.QueueActionReply{Name: pos[0], Paused: sub == "pause"})
@@ -75,7 +82,7 @@ func runQueue(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if api.json {
 		return printJSON(stdout, apiclient.QueueList{Queues: qs})
 	}
-	tb := newTable(stdout, "QUEUE", "PAUSED", "PENDING", "SCHEDULED", "PROCESSING", "RETRYING", "COMPLETED", "FAILED", "CANCELED", "OLDEST WAIT", "PER MIN", "FAILURE")
+	tb := newTable(stdout, "QUEUE", "PAUSED", "PENDING", "SCHEDULED", "PROCESSING", "RETRYING", "COMPLETED", "FAILED", "CANCELED", "OLDEST WAIT", "PER MIN", "FAILURE", "UNSERVED")
 	for _, q := range qs {
 		c := func(s backend.State) string { return strconv.Itoa(q.Counts[s]) }
 		paused := "no"
@@ -86,9 +93,18 @@ func runQueue(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		if q.LatencyMS > 0 {
 			wait = short(time.Duration(q.LatencyMS) * time.Millisecond)
 		}
+		// UNSERVED: "queue" when no live worker takes from it, else the
+		// types of its pending tasks no such worker runs.
+		unserved := "-"
+		switch {
+		case !q.Served:
+			unserved = "queue"
+		case len(q.UnservedTypes) > 0:
+			unserved = strings.Join(q.UnservedTypes, ",")
+		}
 		tb.row(q.Name, paused, c(backend.StatePending), c(backend.StateScheduled), c(backend.StateProcessing), c(backend.StateRetrying),
 			c(backend.StateCompleted), c(backend.StateFailed), c(backend.StateCanceled), wait,
-			strconv.FormatFloat(q.ThroughputPerMin, 'f', 1, 64), strconv.FormatFloat(q.FailureRate*100, 'f', 1, 64)+"%")
+			strconv.FormatFloat(q.ThroughputPerMin, 'f', 1, 64), strconv.FormatFloat(q.FailureRate*100, 'f', 1, 64)+"%", unserved)
 	}
 	tb.flush()
 	return nil

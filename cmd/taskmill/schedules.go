@@ -1,7 +1,6 @@
 package main
 
 import (
-	"context"
 	"flag"
 	"log/slog"
 	"os"
@@ -22,10 +21,11 @@ func scheduleFlagSet(fs *flag.FlagSet) *scheduleFlags {
 	return f
 }
 
-// start reads the schedule file, checks every schedule against the
-// client's validation (a bad one is a usage error naming its field), and
-// starts the scheduler. Without --schedules it starts one with none.
-func (f *scheduleFlags) start(ctx context.Context, client *taskmill.Client, log *slog.Logger) (*taskmill.Scheduler, error) {
+// load reads the schedule file and checks every schedule against the
+// client's validation (a bad one is a usage error naming its field).
+// Without --schedules it makes a scheduler with none. The scheduler fires
+// on the upkeep leader (taskmill.UpkeepConfig.Scheduler).
+func (f *scheduleFlags) load(client *taskmill.Client, log *slog.Logger) (*taskmill.Scheduler, error) {
 	loc, err := time.LoadLocation(f.timezone)
 	if err != nil {
 		return nil, usagef("--timezone %q: %v", f.timezone, err)
@@ -44,7 +44,6 @@ func (f *scheduleFlags) start(ctx context.Context, client *taskmill.Client, log 
 	if err != nil {
 		return nil, usagef("--schedules %s: %v", f.file, err)
 	}
-	sched.Start(ctx)
 	if len(schedules) > 0 {
 		log.Info("periodic schedules loaded", "file", f.file, "schedules", len(schedules), "timezone", loc.String())
 	}

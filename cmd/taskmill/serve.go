@@ -10,7 +10,6 @@ import (
 	"net"
 	"net/http"
 	"runtime"
-	"sync"
 	"time"
 
 	"github.com/taskmill/taskmill"
@@ -38,6 +37,7 @@ type serveConfig struct {
 	schedules                 *scheduleFlags
 	redis                     *redisSettings
 	retention                 *taskmill.Retention
+	upkeep                    *upkeepFlags
 }
 
 func parseServeFlags(args []string, stderr io.Writer) (*serveConfig, error) {
@@ -58,6 +58,7 @@ func parseServeFlags(args []string, stderr io.Writer) (*serveConfig, error) {
 	c.schedules = scheduleFlagSet(fs)
 	c.redis = redisFlags(fs)
 	c.retention = retentionFlagSet(fs)
+	c.upkeep = upkeepFlagSet(fs)
 	if err := parseFlags(fs, args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			fs.SetOutput(stderr)
@@ -85,6 +86,9 @@ func parseServeFlags(args []string, stderr io.Writer) (*serveConfig, error) {
 		return nil, usagef("--max-local-slots (%d) must be at least --workers (%d)", c.maxLocalSlots, c.workers)
 	}
 	if err := checkRetention(c.retention); err != nil {
+		return nil, err
+	}
+	if err := c.upkeep.check(); err != nil {
 		return nil, err
 	}
 	if c.maxBody == 0 {
@@ -127,8 +131,7 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if tel.metrics != nil {
 		tel.metrics.WatchBackend(b, 2*time.Second)
 	}
-	// The in-process workers leave reclaiming to the one loop below
-	// instead of each running a reclaim ticker of its own.
+	// The in-process workers leave upkeep to the process's candidate below.
 	base.ReclaimInterval = -1
 	base.Observer = tel.observer()
 
@@ -139,11 +142,10 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	base.Handler = mux
 	client := taskmill.NewClient(b, taskmill.ClientConfig{Types: mux, RejectUnknownTypes: true, MaxPayloadBytes: c.maxPayload, Logger: log})
 	local := newLocalWorkers(b, base, c.maxLocalSlots, log)
-	sched, err := c.schedules.start(ctx, client, log)
+	sched, err := c.schedules.load(client, log)
 	if err != nil {
 		return err
 	}
-	defer sched.Stop()
 	api, err := server.New(server.Config{
 		Client: client, Types: mux, Workers: local, UI: web.Dist(), Logger: log, BackendName: kind,
 		APIKeys: c.access.keys, CORSOrigins: c.access.corsOrigins, MaxBodyBytes: c.maxBody, MaxBatch: c.maxBatch,
@@ -162,20 +164,14 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	httpServer := &http.Server{Handler: api, ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 2 * time.Minute,
 		ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelWarn)}
 
-	// Any live process reclaims expired leases, so a server with no
-	// workers still recovers the tasks of workers that died.
-	bgCtx, stopBackground := context.WithCancel(context.WithoutCancel(ctx))
-	var bg sync.WaitGroup
-	bg.Add(1)
-	go func() {
-		defer bg.Done()
-		taskmill.ReclaimLoopObserved(bgCtx, b, time.Second, log, base.Observer)
-	}()
-	bg.Add(1)
-	go func() {
-		defer bg.Done()
-		taskmill.RetentionLoop(bgCtx, b, *c.retention, log)
-	}()
+	// Every server and worker process is a candidate for upkeep
+	// leadership; the elected one reclaims, promotes, purges and fires the
+	// schedules, so a server with no workers still recovers the tasks of
+	// workers that died.
+	up := taskmill.StartUpkeep(context.WithoutCancel(ctx), b, taskmill.UpkeepConfig{LeaderTTL: taskmill.LeaderTTLFor(c.worker.leaseDuration),
+		Retention: *c.retention, ForgetQueuesAfter: c.upkeep.forgetQueuesAfter, Scheduler: sched,
+		Observer: base.Observer, Logger: log})
+	stopBackground := up.Stop
 
 	if c.workers > 0 {
 		if _, err := local.StartWorker(ctx, c.workers, nil); err != nil {
@@ -208,7 +204,6 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		log.Warn("stop in-process workers", "err", werr)
 	}
 	stopBackground()
-	bg.Wait()
 	if errors.Is(err, http.ErrServerClosed) {
 		err = nil
 	}

@@ -25,6 +25,11 @@ type workerConfig struct {
 	redis               *redisSettings
 	telemetry           *workerTelemetry
 	taskTypes           func() tasktypes.Config
+	// Upkeep: the worker is a candidate for upkeep leadership too, with
+	// the same settings as serve.
+	schedules *scheduleFlags
+	retention *taskmill.Retention
+	upkeep    *upkeepFlags
 }
 
 func parseWorkerFlags(args []string, stderr io.Writer) (*workerConfig, error) {
@@ -38,6 +43,9 @@ func parseWorkerFlags(args []string, stderr io.Writer) (*workerConfig, error) {
 	c.redis = redisFlags(fs)
 	c.telemetry = workerTelemetryFlags(fs)
 	c.taskTypes = taskTypeFlags(fs, &c.dataDir)
+	c.schedules = scheduleFlagSet(fs)
+	c.retention = retentionFlagSet(fs)
+	c.upkeep = upkeepFlagSet(fs)
 	if err := parseFlags(fs, args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			fs.SetOutput(stderr)
@@ -54,6 +62,12 @@ func parseWorkerFlags(args []string, stderr io.Writer) (*workerConfig, error) {
 		return nil, usagef("--concurrency must be between 1 and 10000, got %d", c.concurrency)
 	}
 	if err := c.worker.check(); err != nil {
+		return nil, err
+	}
+	if err := checkRetention(c.retention); err != nil {
+		return nil, err
+	}
+	if err := c.upkeep.check(); err != nil {
 		return nil, err
 	}
 	if c.id != "" {
@@ -101,10 +115,20 @@ func runWorker(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		return fmt.Errorf("open backend: %w", err) // a bad URL still exits 2: Run uses errors.As
 	}
 	defer b.Close()
+	// The process's upkeep candidate (below) does the upkeep.
+	cfg.ReclaimInterval = -1
 	w, err := taskmill.NewWorker(b, cfg)
 	if err != nil {
 		return usagef("%v", err)
 	}
+	client := taskmill.NewClient(b, taskmill.ClientConfig{Types: mux, RejectUnknownTypes: true, Logger: log})
+	sched, err := c.schedules.load(client, log)
+	if err != nil {
+		return err
+	}
+	up := taskmill.StartUpkeep(context.WithoutCancel(ctx), b, taskmill.UpkeepConfig{ID: w.ID(), LeaderTTL: taskmill.LeaderTTLFor(cfg.LeaseDuration),
+		Retention: *c.retention, ForgetQueuesAfter: c.upkeep.forgetQueuesAfter, Scheduler: sched, Observer: observer, Logger: log})
+	defer up.Stop()
 	// The worker stops itself when ctx ends (a signal) or when asked
 	// through the backend; either way Done closes after the drain.
 	if err := w.Start(ctx); err != nil {

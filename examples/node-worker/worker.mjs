@@ -16,6 +16,7 @@
 // default "node"), CONCURRENCY (default 4), LEASE_FOR (seconds, default
 // 30), SHUTDOWN_TIMEOUT (seconds, default 30).
 
+import { randomBytes } from "node:crypto";
 import os from "node:os";
 import process from "node:process";
 
@@ -114,11 +115,13 @@ const running = new Map(); // task id → { token, controller }
 let draining = false;
 let leaseController = null;
 const startedAt = new Date().toISOString(); // sent with every heartbeat: the registry shows it
+// Binds the worker id to this process: nobody else can heartbeat as it or unregister it.
+const secret = randomBytes(16).toString("hex");
 
 async function heartbeat() {
   const reply = await call("POST", `/api/workers/${encodeURIComponent(workerId)}/heartbeat`, {
     host: os.hostname(), pid: process.pid, queues, types, concurrency, running: [...running.keys()], ttl: `${heartbeatTTL}s`,
-    started_at: startedAt,
+    started_at: startedAt, secret,
   });
   if (reply?.stop_requested && !draining) {
     log("stop requested through the API; draining");
@@ -213,7 +216,7 @@ function shutdown() {
       r.controller.abort(new Error("worker stopping"));
       await call("POST", `/api/tasks/${encodeURIComponent(id)}/release`, { token: r.token }).catch(() => {});
     }
-    await call("POST", `/api/workers/${encodeURIComponent(workerId)}/unregister`).catch(() => {});
+    await call("POST", `/api/workers/${encodeURIComponent(workerId)}/unregister`, { secret }).catch(() => {});
     log("worker stopped");
     process.exit(0);
   })();
