@@ -1,0 +1,261 @@
+package postgres
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/taskmill/taskmill/backend"
+)
+
+// maxPriority is the highest priority the backend orders; the contract
+// fixes it at 1000 on every backend.
+const maxPriority = 1000
+
+// insertChunk bounds the rows of one INSERT: 14 parameters a row stays
+// far below PostgreSQL's 65535.
+const insertChunk = 1000
+
+// validateTasks refuses what no backend may store, naming the task and field.
+func validateTasks(tasks []*backend.Task) error {
+	for i, t := range tasks {
+		if t == nil {
+			return fmt.Errorf("task %d: nil", i)
+		}
+		switch {
+		case t.ID == "":
+			return fmt.Errorf("task %d: id: empty", i)
+		case t.Type == "":
+			return fmt.Errorf("task %s: type: empty", t.ID)
+		case t.Queue == "":
+			return fmt.Errorf("task %s: queue: empty", t.ID)
+		case t.State != backend.StatePending && t.State != backend.StateScheduled:
+			return fmt.Errorf("task %s: state: a new task must be pending or scheduled, not %q", t.ID, t.State)
+		case t.Priority < 0 || t.Priority > maxPriority:
+			return fmt.Errorf("task %s: priority: %d is outside 0..%d", t.ID, t.Priority, maxPriority)
+		case t.State == backend.StateScheduled && t.RunAt.IsZero():
+			return fmt.Errorf("task %s: run_at: a scheduled task needs one", t.ID)
+		case len(t.Payload) > 0 && !json.Valid(t.Payload):
+			return fmt.Errorf("task %s: payload: not valid JSON", t.ID)
+		}
+	}
+	return nil
+}
+
+// execer runs statements inside some transaction: the backend's own
+// (pgx) or a caller's (pgx.Tx or *sql.Tx).
+type execer interface {
+	exec(ctx context.Context, sql string, args ...any) error
+	// firstString returns the first column of the first row, ok false
+	// when there is no row.
+	firstString(ctx context.Context, sql string, args ...any) (s string, ok bool, err error)
+}
+
+type pgxExecer struct{ tx pgx.Tx }
+
+func (e pgxExecer) exec(ctx context.Context, sql string, args ...any) error {
+	_, err := e.tx.Exec(ctx, sql, args...)
+	return err
+}
+
+func (e pgxExecer) firstString(ctx context.Context, sql string, args ...any) (string, bool, error) {
+	var s string
+	err := e.tx.QueryRow(ctx, sql, args...).Scan(&s)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return "", false, nil
+	}
+	return s, err == nil, err
+}
+
+// enqueueIn stores tasks in the transaction ex runs in and returns the
+// results and the tasks stored (those not refused for their unique key).
+// A task id that exists already fails it with ErrDuplicate; the caller
+// then rolls back.
+func (b *Backend) enqueueIn(ctx context.Context, ex execer, tasks []*backend.Task) ([]backend.EnqueueResult, []*backend.Task, error) {
+	results := make([]backend.EnqueueResult, len(tasks))
+	stored := make([]*backend.Task, 0, len(tasks))
+	seen := make(map[string]bool, len(tasks))
+	for i, t := range tasks {
+		if seen[t.ID] {
+			return nil, nil, fmt.Errorf("task id %s appears twice in one enqueue: %w", t.ID, backend.ErrDuplicate)
+		}
+		seen[t.ID] = true
+		results[i] = backend.EnqueueResult{ID: t.ID}
+		if t.UniqueKey != "" && !t.UniqueUntil.IsZero() {
+			holder, free, err := b.takeUniqueKey(ctx, ex, t)
+			if err != nil {
+				return nil, nil, err
+			}
+			if !free {
+				results[i] = backend.EnqueueResult{ID: holder, Duplicate: true}
+				continue
+			}
+		}
+		stored = append(stored, t)
+	}
+	for start := 0; start < len(stored); start += insertChunk {
+		chunk := stored[start:min(start+insertChunk, len(stored))]
+		sql, args := b.insertSQL(chunk)
+		if err := ex.exec(ctx, sql, args...); err != nil {
+			if isUniqueViolation(err) {
+				return nil, nil, fmt.Errorf("enqueue: a task id exists already: %w", backend.ErrDuplicate)
+			}
+			return nil, nil, fmt.Errorf("enqueue: %w", err)
+		}
+	}
+	return results, stored, nil
+}
+
+// takeUniqueKey claims t's unique key in its queue unless another task
+// holds it inside its window; it returns the holder otherwise.
+func (b *Backend) takeUniqueKey(ctx context.Context, ex execer, t *backend.Task) (holder string, free bool, err error) {
+	_, took, err := ex.firstString(ctx, `INSERT INTO `+b.t("unique_keys")+` (queue, key, task_id, until)
+		VALUES ($1::text, $2::text, $3::text, $4::timestamptz)
+		ON CONFLICT (queue, key) DO UPDATE SET task_id = excluded.task_id, until = excluded.until
+		WHERE `+b.t("unique_keys")+`.until <= `+b.t("clock()")+`
+		RETURNING task_id`, t.Queue, t.UniqueKey, t.ID, t.UniqueUntil.UTC())
+	if err != nil {
+		return "", false, fmt.Errorf("enqueue task %s: unique key: %w", t.ID, err)
+	}
+	if took {
+		return "", true, nil
+	}
+	holder, _, err = ex.firstString(ctx, `SELECT task_id FROM `+b.t("unique_keys")+` WHERE queue = $1::text AND key = $2::text`, t.Queue, t.UniqueKey)
+	if err != nil {
+		return "", false, fmt.Errorf("enqueue task %s: unique key holder: %w", t.ID, err)
+	}
+	return holder, false, nil
+}
+
+// insertSQL builds one multi-row INSERT with plain scalar parameters, so
+// that it runs on any driver behind database/sql as well as on pgx.
+func (b *Backend) insertSQL(tasks []*backend.Task) (string, []any) {
+	var sb strings.Builder
+	sb.WriteString(`INSERT INTO ` + b.t("tasks") + ` (id, seq, queue, type, state, priority, payload, max_attempts,
+		timeout_ns, deadline, unique_key, unique_until, run_at, ready_at, created_at, trace_context) VALUES `)
+	args := make([]any, 0, 14*len(tasks))
+	for i, t := range tasks {
+		if i > 0 {
+			sb.WriteByte(',')
+		}
+		n := len(args)
+		p := func(k int, cast string) string { return "$" + strconv.Itoa(n+k) + "::" + cast }
+		ready := "NULL::timestamptz"
+		if t.State == backend.StatePending {
+			ready = b.t("clock()")
+		}
+		sb.WriteString("(" + p(1, "text") + ", nextval('" + b.t("task_seq") + "'), " + p(2, "text") + ", " + p(3, "text") + ", " +
+			p(4, "text") + ", " + p(5, "int") + ", " + p(6, "text") + ", " + p(7, "int") + ", " + p(8, "bigint") + ", " +
+			p(9, "timestamptz") + ", " + p(10, "text") + ", " + p(11, "timestamptz") + ", " + p(12, "timestamptz") + ", " +
+			ready + ", " + p(13, "timestamptz") + ", " + p(14, "jsonb") + ")")
+		var payload, trace any
+		if t.Payload != nil {
+			payload = string(t.Payload)
+		}
+		if len(t.TraceContext) > 0 {
+			js, _ := json.Marshal(t.TraceContext)
+			trace = string(js)
+		}
+		created := t.CreatedAt
+		args = append(args, t.ID, t.Queue, t.Type, string(t.State), int64(t.Priority), payload, int64(t.MaxAttempts),
+			int64(t.Timeout), nullTime(t.Deadline), nullString(t.UniqueKey), nullTime(t.UniqueUntil), nullTime(t.RunAt),
+			created.UTC(), trace)
+	}
+	return sb.String(), args
+}
+
+// isUniqueViolation reports a unique_violation from any driver that
+// exposes the SQLSTATE (pgx's PgError, lib/pq's Error).
+func isUniqueViolation(err error) bool {
+	var pe *pgconn.PgError
+	if errors.As(err, &pe) {
+		return pe.Code == "23505"
+	}
+	var st interface{ SQLState() string }
+	return errors.As(err, &st) && st.SQLState() == "23505"
+}
+
+// enqueueReq is one Enqueue call waiting for the group commit.
+type enqueueReq struct {
+	tasks   []*backend.Task
+	results []backend.EnqueueResult
+}
+
+func (r *enqueueReq) size() int { return len(r.tasks) }
+
+// Enqueue stores new tasks; see backend.Backend. Concurrent calls share
+// one INSERT and one commit (group commit). It returns once PostgreSQL
+// committed the tasks (durable on disk with synchronous_commit=on). When
+// ctx ends first the error says so, and the tasks may still have been
+// stored.
+func (b *Backend) Enqueue(ctx context.Context, tasks []*backend.Task) ([]backend.EnqueueResult, error) {
+	if err := b.alive(); err != nil {
+		return nil, err
+	}
+	if err := validateTasks(tasks); err != nil {
+		return nil, err
+	}
+	if len(tasks) == 0 {
+		return nil, nil
+	}
+	req := &enqueueReq{tasks: tasks}
+	if err := b.enq.do(ctx, b, req); err != nil {
+		return nil, err
+	}
+	return req.results, nil
+}
+
+// flushEnqueues commits a batch of Enqueue calls in one transaction. When
+// it fails (one call's id exists already) it retries each call in its
+// own transaction, so that only the guilty call fails.
+func (b *Backend) flushEnqueues(ctx context.Context, calls []*call[*enqueueReq]) {
+	if len(calls) > 1 {
+		var all []*backend.Task
+		for _, c := range calls {
+			all = append(all, c.req.tasks...)
+		}
+		var results []backend.EnqueueResult
+		var stored []*backend.Task
+		err := pgx.BeginFunc(ctx, b.pool, func(tx pgx.Tx) error {
+			var err error
+			results, stored, err = b.enqueueIn(ctx, pgxExecer{tx}, all)
+			return err
+		})
+		if err == nil {
+			for _, c := range calls {
+				c.req.results, results = results[:len(c.req.tasks)], results[len(c.req.tasks):]
+			}
+			b.afterEnqueue(stored)
+			return
+		}
+	}
+	for _, c := range calls {
+		var stored []*backend.Task
+		c.err = pgx.BeginFunc(ctx, b.pool, func(tx pgx.Tx) error {
+			var err error
+			c.req.results, stored, err = b.enqueueIn(ctx, pgxExecer{tx}, c.req.tasks)
+			return err
+		})
+		if c.err == nil {
+			b.afterEnqueue(stored)
+		}
+	}
+}
+
+// afterEnqueue wakes the workers of the queues that got ready work and
+// announces the new tasks.
+func (b *Backend) afterEnqueue(stored []*backend.Task) {
+	queues := map[string]bool{}
+	for _, t := range stored {
+		if !queues[t.Queue] {
+			queues[t.Queue] = true
+			b.wake(t.Queue)
+		}
+	}
+	b.announce(stored...)
+}

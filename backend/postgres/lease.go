@@ -1,0 +1,181 @@
+package postgres
+
+import (
+	"context"
+	"fmt"
+	"sort"
+	"time"
+
+	"github.com/taskmill/taskmill/backend"
+)
+
+// Lease hands out ready tasks; see backend.Backend. One call of the
+// schema's lease() function promotes the due tasks of the queues and
+// takes up to req.Max pending ones with FOR UPDATE SKIP LOCKED, so
+// concurrent leasers never wait on each other's rows. When nothing is
+// ready and req.Wait > 0 it waits for a wake-up of one of its queues
+// (LISTEN/NOTIFY), the next due scheduled task, or PollInterval,
+// whichever comes first, and looks again.
+func (b *Backend) Lease(ctx context.Context, req backend.LeaseRequest) ([]*backend.Task, error) {
+	if err := b.alive(); err != nil {
+		return nil, err
+	}
+	if req.Max < 1 {
+		req.Max = 1
+	}
+	if len(req.Queues) == 0 {
+		return nil, nil
+	}
+	if req.LeaseFor <= 0 {
+		return nil, fmt.Errorf("lease: lease duration must be positive, got %v", req.LeaseFor)
+	}
+	var deadline time.Time
+	if req.Wait > 0 {
+		deadline = time.Now().Add(req.Wait)
+	}
+	var w *waiter
+	for {
+		if w == nil && !deadline.IsZero() {
+			// Registered before looking, so a wake-up between the look
+			// and the wait is not missed.
+			w = b.hub.register(req.Queues)
+			defer b.hub.unregister(w, req.Queues)
+		}
+		leased, err := b.leaseOnce(ctx, req)
+		if err != nil || len(leased) > 0 || deadline.IsZero() {
+			return leased, err
+		}
+		wait := time.Until(deadline)
+		if wait <= 0 {
+			return nil, nil
+		}
+		wait = min(wait, b.opts.PollInterval)
+		if due, err := b.nextDue(ctx, req.Queues); err == nil && due > 0 {
+			wait = min(wait, max(due, time.Millisecond))
+		}
+		timer := time.NewTimer(wait)
+		select {
+		case <-w.ch:
+		case <-timer.C:
+		case <-ctx.Done():
+			timer.Stop()
+			return nil, nil
+		case <-b.ctx.Done():
+			timer.Stop()
+			return nil, backend.ErrClosed
+		}
+		timer.Stop()
+	}
+}
+
+// leaseOnce runs lease() once.
+func (b *Backend) leaseOnce(ctx context.Context, req backend.LeaseRequest) ([]*backend.Task, error) {
+	var types []string // nil: every type
+	rows, err := b.pool.Query(ctx, `SELECT `+taskCols+`, seq FROM `+b.t("lease")+`($1, $2, $3, $4, $5)`,
+		req.WorkerID, req.Queues, req.Max, req.LeaseFor, types)
+	if err != nil {
+		return nil, fmt.Errorf("lease: %w", err)
+	}
+	defer rows.Close()
+	type row struct {
+		t   *backend.Task
+		seq int64
+	}
+	var got []row
+	var extra struct{ seq int64 }
+	for rows.Next() {
+		var r row
+		r.t, err = scanTaskWith(rows, &extra.seq)
+		if err != nil {
+			return nil, fmt.Errorf("lease: %w", err)
+		}
+		r.seq = extra.seq
+		got = append(got, r)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("lease: %w", err)
+	}
+	// RETURNING gives no order: put them back in queue order, then
+	// priority, then FIFO, as the caller asked to take them.
+	pos := make(map[string]int, len(req.Queues))
+	for i, q := range req.Queues {
+		if _, ok := pos[q]; !ok {
+			pos[q] = i
+		}
+	}
+	sort.Slice(got, func(i, j int) bool {
+		a, c := got[i], got[j]
+		if pos[a.t.Queue] != pos[c.t.Queue] {
+			return pos[a.t.Queue] < pos[c.t.Queue]
+		}
+		if a.t.Priority != c.t.Priority {
+			return a.t.Priority > c.t.Priority
+		}
+		return a.seq < c.seq
+	})
+	out := make([]*backend.Task, 0, len(got))
+	changed := make([]*backend.Task, 0, len(got))
+	for _, r := range got {
+		changed = append(changed, r.t)
+		if r.t.State == backend.StateProcessing {
+			out = append(out, r.t)
+		}
+	}
+	b.announce(changed...)
+	return out, nil
+}
+
+// nextDue returns how long until the first scheduled or retrying task of
+// the queues is due (zero when none is).
+func (b *Backend) nextDue(ctx context.Context, queues []string) (time.Duration, error) {
+	var until *time.Duration
+	err := b.pool.QueryRow(ctx, `SELECT min(d.run_at) - `+b.t("clock()")+` FROM unnest($1::text[]) AS q(name),
+		LATERAL (SELECT run_at FROM `+b.t("tasks")+` WHERE state IN ('scheduled', 'retrying') AND queue = q.name
+		         ORDER BY run_at LIMIT 1) d`, queues).Scan(&until)
+	if err != nil || until == nil {
+		return 0, err
+	}
+	return max(*until, time.Millisecond), nil
+}
+
+// Extend renews the leases the worker still holds; see backend.Backend.
+func (b *Backend) Extend(ctx context.Context, workerID string, leases []backend.LeaseRef, leaseFor time.Duration) ([]backend.ExtendResult, error) {
+	if err := b.alive(); err != nil {
+		return nil, err
+	}
+	ids := make([]string, len(leases))
+	tokens := make([]int64, len(leases))
+	for i, l := range leases {
+		ids[i], tokens[i] = l.TaskID, int64(l.Token)
+	}
+	rows, err := b.pool.Query(ctx, `WITH l AS (SELECT * FROM unnest($1::text[], $2::bigint[]) AS l(id, token)),
+		ext AS (UPDATE `+b.t("tasks")+` t SET lease_expires_at = `+b.t("clock()")+` + $3::interval
+		        FROM l WHERE t.id = l.id AND t.state = 'processing' AND t.lease_token = l.token
+		        RETURNING t.id)
+		SELECT l.id, ext.id IS NOT NULL, coalesce(t.state = 'canceled', false)
+		FROM l LEFT JOIN ext ON ext.id = l.id LEFT JOIN `+b.t("tasks")+` t ON t.id = l.id`, ids, tokens, leaseFor)
+	if err != nil {
+		return nil, fmt.Errorf("extend leases: %w", err)
+	}
+	defer rows.Close()
+	byID := map[string]backend.ExtendResult{}
+	for rows.Next() {
+		var r backend.ExtendResult
+		if err := rows.Scan(&r.TaskID, &r.Held, &r.Canceled); err != nil {
+			return nil, fmt.Errorf("extend leases: %w", err)
+		}
+		if r.Held {
+			r.Canceled = false
+		}
+		byID[r.TaskID] = r
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("extend leases: %w", err)
+	}
+	out := make([]backend.ExtendResult, len(leases))
+	for i, l := range leases {
+		out[i] = byID[l.TaskID]
+		out[i].TaskID = l.TaskID
+	}
+	return out, nil
+}

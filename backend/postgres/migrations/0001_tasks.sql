@@ -1,0 +1,219 @@
+-- 0001: tasks, queues, counters, history, workers, unique keys.
+-- {{S}} is replaced by the quoted schema name (see migrate.go).
+
+-- seq orders pending tasks within a priority: FIFO takes the smallest.
+-- Work put back at the front of its priority (release, reclaim) gets a
+-- negative seq, -nextval, so the latest goes first.
+CREATE SEQUENCE {{S}}.task_seq;
+-- Lease tokens, the fencing counter: strictly larger at each lease.
+CREATE SEQUENCE {{S}}.lease_seq;
+
+-- clock() is the one clock every stored time comes from: the database's
+-- now() (the start of the transaction), plus an offset that only tests
+-- set (the session setting taskmill.clock_offset, an interval).
+CREATE FUNCTION {{S}}.clock() RETURNS timestamptz LANGUAGE sql STABLE AS $$
+  SELECT now() + coalesce(nullif(current_setting('taskmill.clock_offset', true), ''), '0')::interval
+$$;
+
+CREATE TABLE {{S}}.tasks (
+  id               text PRIMARY KEY,
+  seq              bigint NOT NULL,
+  queue            text NOT NULL,
+  type             text NOT NULL,
+  state            text NOT NULL,
+  priority         int NOT NULL,
+  payload          text,           -- the JSON as submitted, byte for byte
+  attempt          int NOT NULL DEFAULT 0,
+  max_attempts     int NOT NULL,
+  timeout_ns       bigint NOT NULL DEFAULT 0,
+  deadline         timestamptz,
+  unique_key       text,
+  unique_until     timestamptz,
+  run_at           timestamptz,
+  ready_at         timestamptz,    -- when it last became pending
+  created_at       timestamptz NOT NULL,
+  started_at       timestamptz,
+  finished_at      timestamptz,
+  result           text,
+  last_error       text,
+  attempts         jsonb NOT NULL DEFAULT '[]',
+  progress         jsonb,
+  worker_id        text,
+  lease_token      bigint,
+  lease_expires_at timestamptz,
+  trace_context    jsonb
+) WITH (fillfactor = 80); -- room for HOT updates of the same row
+
+-- The hot path: Lease walks this partial index, which holds pending rows
+-- only, in (priority desc, seq) order per queue.
+CREATE INDEX tasks_ready ON {{S}}.tasks (queue, priority DESC, seq) WHERE state = 'pending';
+-- The oldest pending task per queue (Queues), without reading them all.
+CREATE INDEX tasks_ready_age ON {{S}}.tasks (queue, ready_at) WHERE state = 'pending';
+-- Promotion of due scheduled and retrying tasks.
+CREATE INDEX tasks_due ON {{S}}.tasks (queue, run_at) WHERE state IN ('scheduled', 'retrying');
+-- Reclaim of expired leases.
+CREATE INDEX tasks_leased ON {{S}}.tasks (lease_expires_at) WHERE state = 'processing';
+-- Retention: the oldest finished tasks of a final state.
+CREATE INDEX tasks_finished ON {{S}}.tasks (state, finished_at) WHERE state IN ('completed', 'failed', 'canceled');
+-- List: newest first (by id) within a state, a queue or a type.
+CREATE INDEX tasks_state_id ON {{S}}.tasks (state, id);
+CREATE INDEX tasks_queue_id ON {{S}}.tasks (queue, id);
+CREATE INDEX tasks_type_id ON {{S}}.tasks (type, id);
+
+CREATE TABLE {{S}}.queues (
+  name       text PRIMARY KEY,
+  paused     boolean NOT NULL DEFAULT false,
+  created_at timestamptz NOT NULL DEFAULT now()
+);
+
+-- Counts per queue and state without COUNT(*) over tasks. Every change
+-- appends a delta row (statement triggers below), so concurrent
+-- transactions never wait on one hot counter row; a fold moves the
+-- deltas into count_totals now and then, keeping the deltas few.
+CREATE TABLE {{S}}.count_totals (
+  queue text NOT NULL,
+  state text NOT NULL,
+  n     bigint NOT NULL,
+  PRIMARY KEY (queue, state)
+);
+CREATE TABLE {{S}}.count_deltas (
+  queue text NOT NULL,
+  state text NOT NULL,
+  n     bigint NOT NULL
+);
+
+-- Finished attempts per minute, kept the same way.
+CREATE TABLE {{S}}.history_totals (
+  queue     text NOT NULL,
+  minute    timestamptz NOT NULL,
+  completed bigint NOT NULL,
+  failed    bigint NOT NULL,
+  PRIMARY KEY (queue, minute)
+);
+CREATE TABLE {{S}}.history_deltas (
+  queue     text NOT NULL,
+  minute    timestamptz NOT NULL,
+  completed bigint NOT NULL,
+  failed    bigint NOT NULL
+);
+
+-- A unique key is held by one task of its queue until its window ends,
+-- or until the task is canceled, deleted or purged.
+CREATE TABLE {{S}}.unique_keys (
+  queue   text NOT NULL,
+  key     text NOT NULL,
+  task_id text NOT NULL,
+  until   timestamptz NOT NULL,
+  PRIMARY KEY (queue, key)
+);
+CREATE INDEX unique_keys_task ON {{S}}.unique_keys (task_id);
+
+CREATE TABLE {{S}}.workers (
+  id             text PRIMARY KEY,
+  info           jsonb NOT NULL,
+  expires_at     timestamptz NOT NULL,
+  stop_requested boolean NOT NULL DEFAULT false
+);
+
+CREATE FUNCTION {{S}}.count_insert() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+  INSERT INTO {{S}}.queues (name) SELECT DISTINCT queue FROM new_rows ON CONFLICT DO NOTHING;
+  INSERT INTO {{S}}.count_deltas (queue, state, n)
+    SELECT queue, state, count(*) FROM new_rows GROUP BY queue, state;
+  RETURN NULL;
+END $$;
+
+CREATE FUNCTION {{S}}.count_delete() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+  INSERT INTO {{S}}.count_deltas (queue, state, n)
+    SELECT queue, state, -count(*) FROM old_rows GROUP BY queue, state;
+  RETURN NULL;
+END $$;
+
+-- An update moves counts between states and records finished attempts:
+-- completed; failed (retried or not, and a pending task whose deadline
+-- passed); a lease that expired.
+CREATE FUNCTION {{S}}.count_update() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+  INSERT INTO {{S}}.count_deltas (queue, state, n)
+    SELECT queue, state, sum(n) FROM (
+      SELECT n.queue, n.state, 1 AS n FROM new_rows n JOIN old_rows o USING (id) WHERE n.state <> o.state
+      UNION ALL
+      SELECT o.queue, o.state, -1 FROM new_rows n JOIN old_rows o USING (id) WHERE n.state <> o.state
+    ) d GROUP BY queue, state HAVING sum(n) <> 0;
+  INSERT INTO {{S}}.history_deltas (queue, minute, completed, failed)
+    SELECT n.queue, date_trunc('minute', {{S}}.clock()),
+           count(*) FILTER (WHERE n.state = 'completed'),
+           count(*) FILTER (WHERE n.state <> 'completed')
+    FROM new_rows n JOIN old_rows o USING (id)
+    WHERE n.state <> o.state AND (
+      (o.state = 'processing' AND n.state IN ('completed', 'failed', 'retrying'))
+      OR (o.state = 'pending' AND n.state = 'failed')
+      OR (o.state = 'processing' AND n.state = 'pending' AND n.attempts->-1->>'outcome' = 'lease_expired'))
+    GROUP BY n.queue;
+  RETURN NULL;
+END $$;
+
+CREATE TRIGGER tasks_count_insert AFTER INSERT ON {{S}}.tasks
+  REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION {{S}}.count_insert();
+CREATE TRIGGER tasks_count_delete AFTER DELETE ON {{S}}.tasks
+  REFERENCING OLD TABLE AS old_rows FOR EACH STATEMENT EXECUTE FUNCTION {{S}}.count_delete();
+CREATE TRIGGER tasks_count_update AFTER UPDATE ON {{S}}.tasks
+  REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION {{S}}.count_update();
+
+-- end_attempt closes the last attempt record of a task's history.
+CREATE FUNCTION {{S}}.end_attempt(attempts jsonb, at timestamptz, outcome text, err text) RETURNS jsonb
+LANGUAGE sql IMMUTABLE AS $$
+  SELECT CASE WHEN jsonb_array_length(attempts) = 0 THEN attempts
+  ELSE jsonb_set(attempts, ARRAY[(jsonb_array_length(attempts) - 1)::text],
+       (attempts->-1) || jsonb_strip_nulls(jsonb_build_object('finished_at', at, 'outcome', outcome, 'error', nullif(err, ''))))
+  END
+$$;
+
+-- lease takes up to p_max pending tasks from the queues in the order
+-- given, skipping paused queues and rows other leasers hold (SKIP
+-- LOCKED), highest priority first and FIFO within a priority, after
+-- promoting the due scheduled and retrying tasks of those queues. A
+-- pending task whose deadline passed is failed instead of leased and
+-- returned in state failed, so the caller can report it. One call, one
+-- round trip, one transaction.
+CREATE FUNCTION {{S}}.lease(p_worker text, p_queues text[], p_max int, p_lease_for interval, p_types text[])
+RETURNS SETOF {{S}}.tasks LANGUAGE plpgsql AS $$
+DECLARE
+  q text;
+  taken int := 0;
+  got int;
+  ts timestamptz := {{S}}.clock();
+BEGIN
+  UPDATE {{S}}.tasks t SET state = 'pending', seq = p.seq, ready_at = ts
+  FROM (SELECT d.id, nextval('{{S}}.task_seq') AS seq FROM (
+          SELECT id FROM {{S}}.tasks
+          WHERE state IN ('scheduled', 'retrying') AND queue = ANY (p_queues) AND run_at <= ts
+          ORDER BY run_at, id FOR UPDATE SKIP LOCKED) d) p
+  WHERE t.id = p.id;
+  FOREACH q IN ARRAY p_queues LOOP
+    EXIT WHEN taken >= p_max;
+    CONTINUE WHEN EXISTS (SELECT 1 FROM {{S}}.queues WHERE name = q AND paused);
+    RETURN QUERY
+    UPDATE {{S}}.tasks t SET
+      state = CASE WHEN t.deadline IS NOT NULL AND t.deadline <= ts THEN 'failed' ELSE 'processing' END,
+      finished_at = CASE WHEN t.deadline IS NOT NULL AND t.deadline <= ts THEN ts END,
+      last_error = CASE WHEN t.deadline IS NOT NULL AND t.deadline <= ts
+                   THEN 'deadline exceeded before the task could start' ELSE t.last_error END,
+      attempt = CASE WHEN t.deadline IS NOT NULL AND t.deadline <= ts THEN t.attempt ELSE t.attempt + 1 END,
+      attempts = CASE WHEN t.deadline IS NOT NULL AND t.deadline <= ts THEN t.attempts
+                 ELSE t.attempts || jsonb_build_object('number', t.attempt + 1, 'worker_id', p_worker, 'started_at', ts) END,
+      worker_id = CASE WHEN t.deadline IS NOT NULL AND t.deadline <= ts THEN NULL ELSE p_worker END,
+      lease_token = CASE WHEN t.deadline IS NOT NULL AND t.deadline <= ts THEN NULL ELSE nextval('{{S}}.lease_seq') END,
+      lease_expires_at = CASE WHEN t.deadline IS NOT NULL AND t.deadline <= ts THEN NULL ELSE ts + p_lease_for END,
+      started_at = CASE WHEN t.deadline IS NOT NULL AND t.deadline <= ts THEN t.started_at ELSE ts END,
+      progress = NULL
+    FROM (SELECT id FROM {{S}}.tasks
+          WHERE state = 'pending' AND queue = q AND (p_types IS NULL OR type = ANY (p_types))
+          ORDER BY priority DESC, seq LIMIT p_max - taken FOR UPDATE SKIP LOCKED) c
+    WHERE t.id = c.id
+    RETURNING t.*;
+    GET DIAGNOSTICS got = ROW_COUNT;
+    taken := taken + got;
+  END LOOP;
+END $$;

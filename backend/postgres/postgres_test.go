@@ -1,0 +1,32 @@
+package postgres_test
+
+import (
+	"context"
+	"os"
+	"testing"
+	"time"
+
+	"github.com/taskmill/taskmill/backend"
+	"github.com/taskmill/taskmill/backend/backendtest"
+	"github.com/taskmill/taskmill/backend/postgres"
+	"github.com/taskmill/taskmill/internal/testpg"
+)
+
+func TestMain(m *testing.M) { os.Exit(testpg.Main(m)) }
+
+// open returns a backend on a fresh database of the shared test server.
+func open(t *testing.T, opts postgres.Options) *postgres.Backend {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	b, err := postgres.Open(ctx, testpg.Shared(t), opts)
+	if err != nil {
+		t.Fatalf("open: %v", err)
+	}
+	t.Cleanup(func() { b.Close() })
+	return b
+}
+
+func TestConformance(t *testing.T) {
+	backendtest.Run(t, func(t *testing.T) backend.Backend { return open(t, postgres.Options{}) })
+}
