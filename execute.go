@@ -100,7 +100,7 @@ func (w *Worker) execute(ctx context.Context, r *run) {
 		backoff = tt.Backoff
 	}
 	f := backend.Failure{Error: err.Error(), Final: errors.Is(err, ErrSkipRetry),
-		RetryAt: time.Now().Add(backoff(t.Attempt+1, err)).UTC()}
+		RetryIn: backoff(t.Attempt+1, err)}
 	failErr := w.b.Fail(octx, t.Ref(), f)
 	w.report("fail", t, failErr)
 	if obs != nil {
@@ -289,7 +289,7 @@ func reclaimLoop(ctx context.Context, b backend.Backend, every time.Duration, lo
 			return
 		case <-tick.C:
 		}
-		n, err := b.Reclaim(ctx, time.Now())
+		n, err := b.Reclaim(ctx, 0) // TODO(runtime branch): the upkeep leader's term
 		switch {
 		case err != nil && ctx.Err() == nil:
 			log.Warn("reclaim expired leases", "err", err)

@@ -84,9 +84,11 @@ func (m multiObserver) LeasesReclaimed(n int) {
 }
 
 // FailOutcome is where Backend.Fail sends the attempt t failed with f,
-// by backend.Failure.Retries: OutcomeRetrying or OutcomeFailed.
+// by backend.Failure.Retries: OutcomeRetrying or OutcomeFailed. The
+// backend decides by its own clock; this process's clock stands in for it,
+// which matters only for a retry that falls right at the task's deadline.
 func FailOutcome(t *TaskInfo, f backend.Failure) Outcome {
-	if f.Retries(t) {
+	if f.Retries(t, time.Now()) {
 		return OutcomeRetrying
 	}
 	return OutcomeFailed

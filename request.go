@@ -13,12 +13,12 @@ import (
 const (
 	DefaultQueue       = "default"
 	DefaultMaxAttempts = 5
-	MaxNameLength      = 128     // task type and queue names
-	MaxPriority        = 1000    // priorities run from 0 (default) to MaxPriority
-	MaxAttemptsLimit   = 100     // the most attempts a task may ask for
-	MaxIDLength        = 128     // caller-chosen ids
-	MaxUniqueKeyLength = 256     // unique keys
-	DefaultMaxPayload  = 1 << 20 // 1 MiB
+	MaxNameLength      = 128                 // task type and queue names
+	MaxPriority        = backend.MaxPriority // priorities run from 0 (default) to MaxPriority
+	MaxAttemptsLimit   = 100                 // the most attempts a task may ask for
+	MaxIDLength        = 128                 // caller-chosen ids
+	MaxUniqueKeyLength = 256                 // unique keys
+	DefaultMaxPayload  = 1 << 20             // 1 MiB
 	MaxTimeout         = 7 * 24 * time.Hour
 	MaxDelay           = 366 * 24 * time.Hour
 )

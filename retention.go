@@ -46,6 +46,13 @@ const maxPurgeCalls = 100
 func PurgeOnce(ctx context.Context, b backend.Backend, r Retention, now time.Time) (map[State]int, error) {
 	r = r.withDefaults()
 	deleted := map[State]int{}
+	// Purge judges age by the backend's clock; judging at now instead
+	// shifts every age by the difference.
+	bnow, err := b.Now(ctx)
+	if err != nil {
+		return deleted, fmt.Errorf("read the backend's clock: %w", err)
+	}
+	shift := now.Sub(bnow)
 	for _, p := range []struct {
 		state State
 		keep  time.Duration
@@ -54,7 +61,7 @@ func PurgeOnce(ctx context.Context, b backend.Backend, r Retention, now time.Tim
 			continue
 		}
 		for range maxPurgeCalls {
-			n, err := b.Purge(ctx, p.state, now.Add(-p.keep), r.Batch)
+			n, err := b.Purge(ctx, 0, p.state, p.keep-shift, r.Batch) // TODO(runtime branch): the leader's term
 			deleted[p.state] += n
 			if err != nil {
 				return deleted, fmt.Errorf("purge %s tasks older than %s: %w", p.state, p.keep, err)

@@ -261,7 +261,7 @@ func (w *Worker) Stop(ctx context.Context) error {
 		w.bgDone.Wait()
 		uctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
 		defer cancel()
-		if err := w.b.Unregister(uctx, w.cfg.ID); err != nil {
+		if err := w.b.Unregister(uctx, w.cfg.ID, ""); err != nil { // TODO(runtime branch): the worker's secret
 			w.stopErr = fmt.Errorf("unregister worker %s: %w", w.cfg.ID, err)
 		}
 		w.log.Info("worker stopped")

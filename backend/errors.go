@@ -23,3 +23,19 @@ var (
 
 // ErrBadCursor: the list cursor was not made by this backend.
 var ErrBadCursor = errors.New("bad cursor")
+
+var (
+	// ErrInvalid: the call's input breaks the contract (a priority out of
+	// range, a state Enqueue does not take, a purge of a state that is not
+	// final, …). Nothing changed. Edges validate first, so reaching it is
+	// a bug in the caller.
+	ErrInvalid = errors.New("invalid input")
+	// ErrNotLeader: an upkeep call carried a term that is not the current
+	// leadership's (see Backend.Lead). Nothing changed.
+	ErrNotLeader = errors.New("not the upkeep leader")
+	// ErrNotEmpty: DeleteQueue of a queue that still holds tasks.
+	ErrNotEmpty = errors.New("queue not empty")
+	// ErrWorkerTaken: a live worker with this ID belongs to another
+	// process (its secret differs).
+	ErrWorkerTaken = errors.New("worker id taken by another process")
+)

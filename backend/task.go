@@ -48,14 +48,21 @@ func (s State) Valid() bool {
 // Task is the stored record of one task. Backends return copies; changing
 // a returned Task changes nothing in the store.
 type Task struct {
-	ID          string          `json:"id"`
-	Type        string          `json:"type"`
-	Queue       string          `json:"queue"`
-	Payload     json.RawMessage `json:"payload,omitempty"`
-	Priority    int             `json:"priority"`
-	State       State           `json:"state"`
-	Attempt     int             `json:"attempt"`      // attempts started so far
-	MaxAttempts int             `json:"max_attempts"` // attempts allowed in all
+	ID       string          `json:"id"`
+	Type     string          `json:"type"`
+	Queue    string          `json:"queue"`
+	Payload  json.RawMessage `json:"payload,omitempty"`
+	Priority int             `json:"priority"`
+	State    State           `json:"state"`
+	// Attempt counts the attempts spent against MaxAttempts: a lease
+	// that expired (Reclaim) or was handed back (Release) gives its
+	// attempt back, so Attempts (the history) may hold more runs.
+	Attempt     int `json:"attempt"`
+	MaxAttempts int `json:"max_attempts"` // attempts allowed in all
+	// LeaseLosses counts the lease expiries in a row (crash is not
+	// failure); Ack, Fail and a manual Retry reset it to 0. At the
+	// backend's MaxLeaseLosses, Reclaim fails the task.
+	LeaseLosses int `json:"lease_losses,omitempty"`
 	// Timeout bounds one attempt; zero means the worker's default.
 	Timeout Duration `json:"timeout,omitempty"`
 	// Deadline bounds the whole task: no attempt runs past it.
@@ -73,8 +80,11 @@ type Task struct {
 	Attempts  []Attempt       `json:"attempts,omitempty"` // one entry per attempt started
 	Progress  *Progress       `json:"progress,omitempty"`
 
-	WorkerID       string    `json:"worker_id,omitempty"` // holder of the current lease
-	LeaseToken     uint64    `json:"lease_token,omitempty"`
+	WorkerID   string `json:"worker_id,omitempty"` // holder of the current lease
+	LeaseToken uint64 `json:"lease_token,omitempty"`
+	// LeaseSecret is the current lease's secret (see LeaseRef). Only tasks
+	// returned by Lease carry it; the API never shows it.
+	LeaseSecret    string    `json:"lease_secret,omitempty"`
 	LeaseExpiresAt time.Time `json:"lease_expires_at,omitzero"`
 
 	// TraceContext carries W3C trace headers from submit to every attempt.
@@ -131,6 +141,7 @@ func cloneRaw(b json.RawMessage) json.RawMessage {
 	return append(json.RawMessage(nil), b...)
 }
 
-// MaxPriorityKey is the largest priority a backend must order correctly.
-// The public API accepts 0–1000; backends invert priorities against this.
-const MaxPriorityKey = 1 << 30
+// MaxPriority is the highest priority. Priorities run 0..MaxPriority on
+// every backend, ordered exactly over the whole range (higher first);
+// Enqueue refuses any other with ErrInvalid.
+const MaxPriority = 1000

@@ -218,7 +218,7 @@ func (s *Server) workerUnregister(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, err)
 		return
 	}
-	if err := s.client.Backend().Unregister(r.Context(), id); err != nil {
+	if err := s.client.Backend().Unregister(r.Context(), id, ""); err != nil { // TODO(runtime branch): the worker's secret
 		s.fail(w, r, err)
 		return
 	}
@@ -316,7 +316,7 @@ func (s *Server) releaseAll(tasks []*backend.Task) {
 // same outcome as a Go worker whose ServeMux has no handler for the type.
 func (s *Server) failUnhandled(ctx context.Context, workerID string, t *backend.Task) {
 	msg := "no handler registered for task type " + strconv.Quote(t.Type) + " on worker " + workerID
-	err := s.client.Backend().Fail(context.WithoutCancel(ctx), t.Ref(), backend.Failure{Error: msg, Final: true, RetryAt: time.Now().UTC()})
+	err := s.client.Backend().Fail(context.WithoutCancel(ctx), t.Ref(), backend.Failure{Error: msg, Final: true})
 	if err != nil && !errors.Is(err, backend.ErrLeaseLost) {
 		s.log.Warn("fail a task of a type the worker does not handle", "task", t.ID, "err", err)
 	}
@@ -482,7 +482,7 @@ func (s *Server) failTask(w http.ResponseWriter, r *http.Request) {
 		}
 		retryAfter = backoff(t.Attempt+1, errors.New(req.Error))
 	}
-	f := backend.Failure{Error: req.Error, Final: req.Final, RetryAt: now.Add(retryAfter)}
+	f := backend.Failure{Error: req.Error, Final: req.Final, RetryIn: retryAfter}
 	if err := s.client.Backend().Fail(r.Context(), ref, f); err != nil {
 		s.fail(w, r, err)
 		return
@@ -493,7 +493,7 @@ func (s *Server) failTask(w http.ResponseWriter, r *http.Request) {
 	outcome := taskmill.FailOutcome(t, f)
 	out := apiclient.AttemptOutcome{ID: t.ID, State: backend.StateFailed}
 	if outcome == taskmill.OutcomeRetrying {
-		out.State, out.RunAt = backend.StateRetrying, f.RetryAt
+		out.State, out.RunAt = backend.StateRetrying, now.Add(retryAfter)
 	}
 	s.attemptDone(r.Context(), t, outcome, errors.New(req.Error))
 	writeJSON(w, http.StatusOK, out)

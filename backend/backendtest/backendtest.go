@@ -16,9 +16,10 @@ import (
 	"github.com/taskmill/taskmill/backend"
 )
 
-// NewBackend returns a fresh, empty backend. It should register its own
-// cleanup with t.Cleanup.
-type NewBackend func(t *testing.T) backend.Backend
+// NewBackend returns a fresh, empty backend that takes every time it
+// stores from clock (the suite moves it; see Clock). It should register
+// its own cleanup with t.Cleanup.
+type NewBackend func(t *testing.T, clock backend.Clock) backend.Backend
 
 // Run runs the whole conformance suite against backends made by newBackend.
 func Run(t *testing.T, newBackend NewBackend) {
@@ -65,7 +66,7 @@ func Run(t *testing.T, newBackend NewBackend) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			tc.fn(t, newBackend(t))
+			tc.fn(t, newBackend(t, backend.SystemClock{}))
 		})
 	}
 }
@@ -395,7 +396,7 @@ func testFailRetryDeadLetter(t *testing.T, b backend.Backend) {
 	enqueue(t, b, task)
 	l := leaseOne(t, b)
 	retryAt := time.Now().Add(200 * time.Millisecond)
-	if err := b.Fail(ctxT(t), l.Ref(), backend.Failure{Error: "boom 1", RetryAt: retryAt}); err != nil {
+	if err := b.Fail(ctxT(t), l.Ref(), backend.Failure{Error: "boom 1", RetryIn: time.Until(retryAt)}); err != nil {
 		t.Fatalf("Fail: %v", err)
 	}
 	r := wantState(t, b, task.ID, backend.StateRetrying)
@@ -413,7 +414,7 @@ func testFailRetryDeadLetter(t *testing.T, b backend.Backend) {
 	if got[0].Attempt != 2 || got[0].LeaseToken == l.LeaseToken {
 		t.Fatalf("second attempt: attempt %d token %d (first token %d)", got[0].Attempt, got[0].LeaseToken, l.LeaseToken)
 	}
-	if err := b.Fail(ctxT(t), got[0].Ref(), backend.Failure{Error: "boom 2", RetryAt: time.Now()}); err != nil {
+	if err := b.Fail(ctxT(t), got[0].Ref(), backend.Failure{Error: "boom 2"}); err != nil {
 		t.Fatal(err)
 	}
 	dead := wantState(t, b, task.ID, backend.StateFailed)
@@ -427,7 +428,7 @@ func testFailFinal(t *testing.T, b backend.Backend) {
 	task := newTask(withAttempts(5))
 	enqueue(t, b, task)
 	l := leaseOne(t, b)
-	if err := b.Fail(ctxT(t), l.Ref(), backend.Failure{Error: "bad payload", Final: true, RetryAt: time.Now()}); err != nil {
+	if err := b.Fail(ctxT(t), l.Ref(), backend.Failure{Error: "bad payload", Final: true}); err != nil {
 		t.Fatal(err)
 	}
 	wantState(t, b, task.ID, backend.StateFailed)
@@ -437,7 +438,7 @@ func testManualRetry(t *testing.T, b backend.Backend) {
 	task := newTask(withAttempts(1))
 	enqueue(t, b, task)
 	l := leaseOne(t, b)
-	if err := b.Fail(ctxT(t), l.Ref(), backend.Failure{Error: "boom", RetryAt: time.Now()}); err != nil {
+	if err := b.Fail(ctxT(t), l.Ref(), backend.Failure{Error: "boom"}); err != nil {
 		t.Fatal(err)
 	}
 	wantState(t, b, task.ID, backend.StateFailed)
@@ -484,7 +485,7 @@ func testCancelProcessing(t *testing.T, b backend.Backend) {
 	}
 	wantErr(t, "Ack after cancel", b.Ack(ctxT(t), l.Ref(), nil), backend.ErrLeaseLost)
 	wantState(t, b, task.ID, backend.StateCanceled)
-	if n, err := b.Reclaim(ctxT(t), time.Now().Add(time.Hour)); err != nil || n != 0 {
+	if n, err := b.Reclaim(ctxT(t), 0); err != nil || n != 0 {
 		t.Fatalf("Reclaim after cancel: %d %v, want 0", n, err)
 	}
 }
@@ -547,11 +548,11 @@ func testLeaseExpiryReclaim(t *testing.T, b backend.Backend) {
 	task := newTask()
 	enqueue(t, b, task)
 	l := leaseFor(t, b, 1, 100*time.Millisecond)[0]
-	if n, err := b.Reclaim(ctxT(t), time.Now()); err != nil || n != 0 {
+	if n, err := b.Reclaim(ctxT(t), 0); err != nil || n != 0 {
 		t.Fatalf("Reclaim before expiry: %d %v", n, err)
 	}
 	time.Sleep(150 * time.Millisecond)
-	n, err := b.Reclaim(ctxT(t), time.Now())
+	n, err := b.Reclaim(ctxT(t), 0)
 	if err != nil || n != 1 {
 		t.Fatalf("Reclaim: %d %v, want 1", n, err)
 	}
@@ -574,7 +575,7 @@ func testReclaimLastAttempt(t *testing.T, b backend.Backend) {
 	enqueue(t, b, task)
 	leaseFor(t, b, 1, 50*time.Millisecond)
 	time.Sleep(100 * time.Millisecond)
-	if n, err := b.Reclaim(ctxT(t), time.Now()); err != nil || n != 1 {
+	if n, err := b.Reclaim(ctxT(t), 0); err != nil || n != 1 {
 		t.Fatalf("Reclaim: %d %v", n, err)
 	}
 	f := wantState(t, b, task.ID, backend.StateFailed)
@@ -592,7 +593,7 @@ func testExtendKeepsLease(t *testing.T, b backend.Backend) {
 		t.Fatalf("Extend: %v %+v", err, res)
 	}
 	time.Sleep(300 * time.Millisecond)
-	if n, err := b.Reclaim(ctxT(t), time.Now()); err != nil || n != 0 {
+	if n, err := b.Reclaim(ctxT(t), 0); err != nil || n != 0 {
 		t.Fatalf("Reclaim reclaimed an extended lease: %d %v", n, err)
 	}
 	if err := b.Ack(ctxT(t), l.Ref(), nil); err != nil {
@@ -838,7 +839,7 @@ func testHistory(t *testing.T, b backend.Backend) {
 		}
 	}
 	l := leaseOne(t, b)
-	if err := b.Fail(ctxT(t), l.Ref(), backend.Failure{Error: "x", RetryAt: time.Now()}); err != nil {
+	if err := b.Fail(ctxT(t), l.Ref(), backend.Failure{Error: "x"}); err != nil {
 		t.Fatal(err)
 	}
 	hist, err := b.History(ctxT(t), "", since)
@@ -880,7 +881,7 @@ func testWorkerRegistry(t *testing.T, b backend.Backend) {
 	if ws, _ := b.Workers(ctxT(t)); len(ws) != 1 || !ws[0].Stopping {
 		t.Fatalf("worker not shown stopping: %+v", ws)
 	}
-	if err := b.Unregister(ctxT(t), "worker-1"); err != nil {
+	if err := b.Unregister(ctxT(t), "worker-1", ""); err != nil {
 		t.Fatal(err)
 	}
 	if ws, _ := b.Workers(ctxT(t)); len(ws) != 0 {
@@ -894,7 +895,7 @@ func testWorkerExpires(t *testing.T, b backend.Backend) {
 		t.Fatal(err)
 	}
 	time.Sleep(250 * time.Millisecond)
-	if _, err := b.Reclaim(ctxT(t), time.Now()); err != nil {
+	if _, err := b.Reclaim(ctxT(t), 0); err != nil {
 		t.Fatal(err)
 	}
 	if ws, _ := b.Workers(ctxT(t)); len(ws) != 0 {
@@ -997,17 +998,17 @@ func testPurge(t *testing.T, b backend.Backend) {
 	pending := newTask(inQueue("a"))
 	enqueue(t, b, pending)
 
-	if _, err := b.Purge(ctxT(t), backend.StatePending, time.Now().Add(time.Hour), 100); err == nil {
+	if _, err := b.Purge(ctxT(t), 0, backend.StatePending, -time.Hour, 100); err == nil {
 		t.Fatal("Purge of a state that is not final succeeded")
 	}
 	// At most max per call, oldest first.
-	if n, err := b.Purge(ctxT(t), backend.StateCompleted, cutoff, 2); err != nil || n != 2 {
+	if n, err := b.Purge(ctxT(t), 0, backend.StateCompleted, time.Since(cutoff), 2); err != nil || n != 2 {
 		t.Fatalf("Purge(completed, cutoff, 2) = %d, %v; want 2", n, err)
 	}
-	if n, err := b.Purge(ctxT(t), backend.StateCompleted, cutoff, 100); err != nil || n != 1 {
+	if n, err := b.Purge(ctxT(t), 0, backend.StateCompleted, time.Since(cutoff), 100); err != nil || n != 1 {
 		t.Fatalf("second Purge(completed, cutoff) = %d, %v; want the 1 left", n, err)
 	}
-	if n, err := b.Purge(ctxT(t), backend.StateCompleted, cutoff, 100); err != nil || n != 0 {
+	if n, err := b.Purge(ctxT(t), 0, backend.StateCompleted, time.Since(cutoff), 100); err != nil || n != 0 {
 		t.Fatalf("third Purge(completed, cutoff) = %d, %v; want 0", n, err)
 	}
 	for _, id := range old {
@@ -1035,13 +1036,13 @@ func testPurge(t *testing.T, b backend.Backend) {
 
 	// Each final state on its own.
 	later := time.Now().Add(time.Second)
-	if n, err := b.Purge(ctxT(t), backend.StateFailed, later, 100); err != nil || n != 2 {
+	if n, err := b.Purge(ctxT(t), 0, backend.StateFailed, time.Since(later), 100); err != nil || n != 2 {
 		t.Fatalf("Purge(failed) = %d, %v; want 2", n, err)
 	}
-	if n, err := b.Purge(ctxT(t), backend.StateCanceled, later, 100); err != nil || n != 1 {
+	if n, err := b.Purge(ctxT(t), 0, backend.StateCanceled, time.Since(later), 100); err != nil || n != 1 {
 		t.Fatalf("Purge(canceled) = %d, %v; want 1", n, err)
 	}
-	if n, err := b.Purge(ctxT(t), backend.StateCompleted, later, 100); err != nil || n != 2 {
+	if n, err := b.Purge(ctxT(t), 0, backend.StateCompleted, time.Since(later), 100); err != nil || n != 2 {
 		t.Fatalf("Purge(completed, later) = %d, %v; want 2", n, err)
 	}
 	page, err := b.List(ctxT(t), backend.Filter{})
@@ -1064,12 +1065,12 @@ func testPurgeKeepsRetried(t *testing.T, b backend.Backend) {
 	if _, err := b.Retry(ctxT(t), ids[0]); err != nil {
 		t.Fatal(err)
 	}
-	if n, err := b.Purge(ctxT(t), backend.StateFailed, time.Now().Add(time.Hour), 100); err != nil || n != 0 {
+	if n, err := b.Purge(ctxT(t), 0, backend.StateFailed, -time.Hour, 100); err != nil || n != 0 {
 		t.Fatalf("Purge(failed) after a manual retry = %d, %v; want 0", n, err)
 	}
 	wantState(t, b, ids[0], backend.StatePending)
 	finishAll(t, b, backend.StateFailed)
-	if n, err := b.Purge(ctxT(t), backend.StateFailed, time.Now().Add(time.Hour), 100); err != nil || n != 1 {
+	if n, err := b.Purge(ctxT(t), 0, backend.StateFailed, -time.Hour, 100); err != nil || n != 1 {
 		t.Fatalf("Purge(failed) after it failed again = %d, %v; want 1", n, err)
 	}
 }
@@ -1082,7 +1083,7 @@ func testPurgeOldestFirst(t *testing.T, b backend.Backend) {
 	time.Sleep(20 * time.Millisecond)
 	enqueue(t, b, newTask(inQueue("b")), newTask(inQueue("a")))
 	second := finishAll(t, b, backend.StateCompleted, "a", "b")
-	if n, err := b.Purge(ctxT(t), backend.StateCompleted, time.Now().Add(time.Hour), 2); err != nil || n != 2 {
+	if n, err := b.Purge(ctxT(t), 0, backend.StateCompleted, -time.Hour, 2); err != nil || n != 2 {
 		t.Fatalf("Purge(completed, max 2) = %d, %v; want 2", n, err)
 	}
 	for _, id := range first {

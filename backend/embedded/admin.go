@@ -3,7 +3,6 @@ package embedded
 import (
 	"bytes"
 	"context"
-	"encoding/json"
 	"fmt"
 	"time"
 
@@ -108,14 +107,18 @@ func deleteTask(tx *txn, t *backend.Task) error {
 
 // Purge deletes tasks of a final state that finished before the given
 // time, oldest first, at most max of them.
-func (b *Backend) Purge(ctx context.Context, s backend.State, before time.Time, max int) (int, error) {
+func (b *Backend) Purge(ctx context.Context, term uint64, s backend.State, olderThan time.Duration, max int) (int, error) {
 	if !s.Final() {
-		return 0, fmt.Errorf("purge %s tasks: only completed, failed and canceled tasks can be purged", s)
+		return 0, fmt.Errorf("purge %s tasks: only completed, failed and canceled tasks can be purged: %w", s, backend.ErrInvalid)
 	}
 	n := 0
 	err := b.update(ctx, func(tx *txn) error {
 		// Read everything first, then write (see update).
 		n = 0
+		if err := tx.fenced(term); err != nil {
+			return err
+		}
+		before := tx.now.Add(-olderThan)
 		var doomed []*backend.Task
 		c := tx.Bucket(bucketFinished).Bucket([]byte(s)).Cursor()
 		limit := be64(uint64(before.UnixNano()))
@@ -144,10 +147,27 @@ func (b *Backend) Purge(ctx context.Context, s backend.State, before time.Time, 
 
 // Reclaim returns tasks whose lease expired to pending, or fails them when
 // that was their last attempt. It also forgets workers whose heartbeat ran out.
-func (b *Backend) Reclaim(ctx context.Context, now time.Time) (int, error) {
+func (b *Backend) Reclaim(ctx context.Context, term uint64) (int, error) {
+	return b.reclaim(ctx, term, time.Time{})
+}
+
+// reclaimBefore reclaims every lease that expires before now, whatever
+// the clock says: Open uses it for the leases of a process that died.
+func (b *Backend) reclaimBefore(ctx context.Context, now time.Time) (int, error) {
+	return b.reclaim(ctx, 0, now)
+}
+
+func (b *Backend) reclaim(ctx context.Context, term uint64, at time.Time) (int, error) {
 	n := 0
 	err := b.update(ctx, func(tx *txn) error {
 		n = 0
+		if err := tx.fenced(term); err != nil {
+			return err
+		}
+		now := at
+		if now.IsZero() {
+			now = tx.now.Add(1) // expired when expiry <= now
+		}
 		c := tx.Bucket(bucketLeases).Cursor()
 		limit := be64(uint64(now.UnixNano()))
 		var expired []string
@@ -192,8 +212,7 @@ func (b *Backend) ResumeQueue(ctx context.Context, queue string) error {
 
 func (b *Backend) setPaused(ctx context.Context, queue string, paused bool) error {
 	return b.update(ctx, func(tx *txn) error {
-		v, _ := json.Marshal(queueRecord{Paused: paused})
-		if err := tx.Bucket(bucketQueues).Put([]byte(queue), v); err != nil {
+		if err := putQueue(tx, queue, queueRecord{Paused: paused, Used: tx.now}); err != nil {
 			return err
 		}
 		if !paused {

@@ -36,6 +36,12 @@ type Options struct {
 	// NoSync skips fsync: faster, and a crash loses recent writes. Only for
 	// benchmarks and tests of the non-durable path. Default false.
 	NoSync bool
+	// Clock is where every stored time comes from. Default the process's
+	// clock (backend.SystemClock); tests inject one to move time.
+	Clock backend.Clock
+	// MaxLeaseLosses is how many lease expiries in a row fail a task
+	// (crash is not failure). Default backend.DefaultMaxLeaseLosses (3).
+	MaxLeaseLosses int
 }
 
 // Backend is the embedded backend. Create it with Open.
@@ -47,6 +53,9 @@ type Backend struct {
 	done   chan struct{}
 	events *broker
 	max    int
+	clock  backend.Clock
+	// maxLosses is Options.MaxLeaseLosses with its default applied.
+	maxLosses int
 
 	wakeMu sync.Mutex
 	wake   chan struct{} // closed and replaced when tasks become ready
@@ -66,6 +75,12 @@ func Open(dir string, opts Options) (*Backend, error) {
 	if opts.MaxBatch <= 0 {
 		opts.MaxBatch = 1000
 	}
+	if opts.Clock == nil {
+		opts.Clock = backend.SystemClock{}
+	}
+	if opts.MaxLeaseLosses <= 0 {
+		opts.MaxLeaseLosses = backend.DefaultMaxLeaseLosses
+	}
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return nil, fmt.Errorf("create data dir: %w", err)
 	}
@@ -82,7 +97,7 @@ func Open(dir string, opts Options) (*Backend, error) {
 		return nil, fmt.Errorf("init %s: %w", path, err)
 	}
 	b := &Backend{
-		db: db, log: opts.Logger, max: opts.MaxBatch,
+		db: db, log: opts.Logger, max: opts.MaxBatch, clock: opts.Clock, maxLosses: opts.MaxLeaseLosses,
 		writes: make(chan *write, 4096),
 		stop:   make(chan struct{}), done: make(chan struct{}),
 		events: newBroker(), wake: make(chan struct{}),
@@ -91,7 +106,7 @@ func Open(dir string, opts Options) (*Backend, error) {
 	// The file lock makes this process the store's only user, so every
 	// lease in it belongs to a process that has died (a crash, a kill -9).
 	// Hand those tasks back now rather than after their leases run out.
-	n, err := b.Reclaim(context.Background(), time.Unix(0, math.MaxInt64))
+	n, err := b.reclaimBefore(context.Background(), time.Unix(0, math.MaxInt64))
 	if err != nil {
 		b.Close()
 		return nil, fmt.Errorf("reclaim leases of the previous process: %w", err)
@@ -112,6 +127,24 @@ func (b *Backend) Close() error {
 		err = b.db.Close()
 	})
 	return err
+}
+
+// Now returns the backend's clock.
+func (b *Backend) Now(ctx context.Context) (time.Time, error) {
+	if err := b.usable(ctx); err != nil {
+		return time.Time{}, err
+	}
+	return b.clock.Now().UTC(), nil
+}
+
+// usable reports ErrClosed after Close and ctx's error once it ended.
+func (b *Backend) usable(ctx context.Context) error {
+	select {
+	case <-b.stop:
+		return backend.ErrClosed
+	default:
+	}
+	return ctx.Err()
 }
 
 // Ping reports whether the store is open.
@@ -138,6 +171,20 @@ type txn struct {
 	*bolt.Tx
 	now time.Time
 	w   *write
+	b   *Backend
+}
+
+// fenced fails with ErrNotLeader when term is not 0 and not the current
+// unexpired leadership's term.
+func (t *txn) fenced(term uint64) error {
+	if term == 0 {
+		return nil
+	}
+	l := getLeader(t.Tx)
+	if l.Term != term || !t.now.Before(l.Until) {
+		return fmt.Errorf("term %d: %w", term, backend.ErrNotLeader)
+	}
+	return nil
 }
 
 func (t *txn) publish(e backend.Event) { t.w.events = append(t.w.events, e) }
@@ -206,9 +253,9 @@ func (b *Backend) drain() {
 func (b *Backend) commit(batch []*write) {
 	errs := make([]error, len(batch))
 	err := b.db.Update(func(btx *bolt.Tx) error {
-		now := time.Now().UTC()
+		now := b.clock.Now().UTC()
 		for i, w := range batch {
-			errs[i] = w.fn(&txn{Tx: btx, now: now, w: w})
+			errs[i] = w.fn(&txn{Tx: btx, now: now, w: w, b: b})
 			if errs[i] != nil {
 				w.events, w.woke = nil, false
 			}

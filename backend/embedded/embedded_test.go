@@ -9,7 +9,7 @@ import (
 )
 
 func TestConformance(t *testing.T) {
-	backendtest.Run(t, func(t *testing.T) backend.Backend {
+	backendtest.Run(t, func(t *testing.T, _ backend.Clock) backend.Backend {
 		b, err := embedded.Open(t.TempDir(), embedded.Options{})
 		if err != nil {
 			t.Fatal(err)

@@ -59,8 +59,8 @@ func (b *Backend) Fail(ctx context.Context, l backend.LeaseRef, f backend.Failur
 		}
 		endAttempt(tx, t, "failed", f.Error)
 		t.LastError = f.Error
-		if f.Retries(t) {
-			t.State, t.RunAt = backend.StateRetrying, f.RetryAt.UTC()
+		if f.Retries(t, tx.now) {
+			t.State, t.RunAt = backend.StateRetrying, tx.now.Add(max(f.RetryIn, 0))
 		} else {
 			t.State, t.FinishedAt = backend.StateFailed, tx.now
 		}

@@ -27,7 +27,7 @@ func (b *Backend) Lease(ctx context.Context, req backend.LeaseRequest) ([]*backe
 		err := b.update(ctx, func(tx *txn) error {
 			leased, nextDue = nil, time.Time{}
 			var err error
-			if err = promoteDue(tx); err != nil {
+			if _, err = promoteDue(tx); err != nil {
 				return err
 			}
 			leased, err = leaseReady(tx, req)
@@ -65,7 +65,7 @@ func (b *Backend) Lease(ctx context.Context, req backend.LeaseRequest) ([]*backe
 }
 
 // promoteDue moves scheduled and retrying tasks whose run-at has come to pending.
-func promoteDue(tx *txn) error {
+func promoteDue(tx *txn) (int, error) {
 	c := tx.Bucket(bucketScheduled).Cursor()
 	limit := be64(uint64(tx.now.UnixNano()) + 1)
 	var due []string
@@ -75,15 +75,15 @@ func promoteDue(tx *txn) error {
 	for _, id := range due {
 		t, err := getTask(tx.Tx, id)
 		if err != nil {
-			return err
+			return 0, err
 		}
 		prev := t.State
 		t.State = backend.StatePending
 		if err := save(tx, t, prev); err != nil {
-			return err
+			return 0, err
 		}
 	}
-	return nil
+	return len(due), nil
 }
 
 func firstScheduled(tx *bolt.Tx) time.Time {

@@ -107,7 +107,7 @@ func TestFinishedIndexBackfilled(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer b.Close()
-	if n, err := b.Purge(ctx, backend.StateCompleted, time.Now().Add(time.Minute), 10); err != nil || n != 1 {
+	if n, err := b.Purge(ctx, 0, backend.StateCompleted, -time.Minute, 10); err != nil || n != 1 {
 		t.Fatalf("Purge after the backfill = %d, %v; want 1", n, err)
 	}
 }

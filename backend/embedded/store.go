@@ -106,8 +106,13 @@ func timeKey(t time.Time, id string) []byte {
 
 func keyTime(k []byte) time.Time { return time.Unix(0, int64(binary.BigEndian.Uint64(k[:8]))).UTC() }
 
+// maxPriorityKey is what ready keys invert priorities against. It is
+// larger than backend.MaxPriority because stores made before the range
+// was enforced may hold larger priorities; the key layout must not change.
+const maxPriorityKey = 1 << 30
+
 func readyKey(priority int, seq uint64) []byte {
-	return append(be64(uint64(backend.MaxPriorityKey-priority)), be64(seq)...)
+	return append(be64(uint64(maxPriorityKey-priority)), be64(seq)...)
 }
 
 func countKey(queue string, s backend.State) []byte {
@@ -254,14 +259,23 @@ func addCount(tx *txn, queue string, s backend.State, delta int64) error {
 
 type queueRecord struct {
 	Paused bool `json:"paused"`
+	// Used is the last enqueue, lease, pause or resume (ForgetQueues).
+	Used time.Time `json:"used,omitzero"`
 }
 
+// ensureQueue makes the queue known and records its use now.
 func ensureQueue(tx *txn, queue string) error {
-	qb := tx.Bucket(bucketQueues)
-	if qb.Get([]byte(queue)) != nil {
-		return nil
+	q := getQueue(tx.Tx, queue)
+	q.Used = tx.now
+	return putQueue(tx, queue, q)
+}
+
+func putQueue(tx *txn, queue string, q queueRecord) error {
+	v, err := json.Marshal(q)
+	if err != nil {
+		return err
 	}
-	return qb.Put([]byte(queue), []byte(`{"paused":false}`))
+	return tx.Bucket(bucketQueues).Put([]byte(queue), v)
 }
 
 func getQueue(tx *bolt.Tx, queue string) queueRecord {

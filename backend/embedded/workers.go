@@ -62,11 +62,14 @@ func (b *Backend) Heartbeat(ctx context.Context, info backend.WorkerInfo, ttl ti
 }
 
 // Unregister removes a worker from the registry.
-func (b *Backend) Unregister(ctx context.Context, workerID string) error {
+func (b *Backend) Unregister(ctx context.Context, workerID, secret string) error {
 	return b.update(ctx, func(tx *txn) error {
 		w, ok := getWorker(tx.Tx, workerID)
 		if !ok {
 			return nil
+		}
+		if w.Info.Secret != secret && tx.now.Before(w.ExpiresAt) {
+			return fmt.Errorf("unregister worker %s: %w", workerID, backend.ErrWorkerTaken)
 		}
 		if err := tx.Bucket(bucketWorkers).Delete([]byte(workerID)); err != nil {
 			return err

@@ -81,7 +81,14 @@ func (b *Backend) Delete(ctx context.Context, id string) error {
 // attempt), promotes due delayed tasks of every queue and forgets workers
 // whose heartbeat ran out. Any process may call it; the scripts make
 // concurrent calls safe.
-func (b *Backend) Reclaim(ctx context.Context, now time.Time) (int, error) {
+//
+// TODO(redis branch): fence by term, take now from the server's TIME,
+// stop promoting (Promote does), crash is not failure.
+func (b *Backend) Reclaim(ctx context.Context, term uint64) (int, error) {
+	if term != 0 {
+		return 0, errNotImplemented("fenced Reclaim")
+	}
+	now := time.Now()
 	queues, _, err := b.knownQueues(ctx, 0)
 	if err != nil {
 		return 0, err

@@ -34,10 +34,8 @@ func (b *Backend) Fail(ctx context.Context, l backend.LeaseRef, f backend.Failur
 	if f.Final {
 		final = "1"
 	}
-	retryAt := f.RetryAt
-	if retryAt.IsZero() {
-		retryAt = time.Now()
-	}
+	// TODO(redis branch): the script adds RetryIn to the server's TIME.
+	retryAt := time.Now().Add(max(f.RetryIn, 0))
 	return b.finish(ctx, l, "fail", "f", f.Error, itoa(micros(retryAt)), final)
 }
 

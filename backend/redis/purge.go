@@ -68,11 +68,17 @@ var finalSets = map[backend.State]string{
 // Concurrent calls from other processes, and retries and deletes, are
 // safe: each script checks every entry against its task before deleting
 // it, and the count is of the tasks this call deleted.
-func (b *Backend) Purge(ctx context.Context, s backend.State, before time.Time, max int) (int, error) {
+//
+// TODO(redis branch): fence by term; the cutoff from the server's TIME.
+func (b *Backend) Purge(ctx context.Context, term uint64, s backend.State, olderThan time.Duration, max int) (int, error) {
 	set, ok := finalSets[s]
 	if !ok {
-		return 0, fmt.Errorf("purge %s tasks: only completed, failed and canceled tasks can be purged", s)
+		return 0, fmt.Errorf("purge %s tasks: only completed, failed and canceled tasks can be purged: %w", s, backend.ErrInvalid)
 	}
+	if term != 0 {
+		return 0, errNotImplemented("fenced Purge")
+	}
+	before := time.Now().Add(-olderThan)
 	if max <= 0 {
 		return 0, nil
 	}

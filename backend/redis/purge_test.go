@@ -119,7 +119,7 @@ func wantThere(t *testing.T, b *redis.Backend, s backend.State, ids ...string) {
 
 func purge(t *testing.T, b *redis.Backend, s backend.State, before time.Time, max, want int) {
 	t.Helper()
-	if n, err := b.Purge(ctxFor(t), s, before, max); err != nil || n != want {
+	if n, err := b.Purge(ctxFor(t), 0, s, time.Since(before), max); err != nil || n != want {
 		t.Fatalf("Purge(%s, %d) = %d, %v; want %d", s, max, n, err, want)
 	}
 }
@@ -293,7 +293,7 @@ func TestPurgeConcurrent(t *testing.T) {
 		go func() {
 			defer wg.Done()
 			for {
-				k, err := p.Purge(ctx, backend.StateFailed, later, 20)
+				k, err := p.Purge(ctx, 0, backend.StateFailed, time.Since(later), 20)
 				purged[i] += k
 				if err != nil {
 					errs <- err
@@ -327,7 +327,7 @@ func TestPurgeConcurrent(t *testing.T) {
 	}
 	// A purger stops early when the other consumed the entries it had
 	// scanned: one more call deletes whatever is left.
-	rest, err := a.Purge(ctx, backend.StateFailed, later, n)
+	rest, err := a.Purge(ctx, 0, backend.StateFailed, time.Since(later), n)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -39,7 +39,7 @@ func openTest(t *testing.T, srv *testredis.Server) *redis.Backend {
 
 func TestConformance(t *testing.T) {
 	srv := testredis.Start(t, testredis.Options{})
-	backendtest.Run(t, func(t *testing.T) backend.Backend { return openTest(t, srv) })
+	backendtest.Run(t, func(t *testing.T, _ backend.Clock) backend.Backend { return openTest(t, srv) })
 }
 
 // TestConformanceCluster runs the suite against a real three-master Redis
@@ -63,7 +63,7 @@ func TestConformanceCluster(t *testing.T) {
 			t.Fatalf("slot of queue %q: backend says %d, Redis %d", q, redis.Slot(q), got)
 		}
 	}
-	backendtest.Run(t, func(t *testing.T) backend.Backend { return openCluster(t, cl) })
+	backendtest.Run(t, func(t *testing.T, _ backend.Clock) backend.Backend { return openCluster(t, cl) })
 	// Purge merges the queues' finish logs across slots, so across nodes.
 	t.Run("PurgeOldestFirstAcrossSlots", func(t *testing.T) { testPurgeOldestFirst(t, openCluster(t, cl)) })
 	t.Run("PurgeQueuesTakingTurns", func(t *testing.T) { testPurgeTakingTurns(t, openCluster(t, cl)) })
@@ -85,7 +85,7 @@ func openCluster(t *testing.T, cl *testredis.Cluster) *redis.Backend {
 func TestConformanceSentinel(t *testing.T) {
 	master := testredis.Start(t, testredis.Options{})
 	sentinel := testredis.StartSentinel(t, master)
-	backendtest.Run(t, func(t *testing.T) backend.Backend {
+	backendtest.Run(t, func(t *testing.T, _ backend.Clock) backend.Backend {
 		url := fmt.Sprintf("%s&prefix=s%d", sentinel.SentinelURL(), prefixSeq.Add(1))
 		b, err := redis.Open(context.Background(), url, testOptions())
 		if err != nil {
@@ -101,7 +101,7 @@ func TestConformanceSentinel(t *testing.T) {
 // the test's own CA through tls_ca.
 func TestConformanceTLSAndPassword(t *testing.T) {
 	srv, ca := testredis.StartTLS(t, "s3cret")
-	backendtest.Run(t, func(t *testing.T) backend.Backend {
+	backendtest.Run(t, func(t *testing.T, _ backend.Clock) backend.Backend {
 		url := fmt.Sprintf("rediss://:s3cret@%s/0?tls_ca=%s&prefix=tls%d", srv.Addr(), ca, prefixSeq.Add(1))
 		b, err := redis.Open(context.Background(), url, testOptions())
 		if err != nil {

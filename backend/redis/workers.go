@@ -28,7 +28,9 @@ func (b *Backend) Heartbeat(ctx context.Context, w backend.WorkerInfo, ttl time.
 }
 
 // Unregister removes a worker from the registry.
-func (b *Backend) Unregister(ctx context.Context, workerID string) error {
+// TODO(redis branch): refuse a live worker's wrong secret (ErrWorkerTaken),
+// in Heartbeat too.
+func (b *Backend) Unregister(ctx context.Context, workerID, secret string) error {
 	_, err := b.run(ctx, unregisterScript, []string{b.k.workers(), b.k.worker(workerID)},
 		itoa(nowMicros()), b.k.eventsChannel(), workerID)
 	return redisErr("unregister worker "+workerID, err)
