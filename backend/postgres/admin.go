@@ -56,7 +56,7 @@ func (b *Backend) Retry(ctx context.Context, id string) (*backend.Task, error) {
 	if err := b.alive(); err != nil {
 		return nil, err
 	}
-	t, err := scanTask(b.pool.QueryRow(ctx, `UPDATE `+b.t("tasks")+` SET state = 'pending', attempt = 0,
+	t, err := scanTask(b.pool.QueryRow(ctx, `UPDATE `+b.t("tasks")+` SET state = 'pending', attempt = 0, lease_losses = 0,
 			finished_at = NULL, run_at = NULL, result = NULL, progress = NULL,
 			seq = nextval('`+b.t("task_seq")+`'), ready_at = `+b.t("clock()")+`,
 			deadline = CASE WHEN deadline <= `+b.t("clock()")+` THEN NULL ELSE deadline END
@@ -96,76 +96,100 @@ func (b *Backend) Delete(ctx context.Context, id string) error {
 	if err != nil {
 		return fmt.Errorf("delete task %s: %w", id, err)
 	}
-	t.State = "deleted"
+	t.State = backend.StateDeleted
 	b.announce(t)
 	return nil
 }
 
 // Purge deletes up to max tasks of the final state s that finished
-// before the given time, oldest first, in one statement that skips rows
+// more than olderThan ago, oldest first, in one statement that skips rows
 // other transactions hold; retention calls it in batches, which
-// autovacuum keeps up with.
-func (b *Backend) Purge(ctx context.Context, s backend.State, before time.Time, max int) (int, error) {
+// autovacuum keeps up with. Fenced by term.
+func (b *Backend) Purge(ctx context.Context, term uint64, s backend.State, olderThan time.Duration, max int) (int, error) {
 	if err := b.alive(); err != nil {
 		return 0, err
 	}
 	if !s.Final() {
-		return 0, fmt.Errorf("purge %s tasks: only completed, failed and canceled tasks can be purged", s)
+		return 0, fmt.Errorf("purge %s tasks: only completed, failed and canceled tasks can be purged: %w", s, backend.ErrInvalid)
 	}
 	if max <= 0 {
 		return 0, nil
 	}
-	rows, err := b.pool.Query(ctx, `WITH doomed AS (
-			SELECT id FROM `+b.t("tasks")+` WHERE state = $1 AND finished_at < $2
-			ORDER BY finished_at, id LIMIT $3 FOR UPDATE SKIP LOCKED),
-		d AS (DELETE FROM `+b.t("tasks")+` t USING doomed WHERE t.id = doomed.id RETURNING t.id, t.queue),
-		k AS (DELETE FROM `+b.t("unique_keys")+` u USING d WHERE u.task_id = d.id)
-		SELECT queue, count(*) FROM d GROUP BY queue`, string(s), before.UTC(), max)
+	n := 0
+	var queues []string
+	err := b.fenced(ctx, term, "purge", func(tx pgx.Tx) error {
+		rows, err := tx.Query(ctx, `WITH doomed AS (
+				SELECT id FROM `+b.t("tasks")+` WHERE state = $1 AND finished_at < `+b.t("clock()")+` - $2::interval
+				ORDER BY finished_at, id LIMIT $3 FOR UPDATE SKIP LOCKED),
+			d AS (DELETE FROM `+b.t("tasks")+` t USING doomed WHERE t.id = doomed.id RETURNING t.id, t.queue),
+			k AS (DELETE FROM `+b.t("unique_keys")+` u USING d WHERE u.task_id = d.id)
+			SELECT queue, count(*) FROM d GROUP BY queue`, string(s), olderThan, max)
+		if err != nil {
+			return err
+		}
+		defer rows.Close()
+		for rows.Next() {
+			var q string
+			var c int
+			if err := rows.Scan(&q, &c); err != nil {
+				return err
+			}
+			n += c
+			queues = append(queues, q)
+		}
+		return rows.Err()
+	})
 	if err != nil {
 		return 0, fmt.Errorf("purge %s tasks: %w", s, err)
 	}
-	defer rows.Close()
-	n := 0
-	now := time.Now().UTC()
-	for rows.Next() {
-		var q string
-		var c int
-		if err := rows.Scan(&q, &c); err != nil {
-			return 0, fmt.Errorf("purge %s tasks: %w", s, err)
-		}
-		n += c
-		b.pub.send(pubItem{ev: backend.Event{Kind: backend.EventQueueUpdate, Queue: q, At: now}})
-	}
-	if err := rows.Err(); err != nil {
-		return 0, fmt.Errorf("purge %s tasks: %w", s, err)
-	}
+	b.queuesChanged(queues...)
 	return n, nil
 }
 
-// Reclaim returns tasks whose lease expired before now to pending, at
-// the front of their priority, or fails them when that was their last
-// attempt; it also forgets workers whose heartbeat ran out.
-func (b *Backend) Reclaim(ctx context.Context, now time.Time) (int, error) {
+// queuesChanged announces a queue_update for each queue.
+func (b *Backend) queuesChanged(queues ...string) {
+	now := time.Now().UTC()
+	for _, q := range queues {
+		b.pub.send(pubItem{ev: backend.Event{Kind: backend.EventQueueUpdate, Queue: q, At: now}})
+	}
+}
+
+// Reclaim takes back every expired lease (crash is not failure): the
+// attempt is recorded "lease_expired" and given back, LeaseLosses grows,
+// and the task goes to the front of its priority — or fails once
+// LeaseLosses reaches MaxLeaseLosses. It also forgets workers whose
+// heartbeat ran out. Fenced by term.
+func (b *Backend) Reclaim(ctx context.Context, term uint64) (int, error) {
 	if err := b.alive(); err != nil {
 		return 0, err
 	}
 	msg := `'lease expired: worker ' || coalesce(worker_id, '?') || ' stopped extending it'`
-	last := `attempt >= max_attempts`
-	rows, err := b.pool.Query(ctx, `UPDATE `+b.t("tasks")+` SET
-			state = CASE WHEN `+last+` THEN 'failed' ELSE 'pending' END,
-			finished_at = CASE WHEN `+last+` THEN `+b.t("clock()")+` END,
-			seq = CASE WHEN `+last+` THEN seq ELSE -nextval('`+b.t("task_seq")+`') END,
-			ready_at = `+b.t("clock()")+`,
-			last_error = `+msg+`,
-			attempts = `+b.t("end_attempt")+`(attempts, `+b.t("clock()")+`, 'lease_expired', `+msg+`),
-			`+leaseFree+`
-		WHERE id IN (SELECT id FROM `+b.t("tasks")+` WHERE state = 'processing' AND lease_expires_at < $1
-		             FOR UPDATE SKIP LOCKED)
-		RETURNING `+taskCols, now.UTC())
-	if err != nil {
-		return 0, fmt.Errorf("reclaim: %w", err)
-	}
-	tasks, err := scanTasks(rows)
+	dead := `lease_losses + 1 >= $1`
+	var tasks []*backend.Task
+	err := b.fenced(ctx, term, "reclaim", func(tx pgx.Tx) error {
+		rows, err := tx.Query(ctx, `UPDATE `+b.t("tasks")+` SET
+				state = CASE WHEN `+dead+` THEN 'failed' ELSE 'pending' END,
+				finished_at = CASE WHEN `+dead+` THEN `+b.t("clock()")+` END,
+				seq = CASE WHEN `+dead+` THEN seq ELSE -nextval('`+b.t("task_seq")+`') END,
+				ready_at = `+b.t("clock()")+`,
+				attempt = attempt - 1,
+				lease_losses = lease_losses + 1,
+				last_error = CASE WHEN `+dead+` THEN 'lease expired ' || (lease_losses + 1) || ' times in a row'
+				             ELSE `+msg+` END,
+				attempts = `+b.t("end_attempt")+`(attempts, `+b.t("clock()")+`, 'lease_expired', `+msg+`),
+				`+leaseFree+`
+			WHERE id IN (SELECT id FROM `+b.t("tasks")+` WHERE state = 'processing' AND lease_expires_at <= `+b.t("clock()")+`
+			             FOR UPDATE SKIP LOCKED)
+			RETURNING `+taskCols, b.opts.MaxLeaseLosses)
+		if err != nil {
+			return err
+		}
+		tasks, err = scanTasks(rows)
+		if err != nil {
+			return err
+		}
+		return b.expireWorkers(ctx, tx)
+	})
 	if err != nil {
 		return 0, fmt.Errorf("reclaim: %w", err)
 	}
@@ -177,9 +201,6 @@ func (b *Backend) Reclaim(ctx context.Context, now time.Time) (int, error) {
 		}
 	}
 	b.announce(tasks...)
-	if err := b.expireWorkers(ctx, now); err != nil {
-		return len(tasks), err
-	}
 	return len(tasks), nil
 }
 
@@ -198,16 +219,16 @@ func (b *Backend) setPaused(ctx context.Context, queue string, paused bool) erro
 		return err
 	}
 	if queue == "" {
-		return errors.New("pause or resume: queue: empty")
+		return fmt.Errorf("pause or resume: queue: empty: %w", backend.ErrInvalid)
 	}
-	_, err := b.pool.Exec(ctx, `INSERT INTO `+b.t("queues")+` (name, paused) VALUES ($1, $2)
-		ON CONFLICT (name) DO UPDATE SET paused = excluded.paused`, queue, paused)
+	_, err := b.pool.Exec(ctx, `INSERT INTO `+b.t("queues")+` (name, paused, used_at) VALUES ($1, $2, `+b.t("clock()")+`)
+		ON CONFLICT (name) DO UPDATE SET paused = excluded.paused, used_at = excluded.used_at`, queue, paused)
 	if err != nil {
 		return fmt.Errorf("set queue %s paused=%v: %w", queue, paused, err)
 	}
 	if !paused {
 		b.wake(queue)
 	}
-	b.pub.send(pubItem{ev: backend.Event{Kind: backend.EventQueueUpdate, Queue: queue, At: time.Now().UTC()}})
+	b.queuesChanged(queue)
 	return nil
 }

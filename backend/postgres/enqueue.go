@@ -13,38 +13,53 @@ import (
 	"github.com/taskmill/taskmill/backend"
 )
 
-// maxPriority is the highest priority the backend orders; the contract
-// fixes it at 1000 on every backend.
-const maxPriority = 1000
-
 // insertChunk bounds the rows of one INSERT: 14 parameters a row stays
 // far below PostgreSQL's 65535.
 const insertChunk = 1000
 
-// validateTasks refuses what no backend may store, naming the task and field.
+// validateTasks refuses what no backend may store, naming the task and
+// field, with an error wrapping ErrInvalid (or ErrDuplicate for an id
+// given twice).
 func validateTasks(tasks []*backend.Task) error {
+	seen := make(map[string]bool, len(tasks))
 	for i, t := range tasks {
-		if t == nil {
-			return fmt.Errorf("task %d: nil", i)
-		}
+		var problem string
 		switch {
+		case t == nil:
+			return fmt.Errorf("enqueue: task %d: nil: %w", i, backend.ErrInvalid)
 		case t.ID == "":
-			return fmt.Errorf("task %d: id: empty", i)
+			problem = "id: empty"
 		case t.Type == "":
-			return fmt.Errorf("task %s: type: empty", t.ID)
+			problem = "type: empty"
 		case t.Queue == "":
-			return fmt.Errorf("task %s: queue: empty", t.ID)
+			problem = "queue: empty"
 		case t.State != backend.StatePending && t.State != backend.StateScheduled:
-			return fmt.Errorf("task %s: state: a new task must be pending or scheduled, not %q", t.ID, t.State)
-		case t.Priority < 0 || t.Priority > maxPriority:
-			return fmt.Errorf("task %s: priority: %d is outside 0..%d", t.ID, t.Priority, maxPriority)
+			problem = fmt.Sprintf("state: a new task must be pending or scheduled, not %q", t.State)
+		case t.Priority < 0 || t.Priority > backend.MaxPriority:
+			problem = fmt.Sprintf("priority: %d is outside 0..%d", t.Priority, backend.MaxPriority)
+		case t.MaxAttempts < 1:
+			problem = fmt.Sprintf("max_attempts: %d, want at least 1", t.MaxAttempts)
 		case t.State == backend.StateScheduled && t.RunAt.IsZero():
-			return fmt.Errorf("task %s: run_at: a scheduled task needs one", t.ID)
+			problem = "run_at: a scheduled task needs one"
 		case len(t.Payload) > 0 && !json.Valid(t.Payload):
-			return fmt.Errorf("task %s: payload: not valid JSON", t.ID)
+			problem = "payload: not valid JSON"
 		}
+		if problem != "" {
+			return fmt.Errorf("enqueue: task %d (%s): %s: %w", i, t.ID, problem, backend.ErrInvalid)
+		}
+		if seen[t.ID] {
+			return fmt.Errorf("enqueue: task id %s appears twice in one call: %w", t.ID, backend.ErrDuplicate)
+		}
+		seen[t.ID] = true
 	}
 	return nil
+}
+
+// shifted is the SQL for a caller's time moved onto the backend's clock:
+// by (clock() − the caller's CreatedAt), or as given when the caller gave
+// no CreatedAt (see backend.Backend.Enqueue).
+func (b *Backend) shifted(at, created string) string {
+	return "(" + at + " + coalesce(" + b.t("clock()") + " - " + created + ", interval '0'))"
 }
 
 // execer runs statements inside some transaction: the backend's own
@@ -79,12 +94,7 @@ func (e pgxExecer) firstString(ctx context.Context, sql string, args ...any) (st
 func (b *Backend) enqueueIn(ctx context.Context, ex execer, tasks []*backend.Task) ([]backend.EnqueueResult, []*backend.Task, error) {
 	results := make([]backend.EnqueueResult, len(tasks))
 	stored := make([]*backend.Task, 0, len(tasks))
-	seen := make(map[string]bool, len(tasks))
 	for i, t := range tasks {
-		if seen[t.ID] {
-			return nil, nil, fmt.Errorf("task id %s appears twice in one enqueue: %w", t.ID, backend.ErrDuplicate)
-		}
-		seen[t.ID] = true
 		results[i] = backend.EnqueueResult{ID: t.ID}
 		if t.UniqueKey != "" && !t.UniqueUntil.IsZero() {
 			holder, free, err := b.takeUniqueKey(ctx, ex, t)
@@ -115,10 +125,10 @@ func (b *Backend) enqueueIn(ctx context.Context, ex execer, tasks []*backend.Tas
 // holds it inside its window; it returns the holder otherwise.
 func (b *Backend) takeUniqueKey(ctx context.Context, ex execer, t *backend.Task) (holder string, free bool, err error) {
 	_, took, err := ex.firstString(ctx, `INSERT INTO `+b.t("unique_keys")+` (queue, key, task_id, until)
-		VALUES ($1::text, $2::text, $3::text, $4::timestamptz)
+		VALUES ($1::text, $2::text, $3::text, `+b.shifted("$4::timestamptz", "$5::timestamptz")+`)
 		ON CONFLICT (queue, key) DO UPDATE SET task_id = excluded.task_id, until = excluded.until
 		WHERE `+b.t("unique_keys")+`.until <= `+b.t("clock()")+`
-		RETURNING task_id`, t.Queue, t.UniqueKey, t.ID, t.UniqueUntil.UTC())
+		RETURNING task_id`, t.Queue, t.UniqueKey, t.ID, t.UniqueUntil.UTC(), nullTime(t.CreatedAt))
 	if err != nil {
 		return "", false, fmt.Errorf("enqueue task %s: unique key: %w", t.ID, err)
 	}
@@ -149,10 +159,11 @@ func (b *Backend) insertSQL(tasks []*backend.Task) (string, []any) {
 		if t.State == backend.StatePending {
 			ready = b.t("clock()")
 		}
+		created := p(13, "timestamptz")
 		sb.WriteString("(" + p(1, "text") + ", nextval('" + b.t("task_seq") + "'), " + p(2, "text") + ", " + p(3, "text") + ", " +
 			p(4, "text") + ", " + p(5, "int") + ", " + p(6, "text") + ", " + p(7, "int") + ", " + p(8, "bigint") + ", " +
-			p(9, "timestamptz") + ", " + p(10, "text") + ", " + p(11, "timestamptz") + ", " + p(12, "timestamptz") + ", " +
-			ready + ", " + p(13, "timestamptz") + ", " + p(14, "jsonb") + ")")
+			p(9, "timestamptz") + ", " + p(10, "text") + ", " + b.shifted(p(11, "timestamptz"), created) + ", " +
+			b.shifted(p(12, "timestamptz"), created) + ", " + ready + ", " + b.t("clock()") + ", " + p(14, "jsonb") + ")")
 		var payload, trace any
 		if t.Payload != nil {
 			payload = string(t.Payload)
@@ -161,10 +172,9 @@ func (b *Backend) insertSQL(tasks []*backend.Task) (string, []any) {
 			js, _ := json.Marshal(t.TraceContext)
 			trace = string(js)
 		}
-		created := t.CreatedAt
 		args = append(args, t.ID, t.Queue, t.Type, string(t.State), int64(t.Priority), payload, int64(t.MaxAttempts),
 			int64(t.Timeout), nullTime(t.Deadline), nullString(t.UniqueKey), nullTime(t.UniqueUntil), nullTime(t.RunAt),
-			created.UTC(), trace)
+			nullTime(t.CreatedAt), trace)
 	}
 	return sb.String(), args
 }

@@ -5,14 +5,13 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"time"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/taskmill/taskmill/backend"
 )
 
 // leaseFree are the column settings that end a lease.
-const leaseFree = `worker_id = NULL, lease_token = NULL, lease_expires_at = NULL`
+const leaseFree = `worker_id = NULL, lease_token = NULL, lease_secret = NULL, lease_expires_at = NULL`
 
 // ackReq is one Ack waiting for the group commit.
 type ackReq struct {
@@ -38,21 +37,24 @@ func (b *Backend) Ack(ctx context.Context, l backend.LeaseRef, result json.RawMe
 func (b *Backend) flushAcks(ctx context.Context, calls []*call[*ackReq]) {
 	ids := make([]string, len(calls))
 	tokens := make([]int64, len(calls))
+	secrets := make([]string, len(calls))
 	results := make([]*string, len(calls))
 	for i, c := range calls {
-		ids[i], tokens[i] = c.req.ref.TaskID, int64(c.req.ref.Token)
+		ids[i], tokens[i], secrets[i] = c.req.ref.TaskID, int64(c.req.ref.Token), c.req.ref.Secret
 		if c.req.result != nil {
 			s := string(c.req.result)
 			results[i] = &s
 		}
 	}
-	rows, err := b.pool.Query(ctx, `WITH a AS (SELECT * FROM unnest($1::text[], $2::bigint[], $3::text[]) AS a(id, token, result))
+	rows, err := b.pool.Query(ctx, `WITH a AS (SELECT * FROM unnest($1::text[], $2::bigint[], $3::text[], $4::text[])
+			AS a(id, token, secret, result))
 		UPDATE `+b.t("tasks")+` t SET state = 'completed', finished_at = `+b.t("clock()")+`, result = a.result,
+			lease_losses = 0,
 			attempts = `+b.t("end_attempt")+`(t.attempts, `+b.t("clock()")+`, 'completed', NULL),
 			progress = CASE WHEN t.progress IS NULL THEN NULL ELSE jsonb_set(t.progress, '{percent}', '100') END,
 			`+leaseFree+`
-		FROM a WHERE t.id = a.id AND t.state = 'processing' AND t.lease_token = a.token
-		RETURNING t.id, t.type, t.queue, t.attempt, t.progress`, ids, tokens, results)
+		FROM a WHERE t.id = a.id AND t.state = 'processing' AND t.lease_token = a.token AND t.lease_secret = a.secret
+		RETURNING t.id, t.type, t.queue, t.attempt, t.progress`, ids, tokens, secrets, results)
 	if err != nil {
 		for _, c := range calls {
 			c.err = fmt.Errorf("ack task %s: %w", c.req.ref.TaskID, err)
@@ -94,16 +96,16 @@ func (b *Backend) flushAcks(ctx context.Context, calls []*call[*ackReq]) {
 	b.announce(acked...)
 }
 
-// leaseBound runs one UPDATE of a leased task (id $1, token $2, further
-// parameters from $3) and returns the task as it is after it, or
+// leaseBound runs one UPDATE of a leased task (id $1, token $2, secret
+// $3, further parameters from $4) and returns the task as it is after it, or
 // ErrLeaseLost when the lease is not the task's current one.
 func (b *Backend) leaseBound(ctx context.Context, what string, l backend.LeaseRef, set string, args ...any) (*backend.Task, error) {
 	if err := b.alive(); err != nil {
 		return nil, err
 	}
 	t, err := scanTask(b.pool.QueryRow(ctx, `UPDATE `+b.t("tasks")+` SET `+set+`
-		WHERE id = $1 AND state = 'processing' AND lease_token = $2 RETURNING `+taskCols,
-		append([]any{l.TaskID, int64(l.Token)}, args...)...))
+		WHERE id = $1 AND state = 'processing' AND lease_token = $2 AND lease_secret = $3 RETURNING `+taskCols,
+		append([]any{l.TaskID, int64(l.Token), l.Secret}, args...)...))
 	if errors.Is(err, pgx.ErrNoRows) {
 		return nil, fmt.Errorf("%s task %s token %d: %w", what, l.TaskID, l.Token, backend.ErrLeaseLost)
 	}
@@ -114,22 +116,20 @@ func (b *Backend) leaseBound(ctx context.Context, what string, l backend.LeaseRe
 	return t, nil
 }
 
-// Fail records a failed attempt; the task retries at f.RetryAt or goes
-// to the dead-letter queue by the rule of backend.Failure.Retries,
-// decided in the same statement from the stored task.
+// Fail records a failed attempt; the task retries at now+f.RetryIn or
+// goes to the dead-letter queue by the rule of backend.Failure.Retries,
+// decided in the same statement from the stored task and the database's
+// clock.
 func (b *Backend) Fail(ctx context.Context, l backend.LeaseRef, f backend.Failure) error {
-	retryAt := f.RetryAt
-	if retryAt.IsZero() {
-		retryAt = time.Now()
-	}
-	retries := `(NOT $4::boolean AND attempt < max_attempts AND (deadline IS NULL OR $5::timestamptz < deadline))`
+	retryAt := b.t("clock()") + ` + $6::interval`
+	retries := `(NOT $5::boolean AND attempt < max_attempts AND (deadline IS NULL OR ` + retryAt + ` < deadline))`
 	t, err := b.leaseBound(ctx, "fail", l, `
 		state = CASE WHEN `+retries+` THEN 'retrying' ELSE 'failed' END,
-		run_at = CASE WHEN `+retries+` THEN $5::timestamptz ELSE run_at END,
+		run_at = CASE WHEN `+retries+` THEN `+retryAt+` ELSE run_at END,
 		finished_at = CASE WHEN `+retries+` THEN NULL ELSE `+b.t("clock()")+` END,
-		last_error = $3::text,
-		attempts = `+b.t("end_attempt")+`(attempts, `+b.t("clock()")+`, 'failed', $3::text),
-		`+leaseFree, f.Error, f.Final, retryAt.UTC())
+		last_error = $4::text, lease_losses = 0,
+		attempts = `+b.t("end_attempt")+`(attempts, `+b.t("clock()")+`, 'failed', $4::text),
+		`+leaseFree, f.Error, f.Final, max(f.RetryIn, 0))
 	if err == nil && t.State == backend.StateRetrying {
 		b.wake(t.Queue) // waiting leasers learn of the new due time
 	}
@@ -150,16 +150,14 @@ func (b *Backend) Release(ctx context.Context, l backend.LeaseRef) error {
 	return err
 }
 
-// SetProgress stores a running task's progress.
+// SetProgress stores a running task's progress, its At the database's
+// clock.
 func (b *Backend) SetProgress(ctx context.Context, l backend.LeaseRef, p backend.Progress) error {
-	if p.At.IsZero() {
-		p.At = time.Now()
-	}
-	p.At = p.At.UTC()
 	js, err := json.Marshal(p)
 	if err != nil {
 		return fmt.Errorf("set progress of task %s: %w", l.TaskID, err)
 	}
-	_, err = b.leaseBound(ctx, "set progress of", l, `progress = $3::jsonb`, string(js))
+	_, err = b.leaseBound(ctx, "set progress of", l,
+		`progress = jsonb_set($4::jsonb, '{at}', to_jsonb(`+b.t("clock()")+`))`, string(js))
 	return err
 }

@@ -2,6 +2,8 @@ package postgres
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"fmt"
 	"sort"
 	"time"
@@ -27,7 +29,7 @@ func (b *Backend) Lease(ctx context.Context, req backend.LeaseRequest) ([]*backe
 		return nil, nil
 	}
 	if req.LeaseFor <= 0 {
-		return nil, fmt.Errorf("lease: lease duration must be positive, got %v", req.LeaseFor)
+		return nil, fmt.Errorf("lease: lease duration must be positive, got %v: %w", req.LeaseFor, backend.ErrInvalid)
 	}
 	var deadline time.Time
 	if req.Wait > 0 {
@@ -71,8 +73,15 @@ func (b *Backend) Lease(ctx context.Context, req backend.LeaseRequest) ([]*backe
 // leaseOnce runs lease() once.
 func (b *Backend) leaseOnce(ctx context.Context, req backend.LeaseRequest) ([]*backend.Task, error) {
 	var types []string // nil: every type
-	rows, err := b.pool.Query(ctx, `SELECT `+taskCols+`, seq FROM `+b.t("lease")+`($1, $2, $3, $4, $5)`,
-		req.WorkerID, req.Queues, req.Max, req.LeaseFor, types)
+	if len(req.Types) > 0 {
+		types = req.Types
+	}
+	secrets := make([]string, req.Max)
+	for i := range secrets {
+		secrets[i] = newSecret()
+	}
+	rows, err := b.pool.Query(ctx, `SELECT `+taskCols+`, seq, lease_secret FROM `+b.t("lease")+`($1, $2, $3, $4, $5, $6)`,
+		req.WorkerID, req.Queues, req.Max, req.LeaseFor, types, secrets)
 	if err != nil {
 		return nil, fmt.Errorf("lease: %w", err)
 	}
@@ -81,20 +90,28 @@ func (b *Backend) leaseOnce(ctx context.Context, req backend.LeaseRequest) ([]*b
 		t   *backend.Task
 		seq int64
 	}
+	// Rows come as the function made them: the promoted (pending), then
+	// the leased (processing) or deadline-failed. A task promoted and
+	// leased in one call comes twice; each row is one event.
 	var got []row
-	var extra struct{ seq int64 }
+	var changed []*backend.Task
 	for rows.Next() {
 		var r row
-		r.t, err = scanTaskWith(rows, &extra.seq)
+		var secret *string
+		r.t, err = scanTaskWith(rows, &r.seq, &secret)
 		if err != nil {
 			return nil, fmt.Errorf("lease: %w", err)
 		}
-		r.seq = extra.seq
-		got = append(got, r)
+		changed = append(changed, r.t)
+		if r.t.State == backend.StateProcessing {
+			r.t.LeaseSecret = deref(secret)
+			got = append(got, r)
+		}
 	}
 	if err := rows.Err(); err != nil {
 		return nil, fmt.Errorf("lease: %w", err)
 	}
+	b.announce(changed...)
 	// RETURNING gives no order: put them back in queue order, then
 	// priority, then FIFO, as the caller asked to take them.
 	pos := make(map[string]int, len(req.Queues))
@@ -113,15 +130,10 @@ func (b *Backend) leaseOnce(ctx context.Context, req backend.LeaseRequest) ([]*b
 		}
 		return a.seq < c.seq
 	})
-	out := make([]*backend.Task, 0, len(got))
-	changed := make([]*backend.Task, 0, len(got))
-	for _, r := range got {
-		changed = append(changed, r.t)
-		if r.t.State == backend.StateProcessing {
-			out = append(out, r.t)
-		}
+	out := make([]*backend.Task, len(got))
+	for i, r := range got {
+		out[i] = r.t
 	}
-	b.announce(changed...)
 	return out, nil
 }
 
@@ -143,17 +155,22 @@ func (b *Backend) Extend(ctx context.Context, workerID string, leases []backend.
 	if err := b.alive(); err != nil {
 		return nil, err
 	}
+	if leaseFor <= 0 {
+		return nil, fmt.Errorf("extend leases: lease duration must be positive, got %v: %w", leaseFor, backend.ErrInvalid)
+	}
 	ids := make([]string, len(leases))
 	tokens := make([]int64, len(leases))
+	secrets := make([]string, len(leases))
 	for i, l := range leases {
-		ids[i], tokens[i] = l.TaskID, int64(l.Token)
+		ids[i], tokens[i], secrets[i] = l.TaskID, int64(l.Token), l.Secret
 	}
-	rows, err := b.pool.Query(ctx, `WITH l AS (SELECT * FROM unnest($1::text[], $2::bigint[]) AS l(id, token)),
-		ext AS (UPDATE `+b.t("tasks")+` t SET lease_expires_at = `+b.t("clock()")+` + $3::interval
+	rows, err := b.pool.Query(ctx, `WITH l AS (SELECT * FROM unnest($1::text[], $2::bigint[], $3::text[]) AS l(id, token, secret)),
+		ext AS (UPDATE `+b.t("tasks")+` t SET lease_expires_at = `+b.t("clock()")+` + $4::interval
 		        FROM l WHERE t.id = l.id AND t.state = 'processing' AND t.lease_token = l.token
+		          AND t.lease_secret = l.secret AND t.worker_id = $5
 		        RETURNING t.id)
 		SELECT l.id, ext.id IS NOT NULL, coalesce(t.state = 'canceled', false)
-		FROM l LEFT JOIN ext ON ext.id = l.id LEFT JOIN `+b.t("tasks")+` t ON t.id = l.id`, ids, tokens, leaseFor)
+		FROM l LEFT JOIN ext ON ext.id = l.id LEFT JOIN `+b.t("tasks")+` t ON t.id = l.id`, ids, tokens, secrets, leaseFor, workerID)
 	if err != nil {
 		return nil, fmt.Errorf("extend leases: %w", err)
 	}
@@ -163,9 +180,6 @@ func (b *Backend) Extend(ctx context.Context, workerID string, leases []backend.
 		var r backend.ExtendResult
 		if err := rows.Scan(&r.TaskID, &r.Held, &r.Canceled); err != nil {
 			return nil, fmt.Errorf("extend leases: %w", err)
-		}
-		if r.Held {
-			r.Canceled = false
 		}
 		byID[r.TaskID] = r
 	}
@@ -178,4 +192,11 @@ func (b *Backend) Extend(ctx context.Context, workerID string, leases []backend.
 		out[i].TaskID = l.TaskID
 	}
 	return out, nil
+}
+
+// newSecret makes a lease secret: 128 random bits in hex.
+func newSecret() string {
+	var b [16]byte
+	_, _ = rand.Read(b[:]) // never fails (crypto/rand)
+	return hex.EncodeToString(b[:])
 }

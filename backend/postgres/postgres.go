@@ -38,10 +38,15 @@ type Options struct {
 	Flushers int
 	// Logger receives the backend's own troubles (default slog.Default()).
 	Logger *slog.Logger
-	// ClockOffset, for tests only, is added to the database's clock
-	// (the session setting taskmill.clock_offset) on every connection
-	// before each use, so a test can move time forward.
-	ClockOffset func() time.Duration
+	// MaxLeaseLosses is how many lease expiries in a row fail a task
+	// (default backend.DefaultMaxLeaseLosses): crash is not failure, but
+	// a task that kills its worker every time must end.
+	MaxLeaseLosses int
+	// Clock, for tests only, replaces the database's clock: every
+	// connection gets the session setting taskmill.clock_now set to
+	// Clock.Now() before each use, and the schema's clock() returns it.
+	// Nil (or backend.SystemClock) means the database's now().
+	Clock backend.Clock
 }
 
 func (o Options) withDefaults() Options {
@@ -56,6 +61,12 @@ func (o Options) withDefaults() Options {
 	}
 	if o.Flushers <= 0 {
 		o.Flushers = 4
+	}
+	if o.MaxLeaseLosses <= 0 {
+		o.MaxLeaseLosses = backend.DefaultMaxLeaseLosses
+	}
+	if _, system := o.Clock.(backend.SystemClock); system {
+		o.Clock = nil
 	}
 	if o.Logger == nil {
 		o.Logger = slog.Default()
@@ -174,10 +185,10 @@ func OpenConfig(ctx context.Context, cfg *pgxpool.Config, opts Options) (*Backen
 	if err := validSchema(opts.Schema); err != nil {
 		return nil, err
 	}
-	if opts.ClockOffset != nil {
-		offsetOf := opts.ClockOffset
+	if opts.Clock != nil {
+		clock := opts.Clock
 		cfg.PrepareConn = func(ctx context.Context, c *pgx.Conn) (bool, error) {
-			return true, setClockOffset(ctx, c, offsetOf())
+			return true, setTestClock(ctx, c, clock.Now())
 		}
 	}
 	pool, err := pgxpool.NewWithConfig(ctx, cfg)
@@ -217,17 +228,17 @@ func OpenConfig(ctx context.Context, cfg *pgxpool.Config, opts Options) (*Backen
 	return b, nil
 }
 
-// setClockOffset sets the test clock offset on a connection when it
-// differs from what the connection has.
-func setClockOffset(ctx context.Context, c *pgx.Conn, d time.Duration) error {
-	want := fmt.Sprintf("%d microseconds", d.Microseconds())
-	if c.PgConn().CustomData()["clock_offset"] == want {
+// setTestClock sets a connection's test clock when it differs from what
+// the connection has. PostgreSQL keeps microseconds; so does the setting.
+func setTestClock(ctx context.Context, c *pgx.Conn, now time.Time) error {
+	want := now.UTC().Format("2006-01-02 15:04:05.999999Z07:00")
+	if c.PgConn().CustomData()["clock_now"] == want {
 		return nil
 	}
-	if _, err := c.Exec(ctx, "SELECT set_config('taskmill.clock_offset', $1, false)", want); err != nil {
+	if _, err := c.Exec(ctx, "SELECT set_config('taskmill.clock_now', $1, false)", want); err != nil {
 		return err
 	}
-	c.PgConn().CustomData()["clock_offset"] = want
+	c.PgConn().CustomData()["clock_now"] = want
 	return nil
 }
 

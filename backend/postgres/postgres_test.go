@@ -28,5 +28,7 @@ func open(t *testing.T, opts postgres.Options) *postgres.Backend {
 }
 
 func TestConformance(t *testing.T) {
-	backendtest.Run(t, func(t *testing.T) backend.Backend { return open(t, postgres.Options{}) })
+	backendtest.Run(t, func(t *testing.T, clock backend.Clock) backend.Backend {
+		return open(t, postgres.Options{Clock: clock})
+	})
 }

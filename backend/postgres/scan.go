@@ -3,6 +3,7 @@ package postgres
 import (
 	"encoding/json"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -12,15 +13,15 @@ import (
 // taskCols are the columns scanTask reads, in its order.
 const taskCols = `id, queue, type, state, priority, payload, attempt, max_attempts, timeout_ns, deadline,
 	unique_key, unique_until, run_at, created_at, started_at, finished_at, result, last_error,
-	attempts, progress, worker_id, lease_token, lease_expires_at, trace_context`
+	attempts, progress, worker_id, lease_token, lease_expires_at, trace_context, lease_losses`
 
-// taskColsOf is taskCols qualified by a table alias.
-func taskColsOf(alias string) string {
-	return alias + `.id, ` + alias + `.queue, ` + alias + `.type, ` + alias + `.state, ` + alias + `.priority, ` +
-		alias + `.payload, ` + alias + `.attempt, ` + alias + `.max_attempts, ` + alias + `.timeout_ns, ` + alias + `.deadline, ` +
-		alias + `.unique_key, ` + alias + `.unique_until, ` + alias + `.run_at, ` + alias + `.created_at, ` + alias + `.started_at, ` +
-		alias + `.finished_at, ` + alias + `.result, ` + alias + `.last_error, ` + alias + `.attempts, ` + alias + `.progress, ` +
-		alias + `.worker_id, ` + alias + `.lease_token, ` + alias + `.lease_expires_at, ` + alias + `.trace_context`
+// qualified prefixes every column of a list with a table alias.
+func qualified(alias, cols string) string {
+	parts := strings.Split(cols, ",")
+	for i, c := range parts {
+		parts[i] = alias + "." + strings.TrimSpace(c)
+	}
+	return strings.Join(parts, ", ")
 }
 
 // scanTask reads one row of taskCols.
@@ -39,7 +40,7 @@ func scanTaskWith(row pgx.Row, extra ...any) (*backend.Task, error) {
 	)
 	dest := []any{&t.ID, &t.Queue, &t.Type, &state, &t.Priority, &payload, &t.Attempt, &t.MaxAttempts, &timeoutNS, &deadline,
 		&uniqueKey, &uniqueUntil, &runAt, &t.CreatedAt, &started, &finished, &result, &lastError,
-		&attempts, &progress, &workerID, &token, &leaseExp, &trace}
+		&attempts, &progress, &workerID, &token, &leaseExp, &trace, &t.LeaseLosses}
 	err := row.Scan(append(dest, extra...)...)
 	if err != nil {
 		return nil, err

@@ -9,10 +9,10 @@ CREATE SEQUENCE {{S}}.task_seq;
 CREATE SEQUENCE {{S}}.lease_seq;
 
 -- clock() is the one clock every stored time comes from: the database's
--- now() (the start of the transaction), plus an offset that only tests
--- set (the session setting taskmill.clock_offset, an interval).
+-- now() (the start of the transaction) — unless the session setting
+-- taskmill.clock_now holds a time, which only tests set (Options.Clock).
 CREATE FUNCTION {{S}}.clock() RETURNS timestamptz LANGUAGE sql STABLE AS $$
-  SELECT now() + coalesce(nullif(current_setting('taskmill.clock_offset', true), ''), '0')::interval
+  SELECT coalesce(nullif(current_setting('taskmill.clock_now', true), '')::timestamptz, now())
 $$;
 
 CREATE TABLE {{S}}.tasks (
@@ -40,6 +40,8 @@ CREATE TABLE {{S}}.tasks (
   progress         jsonb,
   worker_id        text,
   lease_token      bigint,
+  lease_secret     text,           -- random, made by Go at each lease
+  lease_losses     int NOT NULL DEFAULT 0, -- lease expiries in a row
   lease_expires_at timestamptz,
   trace_context    jsonb
 ) WITH (fillfactor = 80); -- room for HOT updates of the same row
@@ -60,10 +62,22 @@ CREATE INDEX tasks_state_id ON {{S}}.tasks (state, id);
 CREATE INDEX tasks_queue_id ON {{S}}.tasks (queue, id);
 CREATE INDEX tasks_type_id ON {{S}}.tasks (type, id);
 
+-- used_at is the last pause or resume, or (kept by the delete trigger)
+-- the last enqueue or lease of a task since deleted: with the tasks that
+-- still exist, that tells ForgetQueues how long a queue went unused,
+-- without writing the queue's row on the hot path.
 CREATE TABLE {{S}}.queues (
-  name       text PRIMARY KEY,
-  paused     boolean NOT NULL DEFAULT false,
-  created_at timestamptz NOT NULL DEFAULT now()
+  name    text PRIMARY KEY,
+  paused  boolean NOT NULL DEFAULT false,
+  used_at timestamptz NOT NULL
+);
+
+-- Upkeep leadership: one row. term only grows; holder '' when resigned.
+CREATE TABLE {{S}}.leader (
+  one    boolean PRIMARY KEY DEFAULT true CHECK (one),
+  holder text NOT NULL,
+  term   bigint NOT NULL,
+  until  timestamptz NOT NULL
 );
 
 -- Counts per queue and state without COUNT(*) over tasks. Every change
@@ -110,14 +124,15 @@ CREATE INDEX unique_keys_task ON {{S}}.unique_keys (task_id);
 
 CREATE TABLE {{S}}.workers (
   id             text PRIMARY KEY,
-  info           jsonb NOT NULL,
+  info           jsonb NOT NULL, -- backend.WorkerInfo without its secret
+  secret         text NOT NULL,
   expires_at     timestamptz NOT NULL,
   stop_requested boolean NOT NULL DEFAULT false
 );
 
 CREATE FUNCTION {{S}}.count_insert() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
-  INSERT INTO {{S}}.queues (name) SELECT DISTINCT queue FROM new_rows ON CONFLICT DO NOTHING;
+  INSERT INTO {{S}}.queues (name, used_at) SELECT DISTINCT queue, {{S}}.clock() FROM new_rows ON CONFLICT DO NOTHING;
   INSERT INTO {{S}}.count_deltas (queue, state, n)
     SELECT queue, state, count(*) FROM new_rows GROUP BY queue, state;
   RETURN NULL;
@@ -127,6 +142,9 @@ CREATE FUNCTION {{S}}.count_delete() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
   INSERT INTO {{S}}.count_deltas (queue, state, n)
     SELECT queue, state, -count(*) FROM old_rows GROUP BY queue, state;
+  UPDATE {{S}}.queues q SET used_at = greatest(q.used_at, d.used)
+    FROM (SELECT queue, max(greatest(created_at, started_at)) AS used FROM old_rows GROUP BY queue) d
+    WHERE q.name = d.queue AND d.used > q.used_at;
   RETURN NULL;
 END $$;
 
@@ -170,14 +188,16 @@ LANGUAGE sql IMMUTABLE AS $$
   END
 $$;
 
--- lease takes up to p_max pending tasks from the queues in the order
--- given, skipping paused queues and rows other leasers hold (SKIP
--- LOCKED), highest priority first and FIFO within a priority, after
--- promoting the due scheduled and retrying tasks of those queues. A
--- pending task whose deadline passed is failed instead of leased and
--- returned in state failed, so the caller can report it. One call, one
--- round trip, one transaction.
-CREATE FUNCTION {{S}}.lease(p_worker text, p_queues text[], p_max int, p_lease_for interval, p_types text[])
+-- lease promotes the due scheduled and retrying tasks of the queues
+-- (returned in state pending, for their events), then takes up to p_max
+-- pending tasks from the queues in the order given, skipping paused
+-- queues and rows other leasers hold (SKIP LOCKED), highest priority
+-- first and in line order (seq) within a priority, of p_types only when
+-- it is not NULL. A pending task whose deadline passed is failed instead
+-- of leased and returned in state failed. p_secrets holds p_max fresh
+-- lease secrets made by the caller. One call, one round trip, one
+-- transaction.
+CREATE FUNCTION {{S}}.lease(p_worker text, p_queues text[], p_max int, p_lease_for interval, p_types text[], p_secrets text[])
 RETURNS SETOF {{S}}.tasks LANGUAGE plpgsql AS $$
 DECLARE
   q text;
@@ -185,32 +205,37 @@ DECLARE
   got int;
   ts timestamptz := {{S}}.clock();
 BEGIN
+  RETURN QUERY
   UPDATE {{S}}.tasks t SET state = 'pending', seq = p.seq, ready_at = ts
   FROM (SELECT d.id, nextval('{{S}}.task_seq') AS seq FROM (
           SELECT id FROM {{S}}.tasks
           WHERE state IN ('scheduled', 'retrying') AND queue = ANY (p_queues) AND run_at <= ts
           ORDER BY run_at, id FOR UPDATE SKIP LOCKED) d) p
-  WHERE t.id = p.id;
+  WHERE t.id = p.id
+  RETURNING t.*;
   FOREACH q IN ARRAY p_queues LOOP
     EXIT WHEN taken >= p_max;
     CONTINUE WHEN EXISTS (SELECT 1 FROM {{S}}.queues WHERE name = q AND paused);
     RETURN QUERY
     UPDATE {{S}}.tasks t SET
-      state = CASE WHEN t.deadline IS NOT NULL AND t.deadline <= ts THEN 'failed' ELSE 'processing' END,
-      finished_at = CASE WHEN t.deadline IS NOT NULL AND t.deadline <= ts THEN ts END,
-      last_error = CASE WHEN t.deadline IS NOT NULL AND t.deadline <= ts
+      state = CASE WHEN t.deadline <= ts THEN 'failed' ELSE 'processing' END,
+      finished_at = CASE WHEN t.deadline <= ts THEN ts END,
+      last_error = CASE WHEN t.deadline <= ts
                    THEN 'deadline exceeded before the task could start' ELSE t.last_error END,
-      attempt = CASE WHEN t.deadline IS NOT NULL AND t.deadline <= ts THEN t.attempt ELSE t.attempt + 1 END,
-      attempts = CASE WHEN t.deadline IS NOT NULL AND t.deadline <= ts THEN t.attempts
-                 ELSE t.attempts || jsonb_build_object('number', t.attempt + 1, 'worker_id', p_worker, 'started_at', ts) END,
-      worker_id = CASE WHEN t.deadline IS NOT NULL AND t.deadline <= ts THEN NULL ELSE p_worker END,
-      lease_token = CASE WHEN t.deadline IS NOT NULL AND t.deadline <= ts THEN NULL ELSE nextval('{{S}}.lease_seq') END,
-      lease_expires_at = CASE WHEN t.deadline IS NOT NULL AND t.deadline <= ts THEN NULL ELSE ts + p_lease_for END,
-      started_at = CASE WHEN t.deadline IS NOT NULL AND t.deadline <= ts THEN t.started_at ELSE ts END,
+      attempt = CASE WHEN t.deadline <= ts THEN t.attempt ELSE t.attempt + 1 END,
+      attempts = CASE WHEN t.deadline <= ts THEN t.attempts
+                 ELSE t.attempts || jsonb_build_object('number', t.attempt + 1,
+                                                       'worker_id', p_worker, 'started_at', ts) END,
+      worker_id = CASE WHEN t.deadline <= ts THEN NULL ELSE p_worker END,
+      lease_token = CASE WHEN t.deadline <= ts THEN NULL ELSE nextval('{{S}}.lease_seq') END,
+      lease_secret = CASE WHEN t.deadline <= ts THEN NULL ELSE p_secrets[taken + c.rn] END,
+      lease_expires_at = CASE WHEN t.deadline <= ts THEN NULL ELSE ts + p_lease_for END,
+      started_at = CASE WHEN t.deadline <= ts THEN t.started_at ELSE ts END,
       progress = NULL
-    FROM (SELECT id FROM {{S}}.tasks
-          WHERE state = 'pending' AND queue = q AND (p_types IS NULL OR type = ANY (p_types))
-          ORDER BY priority DESC, seq LIMIT p_max - taken FOR UPDATE SKIP LOCKED) c
+    FROM (SELECT x.id, row_number() OVER () AS rn FROM (
+            SELECT id FROM {{S}}.tasks
+            WHERE state = 'pending' AND queue = q AND (p_types IS NULL OR type = ANY (p_types))
+            ORDER BY priority DESC, seq LIMIT p_max - taken FOR UPDATE SKIP LOCKED) x) c
     WHERE t.id = c.id
     RETURNING t.*;
     GET DIAGNOSTICS got = ROW_COUNT;
