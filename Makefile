@@ -3,7 +3,7 @@ SHELL := /bin/bash
 GO ?= go
 BIN := bin/taskmill
 
-.PHONY: help run build test test-go test-web lint fmt vet bench fuzz web screenshots clean
+.PHONY: help run build test test-go test-web soak lint fmt vet bench fuzz web screenshots clean
 
 help: ## list the targets
 	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "}; {printf "  \033[36m%-12s\033[0m %s\n", $$1, $$2}'
@@ -19,6 +19,9 @@ test: ## run every test: Go (with -race), Redis, crash, fuzz seeds, dashboard in
 
 test-go: ## run the Go tests with -race
 	$(GO) test -race -count=1 ./...
+
+soak: ## differential test: 1,000,000 random operations per backend against the reference model (TASKMILL_DIFF_OPS to change; Redis needs redis-server)
+	TASKMILL_DIFF_OPS=$${TASKMILL_DIFF_OPS:-1000000} $(GO) test -count=1 -timeout 12h -run 'TestDifferential' -v ./backend/...
 
 test-web: ## run the dashboard tests (Vitest + Playwright in Chromium)
 	./scripts/test-web.sh
