@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sort"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -22,8 +23,9 @@ func (b *Backend) stateOf(ctx context.Context, id string) (backend.State, error)
 	return backend.State(s), err
 }
 
-// Cancel moves a task that is not final to canceled and frees its unique
-// key; a processing task's lease is void from then on.
+// Cancel moves a task that is not final to canceled, which frees its
+// unique key (for as long as it stays canceled); a processing task's
+// lease is void from then on.
 func (b *Backend) Cancel(ctx context.Context, id string) (*backend.Task, error) {
 	if err := b.alive(); err != nil {
 		return nil, err
@@ -33,8 +35,7 @@ func (b *Backend) Cancel(ctx context.Context, id string) (*backend.Task, error) 
 				attempts = CASE WHEN state = 'processing'
 					THEN `+b.t("end_attempt")+`(attempts, `+b.t("clock()")+`, 'canceled', 'canceled') ELSE attempts END,
 				`+leaseFree+`
-			WHERE id = $1 AND state NOT IN `+finalStates+` RETURNING *),
-		k AS (DELETE FROM `+b.t("unique_keys")+` WHERE task_id = $1 AND EXISTS (SELECT 1 FROM c))
+			WHERE id = $1 AND state NOT IN `+finalStates+` RETURNING *)
 		SELECT `+taskCols+` FROM c`, id))
 	if errors.Is(err, pgx.ErrNoRows) {
 		s, err := b.stateOf(ctx, id)
@@ -58,7 +59,7 @@ func (b *Backend) Retry(ctx context.Context, id string) (*backend.Task, error) {
 	}
 	t, err := scanTask(b.pool.QueryRow(ctx, `UPDATE `+b.t("tasks")+` SET state = 'pending', attempt = 0, lease_losses = 0,
 			finished_at = NULL, run_at = NULL, result = NULL, progress = NULL,
-			seq = nextval('`+b.t("task_seq")+`'), ready_at = `+b.t("clock()")+`,
+			seq = nextval('`+b.t("task_seq")+`'), ready_at = created_at,
 			deadline = CASE WHEN deadline <= `+b.t("clock()")+` THEN NULL ELSE deadline END
 		WHERE id = $1 AND state IN ('failed', 'canceled') RETURNING `+taskCols, id))
 	if errors.Is(err, pgx.ErrNoRows) {
@@ -81,11 +82,10 @@ func (b *Backend) Delete(ctx context.Context, id string) error {
 	if err := b.alive(); err != nil {
 		return err
 	}
-	t := &backend.Task{ID: id}
-	err := b.pool.QueryRow(ctx, `WITH d AS (DELETE FROM `+b.t("tasks")+` WHERE id = $1 AND state IN `+finalStates+`
-			RETURNING type, queue, attempt),
+	t, err := scanTask(b.pool.QueryRow(ctx, `WITH d AS (DELETE FROM `+b.t("tasks")+` WHERE id = $1 AND state IN `+finalStates+`
+			RETURNING *),
 		k AS (DELETE FROM `+b.t("unique_keys")+` WHERE task_id = $1 AND EXISTS (SELECT 1 FROM d))
-		SELECT type, queue, attempt FROM d`, id).Scan(&t.Type, &t.Queue, &t.Attempt)
+		SELECT `+taskCols+` FROM d`, id))
 	if errors.Is(err, pgx.ErrNoRows) {
 		s, err := b.stateOf(ctx, id)
 		if err != nil {
@@ -112,12 +112,12 @@ func (b *Backend) Purge(ctx context.Context, term uint64, s backend.State, older
 	if !s.Final() {
 		return 0, fmt.Errorf("purge %s tasks: only completed, failed and canceled tasks can be purged: %w", s, backend.ErrInvalid)
 	}
-	if max <= 0 {
-		return 0, nil
-	}
 	n := 0
 	var queues []string
 	err := b.fenced(ctx, term, "purge", func(tx pgx.Tx) error {
+		if max <= 0 {
+			return nil
+		}
 		rows, err := tx.Query(ctx, `WITH doomed AS (
 				SELECT id FROM `+b.t("tasks")+` WHERE state = $1 AND finished_at < `+b.t("clock()")+` - $2::interval
 				ORDER BY finished_at, id LIMIT $3 FOR UPDATE SKIP LOCKED),
@@ -137,6 +137,7 @@ func (b *Backend) Purge(ctx context.Context, term uint64, s backend.State, older
 			n += c
 			queues = append(queues, q)
 		}
+		sort.Strings(queues)
 		return rows.Err()
 	})
 	if err != nil {
@@ -148,7 +149,7 @@ func (b *Backend) Purge(ctx context.Context, term uint64, s backend.State, older
 
 // queuesChanged announces a queue_update for each queue.
 func (b *Backend) queuesChanged(queues ...string) {
-	now := time.Now().UTC()
+	now := b.eventTime()
 	for _, q := range queues {
 		b.pub.send(pubItem{ev: backend.Event{Kind: backend.EventQueueUpdate, Queue: q, At: now}})
 	}
@@ -163,24 +164,31 @@ func (b *Backend) Reclaim(ctx context.Context, term uint64) (int, error) {
 	if err := b.alive(); err != nil {
 		return 0, err
 	}
-	msg := `'lease expired: worker ' || coalesce(worker_id, '?') || ' stopped extending it'`
-	dead := `lease_losses + 1 >= $1`
+	msg := `'lease expired: worker ' || coalesce(t.worker_id, '?') || ' stopped extending it'`
+	dead := `t.lease_losses + 1 >= $1`
 	var tasks []*backend.Task
+	var gone [][]byte
 	err := b.fenced(ctx, term, "reclaim", func(tx pgx.Tx) error {
-		rows, err := tx.Query(ctx, `UPDATE `+b.t("tasks")+` SET
+		// The front of the line is the most negative seq: numbers are
+		// drawn latest expiry first, so the lease that expired first ends
+		// up first in line.
+		rows, err := tx.Query(ctx, `UPDATE `+b.t("tasks")+` t SET
 				state = CASE WHEN `+dead+` THEN 'failed' ELSE 'pending' END,
 				finished_at = CASE WHEN `+dead+` THEN `+b.t("clock()")+` END,
-				seq = CASE WHEN `+dead+` THEN seq ELSE -nextval('`+b.t("task_seq")+`') END,
-				ready_at = `+b.t("clock()")+`,
-				attempt = attempt - 1,
-				lease_losses = lease_losses + 1,
-				last_error = CASE WHEN `+dead+` THEN 'lease expired ' || (lease_losses + 1) || ' times in a row'
+				seq = CASE WHEN `+dead+` THEN t.seq ELSE x.seq END,
+				ready_at = greatest(created_at, run_at),
+				progress = NULL,
+				attempt = t.attempt - 1,
+				lease_losses = t.lease_losses + 1,
+				last_error = CASE WHEN `+dead+` THEN 'lease expired ' || (t.lease_losses + 1) || ' times in a row'
 				             ELSE `+msg+` END,
-				attempts = `+b.t("end_attempt")+`(attempts, `+b.t("clock()")+`, 'lease_expired', `+msg+`),
+				attempts = `+b.t("end_attempt")+`(t.attempts, `+b.t("clock()")+`, 'lease_expired', `+msg+`),
 				`+leaseFree+`
-			WHERE id IN (SELECT id FROM `+b.t("tasks")+` WHERE state = 'processing' AND lease_expires_at <= `+b.t("clock()")+`
-			             FOR UPDATE SKIP LOCKED)
-			RETURNING `+taskCols, b.opts.MaxLeaseLosses)
+			FROM (SELECT e.id, -nextval('`+b.t("task_seq")+`') AS seq FROM (
+				SELECT id FROM `+b.t("tasks")+` WHERE state = 'processing' AND lease_expires_at <= `+b.t("clock()")+`
+				ORDER BY lease_expires_at DESC, id DESC FOR UPDATE SKIP LOCKED) e) x
+			WHERE t.id = x.id
+			RETURNING `+qualified("t", taskCols), b.opts.MaxLeaseLosses)
 		if err != nil {
 			return err
 		}
@@ -188,7 +196,8 @@ func (b *Backend) Reclaim(ctx context.Context, term uint64) (int, error) {
 		if err != nil {
 			return err
 		}
-		return b.expireWorkers(ctx, tx)
+		gone, err = b.expireWorkers(ctx, tx)
+		return err
 	})
 	if err != nil {
 		return 0, fmt.Errorf("reclaim: %w", err)
@@ -201,6 +210,9 @@ func (b *Backend) Reclaim(ctx context.Context, term uint64) (int, error) {
 		}
 	}
 	b.announce(tasks...)
+	for _, info := range gone {
+		b.workerGone(info)
+	}
 	return len(tasks), nil
 }
 

@@ -17,16 +17,52 @@ import (
 // far below PostgreSQL's 65535.
 const insertChunk = 1000
 
-// validateTasks refuses what no backend may store, naming the task and
-// field, with an error wrapping ErrInvalid (or ErrDuplicate for an id
-// given twice).
-func validateTasks(tasks []*backend.Task) error {
+// checkTasks refuses what no backend may store, task by task in order as
+// the model does: the first malformed task fails the call with
+// ErrInvalid, unless an earlier task's id exists already (ErrDuplicate)
+// — which only the database knows, so it is asked on that path alone.
+func (b *Backend) checkTasks(ctx context.Context, ex execer, tasks []*backend.Task) error {
+	i, err := validateTasks(tasks)
+	if err == nil || i == 0 || !errors.Is(err, backend.ErrInvalid) {
+		return err
+	}
+	args := make([]any, i)
+	in := make([]string, i)
+	for j, t := range tasks[:i] {
+		args[j], in[j] = t.ID, "$"+strconv.Itoa(j+1)+"::text"
+	}
+	sql := `SELECT id FROM ` + b.t("tasks") + ` WHERE id IN (` + strings.Join(in, ", ") + `) LIMIT 1`
+	var id string
+	var exists bool
+	var qerr error
+	if ex != nil {
+		id, exists, qerr = ex.firstString(ctx, sql, args...)
+	} else {
+		qerr = b.pool.QueryRow(ctx, sql, args...).Scan(&id)
+		exists = qerr == nil
+		if errors.Is(qerr, pgx.ErrNoRows) {
+			qerr = nil
+		}
+	}
+	if qerr != nil {
+		return fmt.Errorf("enqueue: %w", qerr)
+	}
+	if exists {
+		return fmt.Errorf("enqueue: task id %s exists already: %w", id, backend.ErrDuplicate)
+	}
+	return err
+}
+
+// validateTasks checks the tasks in order and returns the index of the
+// first problem with an error wrapping ErrInvalid (malformed) or
+// ErrDuplicate (an id given twice).
+func validateTasks(tasks []*backend.Task) (int, error) {
 	seen := make(map[string]bool, len(tasks))
 	for i, t := range tasks {
 		var problem string
 		switch {
 		case t == nil:
-			return fmt.Errorf("enqueue: task %d: nil: %w", i, backend.ErrInvalid)
+			return i, fmt.Errorf("enqueue: task %d: nil: %w", i, backend.ErrInvalid)
 		case t.ID == "":
 			problem = "id: empty"
 		case t.Type == "":
@@ -45,14 +81,14 @@ func validateTasks(tasks []*backend.Task) error {
 			problem = "payload: not valid JSON"
 		}
 		if problem != "" {
-			return fmt.Errorf("enqueue: task %d (%s): %s: %w", i, t.ID, problem, backend.ErrInvalid)
+			return i, fmt.Errorf("enqueue: task %d (%s): %s: %w", i, t.ID, problem, backend.ErrInvalid)
 		}
 		if seen[t.ID] {
-			return fmt.Errorf("enqueue: task id %s appears twice in one call: %w", t.ID, backend.ErrDuplicate)
+			return i, fmt.Errorf("enqueue: task id %s appears twice in one call: %w", t.ID, backend.ErrDuplicate)
 		}
 		seen[t.ID] = true
 	}
-	return nil
+	return 0, nil
 }
 
 // shifted is the SQL for a caller's time moved onto the backend's clock:
@@ -94,9 +130,15 @@ func (e pgxExecer) firstString(ctx context.Context, sql string, args ...any) (st
 func (b *Backend) enqueueIn(ctx context.Context, ex execer, tasks []*backend.Task) ([]backend.EnqueueResult, []*backend.Task, error) {
 	results := make([]backend.EnqueueResult, len(tasks))
 	stored := make([]*backend.Task, 0, len(tasks))
+	taken := map[[2]string]string{} // (queue, key) → the task of this call holding it
 	for i, t := range tasks {
 		results[i] = backend.EnqueueResult{ID: t.ID}
-		if t.UniqueKey != "" && !t.UniqueUntil.IsZero() {
+		if t.UniqueKey != "" {
+			k := [2]string{t.Queue, t.UniqueKey}
+			if holder, ok := taken[k]; ok {
+				results[i] = backend.EnqueueResult{ID: holder, Duplicate: true}
+				continue
+			}
 			holder, free, err := b.takeUniqueKey(ctx, ex, t)
 			if err != nil {
 				return nil, nil, err
@@ -105,8 +147,28 @@ func (b *Backend) enqueueIn(ctx context.Context, ex execer, tasks []*backend.Tas
 				results[i] = backend.EnqueueResult{ID: holder, Duplicate: true}
 				continue
 			}
+			taken[k] = t.ID
 		}
 		stored = append(stored, t)
+	}
+	// A task refused for its unique key is not inserted, so its id is
+	// checked here: an id that exists fails the whole call all the same.
+	var refused []any
+	var in []string
+	for i, r := range results {
+		if r.Duplicate {
+			refused = append(refused, tasks[i].ID)
+			in = append(in, "$"+strconv.Itoa(len(refused))+"::text")
+		}
+	}
+	if len(refused) > 0 {
+		id, exists, err := ex.firstString(ctx, `SELECT id FROM `+b.t("tasks")+` WHERE id IN (`+strings.Join(in, ", ")+`) LIMIT 1`, refused...)
+		if err != nil {
+			return nil, nil, fmt.Errorf("enqueue: %w", err)
+		}
+		if exists {
+			return nil, nil, fmt.Errorf("enqueue: task id %s exists already: %w", id, backend.ErrDuplicate)
+		}
 	}
 	for start := 0; start < len(stored); start += insertChunk {
 		chunk := stored[start:min(start+insertChunk, len(stored))]
@@ -122,13 +184,16 @@ func (b *Backend) enqueueIn(ctx context.Context, ex execer, tasks []*backend.Tas
 }
 
 // takeUniqueKey claims t's unique key in its queue unless another task
-// holds it inside its window; it returns the holder otherwise.
+// holds it: the last task stored with the key, inside its window, and
+// not canceled (checked now: a canceled holder retried holds it again).
+// It returns the holder otherwise.
 func (b *Backend) takeUniqueKey(ctx context.Context, ex execer, t *backend.Task) (holder string, free bool, err error) {
 	_, took, err := ex.firstString(ctx, `INSERT INTO `+b.t("unique_keys")+` (queue, key, task_id, until)
-		VALUES ($1::text, $2::text, $3::text, `+b.shifted("$4::timestamptz", "$5::timestamptz")+`)
+		VALUES ($1::text, $2::text, $3::text, coalesce(`+b.shifted("$4::timestamptz", "$5::timestamptz")+`, '-infinity'))
 		ON CONFLICT (queue, key) DO UPDATE SET task_id = excluded.task_id, until = excluded.until
-		WHERE `+b.t("unique_keys")+`.until <= `+b.t("clock()")+`
-		RETURNING task_id`, t.Queue, t.UniqueKey, t.ID, t.UniqueUntil.UTC(), nullTime(t.CreatedAt))
+		WHERE `+b.t("unique_keys")+`.until <= `+b.t("clock()")+` OR NOT EXISTS (
+			SELECT 1 FROM `+b.t("tasks")+` h WHERE h.id = `+b.t("unique_keys")+`.task_id AND h.state <> 'canceled')
+		RETURNING task_id`, t.Queue, t.UniqueKey, t.ID, nullTime(t.UniqueUntil), nullTime(t.CreatedAt))
 	if err != nil {
 		return "", false, fmt.Errorf("enqueue task %s: unique key: %w", t.ID, err)
 	}
@@ -155,11 +220,11 @@ func (b *Backend) insertSQL(tasks []*backend.Task) (string, []any) {
 		}
 		n := len(args)
 		p := func(k int, cast string) string { return "$" + strconv.Itoa(n+k) + "::" + cast }
+		created := p(13, "timestamptz")
 		ready := "NULL::timestamptz"
 		if t.State == backend.StatePending {
-			ready = b.t("clock()")
+			ready = "greatest(" + b.t("clock()") + ", " + b.shifted(p(12, "timestamptz"), created) + ")"
 		}
-		created := p(13, "timestamptz")
 		sb.WriteString("(" + p(1, "text") + ", nextval('" + b.t("task_seq") + "'), " + p(2, "text") + ", " + p(3, "text") + ", " +
 			p(4, "text") + ", " + p(5, "int") + ", " + p(6, "text") + ", " + p(7, "int") + ", " + p(8, "bigint") + ", " +
 			p(9, "timestamptz") + ", " + p(10, "text") + ", " + b.shifted(p(11, "timestamptz"), created) + ", " +
@@ -207,11 +272,11 @@ func (b *Backend) Enqueue(ctx context.Context, tasks []*backend.Task) ([]backend
 	if err := b.alive(); err != nil {
 		return nil, err
 	}
-	if err := validateTasks(tasks); err != nil {
+	if err := b.checkTasks(ctx, nil, tasks); err != nil {
 		return nil, err
 	}
 	if len(tasks) == 0 {
-		return nil, nil
+		return []backend.EnqueueResult{}, nil
 	}
 	req := &enqueueReq{tasks: tasks}
 	if err := b.enq.do(ctx, b, req); err != nil {
@@ -267,5 +332,16 @@ func (b *Backend) afterEnqueue(stored []*backend.Task) {
 			b.wake(t.Queue)
 		}
 	}
-	b.announce(stored...)
+	b.announce(newTaskViews(stored)...)
+}
+
+// newTaskViews are the stored tasks as their enqueue events show them:
+// what the caller gave of the fields the state machine owns is not
+// stored, so it is not shown either.
+func newTaskViews(tasks []*backend.Task) []*backend.Task {
+	out := make([]*backend.Task, len(tasks))
+	for i, t := range tasks {
+		out[i] = &backend.Task{ID: t.ID, Type: t.Type, Queue: t.Queue, State: t.State}
+	}
+	return out
 }

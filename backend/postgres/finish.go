@@ -54,7 +54,7 @@ func (b *Backend) flushAcks(ctx context.Context, calls []*call[*ackReq]) {
 			progress = CASE WHEN t.progress IS NULL THEN NULL ELSE jsonb_set(t.progress, '{percent}', '100') END,
 			`+leaseFree+`
 		FROM a WHERE t.id = a.id AND t.state = 'processing' AND t.lease_token = a.token AND t.lease_secret = a.secret
-		RETURNING t.id, t.type, t.queue, t.attempt, t.progress`, ids, tokens, secrets, results)
+		RETURNING t.id, t.type, t.queue, t.attempt, t.progress, coalesce(t.last_error, '')`, ids, tokens, secrets, results)
 	if err != nil {
 		for _, c := range calls {
 			c.err = fmt.Errorf("ack task %s: %w", c.req.ref.TaskID, err)
@@ -65,7 +65,7 @@ func (b *Backend) flushAcks(ctx context.Context, calls []*call[*ackReq]) {
 	for rows.Next() {
 		t := &backend.Task{State: backend.StateCompleted}
 		var progress []byte
-		if err := rows.Scan(&t.ID, &t.Type, &t.Queue, &t.Attempt, &progress); err != nil {
+		if err := rows.Scan(&t.ID, &t.Type, &t.Queue, &t.Attempt, &progress, &t.LastError); err != nil {
 			break
 		}
 		if progress != nil {
@@ -141,7 +141,7 @@ func (b *Backend) Fail(ctx context.Context, l backend.LeaseRef, f backend.Failur
 func (b *Backend) Release(ctx context.Context, l backend.LeaseRef) error {
 	t, err := b.leaseBound(ctx, "release", l, `
 		state = 'pending', attempt = attempt - 1, progress = NULL,
-		seq = -nextval('`+b.t("task_seq")+`'), ready_at = `+b.t("clock()")+`,
+		seq = -nextval('`+b.t("task_seq")+`'), ready_at = greatest(created_at, run_at),
 		attempts = `+b.t("end_attempt")+`(attempts, `+b.t("clock()")+`, 'released', NULL),
 		`+leaseFree)
 	if err == nil {

@@ -24,6 +24,8 @@ type hub struct {
 	waiters   map[string]map[*waiter]struct{}
 	subs      map[*subscriber]struct{}
 	listening bool
+	everUp    bool
+	up        chan struct{} // closed when LISTEN first works
 }
 
 type waiter struct{ ch chan struct{} }
@@ -37,7 +39,8 @@ func (b *Backend) wakeChannel() string  { return "taskmill_wake_" + b.s }
 func (b *Backend) eventChannel() string { return "taskmill_events_" + b.s }
 
 func newHub(b *Backend, cfg *pgx.ConnConfig) *hub {
-	h := &hub{b: b, cfg: cfg, waiters: map[string]map[*waiter]struct{}{}, subs: map[*subscriber]struct{}{}}
+	h := &hub{b: b, cfg: cfg, waiters: map[string]map[*waiter]struct{}{}, subs: map[*subscriber]struct{}{},
+		up: make(chan struct{})}
 	b.wg.Add(1)
 	go func() {
 		defer b.wg.Done()
@@ -105,13 +108,17 @@ func (h *hub) listen() error {
 
 // setListening records whether notifications flow. Going down, or coming
 // back up, wakes every waiter and owes every subscriber a resync: what
-// happened meanwhile was not seen.
+// happened meanwhile was not seen. The first time up is no news.
 func (h *hub) setListening(on bool) {
 	h.mu.Lock()
-	was := h.listening
+	was, first := h.listening, on && !h.everUp
 	h.listening = on
+	if on && !h.everUp {
+		h.everUp = true
+		close(h.up)
+	}
 	h.mu.Unlock()
-	if was != on {
+	if was != on && !first {
 		h.wakeAll()
 		h.resyncAll()
 	}

@@ -25,6 +25,7 @@ func (b *Backend) Lease(ctx context.Context, req backend.LeaseRequest) ([]*backe
 	if req.Max < 1 {
 		req.Max = 1
 	}
+	req.Queues = distinct(req.Queues) // a queue named twice counts once, at its first place
 	if len(req.Queues) == 0 {
 		return nil, nil
 	}
@@ -164,31 +165,37 @@ func (b *Backend) Extend(ctx context.Context, workerID string, leases []backend.
 	for i, l := range leases {
 		ids[i], tokens[i], secrets[i] = l.TaskID, int64(l.Token), l.Secret
 	}
-	rows, err := b.pool.Query(ctx, `WITH l AS (SELECT * FROM unnest($1::text[], $2::bigint[], $3::text[]) AS l(id, token, secret)),
+	rows, err := b.pool.Query(ctx, `WITH l AS (SELECT * FROM unnest($1::text[], $2::bigint[], $3::text[])
+			WITH ORDINALITY AS l(id, token, secret, i)),
 		ext AS (UPDATE `+b.t("tasks")+` t SET lease_expires_at = `+b.t("clock()")+` + $4::interval
 		        FROM l WHERE t.id = l.id AND t.state = 'processing' AND t.lease_token = l.token
 		          AND t.lease_secret = l.secret AND t.worker_id = $5
 		        RETURNING t.id)
-		SELECT l.id, ext.id IS NOT NULL, coalesce(t.state = 'canceled', false)
-		FROM l LEFT JOIN ext ON ext.id = l.id LEFT JOIN `+b.t("tasks")+` t ON t.id = l.id`, ids, tokens, secrets, leaseFor, workerID)
+		-- A lease named twice is held twice: held is whether the row was
+		-- extended and the lease is the one it holds.
+		SELECT l.i, EXISTS (SELECT 1 FROM ext WHERE ext.id = l.id)
+		         AND coalesce(t.lease_token = l.token AND t.lease_secret = l.secret, false),
+		       coalesce(t.state = 'canceled', false)
+		FROM l LEFT JOIN `+b.t("tasks")+` t ON t.id = l.id`, ids, tokens, secrets, leaseFor, workerID)
 	if err != nil {
 		return nil, fmt.Errorf("extend leases: %w", err)
 	}
 	defer rows.Close()
-	byID := map[string]backend.ExtendResult{}
+	out := make([]backend.ExtendResult, len(leases))
 	for rows.Next() {
+		var i int
 		var r backend.ExtendResult
-		if err := rows.Scan(&r.TaskID, &r.Held, &r.Canceled); err != nil {
+		if err := rows.Scan(&i, &r.Held, &r.Canceled); err != nil {
 			return nil, fmt.Errorf("extend leases: %w", err)
 		}
-		byID[r.TaskID] = r
+		if i >= 1 && i <= len(out) {
+			out[i-1] = r
+		}
 	}
 	if err := rows.Err(); err != nil {
 		return nil, fmt.Errorf("extend leases: %w", err)
 	}
-	out := make([]backend.ExtendResult, len(leases))
 	for i, l := range leases {
-		out[i] = byID[l.TaskID]
 		out[i].TaskID = l.TaskID
 	}
 	return out, nil
@@ -199,4 +206,17 @@ func newSecret() string {
 	var b [16]byte
 	_, _ = rand.Read(b[:]) // never fails (crypto/rand)
 	return hex.EncodeToString(b[:])
+}
+
+// distinct returns the strings in their order, each once.
+func distinct(ss []string) []string {
+	seen := make(map[string]bool, len(ss))
+	out := make([]string, 0, len(ss))
+	for _, s := range ss {
+		if !seen[s] {
+			seen[s] = true
+			out = append(out, s)
+		}
+	}
+	return out
 }

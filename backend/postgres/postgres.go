@@ -223,6 +223,17 @@ func OpenConfig(ctx context.Context, cfg *pgxpool.Config, opts Options) (*Backen
 		listenCfg = lc
 	}
 	b.hub = newHub(b, listenCfg)
+	// Wait for LISTEN, so that a Subscribe right after Open sees every
+	// event; a database that takes no LISTEN (a transaction pooler)
+	// leaves the backend polling, and the wait bounded.
+	select {
+	case <-b.hub.up:
+	case <-time.After(10 * time.Second):
+		b.log.Warn("postgres: no LISTEN connection yet; workers poll every PollInterval until there is one")
+	case <-ctx.Done():
+		b.Close()
+		return nil, ctx.Err()
+	}
 	b.wg.Add(1)
 	go b.foldLoop()
 	return b, nil

@@ -32,3 +32,9 @@ func TestConformance(t *testing.T) {
 		return open(t, postgres.Options{Clock: clock})
 	})
 }
+
+func TestDifferential(t *testing.T) {
+	backendtest.Differential(t, func(t *testing.T, clock backend.Clock) backend.Backend {
+		return open(t, postgres.Options{Clock: clock})
+	})
+}

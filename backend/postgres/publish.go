@@ -62,9 +62,19 @@ func (b *Backend) wake(queues ...string) {
 	}
 }
 
+// eventTime is an event's At: the test clock when there is one (the
+// database's clock() then returns it too), else this host's clock, which
+// for an event is near enough to the database's.
+func (b *Backend) eventTime() time.Time {
+	if b.opts.Clock != nil {
+		return b.opts.Clock.Now().UTC().Truncate(time.Microsecond)
+	}
+	return time.Now().UTC()
+}
+
 // announce publishes task_update events for tasks that changed.
 func (b *Backend) announce(tasks ...*backend.Task) {
-	now := time.Now().UTC()
+	now := b.eventTime()
 	for _, t := range tasks {
 		b.pub.send(pubItem{ev: backend.EventOf(t, now)})
 	}
@@ -123,7 +133,7 @@ func (p *publisher) encode(items []pubItem) (channels, payloads []string) {
 		}
 		e := it.ev
 		if e.At.IsZero() {
-			e.At = time.Now().UTC()
+			e.At = p.b.eventTime()
 		}
 		js, err := json.Marshal(e)
 		if err == nil && len(js) > maxNotify-2 && e.Task != nil {

@@ -170,7 +170,7 @@ func (b *Backend) History(ctx context.Context, queue string, since time.Time) ([
 		return nil, fmt.Errorf("history: %w", err)
 	}
 	defer rows.Close()
-	var out []backend.HistoryBucket
+	out := []backend.HistoryBucket{}
 	for rows.Next() {
 		var h backend.HistoryBucket
 		var c, f int64

@@ -34,11 +34,11 @@ func (b *Backend) EnqueueSQLTx(ctx context.Context, tx *sql.Tx, tasks []*backend
 }
 
 func (b *Backend) enqueueInCallerTx(ctx context.Context, ex execer, tasks []*backend.Task) ([]backend.EnqueueResult, error) {
-	if err := validateTasks(tasks); err != nil {
+	if err := b.checkTasks(ctx, ex, tasks); err != nil {
 		return nil, err
 	}
 	if len(tasks) == 0 {
-		return nil, nil
+		return []backend.EnqueueResult{}, nil
 	}
 	if err := ex.exec(ctx, "SAVEPOINT taskmill_enqueue"); err != nil {
 		return nil, fmt.Errorf("enqueue in transaction: %w", err)
@@ -69,8 +69,9 @@ func (b *Backend) enqueueInSavepoint(ctx context.Context, ex execer, tasks []*ba
 			items = append(items, pubItem{wake: t.Queue})
 		}
 	}
-	for _, t := range stored {
-		items = append(items, pubItem{ev: backend.EventOf(t, t.CreatedAt)})
+	now := b.eventTime()
+	for _, t := range newTaskViews(stored) {
+		items = append(items, pubItem{ev: backend.EventOf(t, now)})
 	}
 	channels, payloads := b.pub.encode(items)
 	for i := range channels {

@@ -95,7 +95,7 @@ func (b *Backend) Promote(ctx context.Context, term uint64) (int, error) {
 	}
 	var tasks []*backend.Task
 	err := b.fenced(ctx, term, "promote", func(tx pgx.Tx) error {
-		rows, err := tx.Query(ctx, `UPDATE `+b.t("tasks")+` t SET state = 'pending', seq = p.seq, ready_at = `+b.t("clock()")+`
+		rows, err := tx.Query(ctx, `UPDATE `+b.t("tasks")+` t SET state = 'pending', seq = p.seq, ready_at = greatest(t.created_at, t.run_at)
 			FROM (SELECT d.id, nextval('`+b.t("task_seq")+`') AS seq FROM (
 				SELECT id FROM `+b.t("tasks")+`
 				WHERE state IN ('scheduled', 'retrying') AND run_at <= `+b.t("clock()")+`
@@ -129,7 +129,7 @@ func (b *Backend) PruneHistory(ctx context.Context, term uint64, olderThan time.
 	}
 	n := 0
 	err := b.fenced(ctx, term, "prune history", func(tx pgx.Tx) error {
-		return tx.QueryRow(ctx, `WITH cut AS (SELECT date_trunc('minute', `+b.t("clock()")+` - $1::interval) AS m),
+		return tx.QueryRow(ctx, `WITH cut AS (SELECT `+b.t("clock()")+` - $1::interval AS m),
 			a AS (DELETE FROM `+b.t("history_totals")+` WHERE minute < (SELECT m FROM cut) RETURNING queue, minute),
 			d AS (DELETE FROM `+b.t("history_deltas")+` WHERE minute < (SELECT m FROM cut) RETURNING queue, minute)
 			SELECT count(*) FROM (SELECT queue, minute FROM a UNION SELECT queue, minute FROM d) x`, olderThan).Scan(&n)

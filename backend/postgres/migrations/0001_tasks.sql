@@ -30,7 +30,7 @@ CREATE TABLE {{S}}.tasks (
   unique_key       text,
   unique_until     timestamptz,
   run_at           timestamptz,
-  ready_at         timestamptz,    -- when it last became pending
+  ready_at         timestamptz,    -- pending: greatest(created_at, run_at), Queues' oldest pending
   created_at       timestamptz NOT NULL,
   started_at       timestamptz,
   finished_at      timestamptz,
@@ -194,51 +194,72 @@ $$;
 -- queues and rows other leasers hold (SKIP LOCKED), highest priority
 -- first and in line order (seq) within a priority, of p_types only when
 -- it is not NULL. A pending task whose deadline passed is failed instead
--- of leased and returned in state failed. p_secrets holds p_max fresh
--- lease secrets made by the caller. One call, one round trip, one
+-- of leased and returned in state failed, and does not count toward
+-- p_max. p_secrets holds p_max fresh lease secrets made by the caller. One call, one round trip, one
 -- transaction.
 CREATE FUNCTION {{S}}.lease(p_worker text, p_queues text[], p_max int, p_lease_for interval, p_types text[], p_secrets text[])
 RETURNS SETOF {{S}}.tasks LANGUAGE plpgsql AS $$
 DECLARE
   q text;
+  r {{S}}.tasks;
   taken int := 0;
+  used int := 0; -- secrets handed out or passed over
+  want int;
   got int;
+  failed int;
   ts timestamptz := {{S}}.clock();
 BEGIN
   RETURN QUERY
-  UPDATE {{S}}.tasks t SET state = 'pending', seq = p.seq, ready_at = ts
+  UPDATE {{S}}.tasks t SET state = 'pending', seq = p.seq, ready_at = greatest(t.created_at, t.run_at)
   FROM (SELECT d.id, nextval('{{S}}.task_seq') AS seq FROM (
           SELECT id FROM {{S}}.tasks
           WHERE state IN ('scheduled', 'retrying') AND queue = ANY (p_queues) AND run_at <= ts
           ORDER BY run_at, id FOR UPDATE SKIP LOCKED) d) p
   WHERE t.id = p.id
   RETURNING t.*;
+  -- Per queue, take the head of the line; a deadline-failed task does
+  -- not count toward p_max, so take again while some failed.
   FOREACH q IN ARRAY p_queues LOOP
     EXIT WHEN taken >= p_max;
     CONTINUE WHEN EXISTS (SELECT 1 FROM {{S}}.queues WHERE name = q AND paused);
-    RETURN QUERY
-    UPDATE {{S}}.tasks t SET
-      state = CASE WHEN t.deadline <= ts THEN 'failed' ELSE 'processing' END,
-      finished_at = CASE WHEN t.deadline <= ts THEN ts END,
-      last_error = CASE WHEN t.deadline <= ts
-                   THEN 'deadline exceeded before the task could start' ELSE t.last_error END,
-      attempt = CASE WHEN t.deadline <= ts THEN t.attempt ELSE t.attempt + 1 END,
-      attempts = CASE WHEN t.deadline <= ts THEN t.attempts
-                 ELSE t.attempts || jsonb_build_object('number', t.attempt + 1,
-                                                       'worker_id', p_worker, 'started_at', ts) END,
-      worker_id = CASE WHEN t.deadline <= ts THEN NULL ELSE p_worker END,
-      lease_token = CASE WHEN t.deadline <= ts THEN NULL ELSE nextval('{{S}}.lease_seq') END,
-      lease_secret = CASE WHEN t.deadline <= ts THEN NULL ELSE p_secrets[taken + c.rn] END,
-      lease_expires_at = CASE WHEN t.deadline <= ts THEN NULL ELSE ts + p_lease_for END,
-      started_at = CASE WHEN t.deadline <= ts THEN t.started_at ELSE ts END,
-      progress = NULL
-    FROM (SELECT x.id, row_number() OVER () AS rn FROM (
-            SELECT id FROM {{S}}.tasks
-            WHERE state = 'pending' AND queue = q AND (p_types IS NULL OR type = ANY (p_types))
-            ORDER BY priority DESC, seq LIMIT p_max - taken FOR UPDATE SKIP LOCKED) x) c
-    WHERE t.id = c.id
-    RETURNING t.*;
-    GET DIAGNOSTICS got = ROW_COUNT;
-    taken := taken + got;
+    LOOP
+      want := p_max - taken;
+      got := 0;
+      failed := 0;
+      FOR r IN
+        UPDATE {{S}}.tasks t SET
+          state = CASE WHEN t.deadline <= ts THEN 'failed' ELSE 'processing' END,
+          finished_at = CASE WHEN t.deadline <= ts THEN ts END,
+          last_error = CASE WHEN t.deadline <= ts
+                       THEN 'deadline exceeded before the task could start' ELSE t.last_error END,
+          attempt = CASE WHEN t.deadline <= ts THEN t.attempt ELSE t.attempt + 1 END,
+          attempts = CASE WHEN t.deadline <= ts THEN t.attempts
+                     ELSE t.attempts || jsonb_build_object('number', t.attempt + 1,
+                                                           'worker_id', p_worker, 'started_at', ts) END,
+          worker_id = CASE WHEN t.deadline <= ts THEN NULL ELSE p_worker END,
+          lease_token = CASE WHEN t.deadline <= ts THEN NULL ELSE nextval('{{S}}.lease_seq') END,
+          lease_secret = CASE WHEN t.deadline <= ts THEN NULL
+                         -- past the caller's secrets only after more deadline failures than p_max
+                         ELSE coalesce(p_secrets[used + c.rn], md5(gen_random_uuid()::text || gen_random_uuid()::text)) END,
+          lease_expires_at = CASE WHEN t.deadline <= ts THEN NULL ELSE ts + p_lease_for END,
+          started_at = CASE WHEN t.deadline <= ts THEN t.started_at ELSE ts END,
+          progress = NULL
+        FROM (SELECT x.id, row_number() OVER () AS rn FROM (
+                SELECT id FROM {{S}}.tasks
+                WHERE state = 'pending' AND queue = q AND (p_types IS NULL OR type = ANY (p_types))
+                ORDER BY priority DESC, seq LIMIT want FOR UPDATE SKIP LOCKED) x) c
+        WHERE t.id = c.id
+        RETURNING t.*
+      LOOP
+        RETURN NEXT r;
+        got := got + 1;
+        IF r.state = 'failed' THEN
+          failed := failed + 1;
+        END IF;
+      END LOOP;
+      taken := taken + got - failed;
+      used := used + got;
+      EXIT WHEN got < want OR failed = 0 OR taken >= p_max;
+    END LOOP;
   END LOOP;
 END $$;
