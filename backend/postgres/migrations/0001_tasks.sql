@@ -243,7 +243,7 @@ BEGIN
                          ELSE coalesce(p_secrets[used + c.rn], md5(gen_random_uuid()::text || gen_random_uuid()::text)) END,
           lease_expires_at = CASE WHEN t.deadline <= ts THEN NULL ELSE ts + p_lease_for END,
           started_at = CASE WHEN t.deadline <= ts THEN t.started_at ELSE ts END,
-          progress = NULL
+          progress = CASE WHEN t.deadline <= ts THEN t.progress END
         FROM (SELECT x.id, row_number() OVER () AS rn FROM (
                 SELECT id FROM {{S}}.tasks
                 WHERE state = 'pending' AND queue = q AND (p_types IS NULL OR type = ANY (p_types))
