@@ -69,8 +69,8 @@ type Backend interface {
 	// could start") instead of leased.
 	//
 	// Each leased task is processing, its Attempt counted, with a fresh
-	// LeaseToken (strictly larger than any token the backend handed out
-	// before), a fresh LeaseSecret, WorkerID req.WorkerID, StartedAt now,
+	// LeaseToken (larger than any token the task had before), a fresh
+	// LeaseSecret, WorkerID req.WorkerID, StartedAt now,
 	// LeaseExpiresAt now+req.LeaseFor, Progress cleared and a new entry in
 	// Attempts. Only tasks returned by Lease carry LeaseSecret.
 	//
@@ -315,7 +315,7 @@ type LeaseRequest struct {
 // call (Extend, Ack, Fail, Release, SetProgress) to act.
 type LeaseRef struct {
 	TaskID string `json:"task_id"`
-	// Token is the fencing counter: strictly larger for every new lease.
+	// Token is the fencing counter: larger for every new lease of a task.
 	Token uint64 `json:"token"`
 	// Secret is a random 128-bit value in hex, made by the backend at
 	// each lease: a token can be guessed, the secret cannot.
@@ -388,7 +388,8 @@ type QueueInfo struct {
 	Name   string        `json:"name"`
 	Paused bool          `json:"paused"`
 	Counts map[State]int `json:"counts"`
-	// OldestPendingAt is when the oldest pending task became ready.
+	// OldestPendingAt is when the oldest pending task became ready. It
+	// is informational: a backend may approximate it.
 	OldestPendingAt time.Time `json:"oldest_pending_at,omitzero"`
 }
 

@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"slices"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -293,7 +294,7 @@ func (s *Server) workerLease(w http.ResponseWriter, r *http.Request) {
 			}
 			// The outer lease_token hides the task's own in the JSON, so
 			// the task needs no copy without it.
-			out.Tasks = append(out.Tasks, apiclient.LeasedTask{Task: t, LeaseToken: strconv.FormatUint(t.LeaseToken, 10)})
+			out.Tasks = append(out.Tasks, apiclient.LeasedTask{Task: t, LeaseToken: wireToken(t.Ref())})
 		}
 		if len(out.Tasks) > 0 || len(tasks) == 0 || !time.Now().Before(deadline) {
 			break
@@ -323,16 +324,25 @@ func (s *Server) failUnhandled(ctx context.Context, workerID string, t *backend.
 	s.cfg.Metrics.AttemptFinished(t.Type, t.Queue, taskmill.OutcomeFailed, 0)
 }
 
-// parseToken reads a lease token sent as a decimal string.
-func parseToken(field, token string) (uint64, error) {
+// wireToken is the lease_token an HTTP worker gets: the fencing token and
+// the lease's secret, "17.9f86d0…", opaque to the worker. The secret makes
+// it unguessable (backend.LeaseRef).
+// TODO(runtime branch): the protocol's own shape for the credential.
+func wireToken(l backend.LeaseRef) string {
+	return strconv.FormatUint(l.Token, 10) + "." + l.Secret
+}
+
+// parseToken reads a lease_token as wireToken made it.
+func parseToken(field, token string) (uint64, string, error) {
 	if token == "" {
-		return 0, taskmill.Invalid(field, "required", "send the lease_token the lease gave you")
+		return 0, "", taskmill.Invalid(field, "required", "send the lease_token the lease gave you")
 	}
-	n, err := strconv.ParseUint(token, 10, 64)
-	if err != nil || n == 0 {
-		return 0, taskmill.Invalid(field, "type", "must be the decimal lease_token string the lease gave you, got %q", token)
+	num, secret, _ := strings.Cut(token, ".")
+	n, err := strconv.ParseUint(num, 10, 64)
+	if err != nil || n == 0 || len(secret) > 64 {
+		return 0, "", taskmill.Invalid(field, "type", "must be the lease_token string the lease gave you, got %q", token)
 	}
-	return n, nil
+	return n, secret, nil
 }
 
 // POST /api/workers/{id}/extend
@@ -357,12 +367,12 @@ func (s *Server) workerExtend(w http.ResponseWriter, r *http.Request) {
 			s.fail(w, r, atIndex(err, "leases", i))
 			return
 		}
-		tok, err := parseToken("token", l.Token)
+		tok, secret, err := parseToken("token", l.Token)
 		if err != nil {
 			s.fail(w, r, atIndex(err, "leases", i))
 			return
 		}
-		refs[i] = backend.LeaseRef{TaskID: l.TaskID, Token: tok}
+		refs[i] = backend.LeaseRef{TaskID: l.TaskID, Token: tok, Secret: secret}
 	}
 	leaseFor, err := durationIn("lease_for", req.LeaseFor, defaultLeaseFor, time.Second, maxLeaseFor)
 	if err != nil {
@@ -397,11 +407,11 @@ func (s *Server) decodeLease(w http.ResponseWriter, r *http.Request, req any, to
 	if err != nil {
 		return backend.LeaseRef{}, err
 	}
-	tok, err := parseToken("token", *token)
+	tok, secret, err := parseToken("token", *token)
 	if err != nil {
 		return backend.LeaseRef{}, err
 	}
-	return backend.LeaseRef{TaskID: id, Token: tok}, nil
+	return backend.LeaseRef{TaskID: id, Token: tok, Secret: secret}, nil
 }
 
 // leasedTask reads the task of a lease before it is finished, for what

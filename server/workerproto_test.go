@@ -72,8 +72,10 @@ func TestWorkerProtocol(t *testing.T) {
 		if p := e.get(task.ID).Progress; p == nil || p.Percent != 40 || p.Message != "resizing" {
 			t.Fatalf("progress = %+v", p)
 		}
-		// A wrong token is fenced off.
-		wrong := strconv.Itoa(mustAtoi(t, token) + 1000)
+		// A wrong token is fenced off (lease_token is "token.secret",
+		// opaque to workers; the conformance suite checks the secret).
+		num, _, _ := strings.Cut(token, ".")
+		wrong := strconv.Itoa(mustAtoi(t, num)+1000) + token[len(num):]
 		e.wantError(409, "lease_lost", "token", "POST", "/api/tasks/"+task.ID+"/ack", map[string]any{"token": wrong, "result": 1})
 		// First attempt fails and is retried; the reply says so.
 		var out apiclient.AttemptOutcome

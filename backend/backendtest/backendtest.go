@@ -21,7 +21,18 @@ import (
 // its own cleanup with t.Cleanup.
 type NewBackend func(t *testing.T, clock backend.Clock) backend.Backend
 
-// Run runs the whole conformance suite against backends made by newBackend.
+// clocks maps each backend under test to the test clock it was made with.
+var clocks sync.Map
+
+// clockOf returns the test clock b takes its time from.
+func clockOf(b backend.Backend) *Clock {
+	c, _ := clocks.Load(b)
+	return c.(*Clock)
+}
+
+// Run runs the whole conformance suite against backends made by
+// newBackend, each with a fresh test Clock that the tests move: no test
+// sleeps for a lease to expire, a retry to come due or a window to close.
 func Run(t *testing.T, newBackend NewBackend) {
 	tests := []struct {
 		name string
@@ -45,7 +56,7 @@ func Run(t *testing.T, newBackend NewBackend) {
 		{"UniqueKey", testUniqueKey},
 		{"UniqueKeyWindowEnds", testUniqueWindowEnds},
 		{"LeaseExpiryReclaim", testLeaseExpiryReclaim},
-		{"ReclaimLastAttemptFails", testReclaimLastAttempt},
+		{"ReclaimLossesInARow", testReclaimLossesInARow},
 		{"ExtendKeepsLease", testExtendKeepsLease},
 		{"FencingStaleToken", testFencing},
 		{"Release", testRelease},
@@ -64,9 +75,14 @@ func Run(t *testing.T, newBackend NewBackend) {
 		{"WorkerExpires", testWorkerExpires},
 		{"Events", testEvents},
 	}
+	tests = append(tests, contractTests...)
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			tc.fn(t, newBackend(t, backend.SystemClock{}))
+			clock := NewClock(time.Time{})
+			b := newBackend(t, clock)
+			clocks.Store(b, clock)
+			t.Cleanup(func() { clocks.Delete(b) })
+			tc.fn(t, b)
 		})
 	}
 }
@@ -90,8 +106,14 @@ func runAt(at time.Time) taskOpt {
 	return func(t *backend.Task) { t.RunAt, t.State = at.UTC(), backend.StateScheduled }
 }
 func unique(key string, window time.Duration) taskOpt {
-	return func(t *backend.Task) { t.UniqueKey, t.UniqueUntil = key, time.Now().Add(window).UTC() }
+	// The window is on the caller's clock, counted from CreatedAt.
+	return func(t *backend.Task) { t.UniqueKey, t.UniqueUntil = key, t.CreatedAt.Add(window) }
 }
+
+// task0Now is the caller's clock: real time, far from the test clock, so
+// that every test also checks that the backend moves the caller's times
+// onto its own clock.
+func task0Now() time.Time { return time.Now().UTC() }
 
 func newTask(opts ...taskOpt) *backend.Task {
 	t := &backend.Task{ID: newID(), Type: "echo", Queue: "default", State: backend.StatePending,
@@ -192,8 +214,9 @@ func testEnqueueGet(t *testing.T, b backend.Backend) {
 		got.MaxAttempts != 3 || got.Timeout.Std() != 5*time.Second || got.TraceContext["traceparent"] != "00-abc-def-01" {
 		t.Fatalf("stored task differs: %+v", got)
 	}
-	if !got.CreatedAt.Equal(in.CreatedAt.Truncate(time.Microsecond)) && !got.CreatedAt.Equal(in.CreatedAt) {
-		t.Fatalf("created_at = %v, want %v", got.CreatedAt, in.CreatedAt)
+	// The backend's clock, not the caller's, gives CreatedAt.
+	if want := clockOf(b).Now(); !got.CreatedAt.Equal(want) {
+		t.Fatalf("created_at = %v, want the backend's now %v", got.CreatedAt, want)
 	}
 	_, err := b.Get(ctxT(t), "no-such-task")
 	wantErr(t, "Get unknown", err, backend.ErrNotFound)
@@ -223,8 +246,8 @@ func testLeaseAck(t *testing.T, b backend.Backend) {
 	if string(l.Payload) != `{"k":1}` {
 		t.Fatalf("leased payload = %s", l.Payload)
 	}
-	if l.LeaseExpiresAt.Before(time.Now().Add(20 * time.Second)) {
-		t.Fatalf("lease expires at %v, want about 30s from now", l.LeaseExpiresAt)
+	if want := clockOf(b).Now().Add(30 * time.Second); !l.LeaseExpiresAt.Equal(want) {
+		t.Fatalf("lease expires at %v, want %v (30s from the backend's now)", l.LeaseExpiresAt, want)
 	}
 	wantState(t, b, task.ID, backend.StateProcessing)
 	if more := lease(t, b, 1); len(more) != 0 {
@@ -344,20 +367,24 @@ func testConcurrentLeaseOnce(t *testing.T, b backend.Backend) {
 }
 
 func testScheduledOnTime(t *testing.T, b backend.Backend) {
-	task := newTask(runAt(time.Now().Add(300 * time.Millisecond)))
+	clock := clockOf(b)
+	// Run-at is read on the caller's clock (CreatedAt is real time here)
+	// and lands 300ms after the backend's now.
+	callerNow := task0Now()
+	task := newTask(runAt(callerNow.Add(300 * time.Millisecond)))
+	task.CreatedAt = callerNow
 	enqueue(t, b, task)
-	wantState(t, b, task.ID, backend.StateScheduled)
+	s := wantState(t, b, task.ID, backend.StateScheduled)
+	if want := clock.Now().Add(300 * time.Millisecond); !s.RunAt.Equal(want) {
+		t.Fatalf("run_at = %v, want %v", s.RunAt, want)
+	}
+	clock.Advance(299 * time.Millisecond)
 	if got := lease(t, b, 1); len(got) != 0 {
 		t.Fatalf("leased a scheduled task before its time")
 	}
-	start := time.Now()
-	got, err := b.Lease(ctxT(t), backend.LeaseRequest{WorkerID: "w1", Queues: []string{"default"}, Max: 1, LeaseFor: time.Minute, Wait: 5 * time.Second})
-	if err != nil || len(got) != 1 {
-		t.Fatalf("blocking Lease: %v, %d tasks", err, len(got))
-	}
-	// On time means neither early nor a poll interval late.
-	if el := time.Since(start); el < 200*time.Millisecond || el > 1500*time.Millisecond {
-		t.Fatalf("scheduled task leased after %v, want about 300ms", el)
+	clock.Advance(time.Millisecond) // due at the instant itself
+	if got := lease(t, b, 1); len(got) != 1 || got[0].ID != task.ID {
+		t.Fatalf("scheduled task not leased when due: %v", ids(got))
 	}
 }
 
@@ -373,6 +400,9 @@ func testLeaseWaitWakes(t *testing.T, b backend.Backend) {
 		got, err := b.Lease(context.Background(), backend.LeaseRequest{WorkerID: "w1", Queues: []string{"default"}, Max: 1, LeaseFor: time.Minute, Wait: 10 * time.Second})
 		ch <- result{got, err, time.Since(start)}
 	}()
+	// Give the Lease time to block, so that the enqueue wakes it (if it
+	// has not blocked yet it finds the task at once: the test passes
+	// either way, it only checks more when it waited).
 	time.Sleep(150 * time.Millisecond)
 	task := newTask()
 	enqueue(t, b, task)
@@ -395,19 +425,21 @@ func testFailRetryDeadLetter(t *testing.T, b backend.Backend) {
 	task := newTask(withAttempts(2))
 	enqueue(t, b, task)
 	l := leaseOne(t, b)
-	retryAt := time.Now().Add(200 * time.Millisecond)
-	if err := b.Fail(ctxT(t), l.Ref(), backend.Failure{Error: "boom 1", RetryIn: time.Until(retryAt)}); err != nil {
+	clock := clockOf(b)
+	retryAt := clock.Now().Add(200 * time.Millisecond)
+	if err := b.Fail(ctxT(t), l.Ref(), backend.Failure{Error: "boom 1", RetryIn: 200 * time.Millisecond}); err != nil {
 		t.Fatalf("Fail: %v", err)
 	}
 	r := wantState(t, b, task.ID, backend.StateRetrying)
-	if r.LastError != "boom 1" || r.RunAt.Before(retryAt.Add(-time.Millisecond)) {
+	if r.LastError != "boom 1" || !r.RunAt.Equal(retryAt) {
 		t.Fatalf("retrying task: last_error %q run_at %v", r.LastError, r.RunAt)
 	}
 	if got := lease(t, b, 1); len(got) != 0 {
 		t.Fatalf("leased a retrying task before its backoff ended")
 	}
 	wantErr(t, "Fail twice", b.Fail(ctxT(t), l.Ref(), backend.Failure{Error: "x"}), backend.ErrLeaseLost)
-	got, err := b.Lease(ctxT(t), backend.LeaseRequest{WorkerID: "w2", Queues: []string{"default"}, Max: 1, LeaseFor: time.Minute, Wait: 5 * time.Second})
+	clock.Advance(200 * time.Millisecond)
+	got, err := b.Lease(ctxT(t), backend.LeaseRequest{WorkerID: "w2", Queues: []string{"default"}, Max: 1, LeaseFor: time.Minute})
 	if err != nil || len(got) != 1 {
 		t.Fatalf("lease after backoff: %v %d", err, len(got))
 	}
@@ -496,7 +528,7 @@ func testCancelScheduled(t *testing.T, b backend.Backend) {
 	if _, err := b.Cancel(ctxT(t), task.ID); err != nil {
 		t.Fatal(err)
 	}
-	time.Sleep(150 * time.Millisecond)
+	clockOf(b).Advance(150 * time.Millisecond)
 	if got := lease(t, b, 1); len(got) != 0 {
 		t.Fatalf("a canceled scheduled task was leased")
 	}
@@ -537,7 +569,7 @@ func testUniqueKey(t *testing.T, b backend.Backend) {
 func testUniqueWindowEnds(t *testing.T, b backend.Backend) {
 	first := newTask(unique("short", 150*time.Millisecond))
 	enqueue(t, b, first)
-	time.Sleep(250 * time.Millisecond)
+	clockOf(b).Advance(250 * time.Millisecond)
 	second := newTask(unique("short", time.Hour))
 	if res := enqueue(t, b, second); res[0].Duplicate {
 		t.Fatalf("key still held after its window ended")
@@ -545,42 +577,75 @@ func testUniqueWindowEnds(t *testing.T, b backend.Backend) {
 }
 
 func testLeaseExpiryReclaim(t *testing.T, b backend.Backend) {
-	task := newTask()
+	clock := clockOf(b)
+	task := newTask(withAttempts(1))
 	enqueue(t, b, task)
 	l := leaseFor(t, b, 1, 100*time.Millisecond)[0]
+	clock.Advance(99 * time.Millisecond)
 	if n, err := b.Reclaim(ctxT(t), 0); err != nil || n != 0 {
 		t.Fatalf("Reclaim before expiry: %d %v", n, err)
 	}
-	time.Sleep(150 * time.Millisecond)
+	clock.Advance(time.Millisecond) // expired at the instant itself
 	n, err := b.Reclaim(ctxT(t), 0)
 	if err != nil || n != 1 {
 		t.Fatalf("Reclaim: %d %v, want 1", n, err)
 	}
+	// Crash is not failure: the attempt is recorded but not spent, even
+	// for a task allowed one attempt.
 	r := wantState(t, b, task.ID, backend.StatePending)
-	if r.Attempt != 1 || len(r.Attempts) != 1 || r.Attempts[0].Outcome != "lease_expired" || r.WorkerID != "" {
-		t.Fatalf("reclaimed task: attempt %d attempts %+v worker %q", r.Attempt, r.Attempts, r.WorkerID)
+	if r.Attempt != 0 || r.LeaseLosses != 1 || len(r.Attempts) != 1 || r.Attempts[0].Outcome != "lease_expired" ||
+		r.WorkerID != "" || r.LeaseToken != 0 || r.LastError == "" {
+		t.Fatalf("reclaimed task: attempt %d losses %d attempts %+v worker %q token %d", r.Attempt, r.LeaseLosses, r.Attempts, r.WorkerID, r.LeaseToken)
 	}
 	l2 := leaseOne(t, b)
-	if l2.ID != task.ID || l2.Attempt != 2 {
-		t.Fatalf("re-lease: %s attempt %d", l2.ID, l2.Attempt)
+	if l2.ID != task.ID || l2.Attempt != 1 || len(l2.Attempts) != 2 {
+		t.Fatalf("re-lease: %s attempt %d, %d attempt records", l2.ID, l2.Attempt, len(l2.Attempts))
 	}
 	wantErr(t, "Ack with the expired lease", b.Ack(ctxT(t), l.Ref(), nil), backend.ErrLeaseLost)
 	if err := b.Ack(ctxT(t), l2.Ref(), json.RawMessage(`1`)); err != nil {
 		t.Fatal(err)
 	}
+	if done := wantState(t, b, task.ID, backend.StateCompleted); done.LeaseLosses != 0 {
+		t.Fatalf("lease losses after an ack = %d, want 0", done.LeaseLosses)
+	}
 }
 
-func testReclaimLastAttempt(t *testing.T, b backend.Backend) {
-	task := newTask(withAttempts(1))
+// testReclaimLossesInARow: only MaxLeaseLosses (default 3) expiries in a
+// row fail a task; a handler outcome in between starts the count again.
+func testReclaimLossesInARow(t *testing.T, b backend.Backend) {
+	clock := clockOf(b)
+	task := newTask(withAttempts(5))
 	enqueue(t, b, task)
-	leaseFor(t, b, 1, 50*time.Millisecond)
-	time.Sleep(100 * time.Millisecond)
-	if n, err := b.Reclaim(ctxT(t), 0); err != nil || n != 1 {
-		t.Fatalf("Reclaim: %d %v", n, err)
+	expire := func() {
+		t.Helper()
+		leaseFor(t, b, 1, time.Second)
+		clock.Advance(time.Second)
+		if n, err := b.Reclaim(ctxT(t), 0); err != nil || n != 1 {
+			t.Fatalf("Reclaim: %d %v, want 1", n, err)
+		}
 	}
+	expire()
+	expire()
+	// A failure in between resets the count.
+	l := leaseOne(t, b)
+	if err := b.Fail(ctxT(t), l.Ref(), backend.Failure{Error: "boom"}); err != nil {
+		t.Fatal(err)
+	}
+	if r := wantState(t, b, task.ID, backend.StateRetrying); r.LeaseLosses != 0 || r.Attempt != 1 {
+		t.Fatalf("after a failure: losses %d attempt %d, want 0 and 1", r.LeaseLosses, r.Attempt)
+	}
+	if _, err := b.Promote(ctxT(t), 0); err != nil {
+		t.Fatal(err)
+	}
+	expire()
+	expire()
+	if r := wantState(t, b, task.ID, backend.StatePending); r.LeaseLosses != 2 {
+		t.Fatalf("lease losses = %d, want 2", r.LeaseLosses)
+	}
+	expire()
 	f := wantState(t, b, task.ID, backend.StateFailed)
-	if f.LastError == "" {
-		t.Fatalf("a task failed by lease expiry has no error")
+	if f.LeaseLosses != backend.DefaultMaxLeaseLosses || f.LastError != fmt.Sprintf("lease expired %d times in a row", backend.DefaultMaxLeaseLosses) || f.FinishedAt.IsZero() {
+		t.Fatalf("task failed by lease losses: losses %d error %q", f.LeaseLosses, f.LastError)
 	}
 }
 
@@ -592,7 +657,7 @@ func testExtendKeepsLease(t *testing.T, b backend.Backend) {
 	if err != nil || len(res) != 2 || !res[0].Held || res[1].Held {
 		t.Fatalf("Extend: %v %+v", err, res)
 	}
-	time.Sleep(300 * time.Millisecond)
+	clockOf(b).Advance(300 * time.Millisecond)
 	if n, err := b.Reclaim(ctxT(t), 0); err != nil || n != 0 {
 		t.Fatalf("Reclaim reclaimed an extended lease: %d %v", n, err)
 	}
@@ -815,10 +880,10 @@ func testDelete(t *testing.T, b backend.Backend) {
 }
 
 func testDeadlinePassed(t *testing.T, b backend.Backend) {
-	late := newTask(withDeadline(time.Now().Add(50 * time.Millisecond)))
+	late := newTask(withDeadline(clockOf(b).Now().Add(50 * time.Millisecond)))
 	ok := newTask()
 	enqueue(t, b, late, ok)
-	time.Sleep(100 * time.Millisecond)
+	clockOf(b).Advance(100 * time.Millisecond)
 	got := lease(t, b, 2)
 	if len(got) != 1 || got[0].ID != ok.ID {
 		t.Fatalf("leased %v, want only the task without a passed deadline", ids(got))
@@ -830,7 +895,7 @@ func testDeadlinePassed(t *testing.T, b backend.Backend) {
 }
 
 func testHistory(t *testing.T, b backend.Backend) {
-	since := time.Now().Add(-time.Minute)
+	since := clockOf(b).Now().Add(-time.Minute)
 	enqueue(t, b, newTask(), newTask(), newTask(withAttempts(1)))
 	for range 2 {
 		l := leaseOne(t, b)
@@ -894,7 +959,7 @@ func testWorkerExpires(t *testing.T, b backend.Backend) {
 	if _, err := b.Heartbeat(ctxT(t), w, 100*time.Millisecond); err != nil {
 		t.Fatal(err)
 	}
-	time.Sleep(250 * time.Millisecond)
+	clockOf(b).Advance(250 * time.Millisecond)
 	if _, err := b.Reclaim(ctxT(t), 0); err != nil {
 		t.Fatal(err)
 	}
@@ -910,7 +975,8 @@ func testEvents(t *testing.T, b backend.Backend) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	// Subscriptions may take a moment to become live (pub/sub).
+	// Subscriptions may take a moment to become live (pub/sub). The
+	// sleep does not decide the result: events must then arrive.
 	time.Sleep(100 * time.Millisecond)
 	task := newTask()
 	enqueue(t, b, task)
@@ -986,9 +1052,9 @@ func testPurge(t *testing.T, b backend.Backend) {
 	// then two more completed, two failed and one canceled.
 	enqueue(t, b, newTask(inQueue("a"), unique("old-a", time.Hour)), newTask(inQueue("a")), newTask(inQueue("b")))
 	old := finishAll(t, b, backend.StateCompleted, "a", "b")
-	time.Sleep(20 * time.Millisecond)
-	cutoff := time.Now()
-	time.Sleep(20 * time.Millisecond)
+	clockOf(b).Advance(20 * time.Millisecond)
+	cutoff := clockOf(b).Now()
+	clockOf(b).Advance(20 * time.Millisecond)
 	enqueue(t, b, newTask(inQueue("a")), newTask(inQueue("b")))
 	recent := finishAll(t, b, backend.StateCompleted, "a", "b")
 	enqueue(t, b, newTask(inQueue("a")), newTask(inQueue("a")))
@@ -1002,13 +1068,13 @@ func testPurge(t *testing.T, b backend.Backend) {
 		t.Fatal("Purge of a state that is not final succeeded")
 	}
 	// At most max per call, oldest first.
-	if n, err := b.Purge(ctxT(t), 0, backend.StateCompleted, time.Since(cutoff), 2); err != nil || n != 2 {
+	if n, err := b.Purge(ctxT(t), 0, backend.StateCompleted, clockOf(b).Now().Sub(cutoff), 2); err != nil || n != 2 {
 		t.Fatalf("Purge(completed, cutoff, 2) = %d, %v; want 2", n, err)
 	}
-	if n, err := b.Purge(ctxT(t), 0, backend.StateCompleted, time.Since(cutoff), 100); err != nil || n != 1 {
+	if n, err := b.Purge(ctxT(t), 0, backend.StateCompleted, clockOf(b).Now().Sub(cutoff), 100); err != nil || n != 1 {
 		t.Fatalf("second Purge(completed, cutoff) = %d, %v; want the 1 left", n, err)
 	}
-	if n, err := b.Purge(ctxT(t), 0, backend.StateCompleted, time.Since(cutoff), 100); err != nil || n != 0 {
+	if n, err := b.Purge(ctxT(t), 0, backend.StateCompleted, clockOf(b).Now().Sub(cutoff), 100); err != nil || n != 0 {
 		t.Fatalf("third Purge(completed, cutoff) = %d, %v; want 0", n, err)
 	}
 	for _, id := range old {
@@ -1035,14 +1101,14 @@ func testPurge(t *testing.T, b backend.Backend) {
 	}
 
 	// Each final state on its own.
-	later := time.Now().Add(time.Second)
-	if n, err := b.Purge(ctxT(t), 0, backend.StateFailed, time.Since(later), 100); err != nil || n != 2 {
+	later := clockOf(b).Now().Add(time.Second)
+	if n, err := b.Purge(ctxT(t), 0, backend.StateFailed, clockOf(b).Now().Sub(later), 100); err != nil || n != 2 {
 		t.Fatalf("Purge(failed) = %d, %v; want 2", n, err)
 	}
-	if n, err := b.Purge(ctxT(t), 0, backend.StateCanceled, time.Since(later), 100); err != nil || n != 1 {
+	if n, err := b.Purge(ctxT(t), 0, backend.StateCanceled, clockOf(b).Now().Sub(later), 100); err != nil || n != 1 {
 		t.Fatalf("Purge(canceled) = %d, %v; want 1", n, err)
 	}
-	if n, err := b.Purge(ctxT(t), 0, backend.StateCompleted, time.Since(later), 100); err != nil || n != 2 {
+	if n, err := b.Purge(ctxT(t), 0, backend.StateCompleted, clockOf(b).Now().Sub(later), 100); err != nil || n != 2 {
 		t.Fatalf("Purge(completed, later) = %d, %v; want 2", n, err)
 	}
 	page, err := b.List(ctxT(t), backend.Filter{})
@@ -1080,7 +1146,7 @@ func testPurgeKeepsRetried(t *testing.T, b backend.Backend) {
 func testPurgeOldestFirst(t *testing.T, b backend.Backend) {
 	enqueue(t, b, newTask(inQueue("a")), newTask(inQueue("b")))
 	first := finishAll(t, b, backend.StateCompleted, "a", "b")
-	time.Sleep(20 * time.Millisecond)
+	clockOf(b).Advance(20 * time.Millisecond)
 	enqueue(t, b, newTask(inQueue("b")), newTask(inQueue("a")))
 	second := finishAll(t, b, backend.StateCompleted, "a", "b")
 	if n, err := b.Purge(ctxT(t), 0, backend.StateCompleted, -time.Hour, 2); err != nil || n != 2 {

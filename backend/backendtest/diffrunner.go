@@ -606,6 +606,9 @@ func (r *runner) compareEvents() string {
 		select {
 		case e := <-r.evRef:
 			want = append(want, renderEvent(e))
+			if e.Task != nil {
+				r.touch(e.Task.ID) // every task a step changed sends an event
+			}
 			continue
 		default:
 		}

@@ -7,9 +7,8 @@ import (
 	"time"
 
 	"github.com/taskmill/taskmill/backend"
+	"github.com/taskmill/taskmill/backend/model"
 )
-
-var timeZero time.Time
 
 // Cancel moves a task that is not final to canceled.
 func (b *Backend) Cancel(ctx context.Context, id string) (*backend.Task, error) {
@@ -36,7 +35,8 @@ func (b *Backend) Cancel(ctx context.Context, id string) (*backend.Task, error) 
 	return out, err
 }
 
-// Retry sends a failed or canceled task back to pending with fresh attempts.
+// Retry sends a failed or canceled task to the back of its line with
+// fresh attempts.
 func (b *Backend) Retry(ctx context.Context, id string) (*backend.Task, error) {
 	var out *backend.Task
 	err := b.update(ctx, func(tx *txn) error {
@@ -48,10 +48,10 @@ func (b *Backend) Retry(ctx context.Context, id string) (*backend.Task, error) {
 			return fmt.Errorf("retry task %s (%s): %w", id, t.State, backend.ErrNotFinal)
 		}
 		prev := t.State
-		t.State, t.Attempt = backend.StatePending, 0
-		t.FinishedAt, t.RunAt, t.Result, t.Progress = timeZero, timeZero, nil, nil
+		t.State, t.Attempt, t.LeaseLosses = backend.StatePending, 0, 0
+		t.FinishedAt, t.RunAt, t.Result, t.Progress = time.Time{}, time.Time{}, nil, nil
 		if !t.Deadline.IsZero() && !tx.now.Before(t.Deadline) {
-			t.Deadline = timeZero // a manual retry is a fresh start
+			t.Deadline = time.Time{} // a manual retry is a fresh start
 		}
 		if err := save(tx, t, prev); err != nil {
 			return err
@@ -76,7 +76,7 @@ func (b *Backend) Delete(ctx context.Context, id string) error {
 			return err
 		}
 		ev := backend.EventOf(t, tx.now)
-		ev.Task.State = "deleted"
+		ev.Task.State = backend.StateDeleted
 		tx.publish(ev)
 		return nil
 	})
@@ -87,8 +87,9 @@ func deleteTask(tx *txn, t *backend.Task) error {
 	key := []byte(t.ID)
 	if t.UniqueKey != "" {
 		ub := tx.Bucket(bucketUnique)
-		if bytes.Equal(ub.Get([]byte(t.UniqueKey)), key) {
-			if err := ub.Delete([]byte(t.UniqueKey)); err != nil {
+		uk := uniqueKeyOf(t.Queue, t.UniqueKey)
+		if bytes.Equal(ub.Get(uk), key) {
+			if err := ub.Delete(uk); err != nil {
 				return err
 			}
 		}
@@ -105,8 +106,8 @@ func deleteTask(tx *txn, t *backend.Task) error {
 	return tx.Bucket(bucketTasks).Delete(key)
 }
 
-// Purge deletes tasks of a final state that finished before the given
-// time, oldest first, at most max of them.
+// Purge deletes tasks of a final state that finished more than olderThan
+// ago, oldest first, at most max of them.
 func (b *Backend) Purge(ctx context.Context, term uint64, s backend.State, olderThan time.Duration, max int) (int, error) {
 	if !s.Final() {
 		return 0, fmt.Errorf("purge %s tasks: only completed, failed and canceled tasks can be purged: %w", s, backend.ErrInvalid)
@@ -118,10 +119,9 @@ func (b *Backend) Purge(ctx context.Context, term uint64, s backend.State, older
 		if err := tx.fenced(term); err != nil {
 			return err
 		}
-		before := tx.now.Add(-olderThan)
+		limit := be64(uint64(tx.now.Add(-olderThan).UnixNano()))
 		var doomed []*backend.Task
 		c := tx.Bucket(bucketFinished).Bucket([]byte(s)).Cursor()
-		limit := be64(uint64(before.UnixNano()))
 		for k, v := c.First(); k != nil && bytes.Compare(k[:8], limit) < 0 && len(doomed) < max; k, v = c.Next() {
 			t, err := getTask(tx.Tx, string(v))
 			if err != nil {
@@ -137,7 +137,7 @@ func (b *Backend) Purge(ctx context.Context, term uint64, s backend.State, older
 			queues[t.Queue] = true
 			n++
 		}
-		for q := range queues {
+		for _, q := range sortedNames(queues) {
 			tx.publish(backend.Event{Kind: backend.EventQueueUpdate, Queue: q, At: tx.now})
 		}
 		return nil
@@ -145,16 +145,17 @@ func (b *Backend) Purge(ctx context.Context, term uint64, s backend.State, older
 	return n, err
 }
 
-// Reclaim returns tasks whose lease expired to pending, or fails them when
-// that was their last attempt. It also forgets workers whose heartbeat ran out.
+// Reclaim takes back expired leases (crash is not failure) and forgets
+// workers whose heartbeat ran out; see backend.Backend.
 func (b *Backend) Reclaim(ctx context.Context, term uint64) (int, error) {
 	return b.reclaim(ctx, term, time.Time{})
 }
 
-// reclaimBefore reclaims every lease that expires before now, whatever
-// the clock says: Open uses it for the leases of a process that died.
-func (b *Backend) reclaimBefore(ctx context.Context, now time.Time) (int, error) {
-	return b.reclaim(ctx, 0, now)
+// reclaimBefore reclaims every lease that expires before the given time,
+// whatever the clock says: Open uses it for the leases of a process that
+// died.
+func (b *Backend) reclaimBefore(ctx context.Context, at time.Time) (int, error) {
+	return b.reclaim(ctx, 0, at)
 }
 
 func (b *Backend) reclaim(ctx context.Context, term uint64, at time.Time) (int, error) {
@@ -164,30 +165,36 @@ func (b *Backend) reclaim(ctx context.Context, term uint64, at time.Time) (int, 
 		if err := tx.fenced(term); err != nil {
 			return err
 		}
-		now := at
-		if now.IsZero() {
-			now = tx.now.Add(1) // expired when expiry <= now
+		limit := be64(uint64(tx.now.UnixNano()) + 1) // expired when expiry <= now
+		if !at.IsZero() {
+			limit = be64(uint64(at.UnixNano()))
 		}
+		var expired []*backend.Task
 		c := tx.Bucket(bucketLeases).Cursor()
-		limit := be64(uint64(now.UnixNano()))
-		var expired []string
 		for k, v := c.First(); k != nil && bytes.Compare(k[:8], limit) < 0; k, v = c.Next() {
-			expired = append(expired, string(v))
-		}
-		for _, id := range expired {
-			t, err := getTask(tx.Tx, id)
+			t, err := getTask(tx.Tx, string(v))
 			if err != nil {
 				return err
 			}
-			msg := fmt.Sprintf("lease expired: worker %s stopped extending it", t.WorkerID)
+			expired = append(expired, t)
+		}
+		// Each goes to the front, so the last to expire goes first and
+		// the first to expire ends up first in line.
+		for i := len(expired) - 1; i >= 0; i-- {
+			t := expired[i]
+			msg := model.LeaseExpiredMessage(t.WorkerID)
 			endAttempt(tx, t, "lease_expired", msg)
 			t.LastError = msg
-			if t.Attempt >= t.MaxAttempts {
+			t.Attempt--
+			t.LeaseLosses++
+			t.Progress = nil
+			if t.LeaseLosses >= tx.b.maxLosses {
 				t.State, t.FinishedAt = backend.StateFailed, tx.now
+				t.LastError = model.LeaseLossesMessage(t.LeaseLosses)
 			} else {
 				t.State = backend.StatePending
 			}
-			if err := save(tx, t, backend.StateProcessing); err != nil {
+			if err := saveAt(tx, t, backend.StateProcessing, true); err != nil {
 				return err
 			}
 			if err := recordHistory(tx, t.Queue, false); err != nil {
@@ -195,7 +202,7 @@ func (b *Backend) reclaim(ctx context.Context, term uint64, at time.Time) (int, 
 			}
 			n++
 		}
-		return expireWorkers(tx, now)
+		return expireWorkers(tx)
 	})
 	return n, err
 }
@@ -211,6 +218,9 @@ func (b *Backend) ResumeQueue(ctx context.Context, queue string) error {
 }
 
 func (b *Backend) setPaused(ctx context.Context, queue string, paused bool) error {
+	if queue == "" {
+		return fmt.Errorf("pause or resume: empty queue name: %w", backend.ErrInvalid)
+	}
 	return b.update(ctx, func(tx *txn) error {
 		if err := putQueue(tx, queue, queueRecord{Paused: paused, Used: tx.now}); err != nil {
 			return err

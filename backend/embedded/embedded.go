@@ -1,12 +1,14 @@
 // Package embedded is the single-machine backend: one bbolt file in a data
-// directory, opened by one process.
+// directory, opened by one process. It follows the reference model
+// (backend/model) rule for rule; backendtest.Differential checks it.
 //
 // Why bbolt: it is a pure-Go B+tree with serializable transactions and
 // crash-safe commits (copy-on-write pages, fsync on commit), maintained by
 // etcd. Every write transaction fsyncs, so a submit is on disk when it
 // returns. To make that affordable, all writes go through one committer
 // goroutine that runs every write waiting at that moment in ONE
-// transaction and one fsync (group commit), with no added delay when idle.
+// transaction and one fsync (group commit, internal/coalesce), with no
+// added delay when idle.
 package embedded
 
 import (
@@ -21,6 +23,9 @@ import (
 	"time"
 
 	"github.com/taskmill/taskmill/backend"
+	"github.com/taskmill/taskmill/internal/coalesce"
+	"github.com/taskmill/taskmill/internal/fanout"
+	"github.com/taskmill/taskmill/internal/wake"
 	bolt "go.etcd.io/bbolt"
 	berrors "go.etcd.io/bbolt/errors"
 )
@@ -42,23 +47,22 @@ type Options struct {
 	// MaxLeaseLosses is how many lease expiries in a row fail a task
 	// (crash is not failure). Default backend.DefaultMaxLeaseLosses (3).
 	MaxLeaseLosses int
+	// EventBuffer is how many events a subscriber may fall behind before
+	// it loses events and gets a resync. Default 1024.
+	EventBuffer int
 }
 
 // Backend is the embedded backend. Create it with Open.
 type Backend struct {
 	db     *bolt.DB
 	log    *slog.Logger
-	writes chan *write
+	writes *coalesce.Coalescer[*write]
 	stop   chan struct{}
-	done   chan struct{}
-	events *broker
-	max    int
+	events *fanout.Fanout
+	wake   *wake.Signal
 	clock  backend.Clock
 	// maxLosses is Options.MaxLeaseLosses with its default applied.
 	maxLosses int
-
-	wakeMu sync.Mutex
-	wake   chan struct{} // closed and replaced when tasks become ready
 
 	closeOnce sync.Once
 }
@@ -97,12 +101,11 @@ func Open(dir string, opts Options) (*Backend, error) {
 		return nil, fmt.Errorf("init %s: %w", path, err)
 	}
 	b := &Backend{
-		db: db, log: opts.Logger, max: opts.MaxBatch, clock: opts.Clock, maxLosses: opts.MaxLeaseLosses,
-		writes: make(chan *write, 4096),
-		stop:   make(chan struct{}), done: make(chan struct{}),
-		events: newBroker(), wake: make(chan struct{}),
+		db: db, log: opts.Logger, clock: opts.Clock, maxLosses: opts.MaxLeaseLosses,
+		stop: make(chan struct{}), wake: wake.New(),
 	}
-	go b.commitLoop()
+	b.events = fanout.New(opts.EventBuffer, b.now)
+	b.writes = coalesce.New(1, opts.MaxBatch, backend.ErrClosed, b.commit)
 	// The file lock makes this process the store's only user, so every
 	// lease in it belongs to a process that has died (a crash, a kill -9).
 	// Hand those tasks back now rather than after their leases run out.
@@ -117,24 +120,18 @@ func Open(dir string, opts Options) (*Backend, error) {
 	return b, nil
 }
 
+func (b *Backend) now() time.Time { return b.clock.Now().UTC() }
+
 // Close stops the committer, waits for writes in flight and closes the file.
 func (b *Backend) Close() error {
 	var err error
 	b.closeOnce.Do(func() {
 		close(b.stop)
-		<-b.done
-		b.events.close()
+		b.writes.Close()
+		b.events.Close()
 		err = b.db.Close()
 	})
 	return err
-}
-
-// Now returns the backend's clock.
-func (b *Backend) Now(ctx context.Context) (time.Time, error) {
-	if err := b.usable(ctx); err != nil {
-		return time.Time{}, err
-	}
-	return b.clock.Now().UTC(), nil
 }
 
 // usable reports ErrClosed after Close and ctx's error once it ended.
@@ -147,14 +144,29 @@ func (b *Backend) usable(ctx context.Context) error {
 	return ctx.Err()
 }
 
+// view runs a read transaction after checking the backend is usable.
+func (b *Backend) view(ctx context.Context, fn func(tx *bolt.Tx) error) error {
+	if err := b.usable(ctx); err != nil {
+		return err
+	}
+	err := b.db.View(fn)
+	if errors.Is(err, berrors.ErrDatabaseNotOpen) {
+		return backend.ErrClosed
+	}
+	return err
+}
+
+// Now returns the backend's clock.
+func (b *Backend) Now(ctx context.Context) (time.Time, error) {
+	if err := b.usable(ctx); err != nil {
+		return time.Time{}, err
+	}
+	return b.now(), nil
+}
+
 // Ping reports whether the store is open.
 func (b *Backend) Ping(ctx context.Context) error {
-	select {
-	case <-b.stop:
-		return backend.ErrClosed
-	default:
-	}
-	return b.db.View(func(*bolt.Tx) error { return nil })
+	return b.view(ctx, func(*bolt.Tx) error { return nil })
 }
 
 // write is one request to the committer.
@@ -165,6 +177,9 @@ type write struct {
 	woke   bool
 }
 
+// Fail ends a write that never ran.
+func (w *write) Fail(err error) { w.err <- err }
+
 // txn is a write transaction shared by a group of writes, plus what the
 // current write wants to publish once the group is durable.
 type txn struct {
@@ -172,6 +187,9 @@ type txn struct {
 	now time.Time
 	w   *write
 	b   *Backend
+	// used holds the queues whose use this transaction recorded already:
+	// a group of a thousand submits to one queue writes its record once.
+	used map[string]bool
 }
 
 // fenced fails with ErrNotLeader when term is not 0 and not the current
@@ -181,7 +199,7 @@ func (t *txn) fenced(term uint64) error {
 		return nil
 	}
 	l := getLeader(t.Tx)
-	if l.Term != term || !t.now.Before(l.Until) {
+	if l.Holder == "" || l.Term != term || !t.now.Before(l.Until) {
 		return fmt.Errorf("term %d: %w", term, backend.ErrNotLeader)
 	}
 	return nil
@@ -196,105 +214,92 @@ func (t *txn) taskEvent(task *backend.Task) {
 func (t *txn) wakeLeasers() { t.w.woke = true }
 
 // update runs fn in a write transaction shared with other writers, and
-// returns once the transaction is durable. fn must return an error only
-// before it has written anything: its error does not undo the writes of
-// others in the group, and the group commits whatever was written.
+// returns once the transaction is durable. An error means nothing
+// changed: fn must return a refusal (a contract sentinel) only before it
+// has written anything, and when it fails any other way the group is
+// rolled back and each write runs again alone.
 func (b *Backend) update(ctx context.Context, fn func(tx *txn) error) error {
+	if err := b.usable(ctx); err != nil {
+		return err
+	}
 	w := &write{fn: fn, err: make(chan error, 1)}
-	select {
-	case b.writes <- w:
-	case <-b.stop:
+	if !b.writes.Submit(w) {
 		return backend.ErrClosed
-	case <-ctx.Done():
-		return ctx.Err()
 	}
 	// Once queued the write will run; wait for it even if ctx ends, so the
 	// caller never reports failure for a write that became durable.
 	return <-w.err
 }
 
-func (b *Backend) commitLoop() {
-	defer close(b.done)
-	batch := make([]*write, 0, b.max)
-	for {
-		batch = batch[:0]
-		select {
-		case w := <-b.writes:
-			batch = append(batch, w)
-		case <-b.stop:
-			b.drain()
-			return
-		}
-	more:
-		for len(batch) < b.max {
-			select {
-			case w := <-b.writes:
-				batch = append(batch, w)
-			default:
-				break more
-			}
-		}
-		b.commit(batch)
-	}
-}
+// errRerun rolls a group back so that its writes run again one by one.
+var errRerun = errors.New("a write failed after writing: rerun the group alone")
 
-// drain fails writes that arrive after Close.
-func (b *Backend) drain() {
-	for {
-		select {
-		case w := <-b.writes:
-			w.err <- backend.ErrClosed
-		default:
-			return
+// refusal reports whether err is an answer of the contract, which a write
+// gives before it writes anything, rather than a failure.
+func refusal(err error) bool {
+	for _, s := range []error{backend.ErrNotFound, backend.ErrLeaseLost, backend.ErrFinal, backend.ErrNotFinal,
+		backend.ErrDuplicate, backend.ErrInvalid, backend.ErrNotLeader, backend.ErrNotEmpty, backend.ErrWorkerTaken} {
+		if errors.Is(err, s) {
+			return true
 		}
 	}
+	return false
 }
 
+// commit runs a batch of writes in one transaction. When a write fails
+// other than by a refusal, it may have written part of its change: the
+// transaction is rolled back and every write of the batch runs in a
+// transaction of its own, so that only the failed one is undone.
 func (b *Backend) commit(batch []*write) {
 	errs := make([]error, len(batch))
 	err := b.db.Update(func(btx *bolt.Tx) error {
-		now := b.clock.Now().UTC()
+		now := b.now()
+		used := map[string]bool{}
 		for i, w := range batch {
-			errs[i] = w.fn(&txn{Tx: btx, now: now, w: w, b: b})
+			errs[i] = w.fn(&txn{Tx: btx, now: now, w: w, b: b, used: used})
 			if errs[i] != nil {
+				if !refusal(errs[i]) && len(batch) > 1 {
+					return errRerun
+				}
 				w.events, w.woke = nil, false
 			}
 		}
+		if len(batch) == 1 && errs[0] != nil && !refusal(errs[0]) {
+			return errs[0] // roll it back
+		}
 		return nil
 	})
+	if errors.Is(err, errRerun) {
+		for _, w := range batch {
+			w.events, w.woke = nil, false
+			b.commit([]*write{w})
+		}
+		return
+	}
 	woke := false
 	for i, w := range batch {
-		if err != nil {
+		switch {
+		case err != nil && errs[i] != nil:
+			w.err <- errs[i]
+		case err != nil:
 			w.err <- fmt.Errorf("commit: %w", err)
-			continue
-		}
-		if errs[i] == nil {
-			for _, e := range w.events {
-				b.events.publish(e)
+		default:
+			if errs[i] == nil {
+				b.events.Publish(w.events...)
+				woke = woke || w.woke
 			}
-			woke = woke || w.woke
+			w.err <- errs[i]
 		}
-		w.err <- errs[i]
 	}
 	if woke && err == nil {
-		b.wakeAll()
+		b.wake.Broadcast()
 	}
-}
-
-func (b *Backend) wakeAll() {
-	b.wakeMu.Lock()
-	close(b.wake)
-	b.wake = make(chan struct{})
-	b.wakeMu.Unlock()
-}
-
-func (b *Backend) wakeChan() <-chan struct{} {
-	b.wakeMu.Lock()
-	defer b.wakeMu.Unlock()
-	return b.wake
 }
 
 // Subscribe streams events of this process's transitions.
 func (b *Backend) Subscribe(ctx context.Context) (<-chan backend.Event, error) {
-	return b.events.subscribe(ctx), nil
+	if err := b.usable(ctx); err != nil {
+		return nil, err
+	}
+	return b.events.Subscribe(ctx), nil
 }

@@ -9,8 +9,8 @@ import (
 )
 
 func TestConformance(t *testing.T) {
-	backendtest.Run(t, func(t *testing.T, _ backend.Clock) backend.Backend {
-		b, err := embedded.Open(t.TempDir(), embedded.Options{})
+	backendtest.Run(t, func(t *testing.T, clock backend.Clock) backend.Backend {
+		b, err := embedded.Open(t.TempDir(), embedded.Options{Clock: clock})
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -6,46 +6,63 @@ import (
 	"time"
 
 	"github.com/taskmill/taskmill/backend"
+	"github.com/taskmill/taskmill/backend/model"
 	bolt "go.etcd.io/bbolt"
 )
 
-// Enqueue stores new tasks durably (fsynced before it returns).
+// Enqueue stores new tasks durably (fsynced before it returns); see
+// backend.Backend and the rules in backend/model.
 func (b *Backend) Enqueue(ctx context.Context, tasks []*backend.Task) ([]backend.EnqueueResult, error) {
+	for i, t := range tasks {
+		if err := model.CheckNew(t); err != nil {
+			return nil, fmt.Errorf("enqueue task %d: %w", i, err)
+		}
+	}
 	results := make([]backend.EnqueueResult, len(tasks))
 	err := b.update(ctx, func(tx *txn) error {
 		// Check everything before writing anything (see update).
 		batchKeys := map[string]string{}
 		batchIDs := map[string]bool{}
-		for i, t := range tasks {
-			results[i] = backend.EnqueueResult{ID: t.ID}
-			if batchIDs[t.ID] || tx.Bucket(bucketTasks).Get([]byte(t.ID)) != nil {
-				return fmt.Errorf("task id %s already exists: %w", t.ID, backend.ErrDuplicate)
+		admitted := make([]*backend.Task, len(tasks))
+		for i, in := range tasks {
+			if batchIDs[in.ID] || tx.Bucket(bucketTasks).Get([]byte(in.ID)) != nil {
+				return fmt.Errorf("task id %s already exists: %w", in.ID, backend.ErrDuplicate)
 			}
-			batchIDs[t.ID] = true
+			batchIDs[in.ID] = true
+			t := model.Admit(in, tx.now)
+			admitted[i] = t
+			results[i] = backend.EnqueueResult{ID: t.ID}
 			if t.UniqueKey == "" {
 				continue
 			}
-			if holder, ok := batchKeys[t.UniqueKey]; ok {
+			k := string(uniqueKeyOf(t.Queue, t.UniqueKey))
+			if holder, ok := batchKeys[k]; ok {
 				results[i] = backend.EnqueueResult{ID: holder, Duplicate: true}
 				continue
 			}
-			if holder := uniqueHolder(tx.Tx, t.UniqueKey, tx.now); holder != "" {
+			if holder := uniqueHolder(tx.Tx, []byte(k), tx.now); holder != "" {
 				results[i] = backend.EnqueueResult{ID: holder, Duplicate: true}
 				continue
 			}
-			batchKeys[t.UniqueKey] = t.ID
+			batchKeys[k] = t.ID
 		}
-		for i, t := range tasks {
+		used := map[string]bool{}
+		for i, t := range admitted {
 			if results[i].Duplicate {
 				continue
 			}
-			c := t.Clone()
-			if c.UniqueKey != "" {
-				if err := tx.Bucket(bucketUnique).Put([]byte(c.UniqueKey), []byte(c.ID)); err != nil {
+			if t.UniqueKey != "" {
+				if err := tx.Bucket(bucketUnique).Put(uniqueKeyOf(t.Queue, t.UniqueKey), []byte(t.ID)); err != nil {
 					return err
 				}
 			}
-			if err := save(tx, c, ""); err != nil {
+			if !used[t.Queue] {
+				used[t.Queue] = true
+				if err := useQueue(tx, t.Queue); err != nil {
+					return err
+				}
+			}
+			if err := save(tx, t, ""); err != nil {
 				return err
 			}
 		}
@@ -59,8 +76,8 @@ func (b *Backend) Enqueue(ctx context.Context, tasks []*backend.Task) ([]backend
 
 // uniqueHolder returns the id of the task holding key, or "" when the key
 // is free: never taken, its window over, or its holder canceled or deleted.
-func uniqueHolder(tx *bolt.Tx, key string, now time.Time) string {
-	v := tx.Bucket(bucketUnique).Get([]byte(key))
+func uniqueHolder(tx *bolt.Tx, key []byte, now time.Time) string {
+	v := tx.Bucket(bucketUnique).Get(key)
 	if v == nil {
 		return ""
 	}

@@ -6,6 +6,7 @@ import (
 	"encoding/base64"
 	"encoding/binary"
 	"encoding/json"
+	"fmt"
 	"sort"
 	"strings"
 	"time"
@@ -17,11 +18,14 @@ import (
 // Get returns one task.
 func (b *Backend) Get(ctx context.Context, id string) (*backend.Task, error) {
 	var t *backend.Task
-	err := b.db.View(func(tx *bolt.Tx) error {
+	err := b.view(ctx, func(tx *bolt.Tx) error {
 		var err error
 		t, err = getTask(tx, id)
 		return err
 	})
+	if t != nil {
+		t.LeaseSecret = ""
+	}
 	return t, err
 }
 
@@ -40,13 +44,13 @@ func (b *Backend) List(ctx context.Context, f backend.Filter) (backend.Page, err
 	var after []byte
 	if f.Cursor != "" {
 		raw, err := base64.RawURLEncoding.DecodeString(f.Cursor)
-		if err != nil || len(raw) == 0 || len(raw) > 256 {
-			return backend.Page{}, backend.ErrBadCursor
+		if err != nil || len(raw) <= len(cursorMark) || len(raw) > 256+len(cursorMark) || string(raw[:len(cursorMark)]) != cursorMark {
+			return backend.Page{}, fmt.Errorf("cursor %q: %w", f.Cursor, backend.ErrBadCursor)
 		}
-		after = raw
+		after = raw[len(cursorMark):]
 	}
 	page := backend.Page{Tasks: []*backend.Task{}}
-	err := b.db.View(func(tx *bolt.Tx) error {
+	err := b.view(ctx, func(tx *bolt.Tx) error {
 		var c *bolt.Cursor
 		if f.State != "" {
 			sb := tx.Bucket(bucketStates).Bucket([]byte(f.State))
@@ -73,7 +77,7 @@ func (b *Backend) List(ctx context.Context, f backend.Filter) (backend.Page, err
 		scanned := 0
 		for ; k != nil; k, _ = c.Prev() {
 			if scanned++; scanned > maxScan {
-				page.NextCursor = base64.RawURLEncoding.EncodeToString(k)
+				page.NextCursor = makeCursor(k)
 				return nil
 			}
 			v := tasks.Get(k)
@@ -83,10 +87,11 @@ func (b *Backend) List(ctx context.Context, f backend.Filter) (backend.Page, err
 			if f.Query != "" && !bytes.Contains(v, []byte(f.Query)) && !strings.Contains(string(k), f.Query) {
 				continue
 			}
-			t := new(backend.Task)
-			if err := json.Unmarshal(v, t); err != nil {
+			t, err := getTask(tx, string(k))
+			if err != nil {
 				return err
 			}
+			t.LeaseSecret = ""
 			if (f.Queue != "" && t.Queue != f.Queue) || (f.Type != "" && t.Type != f.Type) || (f.State != "" && t.State != f.State) {
 				continue
 			}
@@ -94,7 +99,7 @@ func (b *Backend) List(ctx context.Context, f backend.Filter) (backend.Page, err
 				continue
 			}
 			if len(page.Tasks) == limit {
-				page.NextCursor = base64.RawURLEncoding.EncodeToString([]byte(page.Tasks[limit-1].ID))
+				page.NextCursor = makeCursor([]byte(page.Tasks[limit-1].ID))
 				return nil
 			}
 			page.Tasks = append(page.Tasks, t)
@@ -108,10 +113,18 @@ func matchesQuery(t *backend.Task, q string) bool {
 	return strings.Contains(t.ID, q) || strings.Contains(t.Type, q) || bytes.Contains(t.Payload, []byte(q))
 }
 
+// cursorMark starts every cursor this backend makes, so that one it did
+// not make is refused (ErrBadCursor) rather than read as a position.
+const cursorMark = "tm1:"
+
+func makeCursor(after []byte) string {
+	return base64.RawURLEncoding.EncodeToString(append([]byte(cursorMark), after...))
+}
+
 // Queues lists every queue with its counts.
 func (b *Backend) Queues(ctx context.Context) ([]backend.QueueInfo, error) {
-	var out []backend.QueueInfo
-	err := b.db.View(func(tx *bolt.Tx) error {
+	out := []backend.QueueInfo{}
+	err := b.view(ctx, func(tx *bolt.Tx) error {
 		byName := map[string]*backend.QueueInfo{}
 		err := tx.Bucket(bucketQueues).ForEach(func(k, v []byte) error {
 			var q queueRecord
@@ -190,8 +203,8 @@ func oldestReady(tx *bolt.Tx, queue string) time.Time {
 
 // History returns per-minute counts since the given time, oldest first.
 func (b *Backend) History(ctx context.Context, queue string, since time.Time) ([]backend.HistoryBucket, error) {
-	var out []backend.HistoryBucket
-	err := b.db.View(func(tx *bolt.Tx) error {
+	out := []backend.HistoryBucket{}
+	err := b.view(ctx, func(tx *bolt.Tx) error {
 		c := tx.Bucket(bucketHistory).Cursor()
 		for k, v := c.Seek(be64(uint64(since.Truncate(time.Minute).Unix()))); k != nil; k, v = c.Next() {
 			if queue != "" && string(k[8:]) != queue {

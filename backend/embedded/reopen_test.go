@@ -50,7 +50,7 @@ func TestReopenKeepsEverything(t *testing.T) {
 	// The lease of the process that is gone is handed back at Open, with
 	// the attempt it started counted and recorded.
 	a, err := b2.Get(ctx, "a")
-	if err != nil || a.State != backend.StatePending || string(a.Payload) != `{"x":1}` || a.Attempt != 1 ||
+	if err != nil || a.State != backend.StatePending || string(a.Payload) != `{"x":1}` || a.Attempt != 0 || a.LeaseLosses != 1 ||
 		len(a.Attempts) != 1 || a.Attempts[0].Outcome != "lease_expired" {
 		t.Fatalf("task a after reopen: %v %+v", err, a)
 	}

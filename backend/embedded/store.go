@@ -12,33 +12,40 @@ import (
 )
 
 // The buckets. A task that is not final sits in exactly one of ready,
-// scheduled and leases, and pos remembers which key, so every transition
-// can move it without a scan.
+// due and leases, and pos remembers which key, so every transition can
+// move it without a scan.
+//
+// The lease of a processing task (worker, token, secret, expiry) lives in
+// its own small record in leaseOf, apart from the task's record (payload,
+// attempt history): a heartbeat's Extend rewrites that record and the
+// expiry index, never the task.
 var (
-	bucketTasks     = []byte("tasks")     // id → task JSON
-	bucketReady     = []byte("ready")     // queue → (inverted priority, seq) → id
-	bucketScheduled = []byte("scheduled") // (run-at ns, id) → id: scheduled and retrying
+	bucketTasks     = []byte("tasks")     // id → task JSON, lease fields empty
+	bucketLeaseOf   = []byte("lease")     // id → leaseRecord JSON: processing tasks
+	bucketReady     = []byte("ready")     // queue → (inverted priority, place) → id
+	bucketDue       = []byte("due")       // queue → (run-at ns, id) → id: scheduled and retrying
 	bucketLeases    = []byte("leases")    // (expiry ns, id) → id: processing
 	bucketPos       = []byte("pos")       // id → kind byte + index key
 	bucketStates    = []byte("states")    // state → id → {}: for List by state
 	bucketCounts    = []byte("counts")    // queue \x00 state → count
-	bucketQueues    = []byte("queues")    // queue → {"paused":bool}
-	bucketUnique    = []byte("unique")    // unique key → id
+	bucketQueues    = []byte("queues")    // queue → queueRecord JSON
+	bucketUnique    = []byte("unique")    // queue \x00 unique key → id
 	bucketHistory   = []byte("history")   // (minute s, queue) → {"c":n,"f":n}
 	bucketWorkers   = []byte("workers")   // id → workerRecord JSON
-	bucketMeta      = []byte("meta")      // counters
+	bucketMeta      = []byte("meta")      // counters, leadership
 	bucketFinished  = []byte("finished")  // final state → (finished ns, id) → id: for Purge
+	bucketScheduled = []byte("scheduled") // before "due": (run-at ns, id) → id, all queues; moved at Open
 )
 
 const (
-	posReady     byte = 'r'
-	posScheduled byte = 's'
-	posLease     byte = 'l'
-	posFinished  byte = 'f' // followed by the state, a 0 byte and the finished key
+	posReady    byte = 'r'
+	posDue      byte = 'd' // followed by the queue, a 0 byte and the due key
+	posLease    byte = 'l'
+	posFinished byte = 'f' // followed by the state, a 0 byte and the finished key
 )
 
 func createBuckets(tx *bolt.Tx) error {
-	for _, name := range [][]byte{bucketTasks, bucketReady, bucketScheduled, bucketLeases, bucketPos,
+	for _, name := range [][]byte{bucketTasks, bucketLeaseOf, bucketReady, bucketDue, bucketLeases, bucketPos,
 		bucketStates, bucketCounts, bucketQueues, bucketUnique, bucketHistory, bucketWorkers, bucketMeta} {
 		if _, err := tx.CreateBucketIfNotExists(name); err != nil {
 			return err
@@ -50,7 +57,43 @@ func createBuckets(tx *bolt.Tx) error {
 			return err
 		}
 	}
-	return createFinishedIndex(tx)
+	if err := createFinishedIndex(tx); err != nil {
+		return err
+	}
+	if err := migrateScheduled(tx); err != nil {
+		return err
+	}
+	return migrateUnique(tx)
+}
+
+// migrateUnique scopes the unique keys of older stores, which were global,
+// to their holder's queue.
+func migrateUnique(tx *bolt.Tx) error {
+	ub := tx.Bucket(bucketUnique)
+	type entry struct{ old, id []byte }
+	var old []entry
+	err := ub.ForEach(func(k, v []byte) error {
+		if bytes.IndexByte(k, 0) < 0 {
+			old = append(old, entry{append([]byte(nil), k...), append([]byte(nil), v...)})
+		}
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	for _, e := range old {
+		if err := ub.Delete(e.old); err != nil {
+			return err
+		}
+		t, err := getTask(tx, string(e.id))
+		if err != nil {
+			continue // its holder is gone: the key is free
+		}
+		if err := ub.Put(uniqueKeyOf(t.Queue, string(e.old)), e.id); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // finalStates are the states the finished index covers.
@@ -80,7 +123,7 @@ func createFinishedIndex(tx *bolt.Tx) error {
 			if err := sb.Put(k, id); err != nil {
 				return err
 			}
-			return tx.Bucket(bucketPos).Put(id, finishedPos(s, k))
+			return tx.Bucket(bucketPos).Put(id, sepPos(posFinished, string(s), k))
 		})
 		if err != nil {
 			return err
@@ -89,8 +132,38 @@ func createFinishedIndex(tx *bolt.Tx) error {
 	return nil
 }
 
-func finishedPos(s backend.State, k []byte) []byte {
-	pos := append([]byte{posFinished}, s...)
+// migrateScheduled moves the flat scheduled index of older stores into
+// the per-queue due index, so that Lease promotes its own queues with a
+// seek instead of a scan over every queue's delayed tasks.
+func migrateScheduled(tx *bolt.Tx) error {
+	old := tx.Bucket(bucketScheduled)
+	if old == nil {
+		return nil
+	}
+	err := old.ForEach(func(k, id []byte) error {
+		t, err := getTask(tx, string(id))
+		if err != nil {
+			return err
+		}
+		qb, err := tx.Bucket(bucketDue).CreateBucketIfNotExists([]byte(t.Queue))
+		if err != nil {
+			return err
+		}
+		if err := qb.Put(k, id); err != nil {
+			return err
+		}
+		return tx.Bucket(bucketPos).Put(id, sepPos(posDue, t.Queue, k))
+	})
+	if err != nil {
+		return err
+	}
+	return tx.DeleteBucket(bucketScheduled)
+}
+
+// sepPos is a position made of a kind, a name (queue or state), a 0 byte
+// and a key.
+func sepPos(kind byte, name string, k []byte) []byte {
+	pos := append([]byte{kind}, name...)
 	return append(append(pos, 0), k...)
 }
 
@@ -111,14 +184,32 @@ func keyTime(k []byte) time.Time { return time.Unix(0, int64(binary.BigEndian.Ui
 // was enforced may hold larger priorities; the key layout must not change.
 const maxPriorityKey = 1 << 30
 
-func readyKey(priority int, seq uint64) []byte {
-	return append(be64(uint64(maxPriorityKey-priority)), be64(seq)...)
+// lineStart is where places in a line start: the back counts up from it
+// (per queue), the front down from it (one counter). Stores made before
+// the front existed hold places below it, which stay ahead of both.
+const lineStart = 1 << 40
+
+func readyKey(priority int, place uint64) []byte {
+	return append(be64(uint64(maxPriorityKey-priority)), be64(place)...)
 }
 
 func countKey(queue string, s backend.State) []byte {
 	return append(append([]byte(queue), 0), s...)
 }
 
+func uniqueKeyOf(queue, key string) []byte {
+	return append(append([]byte(queue), 0), key...)
+}
+
+// leaseRecord is the lease of a processing task, kept apart from the task.
+type leaseRecord struct {
+	WorkerID  string    `json:"w"`
+	Token     uint64    `json:"t"`
+	Secret    string    `json:"s"`
+	ExpiresAt time.Time `json:"e"`
+}
+
+// getTask loads a task with its lease.
 func getTask(tx *bolt.Tx, id string) (*backend.Task, error) {
 	v := tx.Bucket(bucketTasks).Get([]byte(id))
 	if v == nil {
@@ -128,12 +219,26 @@ func getTask(tx *bolt.Tx, id string) (*backend.Task, error) {
 	if err := json.Unmarshal(v, t); err != nil {
 		return nil, fmt.Errorf("decode task %s: %w", id, err)
 	}
+	if t.State == backend.StateProcessing {
+		if lv := tx.Bucket(bucketLeaseOf).Get([]byte(id)); lv != nil {
+			var l leaseRecord
+			if err := json.Unmarshal(lv, &l); err != nil {
+				return nil, fmt.Errorf("decode lease of task %s: %w", id, err)
+			}
+			t.WorkerID, t.LeaseToken, t.LeaseSecret, t.LeaseExpiresAt = l.WorkerID, l.Token, l.Secret, l.ExpiresAt
+		}
+	}
 	return t, nil
 }
 
 // save writes t and moves its indexes from the state it had (prev, "" for
-// a new task) to the state it has now.
+// a new task) to the state it has now. A pending task goes to the back of
+// its line unless front is set.
 func save(tx *txn, t *backend.Task, prev backend.State) error {
+	return saveAt(tx, t, prev, false)
+}
+
+func saveAt(tx *txn, t *backend.Task, prev backend.State, front bool) error {
 	id := []byte(t.ID)
 	if err := unindex(tx, t, prev); err != nil {
 		return err
@@ -144,8 +249,11 @@ func save(tx *txn, t *backend.Task, prev backend.State) error {
 		if err != nil {
 			return err
 		}
-		seq, _ := qb.NextSequence()
-		k := readyKey(t.Priority, seq)
+		place, err := nextPlace(tx, qb, front)
+		if err != nil {
+			return err
+		}
+		k := readyKey(t.Priority, place)
 		if err := qb.Put(k, id); err != nil {
 			return err
 		}
@@ -154,20 +262,20 @@ func save(tx *txn, t *backend.Task, prev backend.State) error {
 		}
 		tx.wakeLeasers()
 	case backend.StateScheduled, backend.StateRetrying:
-		k := timeKey(t.RunAt, t.ID)
-		if err := tx.Bucket(bucketScheduled).Put(k, id); err != nil {
+		qb, err := tx.Bucket(bucketDue).CreateBucketIfNotExists([]byte(t.Queue))
+		if err != nil {
 			return err
 		}
-		if err := tx.Bucket(bucketPos).Put(id, append([]byte{posScheduled}, k...)); err != nil {
+		k := timeKey(t.RunAt, t.ID)
+		if err := qb.Put(k, id); err != nil {
+			return err
+		}
+		if err := tx.Bucket(bucketPos).Put(id, sepPos(posDue, t.Queue, k)); err != nil {
 			return err
 		}
 		tx.wakeLeasers() // a blocked Lease may need to wake earlier
 	case backend.StateProcessing:
-		k := timeKey(t.LeaseExpiresAt, t.ID)
-		if err := tx.Bucket(bucketLeases).Put(k, id); err != nil {
-			return err
-		}
-		if err := tx.Bucket(bucketPos).Put(id, append([]byte{posLease}, k...)); err != nil {
+		if err := putLease(tx, t); err != nil {
 			return err
 		}
 	case backend.StateCompleted, backend.StateFailed, backend.StateCanceled:
@@ -175,7 +283,12 @@ func save(tx *txn, t *backend.Task, prev backend.State) error {
 		if err := tx.Bucket(bucketFinished).Bucket([]byte(t.State)).Put(k, id); err != nil {
 			return err
 		}
-		if err := tx.Bucket(bucketPos).Put(id, finishedPos(t.State, k)); err != nil {
+		if err := tx.Bucket(bucketPos).Put(id, sepPos(posFinished, string(t.State), k)); err != nil {
+			return err
+		}
+	}
+	if prev == backend.StateProcessing && t.State != backend.StateProcessing {
+		if err := tx.Bucket(bucketLeaseOf).Delete(id); err != nil {
 			return err
 		}
 	}
@@ -187,8 +300,6 @@ func save(tx *txn, t *backend.Task, prev backend.State) error {
 			if err := addCount(tx, t.Queue, prev, -1); err != nil {
 				return err
 			}
-		} else if err := ensureQueue(tx, t.Queue); err != nil {
-			return err
 		}
 		if err := tx.Bucket(bucketStates).Bucket([]byte(t.State)).Put(id, nil); err != nil {
 			return err
@@ -197,19 +308,62 @@ func save(tx *txn, t *backend.Task, prev backend.State) error {
 			return err
 		}
 	}
-	v, err := json.Marshal(t)
-	if err != nil {
-		return err
-	}
-	if err := tx.Bucket(bucketTasks).Put(id, v); err != nil {
+	if err := putTaskRecord(tx, t); err != nil {
 		return err
 	}
 	tx.taskEvent(t)
 	return nil
 }
 
-// unindex removes t from whichever of ready, scheduled, leases or the
-// finished index holds it.
+// putTaskRecord writes the task's record without its lease.
+func putTaskRecord(tx *txn, t *backend.Task) error {
+	rec := *t
+	rec.WorkerID, rec.LeaseToken, rec.LeaseSecret, rec.LeaseExpiresAt = "", 0, "", time.Time{}
+	v, err := json.Marshal(&rec)
+	if err != nil {
+		return err
+	}
+	return tx.Bucket(bucketTasks).Put([]byte(t.ID), v)
+}
+
+// putLease writes a processing task's lease record and its expiry index
+// entry (the old entry must be gone: unindex).
+func putLease(tx *txn, t *backend.Task) error {
+	id := []byte(t.ID)
+	v, err := json.Marshal(leaseRecord{WorkerID: t.WorkerID, Token: t.LeaseToken, Secret: t.LeaseSecret, ExpiresAt: t.LeaseExpiresAt})
+	if err != nil {
+		return err
+	}
+	if err := tx.Bucket(bucketLeaseOf).Put(id, v); err != nil {
+		return err
+	}
+	k := timeKey(t.LeaseExpiresAt, t.ID)
+	if err := tx.Bucket(bucketLeases).Put(k, id); err != nil {
+		return err
+	}
+	return tx.Bucket(bucketPos).Put(id, append([]byte{posLease}, k...))
+}
+
+var frontKey = []byte("front")
+
+// nextPlace returns the next place at the back of a queue's line (its
+// bucket's sequence) or at the front of every line (one counter).
+func nextPlace(tx *txn, qb *bolt.Bucket, front bool) (uint64, error) {
+	if !front {
+		seq, err := qb.NextSequence()
+		return lineStart + seq, err
+	}
+	mb := tx.Bucket(bucketMeta)
+	var n uint64
+	if v := mb.Get(frontKey); v != nil {
+		n = binary.BigEndian.Uint64(v)
+	}
+	n++
+	return lineStart - n, mb.Put(frontKey, be64(n))
+}
+
+// unindex removes t from whichever of ready, due, leases or the finished
+// index holds it.
 func unindex(tx *txn, t *backend.Task, prev backend.State) error {
 	if prev == "" {
 		return nil
@@ -226,14 +380,16 @@ func unindex(tx *txn, t *backend.Task, prev backend.State) error {
 		if qb := tx.Bucket(bucketReady).Bucket([]byte(t.Queue)); qb != nil {
 			err = qb.Delete(key)
 		}
-	case posScheduled:
-		err = tx.Bucket(bucketScheduled).Delete(key)
 	case posLease:
 		err = tx.Bucket(bucketLeases).Delete(key)
-	case posFinished:
+	case posDue, posFinished:
+		parent := bucketDue
+		if pos[0] == posFinished {
+			parent = bucketFinished
+		}
 		if i := bytes.IndexByte(key, 0); i > 0 {
-			if fb := tx.Bucket(bucketFinished).Bucket(key[:i]); fb != nil {
-				err = fb.Delete(key[i+1:])
+			if b := tx.Bucket(parent).Bucket(key[:i]); b != nil {
+				err = b.Delete(key[i+1:])
 			}
 		}
 	}
@@ -263,9 +419,14 @@ type queueRecord struct {
 	Used time.Time `json:"used,omitzero"`
 }
 
-// ensureQueue makes the queue known and records its use now.
-func ensureQueue(tx *txn, queue string) error {
-	q := getQueue(tx.Tx, queue)
+// useQueue makes the queue known and records its use now, once per
+// transaction.
+func useQueue(tx *txn, queue string) error {
+	if tx.used[queue] {
+		return nil
+	}
+	tx.used[queue] = true
+	q, _ := getQueue(tx.Tx, queue)
 	q.Used = tx.now
 	return putQueue(tx, queue, q)
 }
@@ -278,12 +439,14 @@ func putQueue(tx *txn, queue string, q queueRecord) error {
 	return tx.Bucket(bucketQueues).Put([]byte(queue), v)
 }
 
-func getQueue(tx *bolt.Tx, queue string) queueRecord {
+// getQueue returns a queue's record and whether the queue is known.
+func getQueue(tx *bolt.Tx, queue string) (queueRecord, bool) {
 	var q queueRecord
-	if v := tx.Bucket(bucketQueues).Get([]byte(queue)); v != nil {
+	v := tx.Bucket(bucketQueues).Get([]byte(queue))
+	if v != nil {
 		_ = json.Unmarshal(v, &q)
 	}
-	return q
+	return q, v != nil
 }
 
 // recordHistory counts a finished attempt in its minute bucket.

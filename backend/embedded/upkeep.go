@@ -4,7 +4,9 @@ import (
 	"context"
 	"encoding/binary"
 	"encoding/json"
+	"errors"
 	"fmt"
+	"sort"
 	"time"
 
 	"github.com/taskmill/taskmill/backend"
@@ -73,18 +75,48 @@ func (b *Backend) Resign(ctx context.Context, holder string, term uint64) error 
 	})
 }
 
-// Promote moves every due scheduled and retrying task to pending.
+// Promote moves every due scheduled and retrying task to pending, in
+// transactions of at most promoteBatch tasks. When leadership is lost
+// between two of them it stops and reports what it promoted so far.
 func (b *Backend) Promote(ctx context.Context, term uint64) (int, error) {
-	n := 0
-	err := b.update(ctx, func(tx *txn) error {
-		if err := tx.fenced(term); err != nil {
-			return err
+	total := 0
+	for {
+		n := 0
+		err := b.update(ctx, func(tx *txn) error {
+			n = 0
+			if err := tx.fenced(term); err != nil {
+				return err
+			}
+			var queues []string
+			err := tx.Bucket(bucketDue).ForEach(func(k, _ []byte) error {
+				queues = append(queues, string(k))
+				return nil
+			})
+			if err != nil {
+				return err
+			}
+			for _, q := range queues {
+				m, err := promoteQueue(tx, q, promoteBatch-n)
+				if err != nil {
+					return err
+				}
+				if n += m; n >= promoteBatch {
+					break
+				}
+			}
+			return nil
+		})
+		if err != nil {
+			if total > 0 && errors.Is(err, backend.ErrNotLeader) {
+				return total, nil
+			}
+			return total, err
 		}
-		var err error
-		n, err = promoteDue(tx)
-		return err
-	})
-	return n, err
+		total += n
+		if n < promoteBatch {
+			return total, nil
+		}
+	}
 }
 
 // PruneHistory removes per-minute buckets older than olderThan.
@@ -144,7 +176,9 @@ func (b *Backend) ForgetQueues(ctx context.Context, term uint64, unusedFor time.
 		var doomed []string
 		err := tx.Bucket(bucketQueues).ForEach(func(k, v []byte) error {
 			var q queueRecord
-			_ = json.Unmarshal(v, &q)
+			if err := json.Unmarshal(v, &q); err != nil {
+				return fmt.Errorf("decode queue %s: %w", k, err)
+			}
 			if !q.Paused && !q.Used.After(limit) && queueTasks(tx.Tx, string(k)) == 0 {
 				doomed = append(doomed, string(k))
 			}
@@ -184,10 +218,21 @@ func dropQueue(tx *txn, queue string) error {
 			return err
 		}
 	}
-	if tx.Bucket(bucketReady).Bucket([]byte(queue)) != nil {
-		if err := tx.Bucket(bucketReady).DeleteBucket([]byte(queue)); err != nil {
-			return err
+	for _, parent := range [][]byte{bucketReady, bucketDue} {
+		if tx.Bucket(parent).Bucket([]byte(queue)) != nil {
+			if err := tx.Bucket(parent).DeleteBucket([]byte(queue)); err != nil {
+				return err
+			}
 		}
 	}
 	return tx.Bucket(bucketQueues).Delete([]byte(queue))
+}
+
+func sortedNames(m map[string]bool) []string {
+	out := make([]string, 0, len(m))
+	for k := range m {
+		out = append(out, k)
+	}
+	sort.Strings(out)
+	return out
 }

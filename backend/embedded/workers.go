@@ -4,10 +4,10 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"sort"
 	"time"
 
 	"github.com/taskmill/taskmill/backend"
+	"github.com/taskmill/taskmill/backend/model"
 	bolt "go.etcd.io/bbolt"
 )
 
@@ -37,14 +37,30 @@ func putWorker(tx *txn, w *workerRecord) error {
 	return tx.Bucket(bucketWorkers).Put([]byte(w.Info.ID), v)
 }
 
-// Heartbeat registers or refreshes a worker.
+// workerEvent publishes a worker_update without the secret.
+func workerEvent(tx *txn, info backend.WorkerInfo, gone bool) {
+	wi := model.PublicWorker(info)
+	if gone {
+		wi.Stopping = true
+	}
+	tx.publish(backend.Event{Kind: backend.EventWorkerUpdate, Worker: &wi, At: tx.now})
+}
+
+// Heartbeat registers or refreshes a worker; see backend.Backend.
 func (b *Backend) Heartbeat(ctx context.Context, info backend.WorkerInfo, ttl time.Duration) (backend.HeartbeatReply, error) {
+	if ttl <= 0 || info.ID == "" {
+		return backend.HeartbeatReply{}, fmt.Errorf("heartbeat of worker %q for %s: %w", info.ID, ttl, backend.ErrInvalid)
+	}
 	var reply backend.HeartbeatReply
 	err := b.update(ctx, func(tx *txn) error {
 		old, existed := getWorker(tx.Tx, info.ID)
+		live := existed && tx.now.Before(old.ExpiresAt)
+		if live && old.Info.Secret != info.Secret {
+			return fmt.Errorf("heartbeat of worker %s: %w", info.ID, backend.ErrWorkerTaken)
+		}
 		w := &workerRecord{Info: info, ExpiresAt: tx.now.Add(ttl)}
 		w.Info.LastHeartbeat = tx.now
-		if existed {
+		if live {
 			w.StopRequested = old.StopRequested
 		}
 		w.Info.Stopping = w.Info.Stopping || w.StopRequested
@@ -52,9 +68,8 @@ func (b *Backend) Heartbeat(ctx context.Context, info backend.WorkerInfo, ttl ti
 		if err := putWorker(tx, w); err != nil {
 			return err
 		}
-		if !existed || old.Info.Stopping != w.Info.Stopping || len(old.Info.Running) != len(w.Info.Running) {
-			wi := w.Info
-			tx.publish(backend.Event{Kind: backend.EventWorkerUpdate, Worker: &wi, At: tx.now})
+		if !live || !model.SameWorker(old.Info, w.Info) {
+			workerEvent(tx, w.Info, false)
 		}
 		return nil
 	})
@@ -74,30 +89,27 @@ func (b *Backend) Unregister(ctx context.Context, workerID, secret string) error
 		if err := tx.Bucket(bucketWorkers).Delete([]byte(workerID)); err != nil {
 			return err
 		}
-		wi := w.Info
-		wi.Stopping = true
-		tx.publish(backend.Event{Kind: backend.EventWorkerUpdate, Worker: &wi, At: tx.now})
+		workerEvent(tx, w.Info, true)
 		return nil
 	})
 }
 
 // Workers lists workers whose heartbeat has not run out.
 func (b *Backend) Workers(ctx context.Context) ([]backend.WorkerInfo, error) {
-	now := time.Now()
+	now := b.now()
 	out := []backend.WorkerInfo{}
-	err := b.db.View(func(tx *bolt.Tx) error {
+	err := b.view(ctx, func(tx *bolt.Tx) error {
 		return tx.Bucket(bucketWorkers).ForEach(func(k, v []byte) error {
 			var w workerRecord
 			if err := json.Unmarshal(v, &w); err != nil {
 				return err
 			}
 			if now.Before(w.ExpiresAt) {
-				out = append(out, w.Info)
+				out = append(out, model.PublicWorker(w.Info))
 			}
 			return nil
 		})
 	})
-	sort.Slice(out, func(i, j int) bool { return out[i].ID < out[j].ID })
 	return out, err
 }
 
@@ -108,22 +120,24 @@ func (b *Backend) RequestStop(ctx context.Context, workerID string) error {
 		if !ok || !tx.now.Before(w.ExpiresAt) {
 			return fmt.Errorf("worker %s: %w", workerID, backend.ErrNotFound)
 		}
+		if w.StopRequested {
+			return nil
+		}
 		w.StopRequested, w.Info.Stopping = true, true
 		if err := putWorker(tx, w); err != nil {
 			return err
 		}
-		wi := w.Info
-		tx.publish(backend.Event{Kind: backend.EventWorkerUpdate, Worker: &wi, At: tx.now})
+		workerEvent(tx, w.Info, false)
 		return nil
 	})
 }
 
 // expireWorkers deletes registry entries whose heartbeat ran out.
-func expireWorkers(tx *txn, now time.Time) error {
+func expireWorkers(tx *txn) error {
 	var dead []workerRecord
 	err := tx.Bucket(bucketWorkers).ForEach(func(k, v []byte) error {
 		var w workerRecord
-		if json.Unmarshal(v, &w) != nil || !now.Before(w.ExpiresAt) {
+		if json.Unmarshal(v, &w) != nil || !tx.now.Before(w.ExpiresAt) {
 			w.Info.ID = string(k)
 			dead = append(dead, w)
 		}
@@ -136,9 +150,7 @@ func expireWorkers(tx *txn, now time.Time) error {
 		if err := tx.Bucket(bucketWorkers).Delete([]byte(w.Info.ID)); err != nil {
 			return err
 		}
-		wi := w.Info
-		wi.Stopping = true
-		tx.publish(backend.Event{Kind: backend.EventWorkerUpdate, Worker: &wi, At: tx.now})
+		workerEvent(tx, w.Info, true)
 	}
 	return nil
 }

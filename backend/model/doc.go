@@ -30,7 +30,7 @@
 // ID, Type or Queue; Priority outside 0..MaxPriority; MaxAttempts < 1;
 // State other than pending or scheduled; scheduled with a zero RunAt),
 // ErrDuplicate for an ID that exists (any queue, any state) or appears
-// twice in the call. The fields the state machine owns are reset on
+// twice in the call; when both apply, ErrInvalid. The fields the state machine owns are reset on
 // entry: Attempt, LeaseLosses, WorkerID, LeaseToken, LeaseSecret,
 // LeaseExpiresAt, StartedAt, FinishedAt, Result, LastError, Attempts and
 // Progress. A pending task gets a RunAt only if the caller gave one
@@ -66,9 +66,10 @@
 // its place; a task whose Deadline has passed is failed ("deadline
 // exceeded before the task could start", FinishedAt now, one failed
 // attempt in the history) and does not count toward Max; the others are
-// leased until Max tasks are. A leased task: processing, Attempt+1,
-// LeaseToken = the backend's token counter +1, a fresh LeaseSecret (32
-// hex digits), WorkerID, StartedAt now, LeaseExpiresAt now+LeaseFor,
+// leased until Max tasks are. A leased task: processing, Attempt+1, a
+// LeaseToken larger than any the task had (the model keeps one counter;
+// tokens are each backend's own and the differential test does not
+// compare them), a fresh LeaseSecret (32 hex digits), WorkerID, StartedAt now, LeaseExpiresAt now+LeaseFor,
 // Progress nil, and a new Attempts entry {Number: Attempt, WorkerID,
 // StartedAt}. A queue from which a task was leased counts as used.
 //
@@ -143,7 +144,8 @@
 // DeleteQueue: ErrNotFound when unknown, ErrNotEmpty when any task (final
 // included) is in it. Queues lists known queues by name with a count for
 // every state; OldestPendingAt is the earliest of max(CreatedAt, RunAt)
-// over its pending tasks.
+// over its pending tasks (informational: backends may approximate it, and
+// the differential test does not compare it).
 //
 // # Reads
 //

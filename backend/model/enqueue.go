@@ -16,10 +16,14 @@ func (m *Model) Enqueue(ctx context.Context, tasks []*backend.Task) ([]backend.E
 	defer m.end()
 	now := m.now()
 	seen := map[string]bool{}
+	// Malformed tasks first: that check needs no store, so a backend can
+	// make it before it reaches its store.
 	for i, t := range tasks {
 		if err := CheckNew(t); err != nil {
 			return nil, fmt.Errorf("enqueue task %d: %w", i, err)
 		}
+	}
+	for _, t := range tasks {
 		if seen[t.ID] || m.tasks[t.ID] != nil {
 			return nil, fmt.Errorf("task id %s already exists: %w", t.ID, backend.ErrDuplicate)
 		}
