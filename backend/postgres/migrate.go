@@ -177,3 +177,13 @@ func MigrationsStatus(ctx context.Context, pool *pgxpool.Pool, schema string) ([
 	}
 	return out, nil
 }
+
+// DropSchema removes the backend's schema with every table in it, for
+// benchmarks and tests that made a schema of their own. The backend is
+// unusable afterwards.
+func (b *Backend) DropSchema(ctx context.Context) error {
+	if _, err := b.pool.Exec(ctx, "DROP SCHEMA IF EXISTS "+b.s+" CASCADE"); err != nil {
+		return fmt.Errorf("drop schema %s: %w", b.s, err)
+	}
+	return nil
+}
