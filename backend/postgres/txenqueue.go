@@ -17,7 +17,7 @@ import (
 // never for a rollback.
 //
 // The tasks are built and checked as for Enqueue (the caller fills every
-// field; taskmill.Client's NewTask does it from the usual options). A
+// field; taskmill.Client.Prepare builds them from the usual options). A
 // task refused for its unique key is reported Duplicate and not stored.
 // A task id that exists already fails the call with ErrDuplicate; the
 // work is done under a savepoint, so the caller's transaction stays
