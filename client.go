@@ -267,3 +267,12 @@ func (c *Client) StopWorker(ctx context.Context, id string) error { return c.b.R
 func (c *Client) History(ctx context.Context, queue string, since time.Time) ([]backend.HistoryBucket, error) {
 	return c.b.History(ctx, queue, since)
 }
+
+// Prepare validates r and builds the task record Submit would store,
+// without storing it: for a backend that stores tasks inside the
+// caller's own database transaction (the PostgreSQL backend's EnqueueTx
+// and EnqueueSQLTx), so that a task exists only if that transaction
+// commits.
+func (c *Client) Prepare(ctx context.Context, r TaskRequest) (*TaskInfo, error) {
+	return c.prepare(ctx, &r, time.Now().UTC())
+}

@@ -9,24 +9,30 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/jackc/pgx/v5/pgxpool"
 	goredis "github.com/redis/go-redis/v9"
 	"github.com/taskmill/taskmill/backend"
 	"github.com/taskmill/taskmill/backend/embedded"
+	"github.com/taskmill/taskmill/backend/postgres"
 	"github.com/taskmill/taskmill/backend/redis"
 )
 
 // backendHelp is the --backend flag's help, shared by every command.
 const backendHelp = `backend URL: empty or embedded:// for the embedded store in --data; file:///DIR for the embedded store in DIR;
 redis://[user:pass@]host:6379/0, rediss://… (TLS), redis-sentinel://[user:pass@]h1:26379,h2:26379/0?master=NAME,
-redis-cluster://[user:pass@]h1:6379,h2:6379 (rediss-sentinel and rediss-cluster over TLS); see docs/redis.md`
+redis-cluster://[user:pass@]h1:6379,h2:6379 (rediss-sentinel and rediss-cluster over TLS); see docs/redis.md;
+postgres://user:pass@host:5432/db[?schema=taskmill] for PostgreSQL; see docs/postgres.md`
 
 // backendTarget is a --backend URL read, before anything connects: the
-// embedded store's directory, or a Redis client built but not connected.
+// embedded store's directory, a Redis client built but not connected, or
+// a PostgreSQL pool configuration.
 type backendTarget struct {
-	kind string // "embedded" or "redis"
-	dir  string // embedded: the store's directory
-	rdb  goredis.UniversalClient
-	opts redis.Options
+	kind   string // "embedded", "redis" or "postgres"
+	dir    string // embedded: the store's directory
+	rdb    goredis.UniversalClient
+	opts   redis.Options
+	pgcfg  *pgxpool.Config
+	pgopts postgres.Options
 }
 
 // parseBackend reads a --backend URL without connecting. An empty URL, or
@@ -56,8 +62,14 @@ func parseBackend(rawURL, dataDir string, log *slog.Logger) (*backendTarget, err
 			return nil, usagef("--backend %s: %v", redactURL(rawURL), err)
 		}
 		return &backendTarget{kind: "redis", rdb: rdb, opts: opts}, nil
+	case "postgres", "postgresql":
+		cfg, opts, err := postgres.ParseURL(rawURL, postgres.Options{Logger: log})
+		if err != nil {
+			return nil, usagef("--backend %s: %v", redactURL(rawURL), err)
+		}
+		return &backendTarget{kind: "postgres", pgcfg: cfg, pgopts: opts}, nil
 	default:
-		return nil, usagef("--backend: unknown scheme %q (want embedded, file, redis, rediss, redis-sentinel or redis-cluster)", scheme)
+		return nil, usagef("--backend: unknown scheme %q (want embedded, file, redis, rediss, redis-sentinel, redis-cluster or postgres)", scheme)
 	}
 }
 
@@ -65,8 +77,11 @@ func parseBackend(rawURL, dataDir string, log *slog.Logger) (*backendTarget, err
 // Redis backend over the client parseBackend built, which it then owns
 // (it is closed with the backend, or here when connecting fails).
 func (t *backendTarget) open(ctx context.Context, log *slog.Logger) (backend.Backend, error) {
-	if t.kind == "redis" {
+	switch t.kind {
+	case "redis":
 		return redis.OpenClient(ctx, t.rdb, t.opts)
+	case "postgres":
+		return postgres.OpenConfig(ctx, t.pgcfg, t.pgopts)
 	}
 	b, err := embedded.Open(t.dir, embedded.Options{Logger: log})
 	if err != nil {
@@ -83,7 +98,7 @@ func (t *backendTarget) close() {
 }
 
 // openBackend opens the backend a --backend URL names (see parseBackend)
-// and says which kind it is: "embedded" or "redis".
+// and says which kind it is: "embedded", "redis" or "postgres".
 func openBackend(ctx context.Context, rawURL, dataDir string, log *slog.Logger) (backend.Backend, string, error) {
 	t, err := parseBackend(rawURL, dataDir, log)
 	if err != nil {
@@ -175,4 +190,31 @@ func redactURL(raw string) string {
 		return raw
 	}
 	return u.Redacted()
+}
+
+// postgresSettings are the PostgreSQL-only flags of serve and worker;
+// apply folds them into the --backend URL.
+type postgresSettings struct {
+	noMigrate bool
+}
+
+// postgresFlags adds --no-migrate (env TASKMILL_NO_MIGRATE).
+func postgresFlags(fs *flag.FlagSet) *postgresSettings {
+	p := &postgresSettings{}
+	fs.BoolVar(&p.noMigrate, "no-migrate", envBool("TASKMILL_NO_MIGRATE", false),
+		"with a PostgreSQL backend, do not apply schema migrations at start; fail if the schema is behind (run `taskmill migrate up`) (env TASKMILL_NO_MIGRATE)")
+	return p
+}
+
+// apply returns rawURL with no_migrate=1 for a PostgreSQL URL when
+// --no-migrate is set; other URLs pass through unchanged.
+func (p *postgresSettings) apply(rawURL string) (string, error) {
+	if p == nil || !p.noMigrate {
+		return rawURL, nil
+	}
+	switch schemeOf(rawURL) {
+	case "postgres", "postgresql":
+		return withQuery(rawURL, "no_migrate", "1")
+	}
+	return rawURL, nil
 }

@@ -15,6 +15,7 @@ import (
 	"strings"
 
 	"github.com/taskmill/taskmill/backend"
+	"github.com/taskmill/taskmill/backend/postgres"
 	"github.com/taskmill/taskmill/backend/redis"
 	"github.com/taskmill/taskmill/internal/bench"
 )
@@ -121,6 +122,14 @@ func openBenchBackend(ctx context.Context, rawURL, dataDir string, keep bool) (b
 				return nil, nil, nil, err
 			}
 		}
+	case "postgres", "postgresql":
+		// A schema of its own, dropped by cleanup, unless the URL names one.
+		_, query, _ := strings.Cut(rawURL, "?")
+		if q, _ := url.ParseQuery(query); q.Get("schema") == "" {
+			if rawURL, err = withQuery(rawURL, "schema", fmt.Sprintf("tmbench%08x", rand.Uint32())); err != nil {
+				return nil, nil, nil, err
+			}
+		}
 	default:
 		embeddedInData := rawURL == "" || rawURL == "embedded" || rawURL == "embedded://"
 		if embeddedInData && dataDir == "" {
@@ -141,6 +150,11 @@ func openBenchBackend(ctx context.Context, rawURL, dataDir string, keep bool) (b
 		if rb, ok := b.(*redis.Backend); ok && !keep {
 			if err := rb.Wipe(context.Background()); err != nil {
 				fmt.Fprintf(os.Stderr, "taskmill bench: remove the benchmark's keys: %v\n", err)
+			}
+		}
+		if pb, ok := b.(*postgres.Backend); ok && !keep {
+			if err := pb.DropSchema(context.Background()); err != nil {
+				fmt.Fprintf(os.Stderr, "taskmill bench: drop the benchmark's schema: %v\n", err)
 			}
 		}
 		b.Close()

@@ -36,6 +36,7 @@ type serveConfig struct {
 	telemetry                 *telemetryFlags
 	schedules                 *scheduleFlags
 	redis                     *redisSettings
+	postgres                  *postgresSettings
 	retention                 *taskmill.Retention
 	upkeep                    *upkeepFlags
 }
@@ -57,6 +58,7 @@ func parseServeFlags(args []string, stderr io.Writer) (*serveConfig, error) {
 	c.telemetry = telemetryFlagSet(fs)
 	c.schedules = scheduleFlagSet(fs)
 	c.redis = redisFlags(fs)
+	c.postgres = postgresFlags(fs)
 	c.retention = retentionFlagSet(fs)
 	c.upkeep = upkeepFlagSet(fs)
 	if err := parseFlags(fs, args); err != nil {
@@ -115,6 +117,9 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 
 	rawURL, err := c.redis.apply(c.backendURL)
 	if err != nil {
+		return err
+	}
+	if rawURL, err = c.postgres.apply(rawURL); err != nil {
 		return err
 	}
 	b, kind, err := openBackend(ctx, rawURL, c.dataDir, log)

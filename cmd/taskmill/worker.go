@@ -23,6 +23,7 @@ type workerConfig struct {
 	concurrency         int
 	worker              *workerFlags
 	redis               *redisSettings
+	postgres            *postgresSettings
 	telemetry           *workerTelemetry
 	taskTypes           func() tasktypes.Config
 	// Upkeep: the worker is a candidate for upkeep leadership too, with
@@ -41,6 +42,7 @@ func parseWorkerFlags(args []string, stderr io.Writer) (*workerConfig, error) {
 	fs.IntVar(&c.concurrency, "concurrency", envInt("TASKMILL_CONCURRENCY", runtime.NumCPU()), "tasks run at once (env TASKMILL_CONCURRENCY)")
 	c.worker = workerFlagSet(fs)
 	c.redis = redisFlags(fs)
+	c.postgres = postgresFlags(fs)
 	c.telemetry = workerTelemetryFlags(fs)
 	c.taskTypes = taskTypeFlags(fs, &c.dataDir)
 	c.schedules = scheduleFlagSet(fs)
@@ -102,6 +104,9 @@ func runWorker(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	cfg.Handler = mux
 	rawURL, err := c.redis.apply(c.backendURL)
 	if err != nil {
+		return err
+	}
+	if rawURL, err = c.postgres.apply(rawURL); err != nil {
 		return err
 	}
 	observer, stopTelemetry, err := c.telemetry.start(ctx, log)

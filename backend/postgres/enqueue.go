@@ -1,0 +1,347 @@
+package postgres
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/taskmill/taskmill/backend"
+)
+
+// insertChunk bounds the rows of one INSERT: 14 parameters a row stays
+// far below PostgreSQL's 65535.
+const insertChunk = 1000
+
+// checkTasks refuses what no backend may store, task by task in order as
+// the model does: the first malformed task fails the call with
+// ErrInvalid, unless an earlier task's id exists already (ErrDuplicate)
+// — which only the database knows, so it is asked on that path alone.
+func (b *Backend) checkTasks(ctx context.Context, ex execer, tasks []*backend.Task) error {
+	i, err := validateTasks(tasks)
+	if err == nil || i == 0 || !errors.Is(err, backend.ErrInvalid) {
+		return err
+	}
+	args := make([]any, i)
+	in := make([]string, i)
+	for j, t := range tasks[:i] {
+		args[j], in[j] = t.ID, "$"+strconv.Itoa(j+1)+"::text"
+	}
+	sql := `SELECT id FROM ` + b.t("tasks") + ` WHERE id IN (` + strings.Join(in, ", ") + `) LIMIT 1`
+	var id string
+	var exists bool
+	var qerr error
+	if ex != nil {
+		id, exists, qerr = ex.firstString(ctx, sql, args...)
+	} else {
+		qerr = b.pool.QueryRow(ctx, sql, args...).Scan(&id)
+		exists = qerr == nil
+		if errors.Is(qerr, pgx.ErrNoRows) {
+			qerr = nil
+		}
+	}
+	if qerr != nil {
+		return fmt.Errorf("enqueue: %w", qerr)
+	}
+	if exists {
+		return fmt.Errorf("enqueue: task id %s exists already: %w", id, backend.ErrDuplicate)
+	}
+	return err
+}
+
+// validateTasks checks the tasks in order and returns the index of the
+// first problem with an error wrapping ErrInvalid (malformed) or
+// ErrDuplicate (an id given twice).
+func validateTasks(tasks []*backend.Task) (int, error) {
+	seen := make(map[string]bool, len(tasks))
+	for i, t := range tasks {
+		var problem string
+		switch {
+		case t == nil:
+			return i, fmt.Errorf("enqueue: task %d: nil: %w", i, backend.ErrInvalid)
+		case t.ID == "":
+			problem = "id: empty"
+		case t.Type == "":
+			problem = "type: empty"
+		case t.Queue == "":
+			problem = "queue: empty"
+		case t.State != backend.StatePending && t.State != backend.StateScheduled:
+			problem = fmt.Sprintf("state: a new task must be pending or scheduled, not %q", t.State)
+		case t.Priority < 0 || t.Priority > backend.MaxPriority:
+			problem = fmt.Sprintf("priority: %d is outside 0..%d", t.Priority, backend.MaxPriority)
+		case t.MaxAttempts < 1:
+			problem = fmt.Sprintf("max_attempts: %d, want at least 1", t.MaxAttempts)
+		case t.State == backend.StateScheduled && t.RunAt.IsZero():
+			problem = "run_at: a scheduled task needs one"
+		case len(t.Payload) > 0 && !json.Valid(t.Payload):
+			problem = "payload: not valid JSON"
+		}
+		if problem != "" {
+			return i, fmt.Errorf("enqueue: task %d (%s): %s: %w", i, t.ID, problem, backend.ErrInvalid)
+		}
+		if seen[t.ID] {
+			return i, fmt.Errorf("enqueue: task id %s appears twice in one call: %w", t.ID, backend.ErrDuplicate)
+		}
+		seen[t.ID] = true
+	}
+	return 0, nil
+}
+
+// shifted is the SQL for a caller's time moved onto the backend's clock:
+// by (clock() − the caller's CreatedAt), or as given when the caller gave
+// no CreatedAt (see backend.Backend.Enqueue).
+func (b *Backend) shifted(at, created string) string {
+	return "(" + at + " + coalesce(" + b.t("clock()") + " - " + created + ", interval '0'))"
+}
+
+// execer runs statements inside some transaction: the backend's own
+// (pgx) or a caller's (pgx.Tx or *sql.Tx).
+type execer interface {
+	exec(ctx context.Context, sql string, args ...any) error
+	// firstString returns the first column of the first row, ok false
+	// when there is no row.
+	firstString(ctx context.Context, sql string, args ...any) (s string, ok bool, err error)
+}
+
+type pgxExecer struct{ tx pgx.Tx }
+
+func (e pgxExecer) exec(ctx context.Context, sql string, args ...any) error {
+	_, err := e.tx.Exec(ctx, sql, args...)
+	return err
+}
+
+func (e pgxExecer) firstString(ctx context.Context, sql string, args ...any) (string, bool, error) {
+	var s string
+	err := e.tx.QueryRow(ctx, sql, args...).Scan(&s)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return "", false, nil
+	}
+	return s, err == nil, err
+}
+
+// enqueueIn stores tasks in the transaction ex runs in and returns the
+// results and the tasks stored (those not refused for their unique key).
+// A task id that exists already fails it with ErrDuplicate; the caller
+// then rolls back.
+func (b *Backend) enqueueIn(ctx context.Context, ex execer, tasks []*backend.Task) ([]backend.EnqueueResult, []*backend.Task, error) {
+	results := make([]backend.EnqueueResult, len(tasks))
+	stored := make([]*backend.Task, 0, len(tasks))
+	taken := map[[2]string]string{} // (queue, key) → the task of this call holding it
+	for i, t := range tasks {
+		results[i] = backend.EnqueueResult{ID: t.ID}
+		if t.UniqueKey != "" {
+			k := [2]string{t.Queue, t.UniqueKey}
+			if holder, ok := taken[k]; ok {
+				results[i] = backend.EnqueueResult{ID: holder, Duplicate: true}
+				continue
+			}
+			holder, free, err := b.takeUniqueKey(ctx, ex, t)
+			if err != nil {
+				return nil, nil, err
+			}
+			if !free {
+				results[i] = backend.EnqueueResult{ID: holder, Duplicate: true}
+				continue
+			}
+			taken[k] = t.ID
+		}
+		stored = append(stored, t)
+	}
+	// A task refused for its unique key is not inserted, so its id is
+	// checked here: an id that exists fails the whole call all the same.
+	var refused []any
+	var in []string
+	for i, r := range results {
+		if r.Duplicate {
+			refused = append(refused, tasks[i].ID)
+			in = append(in, "$"+strconv.Itoa(len(refused))+"::text")
+		}
+	}
+	if len(refused) > 0 {
+		id, exists, err := ex.firstString(ctx, `SELECT id FROM `+b.t("tasks")+` WHERE id IN (`+strings.Join(in, ", ")+`) LIMIT 1`, refused...)
+		if err != nil {
+			return nil, nil, fmt.Errorf("enqueue: %w", err)
+		}
+		if exists {
+			return nil, nil, fmt.Errorf("enqueue: task id %s exists already: %w", id, backend.ErrDuplicate)
+		}
+	}
+	for start := 0; start < len(stored); start += insertChunk {
+		chunk := stored[start:min(start+insertChunk, len(stored))]
+		sql, args := b.insertSQL(chunk)
+		if err := ex.exec(ctx, sql, args...); err != nil {
+			if isUniqueViolation(err) {
+				return nil, nil, fmt.Errorf("enqueue: a task id exists already: %w", backend.ErrDuplicate)
+			}
+			return nil, nil, fmt.Errorf("enqueue: %w", err)
+		}
+	}
+	return results, stored, nil
+}
+
+// takeUniqueKey claims t's unique key in its queue unless another task
+// holds it: the last task stored with the key, inside its window, and
+// not canceled (checked now: a canceled holder retried holds it again).
+// It returns the holder otherwise.
+func (b *Backend) takeUniqueKey(ctx context.Context, ex execer, t *backend.Task) (holder string, free bool, err error) {
+	_, took, err := ex.firstString(ctx, `INSERT INTO `+b.t("unique_keys")+` (queue, key, task_id, until)
+		VALUES ($1::text, $2::text, $3::text, coalesce(`+b.shifted("$4::timestamptz", "$5::timestamptz")+`, '-infinity'))
+		ON CONFLICT (queue, key) DO UPDATE SET task_id = excluded.task_id, until = excluded.until
+		WHERE `+b.t("unique_keys")+`.until <= `+b.t("clock()")+` OR NOT EXISTS (
+			SELECT 1 FROM `+b.t("tasks")+` h WHERE h.id = `+b.t("unique_keys")+`.task_id AND h.state <> 'canceled')
+		RETURNING task_id`, t.Queue, t.UniqueKey, t.ID, nullTime(t.UniqueUntil), nullTime(t.CreatedAt))
+	if err != nil {
+		return "", false, fmt.Errorf("enqueue task %s: unique key: %w", t.ID, err)
+	}
+	if took {
+		return "", true, nil
+	}
+	holder, _, err = ex.firstString(ctx, `SELECT task_id FROM `+b.t("unique_keys")+` WHERE queue = $1::text AND key = $2::text`, t.Queue, t.UniqueKey)
+	if err != nil {
+		return "", false, fmt.Errorf("enqueue task %s: unique key holder: %w", t.ID, err)
+	}
+	return holder, false, nil
+}
+
+// insertSQL builds one multi-row INSERT with plain scalar parameters, so
+// that it runs on any driver behind database/sql as well as on pgx.
+func (b *Backend) insertSQL(tasks []*backend.Task) (string, []any) {
+	var sb strings.Builder
+	sb.WriteString(`INSERT INTO ` + b.t("tasks") + ` (id, seq, queue, type, state, priority, payload, max_attempts,
+		timeout_ns, deadline, unique_key, unique_until, run_at, ready_at, created_at, trace_context) VALUES `)
+	args := make([]any, 0, 14*len(tasks))
+	for i, t := range tasks {
+		if i > 0 {
+			sb.WriteByte(',')
+		}
+		n := len(args)
+		p := func(k int, cast string) string { return "$" + strconv.Itoa(n+k) + "::" + cast }
+		created := p(13, "timestamptz")
+		ready := "NULL::timestamptz"
+		if t.State == backend.StatePending {
+			ready = "greatest(" + b.t("clock()") + ", " + b.shifted(p(12, "timestamptz"), created) + ")"
+		}
+		sb.WriteString("(" + p(1, "text") + ", nextval('" + b.t("task_seq") + "'), " + p(2, "text") + ", " + p(3, "text") + ", " +
+			p(4, "text") + ", " + p(5, "int") + ", " + p(6, "text") + ", " + p(7, "int") + ", " + p(8, "bigint") + ", " +
+			p(9, "timestamptz") + ", " + p(10, "text") + ", " + b.shifted(p(11, "timestamptz"), created) + ", " +
+			b.shifted(p(12, "timestamptz"), created) + ", " + ready + ", " + b.t("clock()") + ", " + p(14, "jsonb") + ")")
+		var payload, trace any
+		if t.Payload != nil {
+			payload = string(t.Payload)
+		}
+		if len(t.TraceContext) > 0 {
+			js, _ := json.Marshal(t.TraceContext)
+			trace = string(js)
+		}
+		args = append(args, t.ID, t.Queue, t.Type, string(t.State), int64(t.Priority), payload, int64(t.MaxAttempts),
+			int64(t.Timeout), nullTime(t.Deadline), nullString(t.UniqueKey), nullTime(t.UniqueUntil), nullTime(t.RunAt),
+			nullTime(t.CreatedAt), trace)
+	}
+	return sb.String(), args
+}
+
+// isUniqueViolation reports a unique_violation from any driver that
+// exposes the SQLSTATE (pgx's PgError, lib/pq's Error).
+func isUniqueViolation(err error) bool {
+	var pe *pgconn.PgError
+	if errors.As(err, &pe) {
+		return pe.Code == "23505"
+	}
+	var st interface{ SQLState() string }
+	return errors.As(err, &st) && st.SQLState() == "23505"
+}
+
+// enqueueReq is one Enqueue call waiting for the group commit.
+type enqueueReq struct {
+	tasks   []*backend.Task
+	results []backend.EnqueueResult
+}
+
+func (r *enqueueReq) size() int { return len(r.tasks) }
+
+// Enqueue stores new tasks; see backend.Backend. Concurrent calls share
+// one INSERT and one commit (group commit). It returns once PostgreSQL
+// committed the tasks (durable on disk with synchronous_commit=on). When
+// ctx ends first the error says so, and the tasks may still have been
+// stored.
+func (b *Backend) Enqueue(ctx context.Context, tasks []*backend.Task) ([]backend.EnqueueResult, error) {
+	if err := b.alive(); err != nil {
+		return nil, err
+	}
+	if err := b.checkTasks(ctx, nil, tasks); err != nil {
+		return nil, err
+	}
+	if len(tasks) == 0 {
+		return []backend.EnqueueResult{}, nil
+	}
+	req := &enqueueReq{tasks: tasks}
+	if err := b.enq.do(ctx, b, req); err != nil {
+		return nil, err
+	}
+	return req.results, nil
+}
+
+// flushEnqueues commits a batch of Enqueue calls in one transaction. When
+// it fails (one call's id exists already) it retries each call in its
+// own transaction, so that only the guilty call fails.
+func (b *Backend) flushEnqueues(ctx context.Context, calls []*call[*enqueueReq]) {
+	if len(calls) > 1 {
+		var all []*backend.Task
+		for _, c := range calls {
+			all = append(all, c.req.tasks...)
+		}
+		var results []backend.EnqueueResult
+		var stored []*backend.Task
+		err := pgx.BeginFunc(ctx, b.pool, func(tx pgx.Tx) error {
+			var err error
+			results, stored, err = b.enqueueIn(ctx, pgxExecer{tx}, all)
+			return err
+		})
+		if err == nil {
+			for _, c := range calls {
+				c.req.results, results = results[:len(c.req.tasks)], results[len(c.req.tasks):]
+			}
+			b.afterEnqueue(stored)
+			return
+		}
+	}
+	for _, c := range calls {
+		var stored []*backend.Task
+		c.err = pgx.BeginFunc(ctx, b.pool, func(tx pgx.Tx) error {
+			var err error
+			c.req.results, stored, err = b.enqueueIn(ctx, pgxExecer{tx}, c.req.tasks)
+			return err
+		})
+		if c.err == nil {
+			b.afterEnqueue(stored)
+		}
+	}
+}
+
+// afterEnqueue wakes the workers of the queues that got ready work and
+// announces the new tasks.
+func (b *Backend) afterEnqueue(stored []*backend.Task) {
+	queues := map[string]bool{}
+	for _, t := range stored {
+		if !queues[t.Queue] {
+			queues[t.Queue] = true
+			b.wake(t.Queue)
+		}
+	}
+	b.announce(newTaskViews(stored)...)
+}
+
+// newTaskViews are the stored tasks as their enqueue events show them:
+// what the caller gave of the fields the state machine owns is not
+// stored, so it is not shown either.
+func newTaskViews(tasks []*backend.Task) []*backend.Task {
+	out := make([]*backend.Task, len(tasks))
+	for i, t := range tasks {
+		out[i] = &backend.Task{ID: t.ID, Type: t.Type, Queue: t.Queue, State: t.State}
+	}
+	return out
+}

@@ -1,0 +1,249 @@
+package postgres
+
+import (
+	"context"
+	"encoding/json"
+	"sync"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/taskmill/taskmill/backend"
+)
+
+// hub is the receiving side of LISTEN/NOTIFY in one process: one
+// connection listens on the schema's wake and event channels, wakes the
+// Lease calls blocked on a queue that got work, and fans events out to
+// subscribers. When the connection drops, every waiter is woken (so it
+// looks for itself) and every subscriber gets a resync; the hub then
+// reconnects.
+type hub struct {
+	b   *Backend
+	cfg *pgx.ConnConfig
+
+	mu        sync.Mutex
+	waiters   map[string]map[*waiter]struct{}
+	subs      map[*subscriber]struct{}
+	listening bool
+	everUp    bool
+	up        chan struct{} // closed when LISTEN first works
+}
+
+type waiter struct{ ch chan struct{} }
+
+type subscriber struct {
+	ch     chan backend.Event
+	behind bool // events were dropped; a resync is owed
+}
+
+func (b *Backend) wakeChannel() string  { return "taskmill_wake_" + b.s }
+func (b *Backend) eventChannel() string { return "taskmill_events_" + b.s }
+
+func newHub(b *Backend, cfg *pgx.ConnConfig) *hub {
+	h := &hub{b: b, cfg: cfg, waiters: map[string]map[*waiter]struct{}{}, subs: map[*subscriber]struct{}{},
+		up: make(chan struct{})}
+	b.wg.Add(1)
+	go func() {
+		defer b.wg.Done()
+		h.run()
+	}()
+	return h
+}
+
+func (h *hub) run() {
+	backoff := 100 * time.Millisecond
+	for h.b.ctx.Err() == nil {
+		err := h.listen()
+		if h.b.ctx.Err() != nil {
+			break
+		}
+		h.b.log.Warn("postgres: LISTEN connection lost; workers poll until it is back", "err", err)
+		h.setListening(false)
+		select {
+		case <-time.After(backoff):
+		case <-h.b.ctx.Done():
+		}
+		backoff = min(2*backoff, 5*time.Second)
+	}
+	h.mu.Lock()
+	for s := range h.subs {
+		close(s.ch)
+		delete(h.subs, s)
+	}
+	h.mu.Unlock()
+}
+
+// listen holds one LISTEN connection until it fails or the backend closes.
+func (h *hub) listen() error {
+	ctx := h.b.ctx
+	c, err := pgx.ConnectConfig(ctx, h.cfg)
+	if err != nil {
+		return err
+	}
+	defer c.Close(context.Background())
+	for _, ch := range []string{h.b.wakeChannel(), h.b.eventChannel()} {
+		if _, err := c.Exec(ctx, "LISTEN "+pgx.Identifier{ch}.Sanitize()); err != nil {
+			return err
+		}
+	}
+	h.setListening(true)
+	for {
+		n, err := c.WaitForNotification(ctx)
+		if err != nil {
+			return err
+		}
+		switch n.Channel {
+		case h.b.wakeChannel():
+			h.wakeQueue(n.Payload)
+		case h.b.eventChannel():
+			var evs []backend.Event
+			if err := json.Unmarshal([]byte(n.Payload), &evs); err != nil {
+				h.b.log.Warn("postgres: undecodable event notification", "err", err)
+				h.resyncAll()
+				continue
+			}
+			h.deliver(evs)
+		}
+	}
+}
+
+// setListening records whether notifications flow. Going down, or coming
+// back up, wakes every waiter and owes every subscriber a resync: what
+// happened meanwhile was not seen. The first time up is no news.
+func (h *hub) setListening(on bool) {
+	h.mu.Lock()
+	was, first := h.listening, on && !h.everUp
+	h.listening = on
+	if on && !h.everUp {
+		h.everUp = true
+		close(h.up)
+	}
+	h.mu.Unlock()
+	if was != on && !first {
+		h.wakeAll()
+		h.resyncAll()
+	}
+}
+
+// register adds a waiter for work on the queues.
+func (h *hub) register(queues []string) *waiter {
+	w := &waiter{ch: make(chan struct{}, 1)}
+	h.mu.Lock()
+	for _, q := range queues {
+		m := h.waiters[q]
+		if m == nil {
+			m = map[*waiter]struct{}{}
+			h.waiters[q] = m
+		}
+		m[w] = struct{}{}
+	}
+	h.mu.Unlock()
+	return w
+}
+
+func (h *hub) unregister(w *waiter, queues []string) {
+	h.mu.Lock()
+	for _, q := range queues {
+		if m := h.waiters[q]; m != nil {
+			delete(m, w)
+			if len(m) == 0 {
+				delete(h.waiters, q)
+			}
+		}
+	}
+	h.mu.Unlock()
+}
+
+func (h *hub) wakeQueue(q string) {
+	h.mu.Lock()
+	for w := range h.waiters[q] {
+		select {
+		case w.ch <- struct{}{}:
+		default:
+		}
+	}
+	h.mu.Unlock()
+}
+
+func (h *hub) wakeAll() {
+	h.mu.Lock()
+	for _, m := range h.waiters {
+		for w := range m {
+			select {
+			case w.ch <- struct{}{}:
+			default:
+			}
+		}
+	}
+	h.mu.Unlock()
+}
+
+func (h *hub) subscribe() *subscriber {
+	s := &subscriber{ch: make(chan backend.Event, 1024)}
+	h.mu.Lock()
+	h.subs[s] = struct{}{}
+	h.mu.Unlock()
+	return s
+}
+
+func (h *hub) unsubscribe(s *subscriber) {
+	h.mu.Lock()
+	if _, ok := h.subs[s]; ok {
+		delete(h.subs, s)
+		close(s.ch)
+	}
+	h.mu.Unlock()
+}
+
+// deliver fans events out without ever blocking on a slow subscriber:
+// it drops what does not fit and sends one resync when there is room.
+func (h *hub) deliver(evs []backend.Event) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	for s := range h.subs {
+		for _, e := range evs {
+			if e.Kind == backend.EventResync && e.At.IsZero() {
+				e.At = time.Now().UTC()
+			}
+			if s.behind {
+				select {
+				case s.ch <- backend.Event{Kind: backend.EventResync, At: time.Now().UTC()}:
+					s.behind = false
+				default:
+					continue
+				}
+				if e.Kind == backend.EventResync {
+					continue // the one just sent stands for it
+				}
+			}
+			select {
+			case s.ch <- e:
+			default:
+				s.behind = true
+			}
+		}
+	}
+}
+
+func (h *hub) resyncAll() {
+	h.deliver([]backend.Event{{Kind: backend.EventResync}})
+}
+
+// Subscribe streams the events of every process sharing the schema until
+// ctx ends or the backend closes. Events are sent after the change
+// committed; a subscriber that falls behind, or that misses events while
+// the LISTEN connection reconnects, receives one EventResync in their
+// place.
+func (b *Backend) Subscribe(ctx context.Context) (<-chan backend.Event, error) {
+	if err := b.alive(); err != nil {
+		return nil, err
+	}
+	s := b.hub.subscribe()
+	go func() {
+		select {
+		case <-ctx.Done():
+		case <-b.ctx.Done():
+		}
+		b.hub.unsubscribe(s)
+	}()
+	return s.ch, nil
+}
