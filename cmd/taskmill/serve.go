@@ -40,7 +40,7 @@ type serveConfig struct {
 	retention                 *taskmill.Retention
 }
 
-func parseServeFlags(args []string, stderr io.Writer) (*serveConfig, error) {
+func parseServeFlags(args []string, stdout io.Writer) (*serveConfig, error) {
 	c := &serveConfig{}
 	fs := newFlagSet("serve")
 	fs.StringVar(&c.addr, "addr", envString("TASKMILL_ADDR", "127.0.0.1:8080"), "listen address; a non-loopback one needs --api-key or --insecure (env TASKMILL_ADDR)")
@@ -60,8 +60,10 @@ func parseServeFlags(args []string, stderr io.Writer) (*serveConfig, error) {
 	c.retention = retentionFlagSet(fs)
 	if err := parseFlags(fs, args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
-			fs.SetOutput(stderr)
-			fs.Usage()
+			fmt.Fprintln(stdout, "Usage: taskmill serve [flags]   (every flag also reads the TASKMILL_* variable it names)")
+			fmt.Fprintln(stdout, "\nRuns the API, the dashboard and in-process workers over the embedded store in --data, or over --backend.")
+			fmt.Fprintln(stdout, "e.g.  taskmill serve --addr 127.0.0.1:8080 --data ./taskmill-data --workers 4")
+			printGroupedFlags(stdout, fs, serveWorkerGroups)
 		}
 		return nil, err
 	}
@@ -99,7 +101,7 @@ func parseServeFlags(args []string, stderr io.Writer) (*serveConfig, error) {
 // runServe runs the manager until ctx ends: the HTTP API and dashboard,
 // the reclaimer of expired leases, and the in-process workers.
 func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	c, err := parseServeFlags(args, stderr)
+	c, err := parseServeFlags(args, stdout)
 	if err != nil {
 		return err
 	}

@@ -19,7 +19,7 @@ func printUsage(w io.Writer) {
 	for _, name := range names {
 		fmt.Fprintf(w, "  %-8s %s\n", name, commands[name].summary)
 	}
-	fmt.Fprintln(w, "\nRun 'taskmill <command> -h' for a command's flags.")
+	fmt.Fprintln(w, "\nRun 'taskmill <command> -h' for a command's flags, 'taskmill --version' for this build.")
 }
 
 // exitCode maps a command's error to an exit code (docs/cli.md): usage
