@@ -84,7 +84,8 @@ func operations() []operation {
 	var ops []operation
 	paths := docParsed["paths"].(map[string]any)
 	for p, item := range paths {
-		re := regexp.MustCompile("^" + paramPattern.ReplaceAllString(p, `[^/]+`) + "$")
+		// {path} of the files API spans folders; other parameters do not.
+		re := regexp.MustCompile("^" + paramPattern.ReplaceAllString(strings.Replace(p, "{path}", `[\s\S]+`, 1), `[^/]+`) + "$")
 		for method, op := range item.(map[string]any) {
 			o := op.(map[string]any)
 			ops = append(ops, operation{id: o["operationId"].(string), method: strings.ToUpper(method), path: p, re: re, raw: o})
