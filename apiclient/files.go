@@ -131,4 +131,3 @@ func (c *Client) doRaw(ctx context.Context, method, path string, body io.Reader,
 	}
 	return nil
 }
-

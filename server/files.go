@@ -334,4 +334,3 @@ func (s *Server) deleteFile(w http.ResponseWriter, r *http.Request) {
 	}
 	w.WriteHeader(http.StatusNoContent)
 }
-
