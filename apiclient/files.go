@@ -2,12 +2,15 @@ package apiclient
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
 	"net/url"
 	"strings"
 	"time"
+
+	"github.com/taskmill/taskmill"
 )
 
 // FileEntry is one file or folder of the server's files folder.
@@ -43,6 +46,18 @@ func filePath(p string) string {
 	return "/api/files/" + strings.Join(parts, "/")
 }
 
+// checkPath refuses, before anything is sent, a path the server would
+// refuse too; "." and ".." in particular, which a URL would resolve on the
+// way instead of sending.
+func checkPath(field, p string) error {
+	err := taskmill.ValidateFilePath(field, p)
+	var ve *taskmill.ValidationError
+	if errors.As(err, &ve) {
+		return &Error{Status: 400, Code: "invalid_" + ve.Rule, Field: ve.Field, Message: ve.Message}
+	}
+	return err
+}
+
 // ListFiles lists a folder of the files folder ("" for its top).
 func (c *Client) ListFiles(ctx context.Context, dir string) (*FileList, error) {
 	var q url.Values
@@ -55,6 +70,9 @@ func (c *Client) ListFiles(ctx context.Context, dir string) (*FileList, error) {
 
 // DeleteFile deletes a file or an empty folder of the files folder.
 func (c *Client) DeleteFile(ctx context.Context, p string) error {
+	if err := checkPath("path", p); err != nil {
+		return err
+	}
 	return c.doRaw(ctx, "DELETE", filePath(p), nil, -1, nil, nil)
 }
 
@@ -62,12 +80,18 @@ func (c *Client) DeleteFile(ctx context.Context, p string) error {
 // created as needed; an existing file replaced). size is the body's
 // length, or -1 when unknown.
 func (c *Client) UploadFile(ctx context.Context, p string, body io.Reader, size int64) (*FileEntry, error) {
+	if err := checkPath("path", p); err != nil {
+		return nil, err
+	}
 	var v FileEntry
 	return &v, c.doRaw(ctx, "PUT", filePath(p), body, size, nil, &v)
 }
 
 // DownloadFile writes the file p of the files folder to w.
 func (c *Client) DownloadFile(ctx context.Context, p string, w io.Writer) (int64, error) {
+	if err := checkPath("path", p); err != nil {
+		return 0, err
+	}
 	var n int64
 	err := c.doRaw(ctx, "GET", filePath(p), nil, -1, func(r io.Reader) error {
 		var err error

@@ -14,8 +14,6 @@ import (
 	"sort"
 	"strings"
 	"syscall"
-	"unicode"
-	"unicode/utf8"
 
 	"github.com/taskmill/taskmill"
 	"github.com/taskmill/taskmill/apiclient"
@@ -32,35 +30,13 @@ import (
 const maxListEntries = 10_000
 
 // checkFilePath refuses a path that is not a plain relative path inside
-// the files folder. "" is the folder itself, allowed only where empty is.
+// the files folder (taskmill.ValidateFilePath). "" is the folder itself,
+// allowed only where emptyOK.
 func checkFilePath(field, p string, emptyOK bool) error {
-	switch {
-	case p == "" && emptyOK:
+	if p == "" && emptyOK {
 		return nil
-	case p == "":
-		return taskmill.Invalid(field, "required", "give a path inside the files folder, like images/photo.png")
-	case len(p) > 1024:
-		return taskmill.Invalid(field, "length", "is %d bytes; the limit is 1024", len(p))
-	case !utf8.ValidString(p):
-		return taskmill.Invalid(field, "charset", "is not valid UTF-8")
-	case strings.ContainsFunc(p, unicode.IsControl):
-		return taskmill.Invalid(field, "charset", "contains a control character")
-	case strings.Contains(p, `\`):
-		return taskmill.Invalid(field, "charset", "contains a backslash; separate folders with /")
-	case strings.HasPrefix(p, "/") || (len(p) > 1 && p[1] == ':'):
-		return taskmill.Invalid(field, "path", "must be relative to the files folder, not absolute: %q", p)
 	}
-	for _, part := range strings.Split(p, "/") {
-		switch {
-		case part == "":
-			return taskmill.Invalid(field, "path", "has an empty element (// or a / at an end): %q", p)
-		case part == "." || part == "..":
-			return taskmill.Invalid(field, "path", "must stay inside the files folder; %q has a %s element", p, part)
-		case len(part) > 255:
-			return taskmill.Invalid(field, "length", "has an element of %d bytes; the limit is 255", len(part))
-		}
-	}
-	return nil
+	return taskmill.ValidateFilePath(field, p)
 }
 
 // errNoFilesDir: the server was configured without a files folder.

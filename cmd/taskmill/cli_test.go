@@ -204,8 +204,16 @@ func cliScenario(t *testing.T, s *cliServer) {
 
 func TestCLIAuth(t *testing.T) {
 	s := startCLIServer(t, "--api-key", "ops:admin:admin-token-0123456789", "--api-key", "dash:read:read-token-0123456789")
-	s.run(t, 4, "task", "ls")
-	s.run(t, 4, "task", "ls", "--token", "wrong-token-0123456789")
+	// Without a token the CLI says how to give one; with a wrong one, that
+	// it is wrong.
+	r := s.run(t, 4, "task", "ls")
+	if !strings.Contains(r.stderr, "--token") || !strings.Contains(r.stderr, "TASKMILL_TOKEN") || strings.Contains(r.stderr, "Authorization") && !strings.Contains(r.stderr, "pass --token") {
+		t.Fatalf("no token: stderr %q does not say to use --token or TASKMILL_TOKEN", r.stderr)
+	}
+	r = s.run(t, 4, "task", "ls", "--token", "wrong-token-0123456789")
+	if !strings.Contains(r.stderr, "refused the API key") {
+		t.Fatalf("wrong token: stderr %q", r.stderr)
+	}
 	s.run(t, 0, "task", "ls", "--token", "read-token-0123456789")
 	s.run(t, 4, "submit", "echo", "--token", "read-token-0123456789")
 	t.Setenv("TASKMILL_TOKEN", "admin-token-0123456789")

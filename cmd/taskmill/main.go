@@ -66,6 +66,9 @@ func Run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 			return 0 // the command printed its help; asking for it is no error
 		}
 		fmt.Fprintf(stderr, "taskmill %s: %v\n", args[0], err)
+		if hint := errorHint(err); hint != "" {
+			fmt.Fprintln(stderr, hint)
+		}
 		var usage usageError
 		if errors.As(err, &usage) {
 			return exitUsage

@@ -32,6 +32,7 @@ type serveConfig struct {
 	maxBody                   int64
 	maxBatch                  int
 	maxLocalSlots             int
+	maxUpload                 int64
 	taskTypes                 func() tasktypes.Config
 	access                    *accessFlags
 	telemetry                 *telemetryFlags
@@ -52,6 +53,7 @@ func parseServeFlags(args []string, stdout io.Writer) (*serveConfig, error) {
 	fs.Int64Var(&c.maxBody, "max-body", int64(envInt("TASKMILL_MAX_BODY", 0)), "largest request body in bytes; 0 for --max-payload + 64 KiB (env TASKMILL_MAX_BODY)")
 	fs.IntVar(&c.maxBatch, "max-batch", envInt("TASKMILL_MAX_BATCH", 1000), "most tasks in one POST /api/tasks/batch (env TASKMILL_MAX_BATCH)")
 	fs.IntVar(&c.maxLocalSlots, "max-local-slots", envInt("TASKMILL_MAX_LOCAL_SLOTS", 256), "most in-process worker slots POST /api/workers may start (env TASKMILL_MAX_LOCAL_SLOTS)")
+	fs.Int64Var(&c.maxUpload, "max-upload-bytes", envInt64("TASKMILL_MAX_UPLOAD_BYTES", server.DefaultMaxUploadBytes), "largest file one upload into the files folder may be (PUT /api/files, taskmill files put) (env TASKMILL_MAX_UPLOAD_BYTES)")
 	c.taskTypes = taskTypeFlags(fs, &c.dataDir)
 	c.access = accessFlagSet(fs)
 	c.telemetry = telemetryFlagSet(fs)
@@ -83,6 +85,8 @@ func parseServeFlags(args []string, stdout io.Writer) (*serveConfig, error) {
 		return nil, usagef("--max-body must be between 1024 and %d bytes, got %d", 256<<20, c.maxBody)
 	case c.maxBatch < 1 || c.maxBatch > 100_000:
 		return nil, usagef("--max-batch must be between 1 and 100000, got %d", c.maxBatch)
+	case c.maxUpload < 1 || c.maxUpload > 64<<30:
+		return nil, usagef("--max-upload-bytes must be between 1 and %d, got %d", int64(64<<30), c.maxUpload)
 	case c.maxLocalSlots < c.workers:
 		return nil, usagef("--max-local-slots (%d) must be at least --workers (%d)", c.maxLocalSlots, c.workers)
 	}
@@ -115,11 +119,22 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if err != nil {
 		return err
 	}
-	b, kind, err := openBackend(ctx, rawURL, c.dataDir, log)
+	target, err := parseBackend(rawURL, c.dataDir, log)
+	if err != nil {
+		return err
+	}
+	places, err := locateData(target, c.dataDir, c.taskTypes().DataDir)
+	if err != nil {
+		target.close()
+		return err
+	}
+	b, err := target.open(ctx, log)
 	if err != nil {
 		return fmt.Errorf("open backend: %w", err)
 	}
 	defer b.Close()
+	kind := target.kind
+	places.log(log)
 
 	tel, err := c.telemetry.start(ctx, log)
 	if err != nil {
@@ -150,7 +165,8 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		Client: client, Types: mux, Workers: local, UI: web.Dist(), Logger: log, BackendName: kind,
 		APIKeys: c.access.keys, CORSOrigins: c.access.corsOrigins, MaxBodyBytes: c.maxBody, MaxBatch: c.maxBatch,
 		Metrics: tel.metrics, PublicMetrics: c.telemetry.publicMetrics, Tracer: tel.tracerProvider(),
-		Schedules: sched.Status,
+		Schedules: sched.Status, Build: server.BuildInfo(identity()),
+		DataDir: places.dataDir, FilesDir: places.filesDir, MaxUploadBytes: c.maxUpload,
 	})
 	if err != nil {
 		return usagef("%v", err)

@@ -58,7 +58,7 @@ func TestBareCommandPrintsUsageAndExits2(t *testing.T) {
 func TestHelpExitsZeroWithoutComplaint(t *testing.T) {
 	for _, args := range [][]string{
 		{"serve", "-h"}, {"worker", "-h"}, {"worker", "ls", "-h"}, {"submit", "-h"}, {"task", "ls", "-h"}, {"task", "get", "--help"},
-		{"queue", "pause", "-h"}, {"bench", "-h"}, {"version", "-h"},
+		{"queue", "pause", "-h"}, {"bench", "-h"}, {"version", "-h"}, {"files", "ls", "-h"}, {"files", "put", "-h"}, {"files", "--help"},
 	} {
 		r := cli(t, args...).want(t, 0, args...)
 		all := r.stdout + r.stderr
