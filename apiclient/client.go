@@ -211,6 +211,13 @@ func (c *Client) Queues(ctx context.Context) ([]QueueView, error) {
 	return l.Queues, err
 }
 
+// Queue returns one queue; errors.Is(err, ErrNotFound) when no task was
+// ever submitted to it and it was never paused.
+func (c *Client) Queue(ctx context.Context, name string) (*QueueView, error) {
+	var v QueueView
+	return &v, c.do(ctx, "GET", "/api/queues/"+escape(name), nil, nil, &v)
+}
+
 // PauseQueue stops workers from leasing from the queue.
 func (c *Client) PauseQueue(ctx context.Context, name string) error {
 	return c.do(ctx, "POST", "/api/queues/"+escape(name)+"/pause", nil, nil, nil)
