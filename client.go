@@ -3,6 +3,7 @@ package taskmill
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"log/slog"
 	"slices"
@@ -232,8 +233,34 @@ func (c *Client) Cancel(ctx context.Context, id string) (*TaskInfo, error) {
 
 // Retry sends a failed or canceled task back to pending with fresh attempts.
 func (c *Client) Retry(ctx context.Context, id string) (*TaskInfo, error) {
-	return c.b.Retry(ctx, id)
+	t, err := c.b.Retry(ctx, id)
+	if errors.Is(err, ErrNotFinal) {
+		// The backend's "task is not final" is wrong for a completed task
+		// and says nothing of what may be retried: say it in the task's
+		// terms. A task gone meanwhile keeps the backend's error.
+		if cur, gerr := c.b.Get(ctx, id); gerr == nil {
+			return nil, &NotRetryableError{ID: id, State: cur.State}
+		}
+	}
+	return t, err
 }
+
+// NotRetryableError is Client.Retry's error for a task that is neither
+// failed nor canceled. errors.Is(err, ErrNotFinal) holds.
+type NotRetryableError struct {
+	ID    string
+	State backend.State
+}
+
+func (e *NotRetryableError) Error() string {
+	msg := fmt.Sprintf("task %s is %s: only failed or canceled tasks can be retried", e.ID, e.State)
+	if e.State == backend.StateCompleted {
+		msg += "; submit it again to run it once more"
+	}
+	return msg
+}
+
+func (e *NotRetryableError) Unwrap() error { return ErrNotFinal }
 
 // Delete removes a final task.
 func (c *Client) Delete(ctx context.Context, id string) error { return c.b.Delete(ctx, id) }

@@ -21,13 +21,22 @@ var (
 	ErrSkipRetry = errors.New("skip retry")
 )
 
-// SkipRetry wraps err so that the worker fails the task without retrying it.
+// SkipRetry wraps err so that the worker fails the task without retrying
+// it. The message stays err's own: the task's error is read by people, to
+// whom a trailing "skip retry" says nothing. errors.Is(err, ErrSkipRetry)
+// and errors.As on err's chain both work.
 func SkipRetry(err error) error {
 	if err == nil {
 		err = errors.New("handler asked not to retry")
 	}
-	return fmt.Errorf("%w: %w", err, ErrSkipRetry)
+	return skipRetryError{err}
 }
+
+// skipRetryError marks err as not worth retrying.
+type skipRetryError struct{ err error }
+
+func (e skipRetryError) Error() string   { return e.err.Error() }
+func (e skipRetryError) Unwrap() []error { return []error{e.err, ErrSkipRetry} }
 
 // ValidationError says which input field broke which rule. The HTTP API
 // answers it with 400 and {"error":{"code":"invalid_<rule>","field",…}}.

@@ -117,12 +117,7 @@ func (c *Client) do(ctx context.Context, method, path string, query url.Values, 
 		return fmt.Errorf("%s %s: read the answer: %w", method, path, err)
 	}
 	if resp.StatusCode >= 400 {
-		var eb ErrorBody
-		if json.Unmarshal(raw, &eb) != nil || eb.Error == nil {
-			eb.Error = &Error{Code: "http_" + strconv.Itoa(resp.StatusCode), Message: strings.TrimSpace(string(raw))}
-		}
-		eb.Error.Status = resp.StatusCode
-		return eb.Error
+		return decodeError(resp.StatusCode, raw)
 	}
 	if out != nil && len(raw) > 0 {
 		if err := json.Unmarshal(raw, out); err != nil {
@@ -131,6 +126,18 @@ func (c *Client) do(ctx context.Context, method, path string, query url.Values, 
 	}
 	return nil
 }
+
+// decodeError turns an error answer into an *Error.
+func decodeError(status int, raw []byte) error {
+	var eb ErrorBody
+	if json.Unmarshal(raw, &eb) != nil || eb.Error == nil {
+		eb.Error = &Error{Code: "http_" + strconv.Itoa(status), Message: strings.TrimSpace(string(raw))}
+	}
+	eb.Error.Status = status
+	return eb.Error
+}
+
+func jsonUnmarshal(raw []byte, v any) error { return json.Unmarshal(raw, v) }
 
 func escape(s string) string { return url.PathEscape(s) }
 
@@ -202,6 +209,13 @@ func (c *Client) Queues(ctx context.Context) ([]QueueView, error) {
 	var l QueueList
 	err := c.do(ctx, "GET", "/api/queues", nil, nil, &l)
 	return l.Queues, err
+}
+
+// Queue returns one queue; errors.Is(err, ErrNotFound) when no task was
+// ever submitted to it and it was never paused.
+func (c *Client) Queue(ctx context.Context, name string) (*QueueView, error) {
+	var v QueueView
+	return &v, c.do(ctx, "GET", "/api/queues/"+escape(name), nil, nil, &v)
 }
 
 // PauseQueue stops workers from leasing from the queue.

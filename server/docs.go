@@ -40,7 +40,7 @@ func renderDocs(doc map[string]any) []byte {
 	}
 	for _, path := range sortedKeys(paths) {
 		item := paths[path].(map[string]any)
-		for _, method := range []string{"get", "post", "delete"} {
+		for _, method := range []string{"get", "post", "put", "delete"} {
 			raw, ok := item[method]
 			if !ok {
 				continue
@@ -55,10 +55,15 @@ func renderDocs(doc map[string]any) []byte {
 				}
 			}
 			if rb, ok := op["requestBody"].(map[string]any); ok {
-				media := rb["content"].(map[string]any)["application/json"].(map[string]any)
-				v.BodyType = schemaType(media["schema"])
-				ex, _ := json.MarshalIndent(media["example"], "", "  ")
-				v.Example = string(ex)
+				if media, ok := rb["content"].(map[string]any)["application/json"].(map[string]any); ok {
+					v.BodyType = schemaType(media["schema"])
+					ex, _ := json.MarshalIndent(media["example"], "", "  ")
+					v.Example = string(ex)
+				} else {
+					for ct := range rb["content"].(map[string]any) {
+						v.BodyType = ct + " (the raw bytes)"
+					}
+				}
 			}
 			resps := op["responses"].(map[string]any)
 			for _, code := range sortedKeys(resps) {
@@ -186,7 +191,7 @@ nav a{margin-right:14px;color:#0969da;text-decoration:none}
 h1{margin:.2em 0} h2{border-bottom:1px solid #d0d7de;padding-bottom:.2em;margin-top:2em}
 .op{border:1px solid #d0d7de;border-radius:6px;margin:16px 0;padding:12px 16px}
 .m{display:inline-block;min-width:64px;font-weight:700;font-family:ui-monospace,monospace}
-.get{color:#1a7f37}.post{color:#0969da}.delete{color:#cf222e}
+.get{color:#1a7f37}.post{color:#0969da}.put{color:#8250df}.delete{color:#cf222e}
 code,pre{font-family:ui-monospace,SFMono-Regular,Menlo,monospace;font-size:13px}
 pre{background:#f6f8fa;padding:10px;border-radius:6px;overflow:auto}
 table{border-collapse:collapse;width:100%;margin:8px 0}

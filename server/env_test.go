@@ -84,7 +84,8 @@ func operations() []operation {
 	var ops []operation
 	paths := docParsed["paths"].(map[string]any)
 	for p, item := range paths {
-		re := regexp.MustCompile("^" + paramPattern.ReplaceAllString(p, `[^/]+`) + "$")
+		// {path} of the files API spans folders; other parameters do not.
+		re := regexp.MustCompile("^" + paramPattern.ReplaceAllString(strings.Replace(p, "{path}", `[\s\S]+`, 1), `[^/]+`) + "$")
 		for method, op := range item.(map[string]any) {
 			o := op.(map[string]any)
 			ops = append(ops, operation{id: o["operationId"].(string), method: strings.ToUpper(method), path: p, re: re, raw: o})
@@ -347,6 +348,14 @@ func testMux() *taskmill.ServeMux {
 	mux.HandleFunc("fail", func(ctx context.Context, t *taskmill.Task) (any, error) {
 		return nil, errors.New("this task always fails")
 	})
+	// flaky fails its first attempt and completes the next one.
+	must(mux.Register(taskmill.TaskType{Name: "flaky", MaxAttempts: 3, Backoff: taskmill.ExponentialBackoff(time.Millisecond, 10*time.Millisecond),
+		Handler: taskmill.HandlerFunc(func(ctx context.Context, t *taskmill.Task) (any, error) {
+			if t.Attempt() <= 1 {
+				return nil, errors.New("flaky: first attempt fails")
+			}
+			return map[string]int{"attempt": t.Attempt()}, nil
+		})}))
 	mux.HandleFunc("slow", func(ctx context.Context, t *taskmill.Task) (any, error) {
 		var p struct {
 			MS int `json:"ms"`

@@ -24,7 +24,7 @@ type errorCode struct {
 // /docs and docs/api.md show it. Tests keep it equal to the codes the
 // server's sources write (Code: "…") and docs/api.md complete.
 var errorCodes = []errorCode{
-	{"invalid_<rule>", 400, "the input broke a rule; field names it. Rules: json, type, unknown, required, range, length, charset, enum, size, exclusive, requires, duration, time, limit, invalid"},
+	{"invalid_<rule>", 400, "the input broke a rule; field names it. Rules: json, type, unknown, required, range, length, charset, enum, size, exclusive, requires, duration, time, limit, invalid, path"},
 	{"invalid_cursor", 400, "the cursor was not made by this server"},
 	{"unauthorized", 401, "no API key, or not a valid one"},
 	{"forbidden", 403, "the API key's role may not call this endpoint"},
@@ -38,6 +38,7 @@ var errorCodes = []errorCode{
 	{"worker_taken", 409, "a live worker with this id registered with another secret"},
 	{"queue_not_empty", 409, "the queue still holds tasks, so it cannot be deleted"},
 	{"no_local_workers", 409, "this server runs no in-process workers"},
+	{"file_conflict", 409, "a file is where a folder must be, or a folder where a file must be (or the folder is not empty)"},
 	{"body_too_large", 413, "the request body is over the limit"},
 	{"internal", 500, "a server error; the log has the details"},
 	{"unavailable", 503, "the backend is unreachable or the server is shutting down; try again"},
@@ -84,6 +85,10 @@ func (s *Server) openAPIDocument() map[string]any {
 		}
 		if params != nil {
 			op["parameters"] = params
+		}
+		if rt.bodyType != "" {
+			op["requestBody"] = map[string]any{"required": true, "content": map[string]any{
+				rt.bodyType: map[string]any{"schema": map[string]any{"type": "string", "contentMediaType": rt.bodyType}}}}
 		}
 		if rt.body != nil {
 			op["requestBody"] = map[string]any{"required": !rt.bodyOptional, "content": map[string]any{

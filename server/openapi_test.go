@@ -63,7 +63,7 @@ func TestOpenAPIMatchesServer(t *testing.T) {
 			}
 		}
 		// Request examples validate against the request schema.
-		if rb, ok := op.raw["requestBody"].(map[string]any); ok {
+		if rb, ok := op.raw["requestBody"].(map[string]any); ok && rb["content"].(map[string]any)["application/json"] != nil {
 			media := rb["content"].(map[string]any)["application/json"].(map[string]any)
 			raw, _ := json.Marshal(media["example"])
 			inst, _ := jsonschema.UnmarshalJSON(bytes.NewReader(raw))

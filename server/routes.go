@@ -23,6 +23,7 @@ type route struct {
 	status          int // success status
 	reply           reflect.Type
 	replyType       string // content type of a non-JSON reply
+	bodyType        string // content type of a non-JSON request body
 	errors          []int  // error statuses besides 401/403 (added for protected routes) and 500
 	websocket       bool
 	handle          http.HandlerFunc
@@ -49,6 +50,7 @@ var (
 	idParam        = pathParam("id", "the task id")
 	workerIDParam  = pathParam("id", "the worker id: 1–128 letters, digits and _ - . :")
 	queueNameParam = pathParam("name", "the queue name")
+	filePathParam  = pathParam("path", "the file's path in the files folder, with / between folders (images/photo.png)")
 )
 
 // routeTable lists every endpoint of the server.
@@ -182,6 +184,30 @@ func (s *Server) routeTable() []route {
 			params: []param{queryParam("task", "string", "only events of this task"), queryParam("queue", "string", "only events of this queue"),
 				queryParam("access_token", "string", "the API key, for clients that cannot send headers")},
 			status: 101, reply: typeOf[apiclient.Event](), errors: []int{400, 503}, handle: s.streamEvents},
+
+		// Files.
+		{method: "GET", pattern: "/api/files", op: "listFiles", tag: "files", access: accessRead,
+			summary: "List a folder of the files folder",
+			desc:    "The files folder is where file-based task types (image_resize, large_file_processing, simulate_backup, …) read and write; payloads name files by their path in it. Folders first, then files, by name; at most 10000 entries (truncated says when there are more).",
+			params:  []param{queryParam("path", "string", "the folder, relative to the files folder; default its top")},
+			status:  200, reply: typeOf[apiclient.FileList](), errors: []int{400, 404}, handle: s.listFiles},
+		{method: "GET", pattern: "/api/files/{path}", op: "downloadFile", tag: "files", access: accessRead,
+			summary: "Download a file of the files folder",
+			desc:    "The bytes as stored, with Content-Disposition (attachment, or inline for images and plain text with inline=true), a content type from the extension (never HTML or SVG) and X-Content-Type-Options: nosniff. Range requests work.",
+			params:  []param{filePathParam, queryParam("inline", "boolean", "show images and plain text in the browser instead of saving them")},
+			status:  200, replyType: "application/octet-stream", errors: []int{400, 404}, handle: s.downloadFile},
+		{method: "PUT", pattern: "/api/files/{path}", op: "uploadFile", tag: "files", access: accessAdmin,
+			summary: "Upload a file into the files folder",
+			desc:    "The request body, as it is, becomes the file (folders are created; an existing file is replaced once the whole body has arrived). Bounded by serve --max-upload-bytes (413 body_too_large).",
+			params:  []param{filePathParam}, bodyType: "application/octet-stream",
+			status: 201, reply: typeOf[apiclient.FileEntry](), errors: []int{400, 409, 413}, handle: s.uploadFile},
+		{method: "DELETE", pattern: "/api/files/{path}", op: "deleteFile", tag: "files", access: accessAdmin,
+			summary: "Delete a file, or an empty folder, of the files folder",
+			params:  []param{filePathParam}, status: 204, errors: []int{400, 404, 409}, handle: s.deleteFile},
+		{method: "GET", pattern: "/api/info", op: "info", tag: "operations", access: accessRead,
+			summary: "This server: version, backend, where its data lives, links",
+			desc:    "The build (version, commit, Go version), the backend's kind, the absolute paths of the data directory and of the files folder, and the state of each link to a system other than the backend.",
+			status:  200, reply: typeOf[apiclient.InfoView](), errors: []int{400}, handle: s.info},
 
 		// Operations.
 		{method: "GET", pattern: "/healthz", op: "healthz", tag: "operations", access: accessPublic,

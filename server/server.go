@@ -82,15 +82,33 @@ type Config struct {
 	Tracer trace.TracerProvider
 	// Logger receives request errors. Default slog.Default().
 	Logger *slog.Logger
+	// Build identifies the binary for GET /api/info. Default zero: empty
+	// strings.
+	Build BuildInfo
+	// DataDir is the absolute path of the data directory, shown by GET
+	// /api/info. Default "": not shown.
+	DataDir string
+	// FilesDir is the folder GET/PUT/DELETE /api/files serve: the files
+	// folder of the built-in file-based task types. Default "": no files
+	// API (it answers 404).
+	FilesDir string
+	// MaxUploadBytes bounds one PUT /api/files upload. Default 64 MiB.
+	MaxUploadBytes int64
 	// Links are the server's connections to systems other than its
 	// backend (see LinkReporter). Default none.
 	Links []LinkReporter
 }
 
+// DefaultMaxUploadBytes is Config.MaxUploadBytes's default.
+const DefaultMaxUploadBytes = 64 << 20
+
 // WithDefaults returns c with every unset field at its default.
 func (c Config) WithDefaults() Config {
 	if c.MaxBodyBytes <= 0 {
 		c.MaxBodyBytes = taskmill.DefaultMaxPayload + 64<<10
+	}
+	if c.MaxUploadBytes <= 0 {
+		c.MaxUploadBytes = DefaultMaxUploadBytes
 	}
 	if c.MaxBatch <= 0 {
 		c.MaxBatch = 1000
@@ -159,9 +177,18 @@ func New(cfg Config) (*Server, error) {
 	s.events = newHub(cfg.Client.Backend(), cfg.Logger)
 	s.routes = s.routeTable()
 	for _, rt := range s.routes {
-		s.mux.HandleFunc(rt.method+" "+rt.pattern, s.instrument(rt, s.authorize(rt.access, rt.websocket, rt.handle)))
+		// {path} of the files API spans folders: the router's
+		// {path...}; the document keeps OpenAPI's {path}.
+		pattern := strings.Replace(rt.pattern, "{path}", "{path...}", 1)
+		s.mux.HandleFunc(rt.method+" "+pattern, s.instrument(rt, s.authorize(rt.access, rt.websocket, rt.handle)))
 	}
 	s.mux.HandleFunc("/api/", s.noRoute)
+	// Without this, the router would redirect PUT /api/files to
+	// /api/files/ (the files' {path...} pattern) instead of refusing it.
+	s.mux.HandleFunc("/api/files", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Allow", http.MethodGet)
+		writeError(w, http.StatusMethodNotAllowed, apiError{Code: "method_not_allowed", Message: r.Method + " is not allowed on /api/files; allowed: GET (PUT and DELETE take /api/files/{path})"})
+	})
 	if cfg.UI != nil {
 		s.mux.Handle("/", spaHandler(cfg.UI))
 	}

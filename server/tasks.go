@@ -17,6 +17,11 @@ import (
 // backend returns is (both decode a fresh record for each call).
 func taskView(t *backend.Task) *backend.Task {
 	t.LeaseToken = 0
+	if t.State == backend.StateCompleted {
+		// A task that failed before it completed is not in error: its
+		// attempts keep every error, last_error would only mislead.
+		t.LastError = ""
+	}
 	return t
 }
 

@@ -59,7 +59,28 @@ func TestTaskLifecycle(t *testing.T) {
 			t.Fatalf("delayed task = %+v", later)
 		}
 		e.wantError(409, "task_not_final", "", "DELETE", "/api/tasks/"+later.ID+"?mode=delete", nil)
-		e.wantError(409, "task_not_final", "", "POST", "/api/tasks/"+later.ID+"/retry", nil)
+		if ae := e.wantError(409, "task_not_final", "", "POST", "/api/tasks/"+later.ID+"/retry", nil); !strings.Contains(ae.Message, "is scheduled: only failed or canceled tasks can be retried") {
+			t.Fatalf("retry of a scheduled task: %q", ae.Message)
+		}
+		// A task that failed once, then completed, shows no error; its
+		// attempts still hold it.
+		flaky := e.submit(map[string]any{"type": "flaky"})
+		recovered := e.waitState(flaky.ID, backend.StateCompleted)
+		if recovered.LastError != "" || len(recovered.Attempts) != 2 || recovered.Attempts[0].Error != "flaky: first attempt fails" {
+			t.Fatalf("a recovered task: last_error %q, attempts %+v", recovered.LastError, recovered.Attempts)
+		}
+		var page apiclient.TaskList
+		e.wantStatus(200, "GET", "/api/tasks?type=flaky", nil, &page)
+		if len(page.Tasks) != 1 || page.Tasks[0].LastError != "" {
+			t.Fatalf("the list shows a recovered task's old error: %+v", page.Tasks)
+		}
+		// A completed task is final, yet not retryable: the message says
+		// which tasks are.
+		finished := e.submit(map[string]any{"type": "echo"})
+		e.waitState(finished.ID, backend.StateCompleted)
+		if ae := e.wantError(409, "task_not_final", "", "POST", "/api/tasks/"+finished.ID+"/retry", nil); !strings.Contains(ae.Message, "is completed: only failed or canceled tasks can be retried") || strings.Contains(ae.Message, "not final") {
+			t.Fatalf("retry of a completed task: %q", ae.Message)
+		}
 		var canceled apiclient.Task
 		e.wantStatus(200, "POST", "/api/tasks/"+later.ID+"/cancel", nil, &canceled)
 		if canceled.State != backend.StateCanceled {

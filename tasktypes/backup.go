@@ -29,7 +29,7 @@ type backupPayload struct {
 func (p *backupPayload) check() error {
 	switch {
 	case p.Source == "" && p.DurationMS == nil:
-		return taskmill.Invalid("payload.source", "required", "give source (a directory in the data directory to archive) or duration_ms")
+		return taskmill.Invalid("payload.source", "required", "give source (a directory in the files folder to archive) or duration_ms")
 	case p.Source != "" && p.DurationMS != nil:
 		return taskmill.Invalid("payload.duration_ms", "conflict", "give source or duration_ms, not both")
 	case p.DurationMS != nil && (*p.DurationMS < 0 || *p.DurationMS > p.cfg.MaxSleepMS):
@@ -74,11 +74,11 @@ type BackupResult struct {
 func backupType(cfg Config) taskmill.TaskType {
 	return define(taskmill.TaskType{
 		Name: "simulate_backup",
-		Description: "A long-running task: archives a directory of the data directory to a .tar.gz, reporting progress " +
+		Description: "A long-running task: archives a directory of the files folder to a .tar.gz, reporting progress " +
 			"by bytes; or, given duration_ms instead, just runs that long with progress.",
 		Schema: schema(`{"type":"object","additionalProperties":false,"properties":{
-			"source":{"type":"string","maxLength":1024,"description":"directory to archive, relative to the data directory"},
-			"destination":{"type":"string","maxLength":1024,"pattern":"\\.(tar\\.gz|tgz)$","description":"archive to write, relative to the data directory; default backups/<source>-<task id>.tar.gz"},
+			"source":{"type":"string","maxLength":1024,"description":"directory to archive, relative to the files folder"},
+			"destination":{"type":"string","maxLength":1024,"pattern":"\\.(tar\\.gz|tgz)$","description":"archive to write, relative to the files folder; default backups/<source>-<task id>.tar.gz"},
 			"duration_ms":{"type":"integer","minimum":0,"maximum":` + strconv.Itoa(cfg.MaxSleepMS) + `,"default":5000,"description":"without a source: how long to run"}},
 			"oneOf":[{"required":["source"]},{"required":["duration_ms"]}]}`),
 		Timeout: 2 * time.Hour,
@@ -122,7 +122,7 @@ func archiveDir(ctx context.Context, t *taskmill.Task, cfg Config, source, dest 
 	src := path.Clean(strings.ReplaceAll(source, `\`, "/"))
 	st, err := fs.Stat(fsys, src)
 	if err != nil {
-		return nil, fileError("payload.source", source, err)
+		return nil, fileError(root, "payload.source", source, err)
 	}
 	if !st.IsDir() {
 		return nil, taskmill.SkipRetry(taskmill.Invalid("payload.source", "type", "%q is not a directory", source))
@@ -166,7 +166,7 @@ func archiveDir(ctx context.Context, t *taskmill.Task, cfg Config, source, dest 
 		return nil
 	})
 	if err != nil {
-		return nil, fileError("payload.source", source, err)
+		return nil, fileError(root, "payload.source", source, err)
 	}
 	total := res.Bytes
 	top := path.Base(src) // entries are stored under the source's own name
@@ -176,12 +176,12 @@ func archiveDir(ctx context.Context, t *taskmill.Task, cfg Config, source, dest 
 
 	if dir := path.Dir(destClean); dir != "." {
 		if err := root.MkdirAll(dir, 0o750); err != nil {
-			return nil, fileError("payload.destination", dest, err)
+			return nil, fileError(root, "payload.destination", dest, err)
 		}
 	}
 	out, err := root.OpenFile(partial, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o640)
 	if err != nil {
-		return nil, fileError("payload.destination", dest, err)
+		return nil, fileError(root, "payload.destination", dest, err)
 	}
 	ok := false
 	defer func() {
@@ -262,10 +262,10 @@ func archiveDir(ctx context.Context, t *taskmill.Task, cfg Config, source, dest 
 		if ctx.Err() != nil {
 			return nil, canceled(ctx)
 		}
-		return nil, fileError("payload.source", source, err)
+		return nil, fileError(root, "payload.source", source, err)
 	}
 	if err := root.Rename(partial, destClean); err != nil {
-		return nil, fileError("payload.destination", dest, err)
+		return nil, fileError(root, "payload.destination", dest, err)
 	}
 	ok = true
 	res.Files, res.Directories, res.Bytes = copied.Files, copied.Directories, done

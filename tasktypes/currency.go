@@ -114,7 +114,7 @@ type frankfurterRates struct {
 }
 
 func currencyType(cfg Config, policy *netPolicy) taskmill.TaskType {
-	f := newFetcher(cfg, policy, true)
+	f := newFetcher(cfg, policy, true, "point currency_conversion at a Frankfurter-compatible service with serve --currency-base-url URL (see docs/task-types.md)")
 	return define(taskmill.TaskType{
 		Name: "currency_conversion",
 		Description: "Converts an amount between currencies at the European Central Bank's reference rates, " +

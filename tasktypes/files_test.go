@@ -69,14 +69,18 @@ func TestLargeFileRefused(t *testing.T) {
 	})
 	for name, want := range map[string]string{
 		"big.bin":            "limit is 100",
-		"link.txt":           "out of the data directory",
-		"linkdir/secret.txt": "out of the data directory",
-		"missing.txt":        "no such file",
+		"link.txt":           "out of the files folder",
+		"linkdir/secret.txt": "out of the files folder",
+		"missing.txt":        "no such file in the files folder " + dir + " (upload it with taskmill files put",
 		".":                  "not a regular file",
 	} {
 		_, err := runTask(t, mux, "large_file_processing", map[string]any{"path": name}, nil)
 		if err == nil || !errors.Is(err, taskmill.ErrSkipRetry) || !strings.Contains(err.Error(), want) {
 			t.Errorf("%s: err = %v; want a failure without retry saying %q", name, err, want)
+		}
+		// The message is for people: no "skip retry" tacked on.
+		if err != nil && strings.Contains(err.Error(), "skip retry") {
+			t.Errorf("%s: err = %q ends in the marker", name, err)
 		}
 	}
 }

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"strconv"
 	"strings"
@@ -23,12 +24,15 @@ type fetcher struct {
 	maxWait time.Duration
 	maxBody int64
 	backoff taskmill.BackoffFunc // the wait before try n (2, 3, …) when no Retry-After says
+	// offlineHint ends the error of a name that does not resolve: how to
+	// point this type at a service that does.
+	offlineHint string
 }
 
 // newFetcher builds a client whose every connection passes the policy.
 // trusted skips the host allow list (for operator-configured API hosts),
 // and then redirects may not leave the first request's host.
-func newFetcher(cfg Config, policy *netPolicy, trusted bool) *fetcher {
+func newFetcher(cfg Config, policy *netPolicy, trusted bool, offlineHint string) *fetcher {
 	tr := &http.Transport{
 		Proxy:                 nil, // a proxy would dial for us, out of the policy's sight
 		DialContext:           policy.dialer(cfg.HTTPTimeout, trusted),
@@ -52,7 +56,8 @@ func newFetcher(cfg Config, policy *netPolicy, trusted bool) *fetcher {
 	return &fetcher{client: client, timeout: cfg.HTTPTimeout, retries: cfg.HTTPMaxRetries,
 		maxWait: cfg.HTTPMaxRetryWait, maxBody: cfg.HTTPMaxResponseBytes,
 		// 0.25–0.5s before the second try, doubling, never over maxWait.
-		backoff: taskmill.ExponentialBackoff(500*time.Millisecond, cfg.HTTPMaxRetryWait)}
+		backoff:     taskmill.ExponentialBackoff(500*time.Millisecond, cfg.HTTPMaxRetryWait),
+		offlineHint: offlineHint}
 }
 
 // taskTimeout is the timeout of a task that makes the given number of
@@ -107,6 +112,11 @@ func (f *fetcher) do(ctx context.Context, t *taskmill.Task, idempotent bool,
 			return nil, taskmill.SkipRetry(err)
 		case err != nil && errors.Is(err, errRequestBuild):
 			return nil, taskmill.SkipRetry(err)
+		case err != nil && noSuchHost(err):
+			// The resolver answered that the name does not exist: asking
+			// again in a second (or in a retry of the task) gets the same
+			// answer. Offline, every name ends here, at once.
+			return nil, taskmill.SkipRetry(fmt.Errorf("%w: the name does not resolve (no network, or a typo?); %s", err, f.offlineHint))
 		case err == nil && !retryableStatus(res.Status):
 			return res, nil
 		case err == nil && res.Status != http.StatusTooManyRequests && !idempotent:
@@ -139,6 +149,13 @@ func (f *fetcher) do(ctx context.Context, t *taskmill.Task, idempotent bool,
 			return nil, err
 		}
 	}
+}
+
+// noSuchHost tells an error of a name the resolver says does not exist,
+// from one that may pass (a timeout, a resolver that is down).
+func noSuchHost(err error) bool {
+	var de *net.DNSError
+	return errors.As(err, &de) && de.IsNotFound
 }
 
 // errRequestBuild marks a request that could not be built: no try helps.

@@ -125,7 +125,7 @@ type HTTPRequestResult struct {
 }
 
 func httpRequestType(cfg Config, policy *netPolicy) taskmill.TaskType {
-	f := newFetcher(cfg, policy, false)
+	f := newFetcher(cfg, policy, false, "http_request reaches only what this machine can resolve; use a URL of a local service, allowed with serve --http-allow-cidrs (see docs/task-types.md)")
 	return define(taskmill.TaskType{
 		Name: "http_request",
 		Description: "Calls an http or https URL and returns the status, headers and body. Network errors, 429 and 5xx " +

@@ -18,7 +18,7 @@ import (
 )
 
 // This file holds what image_resize and apply_filter share: where the
-// image comes from (inline base64 or a file under the data directory),
+// image comes from (inline base64 or a file under the files folder),
 // the checks made on its header before any pixel is decoded, and the
 // encoding of the result.
 
@@ -39,7 +39,7 @@ type imageInput struct {
 func imageSchemaProps(cfg Config) string {
 	return `"image":{"type":"string","contentEncoding":"base64","contentMediaType":"image/*","description":"the image, base64 (a data: URL also works): PNG, JPEG or GIF, at most ` +
 		strconv.Itoa(cfg.MaxImageSide) + ` pixels a side and ` + strconv.Itoa(cfg.MaxImagePixels) + ` pixels in all; or give path"},
-		"path":{"type":"string","maxLength":1024,"description":"or a PNG, JPEG or GIF file, relative to the data directory"},
+		"path":{"type":"string","maxLength":1024,"description":"or a PNG, JPEG or GIF file, relative to the files folder"},
 		"format":{"type":"string","enum":["png","jpeg","gif"],"description":"output format; default the input's"},
 		"quality":{"type":"integer","minimum":1,"maximum":100,"default":90,"description":"JPEG quality"}`
 }
@@ -50,7 +50,7 @@ const imageSchemaOneOf = `"oneOf":[{"required":["image"]},{"required":["path"]}]
 func (in *imageInput) checkInput() error {
 	switch {
 	case in.Image == "" && in.Path == "":
-		return taskmill.Invalid("payload.image", "required", "give image (base64) or path (a file in the data directory)")
+		return taskmill.Invalid("payload.image", "required", "give image (base64) or path (a file in the files folder)")
 	case in.Image != "" && in.Path != "":
 		return taskmill.Invalid("payload.path", "conflict", "give image or path, not both")
 	}
@@ -147,7 +147,7 @@ func (in *imageInput) load(ctx context.Context) (image.Image, string, error) {
 			return nil, "", taskmill.SkipRetry(taskmill.Invalid("payload.path", "size", "%q is %d bytes; the limit is %d", in.Path, st.Size(), in.cfg.MaxImageBytes))
 		}
 		if data, err = io.ReadAll(io.LimitReader(f, int64(in.cfg.MaxImageBytes)+1)); err != nil {
-			return nil, "", fileError("payload.path", in.Path, err)
+			return nil, "", fileError(root, "payload.path", in.Path, err)
 		}
 		if len(data) > in.cfg.MaxImageBytes { // it grew since Stat
 			return nil, "", taskmill.SkipRetry(taskmill.Invalid("payload.path", "size", "%q is over %d bytes", in.Path, in.cfg.MaxImageBytes))

@@ -61,7 +61,7 @@ func (p *applyFilterPayload) check() error {
 func applyFilterType(cfg Config) taskmill.TaskType {
 	return define(taskmill.TaskType{
 		Name: "apply_filter",
-		Description: "Applies a filter to a PNG, JPEG or GIF image (inline base64 or a file in the data directory): " +
+		Description: "Applies a filter to a PNG, JPEG or GIF image (inline base64 or a file in the files folder): " +
 			filterNames + "; returns the new image base64.",
 		Schema: schema(`{"type":"object","required":["filter"],"additionalProperties":false,"properties":{` + imageSchemaProps(cfg) + `,
 			"filter":{"type":"string","enum":["grayscale","sepia","invert","edge_detect","brightness","contrast","blur","sharpen"],"default":"grayscale","description":"the filter"},

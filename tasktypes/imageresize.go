@@ -112,7 +112,7 @@ var resizeKernels = map[string]xdraw.Interpolator{
 func imageResizeType(cfg Config) taskmill.TaskType {
 	return define(taskmill.TaskType{
 		Name: "image_resize",
-		Description: "Resizes a PNG, JPEG or GIF image (inline base64 or a file in the data directory) to a width and/or " +
+		Description: "Resizes a PNG, JPEG or GIF image (inline base64 or a file in the files folder) to a width and/or " +
 			"height, keeping the aspect ratio unless told to fill; returns the new image base64.",
 		Schema: schema(`{"type":"object","additionalProperties":false,"properties":{` + imageSchemaProps(cfg) + `,
 			"width":{"type":"integer","minimum":1,"maximum":` + strconv.Itoa(cfg.MaxImageSide) + `,"default":320,"description":"output width in pixels; leave out to follow the height"},

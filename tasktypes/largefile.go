@@ -37,10 +37,10 @@ type LargeFileResult struct {
 func largeFileType(cfg Config) taskmill.TaskType {
 	return define(taskmill.TaskType{
 		Name: "large_file_processing",
-		Description: "Streams a file of the data directory, never holding it in memory: counts lines, words, characters " +
+		Description: "Streams a file of the files folder, never holding it in memory: counts lines, words, characters " +
 			"and bytes and computes its SHA-256, reporting progress by bytes.",
 		Schema: schema(`{"type":"object","required":["path"],"additionalProperties":false,"properties":{
-			"path":{"type":"string","minLength":1,"maxLength":1024,"description":"file to process, relative to the data directory"}}}`),
+			"path":{"type":"string","minLength":1,"maxLength":1024,"description":"file to process, relative to the files folder"}}}`),
 		Timeout: 2 * time.Hour,
 	}, nil, func(ctx context.Context, t *taskmill.Task, p *largeFilePayload) (any, error) {
 		return processLargeFile(ctx, t, cfg, p.Path)
@@ -175,7 +175,7 @@ func processLargeFile(ctx context.Context, t *taskmill.Task, cfg Config, p strin
 			break
 		}
 		if err != nil {
-			return nil, fileError("payload.path", p, err)
+			return nil, fileError(root, "payload.path", p, err)
 		}
 	}
 	counter.finish()

@@ -113,7 +113,7 @@ func (p *netPolicy) checkHost(host string, trusted bool) error {
 	host = strings.TrimSuffix(strings.ToLower(host), ".")
 	for _, d := range p.denyHosts {
 		if hostMatches(d, host) {
-			return fmt.Errorf("host %s: %w (it is in the deny list)", host, ErrAddressDenied)
+			return fmt.Errorf("host %s: %w (it is in the deny list, serve --http-deny-hosts)", host, ErrAddressDenied)
 		}
 	}
 	if trusted || len(p.allowHosts) == 0 {
@@ -122,14 +122,14 @@ func (p *netPolicy) checkHost(host string, trusted bool) error {
 	if _, err := netip.ParseAddr(host); err == nil {
 		// An address literal is judged by checkAddr; the host allow list
 		// names hosts, so a bare address never matches it.
-		return fmt.Errorf("host %s: %w (only the hosts in the allow list may be reached)", host, ErrAddressDenied)
+		return fmt.Errorf("host %s: %w (only the hosts of serve --http-allow-hosts may be reached, and no bare address)", host, ErrAddressDenied)
 	}
 	for _, a := range p.allowHosts {
 		if hostMatches(a, host) {
 			return nil
 		}
 	}
-	return fmt.Errorf("host %s: %w (only the hosts in the allow list may be reached)", host, ErrAddressDenied)
+	return fmt.Errorf("host %s: %w (only the hosts of serve --http-allow-hosts may be reached; add it there, or TASKMILL_HTTP_ALLOW_HOSTS)", host, ErrAddressDenied)
 }
 
 // checkAddr refuses an address in a denied range, unless an allowed range
@@ -138,7 +138,7 @@ func (p *netPolicy) checkAddr(a netip.Addr) error {
 	a = a.Unmap().WithZone("")
 	for _, d := range p.deny {
 		if d.Contains(a) {
-			return fmt.Errorf("address %s: %w (it is in the deny list)", a, ErrAddressDenied)
+			return fmt.Errorf("address %s: %w (it is in the deny list, serve --http-deny-cidrs)", a, ErrAddressDenied)
 		}
 	}
 	for _, al := range p.allow {
@@ -148,7 +148,7 @@ func (p *netPolicy) checkAddr(a netip.Addr) error {
 	}
 	for _, d := range deniedByDefault {
 		if d.Contains(a) {
-			return fmt.Errorf("address %s: %w (%s is not public; allow it explicitly to reach it)", a, ErrAddressDenied, d)
+			return fmt.Errorf("address %s: %w (%s is not public; to let tasks reach it, start serve or worker with --http-allow-cidrs %s, or TASKMILL_HTTP_ALLOW_CIDRS)", a, ErrAddressDenied, d, a)
 		}
 	}
 	return nil

@@ -141,7 +141,7 @@ type openMeteoError struct {
 }
 
 func weatherType(cfg Config, policy *netPolicy) taskmill.TaskType {
-	f := newFetcher(cfg, policy, true)
+	f := newFetcher(cfg, policy, true, "point weather_data at Open-Meteo-compatible services with serve --weather-base-url URL and --geocoding-base-url URL (see docs/task-types.md)")
 	return define(taskmill.TaskType{
 		Name: "weather_data",
 		Description: "Fetches current conditions and a daily forecast from an Open-Meteo forecast API (" + cfg.WeatherBaseURL +

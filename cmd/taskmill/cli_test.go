@@ -204,8 +204,16 @@ func cliScenario(t *testing.T, s *cliServer) {
 
 func TestCLIAuth(t *testing.T) {
 	s := startCLIServer(t, "--api-key", "ops:admin:admin-token-0123456789", "--api-key", "dash:read:read-token-0123456789")
-	s.run(t, 4, "task", "ls")
-	s.run(t, 4, "task", "ls", "--token", "wrong-token-0123456789")
+	// Without a token the CLI says how to give one; with a wrong one, that
+	// it is wrong.
+	r := s.run(t, 4, "task", "ls")
+	if !strings.Contains(r.stderr, "--token") || !strings.Contains(r.stderr, "TASKMILL_TOKEN") || strings.Contains(r.stderr, "Authorization") && !strings.Contains(r.stderr, "pass --token") {
+		t.Fatalf("no token: stderr %q does not say to use --token or TASKMILL_TOKEN", r.stderr)
+	}
+	r = s.run(t, 4, "task", "ls", "--token", "wrong-token-0123456789")
+	if !strings.Contains(r.stderr, "refused the API key") {
+		t.Fatalf("wrong token: stderr %q", r.stderr)
+	}
 	s.run(t, 0, "task", "ls", "--token", "read-token-0123456789")
 	s.run(t, 4, "submit", "echo", "--token", "read-token-0123456789")
 	t.Setenv("TASKMILL_TOKEN", "admin-token-0123456789")
@@ -402,4 +410,29 @@ func TestEnvDefaults(t *testing.T) {
 	if got := c.taskTypes().HTTPDenyHosts; !slices.Equal(got, []string{"c.com", "d.com", "e.com"}) {
 		t.Errorf("deny hosts from flags over the env = %q", got)
 	}
+}
+
+// TestCLIQueuePauseAhead: a queue no task was ever sent to can be paused,
+// as with asynq and Sidekiq (docs/cli.md); the CLI says it paused it
+// ahead, and the pause holds for the tasks that come.
+func TestCLIQueuePauseAhead(t *testing.T) {
+	s := startCLIServer(t)
+	r := s.run(t, 0, "queue", "pause", "nosuchqueue")
+	if !strings.Contains(r.stdout, "queue nosuchqueue paused ahead: it has no tasks yet") {
+		t.Fatalf("pause of a new queue: %q", r.stdout)
+	}
+	r = s.run(t, 0, "queue", "ls", "--json")
+	var ql struct{ Queues []apiclient.QueueView }
+	if err := json.Unmarshal([]byte(r.stdout), &ql); err != nil || len(ql.Queues) != 1 || ql.Queues[0].Name != "nosuchqueue" || !ql.Queues[0].Paused {
+		t.Fatalf("queue ls after pausing ahead: %v %s", err, r.stdout)
+	}
+	// Known now: a second pause, and the resume, are plain.
+	if r = s.run(t, 0, "queue", "pause", "nosuchqueue"); r.stdout != "queue nosuchqueue paused\n" {
+		t.Fatalf("second pause: %q", r.stdout)
+	}
+	if r = s.run(t, 0, "queue", "resume", "nosuchqueue"); r.stdout != "queue nosuchqueue resumed\n" {
+		t.Fatalf("resume: %q", r.stdout)
+	}
+	// Tasks and workers that do not exist are still exit 3.
+	s.run(t, 3, "task", "get", "0193c2a4-5b6e-7c1d-9e2f-3a4b5c6d7e8f")
 }

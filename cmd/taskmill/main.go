@@ -7,6 +7,7 @@ package main
 import (
 	"context"
 	"errors"
+	"flag"
 	"fmt"
 	"io"
 	"os"
@@ -42,9 +43,17 @@ func main() {
 
 // Run runs the command line args and returns the process exit code.
 func Run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
-	if len(args) == 0 || args[0] == "help" || args[0] == "-h" || args[0] == "--help" {
+	switch {
+	case len(args) == 0:
+		// A bare `taskmill` is a command line that says nothing: usage on
+		// stderr and exit 2, as for any other usage error.
+		printUsage(stderr)
+		return exitUsage
+	case args[0] == "help" || args[0] == "-h" || args[0] == "--help" || args[0] == "-help":
 		printUsage(stdout)
 		return 0
+	case args[0] == "--version" || args[0] == "-version":
+		args = []string{"version"}
 	}
 	cmd, ok := commands[args[0]]
 	if !ok {
@@ -53,7 +62,13 @@ func Run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return exitUsage
 	}
 	if err := cmd.run(ctx, args[1:], stdout, stderr); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return 0 // the command printed its help; asking for it is no error
+		}
 		fmt.Fprintf(stderr, "taskmill %s: %v\n", args[0], err)
+		if hint := errorHint(err); hint != "" {
+			fmt.Fprintln(stderr, hint)
+		}
 		var usage usageError
 		if errors.As(err, &usage) {
 			return exitUsage

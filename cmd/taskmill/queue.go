@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"strconv"
@@ -52,6 +53,11 @@ func runQueue(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		if err := taskmill.ValidateName("queue", pos[0]); err != nil {
 			return usagef("%v", err)
 		}
+		// Pausing a queue no task was ever sent to is allowed, as asynq
+		// and Sidekiq allow it: a queue can be paused before its first
+		// task. Say so, since a typo looks the same.
+		_, qerr := client.Queue(cctx, pos[0])
+		ahead := errors.Is(qerr, apiclient.ErrNotFound)
 		switch sub {
 		case "pause":
 			err = client.PauseQueue(cctx, pos[0])
@@ -69,7 +75,14 @@ func runQueue(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		if api.json {
 			return printJSON(stdout, apiclient.QueueActionReply{Name: pos[0], Paused: sub == "pause"})
 		}
-		fmt.Fprintf(stdout, "queue %s %sd\n", pos[0], sub)
+		switch {
+		case ahead && sub == "pause":
+			fmt.Fprintf(stdout, "queue %s paused ahead: it has no tasks yet; workers will not take its tasks until it is resumed\n", pos[0])
+		case ahead:
+			fmt.Fprintf(stdout, "queue %s resumed (it has no tasks yet)\n", pos[0])
+		default:
+			fmt.Fprintf(stdout, "queue %s %sd\n", pos[0], sub)
+		}
 		return nil
 	}
 	if len(pos) > 0 {

@@ -31,6 +31,7 @@ type serveConfig struct {
 	maxBody                   int64
 	maxBatch                  int
 	maxLocalSlots             int
+	maxUpload                 int64
 	taskTypes                 func() tasktypes.Config
 	access                    *accessFlags
 	telemetry                 *telemetryFlags
@@ -41,7 +42,7 @@ type serveConfig struct {
 	upkeep                    *upkeepFlags
 }
 
-func parseServeFlags(args []string, stderr io.Writer) (*serveConfig, error) {
+func parseServeFlags(args []string, stdout io.Writer) (*serveConfig, error) {
 	c := &serveConfig{}
 	fs := newFlagSet("serve")
 	fs.StringVar(&c.addr, "addr", envString("TASKMILL_ADDR", "127.0.0.1:8080"), "listen address; a non-loopback one needs --api-key or --insecure (env TASKMILL_ADDR)")
@@ -53,6 +54,7 @@ func parseServeFlags(args []string, stderr io.Writer) (*serveConfig, error) {
 	fs.Int64Var(&c.maxBody, "max-body", int64(envInt("TASKMILL_MAX_BODY", 0)), "largest request body in bytes; 0 for --max-payload + 64 KiB (env TASKMILL_MAX_BODY)")
 	fs.IntVar(&c.maxBatch, "max-batch", envInt("TASKMILL_MAX_BATCH", 1000), "most tasks in one POST /api/tasks/batch (env TASKMILL_MAX_BATCH)")
 	fs.IntVar(&c.maxLocalSlots, "max-local-slots", envInt("TASKMILL_MAX_LOCAL_SLOTS", 256), "most in-process worker slots POST /api/workers may start (env TASKMILL_MAX_LOCAL_SLOTS)")
+	fs.Int64Var(&c.maxUpload, "max-upload-bytes", envInt64("TASKMILL_MAX_UPLOAD_BYTES", server.DefaultMaxUploadBytes), "largest file one upload into the files folder may be (PUT /api/files, taskmill files put) (env TASKMILL_MAX_UPLOAD_BYTES)")
 	c.taskTypes = taskTypeFlags(fs, &c.dataDir)
 	c.access = accessFlagSet(fs)
 	c.telemetry = telemetryFlagSet(fs)
@@ -63,8 +65,10 @@ func parseServeFlags(args []string, stderr io.Writer) (*serveConfig, error) {
 	c.upkeep = upkeepFlagSet(fs)
 	if err := parseFlags(fs, args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
-			fs.SetOutput(stderr)
-			fs.Usage()
+			fmt.Fprintln(stdout, "Usage: taskmill serve [flags]   (every flag also reads the TASKMILL_* variable it names)")
+			fmt.Fprintln(stdout, "\nRuns the API, the dashboard and in-process workers over the embedded store in --data, or over --backend.")
+			fmt.Fprintln(stdout, "e.g.  taskmill serve --addr 127.0.0.1:8080 --data ./taskmill-data --workers 4")
+			printGroupedFlags(stdout, fs, serveWorkerGroups)
 		}
 		return nil, err
 	}
@@ -84,6 +88,8 @@ func parseServeFlags(args []string, stderr io.Writer) (*serveConfig, error) {
 		return nil, usagef("--max-body must be between 1024 and %d bytes, got %d", 256<<20, c.maxBody)
 	case c.maxBatch < 1 || c.maxBatch > 100_000:
 		return nil, usagef("--max-batch must be between 1 and 100000, got %d", c.maxBatch)
+	case c.maxUpload < 1 || c.maxUpload > 64<<30:
+		return nil, usagef("--max-upload-bytes must be between 1 and %d, got %d", int64(64<<30), c.maxUpload)
 	case c.maxLocalSlots < c.workers:
 		return nil, usagef("--max-local-slots (%d) must be at least --workers (%d)", c.maxLocalSlots, c.workers)
 	}
@@ -105,7 +111,7 @@ func parseServeFlags(args []string, stderr io.Writer) (*serveConfig, error) {
 // runServe runs the manager until ctx ends: the HTTP API and dashboard,
 // the reclaimer of expired leases, and the in-process workers.
 func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	c, err := parseServeFlags(args, stderr)
+	c, err := parseServeFlags(args, stdout)
 	if err != nil {
 		return err
 	}
@@ -122,11 +128,22 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if rawURL, err = c.postgres.apply(rawURL); err != nil {
 		return err
 	}
-	b, kind, err := openBackend(ctx, rawURL, c.dataDir, log)
+	target, err := parseBackend(rawURL, c.dataDir, log)
+	if err != nil {
+		return err
+	}
+	places, err := locateData(target, c.dataDir, c.taskTypes().DataDir)
+	if err != nil {
+		target.close()
+		return err
+	}
+	b, err := target.open(ctx, log)
 	if err != nil {
 		return fmt.Errorf("open backend: %w", err)
 	}
 	defer b.Close()
+	kind := target.kind
+	places.log(log)
 
 	tel, err := c.telemetry.start(ctx, log)
 	if err != nil {
@@ -155,7 +172,8 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		Client: client, Types: mux, Workers: local, UI: web.Dist(), Logger: log, BackendName: kind,
 		APIKeys: c.access.keys, CORSOrigins: c.access.corsOrigins, MaxBodyBytes: c.maxBody, MaxBatch: c.maxBatch,
 		Metrics: tel.metrics, PublicMetrics: c.telemetry.publicMetrics, Tracer: tel.tracerProvider(),
-		Schedules: sched.Status,
+		Schedules: sched.Status, Build: server.BuildInfo(identity()),
+		DataDir: places.dataDir, FilesDir: places.filesDir, MaxUploadBytes: c.maxUpload,
 	})
 	if err != nil {
 		return usagef("%v", err)

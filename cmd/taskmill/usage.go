@@ -5,7 +5,11 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"net/http"
 	"sort"
+	"strings"
+
+	"github.com/taskmill/taskmill/apiclient"
 )
 
 func printUsage(w io.Writer) {
@@ -19,7 +23,7 @@ func printUsage(w io.Writer) {
 	for _, name := range names {
 		fmt.Fprintf(w, "  %-8s %s\n", name, commands[name].summary)
 	}
-	fmt.Fprintln(w, "\nRun 'taskmill <command> -h' for a command's flags.")
+	fmt.Fprintln(w, "\nRun 'taskmill <command> -h' for a command's flags, 'taskmill --version' for this build.")
 }
 
 // exitCode maps a command's error to an exit code (docs/cli.md): usage
@@ -42,4 +46,17 @@ func parseFlags(fs *flag.FlagSet, args []string) error {
 		return usagef("%v", err)
 	}
 	return nil
+}
+
+// errorHint says what to do about an error whose message alone does not:
+// the server's "send Authorization: Bearer" means nothing to a CLI user.
+func errorHint(err error) string {
+	var ae *apiclient.Error
+	if errors.As(err, &ae) && ae.Status == http.StatusUnauthorized {
+		if strings.Contains(ae.Message, "needs an API key") {
+			return "The server wants an API key: pass --token TOKEN or set TASKMILL_TOKEN (a key serve was given with --api-key NAME:ROLE:TOKEN)."
+		}
+		return "The server refused the API key given by --token or TASKMILL_TOKEN: check it against serve's --api-key."
+	}
+	return ""
 }

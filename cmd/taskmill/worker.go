@@ -33,7 +33,7 @@ type workerConfig struct {
 	upkeep    *upkeepFlags
 }
 
-func parseWorkerFlags(args []string, stderr io.Writer) (*workerConfig, error) {
+func parseWorkerFlags(args []string, stdout io.Writer) (*workerConfig, error) {
 	c := &workerConfig{}
 	fs := newFlagSet("worker")
 	fs.StringVar(&c.backendURL, "backend", envString("TASKMILL_BACKEND", ""), backendHelp+" (env TASKMILL_BACKEND)")
@@ -50,10 +50,11 @@ func parseWorkerFlags(args []string, stderr io.Writer) (*workerConfig, error) {
 	c.upkeep = upkeepFlagSet(fs)
 	if err := parseFlags(fs, args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
-			fs.SetOutput(stderr)
-			fmt.Fprintln(stderr, "Usage: taskmill worker --backend URL [--concurrency N] [--queues a=3,b=1 | --strict a,b] [flags]")
-			fmt.Fprintln(stderr, "       taskmill worker ls | stop ID")
-			fs.PrintDefaults()
+			fmt.Fprintln(stdout, "Usage: taskmill worker --backend URL [--concurrency N] [--queues a=3,b=1 | --strict a,b] [flags]")
+			fmt.Fprintln(stdout, "       taskmill worker ls | stop ID   (against --server, see 'taskmill worker ls -h')")
+			fmt.Fprintln(stdout, "\nRuns the built-in task types against a shared backend (every flag also reads the TASKMILL_* variable it names).")
+			fmt.Fprintln(stdout, "e.g.  taskmill worker --backend redis://localhost:6379/0 --concurrency 8")
+			printGroupedFlags(stdout, fs, serveWorkerGroups)
 		}
 		return nil, err
 	}
@@ -87,7 +88,7 @@ func runWorker(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	if len(args) > 0 && (args[0] == "ls" || args[0] == "stop") {
 		return workerAdmin(ctx, args, stdout, stderr)
 	}
-	c, err := parseWorkerFlags(args, stderr)
+	c, err := parseWorkerFlags(args, stdout)
 	if err != nil {
 		return err
 	}

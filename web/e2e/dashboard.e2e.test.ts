@@ -9,13 +9,13 @@
 // first render and the 10,000-task paging (printed at the end, and written
 // to TASKMILL_E2E_METRICS when that names a file).
 
-import { mkdirSync, writeFileSync } from "node:fs";
+import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { launchChromium } from "./browser";
-import { buildTaskmill, startServer, tempDir, type Server } from "./server";
+import { buildTaskmill, repoRoot, startServer, tempDir, type Server } from "./server";
 
 const SHOTS = process.env.TASKMILL_SCREENSHOTS_DIR || join(tmpdir(), "taskmill-screenshots");
 const API_TOKEN = "e2e-admin-token-0123456789abcdef";
@@ -188,6 +188,41 @@ describe("the dashboard against a real taskmill serve", () => {
     const size = await img.evaluate((el) => [(el as HTMLImageElement).naturalWidth, (el as HTMLImageElement).naturalHeight]);
     expect(size).toEqual([320, 96]);
     await shot("task-image");
+  });
+
+  it("uploads a PNG into the files folder from the image_resize form, resizes it and shows the result", async () => {
+    const png = readFileSync(join(repoRoot, "docs", "samples", "photo.png")); // 640×400
+    await goto("/submit?type=image_resize");
+    await page.getByLabel("Upload to the files folder").setInputFiles({ name: "e2e photo.png", mimeType: "image/png", buffer: png });
+    await page.getByTestId("file-upload-status").filter({ hasText: "Uploaded images/e2e photo.png" }).waitFor();
+    // The upload filled in the payload's path.
+    expect(await page.getByLabel("Path", { exact: true }).inputValue()).toBe("images/e2e photo.png");
+    // The file is in the server's files folder, byte for byte.
+    const list = await api<{ entries: { path: string; size: number }[] }>("/api/files?path=images");
+    expect(list.entries).toContainEqual(expect.objectContaining({ path: "images/e2e photo.png", size: png.length }));
+    await page.getByRole("spinbutton", { name: "Width", exact: true }).fill("160");
+    await page.getByRole("button", { name: "Submit image_resize" }).click();
+    await page.waitForURL(/\/tasks\/[^/?]+$/);
+    await page.locator("[data-testid=task-state][data-state=completed]").waitFor();
+    const img = page.getByRole("img", { name: "Image in result.image" });
+    await img.waitFor();
+    await page.waitForFunction(() => {
+      const el = document.querySelector<HTMLImageElement>('img[alt="Image in result.image"]');
+      return !!el && el.complete && el.naturalWidth > 0;
+    });
+    const size = await img.evaluate((el) => [(el as HTMLImageElement).naturalWidth, (el as HTMLImageElement).naturalHeight]);
+    expect(size).toEqual([160, 100]);
+    // The input, from the files folder, is previewed beside its payload.
+    await page.getByRole("img", { name: "Input file images/e2e photo.png" }).waitFor();
+    await shot("task-upload-resize");
+  });
+
+  it("shows where the server keeps its data", async () => {
+    await goto("/");
+    const dataDir = page.getByTestId("data-dir");
+    await dataDir.waitFor();
+    expect(await dataDir.textContent()).toBe(join(tmp.path, "data"));
+    expect(await page.getByTestId("files-dir").textContent()).toContain(join(tmp.path, "data", "files"));
   });
 
   it("refuses a bad payload at the field, before anything is sent", async () => {

@@ -3,8 +3,11 @@
 // listener that a token is needed, so the token prompt can open once.
 
 import type {
+  FileEntry,
+  FileList,
   HistoryBucket,
   QueueInfo,
+  ServerInfo,
   SubmitRequest,
   Task,
   TaskPage,
@@ -65,6 +68,8 @@ export function setToken(token: string | null): void {
 export interface RequestOptions {
   method?: string;
   body?: unknown;
+  /** a raw body (a file to upload), sent as application/octet-stream instead of JSON */
+  blob?: Blob;
   signal?: AbortSignal;
 }
 
@@ -73,8 +78,11 @@ export async function request<T>(path: string, opts: RequestOptions = {}): Promi
   const headers: Record<string, string> = { Accept: "application/json" };
   const token = getToken();
   if (token) headers.Authorization = `Bearer ${token}`;
-  let body: string | undefined;
-  if (opts.body !== undefined) {
+  let body: string | Blob | undefined;
+  if (opts.blob !== undefined) {
+    headers["Content-Type"] = "application/octet-stream";
+    body = opts.blob;
+  } else if (opts.body !== undefined) {
     headers["Content-Type"] = "application/json";
     body = JSON.stringify(opts.body);
   }
@@ -151,6 +159,45 @@ export function query(params: Record<string, string | number | undefined | null>
 
 const enc = encodeURIComponent;
 
+/** filePath turns a files-folder path into the URL path of /api/files/{path}, each element escaped. */
+export function filePath(p: string): string {
+  return "/api/files/" + p.split("/").map(enc).join("/");
+}
+
+/**
+ * fetchFile downloads a file of the files folder as a Blob. It goes through
+ * fetch, not a plain link, so that the API token travels in its header.
+ */
+export async function fetchFile(p: string, signal?: AbortSignal): Promise<Blob> {
+  const headers: Record<string, string> = {};
+  const token = getToken();
+  if (token) headers.Authorization = `Bearer ${token}`;
+  const res = await fetch(filePath(p), { headers, signal });
+  if (res.status === 401) for (const fn of authListeners) fn(true);
+  if (!res.ok) {
+    let msg = res.statusText || "download failed";
+    try {
+      msg = ((await res.json()) as { error?: { message?: string } }).error?.message ?? msg;
+    } catch {
+      /* not JSON: keep the status text */
+    }
+    throw new ApiError(res.status, "http_" + res.status, msg);
+  }
+  return res.blob();
+}
+
+/** saveBlob offers a Blob to the browser as a download named name. */
+export function saveBlob(blob: Blob, name: string): void {
+  const url = URL.createObjectURL(blob);
+  const a = document.createElement("a");
+  a.href = url;
+  a.download = name;
+  document.body.appendChild(a);
+  a.click();
+  a.remove();
+  setTimeout(() => URL.revokeObjectURL(url), 60_000);
+}
+
 export const api = {
   listTasks: (f: TaskFilter, signal?: AbortSignal) =>
     request<TaskPage>("/api/tasks" + query({ state: f.state, queue: f.queue, type: f.type, q: f.q, cursor: f.cursor, limit: f.limit }), { signal }),
@@ -172,6 +219,11 @@ export const api = {
   /** bulk applies one action to the tasks a filter selects (POST /api/tasks/bulk); call again with next_cursor while there is one. */
   bulk: (action: "cancel" | "retry" | "delete", filter: BulkFilter, limit?: number) =>
     request<BulkReply>("/api/tasks/bulk", { method: "POST", body: limit ? { action, filter, limit } : { action, filter } }),
+  info: (signal?: AbortSignal) => request<ServerInfo>("/api/info", { signal }),
+  listFiles: (dir: string, signal?: AbortSignal) => request<FileList>("/api/files" + query({ path: dir }), { signal }),
+  /** uploadFile stores file as path in the files folder (folders made as needed, an old file replaced). */
+  uploadFile: (path: string, file: Blob) => request<FileEntry>(filePath(path), { method: "PUT", blob: file }),
+  deleteFile: (path: string) => request<undefined>(filePath(path), { method: "DELETE" }),
   health: (signal?: AbortSignal) => request<{ status: string }>("/healthz", { signal }),
   ready: (signal?: AbortSignal) => request<{ status: string }>("/readyz", { signal }),
 };

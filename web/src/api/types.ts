@@ -157,3 +157,40 @@ export interface SubmitRequest {
   timeout?: string;
   unique_key?: string;
 }
+
+/** A link of the server to a system other than its backend (GET /api/info). */
+export interface LinkInfo {
+  name: string;
+  /** "up", "connecting" or "down" */
+  state: string;
+  detail?: string;
+  since?: string;
+  required: boolean;
+}
+
+/** GET /api/info: the build, the backend, where data lives, the links. */
+export interface ServerInfo {
+  version: string;
+  commit: string;
+  go_version: string;
+  backend: string;
+  data_dir?: string;
+  files_dir?: string;
+  links: LinkInfo[];
+}
+
+/** One entry of the files folder (GET /api/files). */
+export interface FileEntry {
+  name: string;
+  /** relative to the files folder: the path a payload names it by */
+  path: string;
+  type: "file" | "dir" | "other";
+  size: number;
+  modified: string;
+}
+
+export interface FileList {
+  dir: string;
+  entries: FileEntry[];
+  truncated: boolean;
+}

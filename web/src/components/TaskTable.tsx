@@ -18,10 +18,16 @@ interface Props {
   caption: string;
 }
 
-function duration(t: Task, now: number): string {
-  if (!t.started_at) return "–";
-  const ms = between(t.started_at, t.finished_at, now);
-  return formatDuration(ms);
+/**
+ * ranFor is how long a task ran over all its attempts (the time between
+ * attempts, waiting for a retry, left out); a task's own started_at and
+ * finished_at would cover the last attempt only.
+ */
+export function ranFor(t: Task, now: number): string {
+  const attempts = (t.attempts ?? []).filter((a) => a.started_at);
+  if (attempts.length === 0) return t.started_at ? formatDuration(between(t.started_at, t.finished_at, now)) : "–";
+  const ms = attempts.reduce((sum, a) => sum + between(a.started_at, a.finished_at, now), 0);
+  return attempts.length > 1 ? `${formatDuration(ms)} in ${attempts.length} attempts` : formatDuration(ms);
 }
 
 export function TaskTable({ rows, selected, onToggle, onToggleAll, now, showError, rowActions, caption }: Props) {
@@ -63,7 +69,7 @@ export function TaskTable({ rows, selected, onToggle, onToggleAll, now, showErro
             <th scope="col" className="th">
               Created
             </th>
-            <th scope="col" className="th">
+            <th scope="col" className="th" title="all attempts together">
               Ran for
             </th>
             {rowActions && (
@@ -117,7 +123,7 @@ export function TaskTable({ rows, selected, onToggle, onToggleAll, now, showErro
               <td className="td text-xs whitespace-nowrap text-zinc-600 tabular-nums dark:text-zinc-400" title={t.created_at}>
                 {timeAgo(t.created_at, now)}
               </td>
-              <td className="td text-xs whitespace-nowrap tabular-nums">{duration(t, now)}</td>
+              <td className="td text-xs whitespace-nowrap tabular-nums">{ranFor(t, now)}</td>
               {rowActions && <td className="td whitespace-nowrap">{rowActions(t)}</td>}
             </tr>
           ))}

@@ -29,6 +29,8 @@ export function mergeTaskEvent(task: Task, ev: TaskEvent): Task {
   if (ev.progress) next.progress = ev.progress;
   if (ev.result !== undefined) next.result = ev.result;
   if (ev.error) next.last_error = ev.error;
+  // A completed task is not in error, whatever an earlier attempt said (the server blanks it too).
+  if (ev.state === "completed") next.last_error = undefined;
   next.worker_id = ev.worker_id || undefined;
   if (isFinal(ev.state) && ev.at && !task.finished_at) next.finished_at = ev.at;
   if (ev.state === "pending" && isFinal(task.state)) {

@@ -1,6 +1,7 @@
 import { useEffect, useMemo, useState } from "react";
 import { api, ApiError } from "../api/client";
 import type { SubmitRequest, TaskType } from "../api/types";
+import { FileUpload } from "../components/FileUpload";
 import { SchemaForm } from "../components/SchemaForm";
 import { ErrorNote, PageHeader, Spinner } from "../components/ui";
 import { normalizeDuration } from "../format";
@@ -47,6 +48,18 @@ export function buildRequest(type: string, payload: unknown, o: Options): { req?
   else if (t.value) req.timeout = t.value;
   if (o.uniqueKey.trim()) req.unique_key = o.uniqueKey.trim();
   return Object.keys(errors).length ? { errors } : { req, errors };
+}
+
+/** fileTarget says whether a type's payload names a file of the files folder, and how the upload control should fill it in. */
+export function fileTarget(fields: { key: string }[] | null | undefined): { key: string; names: "file" | "folder"; folder: string; images: boolean } | undefined {
+  if (!fields) return undefined;
+  const keys = new Set(fields.map((f) => f.key));
+  if (keys.has("path")) {
+    const images = keys.has("image"); // image_resize, apply_filter: inline image or a file
+    return { key: "path", names: "file", folder: images ? "images" : "uploads", images };
+  }
+  if (keys.has("source")) return { key: "source", names: "folder", folder: "uploads", images: false };
+  return undefined;
 }
 
 function OptionInput({
@@ -108,6 +121,7 @@ export function SubmitPage() {
   const [typeName, setTypeName] = useState(search.get("type") ?? "");
   const type = types.data?.find((t) => t.name === typeName);
   const fields = useMemo(() => fieldsFromSchema(type?.schema), [type]);
+  const fileField = useMemo(() => fileTarget(fields), [fields]);
   const [values, setValues] = useState<FormValues>({});
   const [rawMode, setRawMode] = useState(false);
   const [raw, setRaw] = useState("{}");
@@ -228,7 +242,18 @@ export function SubmitPage() {
               )}
             </div>
             {!rawMode && fields ? (
-              <SchemaForm fields={fields} values={values} errors={errors} onChange={change} />
+              <>
+                {fileField && (
+                  <FileUpload
+                    key={type.name}
+                    names={fileField.names}
+                    defaultFolder={fileField.folder}
+                    accept={fileField.images ? "image/png,image/jpeg,image/gif" : undefined}
+                    onUploaded={(v) => change(fileField.key, v)}
+                  />
+                )}
+                <SchemaForm fields={fields} values={values} errors={errors} onChange={change} />
+              </>
             ) : (
               <div>
                 <label htmlFor="raw-payload" className="label">

@@ -1,5 +1,5 @@
-import { useState } from "react";
-import { api, ApiError } from "../api/client";
+import { useEffect, useState } from "react";
+import { api, ApiError, fetchFile, saveBlob } from "../api/client";
 import { isFinal, type Attempt, type Task } from "../api/types";
 import { ConfirmButton } from "../components/ConfirmButton";
 import { JsonView } from "../components/JsonView";
@@ -10,6 +10,73 @@ import { useNow, useResource, useThrottled } from "../hooks";
 import { useLiveEvents } from "../live/LiveContext";
 import { mergeTaskEvent, taskEventsOf } from "../live/taskEvents";
 import { Link, navigate } from "../router";
+
+/** producedFiles lists the files of the files folder a task's result names (a backup's archive). */
+export function producedFiles(result: unknown): string[] {
+  if (!result || typeof result !== "object" || Array.isArray(result)) return [];
+  const out: string[] = [];
+  for (const key of ["archive", "output", "destination"]) {
+    const v = (result as Record<string, unknown>)[key];
+    if (typeof v === "string" && v && !v.startsWith("/") && !v.split("/").includes("..")) out.push(v);
+  }
+  return out;
+}
+
+const IMAGE_FILE = /\.(png|jpe?g|gif|webp)$/i;
+
+/** FileDownload saves a file of the files folder, fetched with the API token. */
+function FileDownload({ path }: { path: string }) {
+  const [error, setError] = useState("");
+  return (
+    <span className="inline-flex items-center gap-2">
+      <button
+        type="button"
+        className="btn btn-sm"
+        onClick={async () => {
+          setError("");
+          try {
+            saveBlob(await fetchFile(path), path.split("/").pop() || "download");
+          } catch (e) {
+            setError((e as Error).message);
+          }
+        }}
+      >
+        Download {path}
+      </button>
+      {error && <span className="text-xs text-red-700 dark:text-red-300">{error}</span>}
+    </span>
+  );
+}
+
+/** FilePreview shows an image of the files folder (a task's input), fetched with the API token. */
+function FilePreview({ path }: { path: string }) {
+  const [src, setSrc] = useState<string | undefined>();
+  const [error, setError] = useState("");
+  useEffect(() => {
+    const ctl = new AbortController();
+    let url: string | undefined;
+    fetchFile(path, ctl.signal)
+      .then((b) => {
+        url = URL.createObjectURL(b);
+        setSrc(url);
+      })
+      .catch((e: Error) => e.name !== "AbortError" && setError(e.message));
+    return () => {
+      ctl.abort();
+      if (url) URL.revokeObjectURL(url);
+    };
+  }, [path]);
+  if (error) return <p className="px-4 py-2 text-xs text-zinc-500">{error}</p>;
+  if (!src) return null;
+  return (
+    <figure className="m-0 p-4">
+      <img src={src} alt={`Input file ${path}`} className="max-h-48 max-w-full rounded-md border border-zinc-200 dark:border-zinc-700" />
+      <figcaption className="mt-1 text-xs text-zinc-500">
+        {path} (files folder) · <FileDownload path={path} />
+      </figcaption>
+    </figure>
+  );
+}
 
 const OUTCOME_STYLE: Record<string, string> = {
   completed: "text-emerald-700 dark:text-emerald-400",
@@ -174,7 +241,12 @@ export function TaskDetailPage({ id }: { id: string }) {
   }
 
   const images = t.result !== undefined ? findImages(t.result) : [];
+  const produced = producedFiles(t.result);
+  const inputPath = typeof (t.payload as { path?: unknown } | undefined)?.path === "string" ? ((t.payload as { path: string }).path) : "";
   const final = isFinal(t.state);
+  // The worker holding the task, or else the one of its last attempt (the timeline names it too).
+  const lastAttempt = t.attempts?.length ? t.attempts[t.attempts.length - 1] : undefined;
+  const worker = t.worker_id || lastAttempt?.worker_id || "";
   return (
     <div>
       <PageHeader
@@ -223,9 +295,9 @@ export function TaskDetailPage({ id }: { id: string }) {
             </Link>
           </Fact>
           <Fact label="Priority">{t.priority}</Fact>
-          <Fact label="Worker">
-            <span className="mono text-xs" title={t.worker_id}>
-              {t.worker_id || "–"}
+          <Fact label={t.worker_id || !worker ? "Worker" : "Last worker"}>
+            <span className="mono text-xs break-all" title={worker} data-testid="task-worker">
+              {worker || "–"}
             </span>
           </Fact>
           <Fact label={final ? "Finished" : "Created"}>
@@ -261,9 +333,19 @@ export function TaskDetailPage({ id }: { id: string }) {
                   <figure key={img.path} className="m-0">
                     <img src={img.src} alt={`Image in ${img.path}`} className="max-h-72 max-w-full rounded-md border border-zinc-200 bg-[repeating-conic-gradient(#e4e4e7_0_25%,white_0_50%)] bg-[length:16px_16px] dark:border-zinc-700" />
                     <figcaption className="mt-1 text-xs text-zinc-500">
-                      {img.path} · {img.mediaType}
+                      {img.path} · {img.mediaType} ·{" "}
+                      <a className="link" href={img.src} download={`${t.type}-${t.id.slice(-8)}.${img.mediaType.split("/")[1] ?? "bin"}`}>
+                        save
+                      </a>
                     </figcaption>
                   </figure>
+                ))}
+              </div>
+            )}
+            {produced.length > 0 && (
+              <div className="flex flex-wrap gap-2 border-b border-zinc-200 px-4 py-3 dark:border-zinc-800" data-testid="task-files">
+                {produced.map((p) => (
+                  <FileDownload key={p} path={p} />
                 ))}
               </div>
             )}
@@ -276,6 +358,7 @@ export function TaskDetailPage({ id }: { id: string }) {
             </div>
           </Section>
           <Section title="Payload">
+            {inputPath && IMAGE_FILE.test(inputPath) && <FilePreview path={inputPath} />}
             <JsonView value={t.payload} label="Payload" />
           </Section>
         </div>
