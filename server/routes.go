@@ -19,8 +19,9 @@ type route struct {
 	params          []param
 	body            reflect.Type // request body; nil for none
 	bodyOptional    bool
-	example         any // a valid request body, validated by the drift test
-	status          int // success status
+	consumes        []string // media types of the body; default application/json only
+	example         any      // a valid request body, validated by the drift test
+	status          int      // success status
 	reply           reflect.Type
 	replyType       string // content type of a non-JSON reply
 	errors          []int  // error statuses besides 401/403 (added for protected routes) and 500

@@ -259,8 +259,9 @@ func (s *Server) workerLease(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, err)
 		return
 	}
-	// The long poll ends when the client goes away or the server closes.
-	ctx, cancel := context.WithCancel(r.Context())
+	// The long poll ends when the client goes away or the server closes,
+	// and a stalled backend holds it at most BackendTimeout past its wait.
+	ctx, cancel := context.WithTimeout(r.Context(), wait+s.cfg.BackendTimeout)
 	defer cancel()
 	go func() {
 		select {
@@ -281,7 +282,11 @@ func (s *Server) workerLease(w http.ResponseWriter, r *http.Request) {
 		if ctx.Err() != nil {
 			// Nobody will receive these: hand them back uncounted.
 			s.releaseAll(tasks)
-			if r.Context().Err() == nil {
+			switch {
+			case r.Context().Err() != nil: // the client left
+			case errors.Is(ctx.Err(), context.DeadlineExceeded):
+				s.fail(w, r, ctx.Err())
+			default:
 				s.fail(w, r, errShuttingDown)
 			}
 			return
