@@ -64,10 +64,11 @@ type deadlineBody struct {
 
 func (b *deadlineBody) Read(p []byte) (int, error) {
 	n, err := b.ReadCloser.Read(p)
-	if err != nil {
-		// At io.EOF the rest of the connection belongs to the next
-		// request (or the idle timeout); on a timeout the connection is
-		// closed anyway.
+	if err == io.EOF {
+		// The rest of the connection belongs to the next request (or
+		// the idle timeout). On any other error the deadline stays:
+		// net/http may still try to drain the body before answering,
+		// and that must not wait on the slow peer either.
 		b.once.Do(b.lift)
 	}
 	return n, err
