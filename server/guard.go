@@ -1,8 +1,9 @@
 package server
 
 import (
-	"context"
+	"bytes"
 	"fmt"
+	"io"
 	"mime"
 	"net"
 	"net/http"
@@ -210,12 +211,22 @@ func (rt route) consumesOrJSON() []string {
 }
 
 // bounded wraps a route's handler with the per-request rules: the
-// Content-Type check, the time to read the body, and the time the
-// handler's backend calls may take (Config.BackendTimeout; the long-poll
-// lease and the WebSocket bound their own).
+// Content-Type check, the time to read the body (read here, whole, for
+// JSON routes, so that a slow body does not count against the backend's
+// time), and the time the handler's backend calls may take
+// (Config.BackendTimeout; the long-poll lease and the WebSocket bound
+// their own, and the operations endpoints call no backend but readyz).
 func (s *Server) bounded(rt route, h http.HandlerFunc) http.HandlerFunc {
 	consumes := rt.consumesOrJSON()
-	backendBound := !rt.websocket && rt.op != "workerLease"
+	readJSON := slices.Equal(consumes, jsonOnly)
+	unavailable := ""
+	switch {
+	case rt.op == "readyz":
+		unavailable = "backend_unavailable"
+	case rt.websocket, rt.op == "workerLease", rt.access == accessPublic, rt.op == "metrics":
+	default:
+		unavailable = "unavailable"
+	}
 	return func(w http.ResponseWriter, r *http.Request) {
 		if r.Method != http.MethodGet && r.Method != http.MethodHead {
 			if e := checkContentType(r, consumes); e != nil {
@@ -224,11 +235,18 @@ func (s *Server) bounded(rt route, h http.HandlerFunc) http.HandlerFunc {
 			}
 		}
 		bodyDeadline(w, r, s.cfg.BodyReadTimeout)
-		if backendBound {
-			ctx, cancel := context.WithTimeout(r.Context(), s.cfg.BackendTimeout)
-			defer cancel()
-			r = r.WithContext(ctx)
+		if readJSON && r.Body != nil && r.Body != http.NoBody && r.ContentLength != 0 {
+			body, err := s.readBody(w, r)
+			if err != nil {
+				s.fail(w, r, err)
+				return
+			}
+			r.Body = io.NopCloser(bytes.NewReader(body))
 		}
-		h(w, r)
+		if unavailable == "" {
+			h(w, r)
+			return
+		}
+		withBackendDeadline(w, r, s.cfg.BackendTimeout, unavailable, h)
 	}
 }
