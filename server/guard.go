@@ -202,6 +202,20 @@ func (s *Server) websocketOriginOK(r *http.Request) bool {
 	return strings.EqualFold(u.Scheme, scheme) && strings.EqualFold(u.Host, r.Host)
 }
 
+// checkQuery wraps a route's handler with the query string check. It runs
+// after the API key check, so that a caller without a key learns nothing
+// but that it needs one.
+func (s *Server) checkQuery(rt route, h http.HandlerFunc) http.HandlerFunc {
+	params := rt.queryParams()
+	return func(w http.ResponseWriter, r *http.Request) {
+		if err := checkQueryString(r.URL.RawQuery, params); err != nil {
+			s.fail(w, r, err)
+			return
+		}
+		h(w, r)
+	}
+}
+
 // consumesOrJSON is the media types the route's body may have.
 func (rt route) consumesOrJSON() []string {
 	if len(rt.consumes) == 0 {

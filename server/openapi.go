@@ -24,7 +24,7 @@ type errorCode struct {
 // /docs and docs/api.md show it. Tests keep it equal to the codes the
 // server's sources write (Code: "…") and docs/api.md complete.
 var errorCodes = []errorCode{
-	{"invalid_<rule>", 400, "the input broke a rule; field names it. Rules: json, type, unknown, required, range, length, charset, enum, size, exclusive, requires, duration, time, limit, invalid"},
+	{"invalid_<rule>", 400, "the input broke a rule; field names it. Rules: json, type, unknown, required, range, length, charset, enum, size, exclusive, requires, duration, time, limit, invalid, query (a malformed query parameter), repeated (a query parameter given twice), cursor"},
 	{"invalid_cursor", 400, "the cursor was not made by this server"},
 	{"unauthorized", 401, "no API key, or not a valid one"},
 	{"forbidden", 403, "the API key's role may not call this endpoint"},

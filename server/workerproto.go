@@ -105,6 +105,8 @@ func (s *Server) workerHeartbeat(w http.ResponseWriter, r *http.Request) {
 		err = taskmill.Invalid("running", "size", "at most 10000 ids")
 	case len(req.Host) > 256:
 		err = taskmill.Invalid("host", "length", "must be at most 256 characters")
+	case !printableText(req.Host):
+		err = taskmill.Invalid("host", "charset", "must be valid UTF-8 without control characters")
 	case req.PID < 0:
 		err = taskmill.Invalid("pid", "range", "must not be negative")
 	case req.StartedAt.After(now.Add(maxClockSkew)):
