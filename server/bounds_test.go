@@ -36,7 +36,7 @@ func TestBoundsAtTheEdge(t *testing.T) {
 			{"GET", "/api/tasks?q=%zz", nil, "invalid_query", "q"},
 			{"GET", "/api/tasks?%zz=1", nil, "invalid_query", "%zz"},
 			{"GET", "/api/tasks?state=failed;limit=2", nil, "invalid_query", "state"},
-			{"GET", "/api/tasks?cursor=AAAA", nil, "invalid_cursor", "cursor"},         // base64 of three zero bytes
+			{"GET", "/api/tasks?cursor=AAAA", nil, "invalid_cursor", "cursor"},           // base64 of three zero bytes
 			{"GET", "/api/tasks?cursor=bm90IGFuIGlkIQ", nil, "invalid_cursor", "cursor"}, // base64 of "not an id!"
 			{"GET", "/api/tasks?cursor=Li4", nil, "invalid_cursor", "cursor"},            // base64 of ".."
 			{"GET", "/api/tasks?cursor=%40%40", nil, "invalid_cursor", "cursor"},
