@@ -87,7 +87,7 @@ func (c *Client) Enqueue(ctx context.Context, typ string, payload any, opts ...O
 
 // Submit stores one task described by r; see Enqueue.
 func (c *Client) Submit(ctx context.Context, r TaskRequest) (*TaskInfo, error) {
-	infos, results, err := c.submit(ctx, []TaskRequest{r})
+	infos, results, err := c.submit(ctx, []TaskRequest{r}, false)
 	if err != nil {
 		return nil, err
 	}
@@ -102,11 +102,13 @@ func (c *Client) Submit(ctx context.Context, r TaskRequest) (*TaskInfo, error) {
 // in the results) or none. A *ValidationError names the failing request
 // as "tasks[i].field".
 func (c *Client) SubmitMany(ctx context.Context, rs []TaskRequest) ([]backend.EnqueueResult, error) {
-	_, results, err := c.submit(ctx, rs)
+	_, results, err := c.submit(ctx, rs, true)
 	return results, err
 }
 
-func (c *Client) submit(ctx context.Context, rs []TaskRequest) ([]*TaskInfo, []backend.EnqueueResult, error) {
+// submit validates and stores rs. A batch's errors name the request
+// ("tasks[0].type") even when it holds one request.
+func (c *Client) submit(ctx context.Context, rs []TaskRequest, batch bool) ([]*TaskInfo, []backend.EnqueueResult, error) {
 	if len(rs) == 0 {
 		return nil, nil, nil
 	}
@@ -115,7 +117,7 @@ func (c *Client) submit(ctx context.Context, rs []TaskRequest) ([]*TaskInfo, []b
 	for i := range rs {
 		info, err := c.prepare(ctx, &rs[i], now)
 		if err != nil {
-			if len(rs) > 1 {
+			if batch {
 				err = prefixField(fmt.Sprintf("tasks[%d]", i), err)
 			}
 			return nil, nil, err

@@ -45,14 +45,20 @@ type TaskRequest struct {
 	TraceContext map[string]string `json:"trace_context,omitempty"`
 }
 
-// ValidateName checks a task type or queue name: 1–128 characters from
-// letters, digits and "_-.:".
+// ValidateName checks a task type, queue name, task id or worker id:
+// 1–128 characters from letters, digits and "_-.:", and not "." or ".."
+// (no slash, backslash, control character or non-ASCII byte ever passes,
+// so every name is one plain URL path segment and prints as itself).
 func ValidateName(field, name string) error {
 	if name == "" {
 		return Invalid(field, "required", "must not be empty")
 	}
 	if len(name) > MaxNameLength {
 		return Invalid(field, "length", "must be at most %d characters, got %d", MaxNameLength, len(name))
+	}
+	if name == "." || name == ".." {
+		// A path segment of its own: no URL or file path could name it.
+		return Invalid(field, "charset", "must not be %q", name)
 	}
 	for _, r := range name {
 		ok := r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '_' || r == '-' || r == '.' || r == ':'

@@ -155,8 +155,8 @@ func checkBulkFilter(req *apiclient.BulkRequest) error {
 	if f.OlderThan < 0 {
 		return taskmill.Invalid("filter.older_than", "range", "must not be negative")
 	}
-	if len(f.Cursor) > 512 {
-		return taskmill.Invalid("filter.cursor", "length", "is not a cursor this server made")
+	if err := checkCursor("filter.cursor", f.Cursor); err != nil {
+		return err
 	}
 	if len(f.IDs) == 0 && f.State == "" && f.Queue == "" && f.Type == "" && f.Query == "" && f.OlderThan == 0 {
 		return taskmill.Invalid("filter", "required", "give at least one of ids, state, queue, type, q or older_than, so that no call acts on every task by accident")

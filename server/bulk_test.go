@@ -102,7 +102,8 @@ func TestBulkActions(t *testing.T) {
 			{`{"action":"retry","filter":{"state":"failed"},"limit":-1}`, "invalid_range", "limit"},
 			{`{"action":"retry","filter":{"older_than":"-1s"}}`, "invalid_range", "filter.older_than"},
 			{`{"action":"retry","filter":{"older_than":"a while"}}`, "invalid_json", "*"},
-			{`{"action":"retry","filter":{"state":"failed","cursor":"@@@"}}`, "invalid_cursor", "cursor"},
+			{`{"action":"retry","filter":{"state":"failed","cursor":"@@@"}}`, "invalid_cursor", "filter.cursor"},
+			{`{"action":"retry","filter":{"state":"failed","cursor":"bm90IGFuIGlkIQ"}}`, "invalid_cursor", "filter.cursor"}, // base64 of "not an id!"
 			{`{"action":"retry","filter":{"state":"failed"},"extra":1}`, "invalid_unknown", "extra"},
 			{`{"action":"retry","filter":{"state":"failed","colour":1}}`, "invalid_unknown", "filter.colour"},
 			{`{"action":1}`, "invalid_type", "action"},

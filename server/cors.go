@@ -4,7 +4,6 @@ import (
 	"net/http"
 	"net/url"
 	"slices"
-	"strings"
 )
 
 // cors answers cross-origin requests from the configured origins only.
@@ -43,21 +42,6 @@ func (c cors) wrap(next http.Handler) http.Handler {
 		}
 		next.ServeHTTP(w, r)
 	})
-}
-
-// websocketOrigins turns the allowed origins into the host patterns the
-// WebSocket library checks the Origin header against.
-func (c cors) websocketOrigins() []string {
-	var out []string
-	for _, o := range c.origins {
-		if o == "*" {
-			return []string{"*"}
-		}
-		if u, err := url.Parse(o); err == nil && u.Host != "" {
-			out = append(out, strings.ToLower(u.Host))
-		}
-	}
-	return out
 }
 
 // ValidateOrigin checks one --cors-origin value: "*" or scheme://host[:port].

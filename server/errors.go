@@ -4,8 +4,11 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"io"
+	"net"
 	"net/http"
 	"strconv"
+	"syscall"
 
 	"github.com/taskmill/taskmill"
 	"github.com/taskmill/taskmill/apiclient"
@@ -26,6 +29,11 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 }
 
 func writeError(w http.ResponseWriter, status int, e apiError) {
+	if status == http.StatusServiceUnavailable && w.Header().Get("Retry-After") == "" {
+		// Every 503 is worth retrying: the backend reconnects by itself,
+		// and a server that shuts down has siblings.
+		w.Header().Set("Retry-After", retryAfterSeconds)
+	}
 	writeJSON(w, status, apiclient.ErrorBody{Error: &e})
 }
 
@@ -70,11 +78,28 @@ func classify(err error) (int, apiError) {
 		return http.StatusConflict, apiError{Code: "duplicate", Field: "id", Message: err.Error()}
 	case errors.Is(err, errShuttingDown):
 		return http.StatusServiceUnavailable, apiError{Code: "unavailable", Message: "the server is shutting down; try another or try again"}
-	case errors.Is(err, backend.ErrClosed), errors.Is(err, context.DeadlineExceeded):
-		return http.StatusServiceUnavailable, apiError{Code: "unavailable", Message: "the backend is not available; try again"}
+	case errors.Is(err, errBodyTimeout):
+		return http.StatusRequestTimeout, apiError{Code: "body_timeout", Field: "body", Message: "the request body did not arrive in time; send it at once"}
+	case backendUnavailable(err):
+		return http.StatusServiceUnavailable, apiError{Code: "unavailable", Message: "the backend is not available; try again after Retry-After seconds"}
 	}
 	return http.StatusInternalServerError, apiError{Code: "internal", Message: "internal error; the server log has the details"}
 }
 
 // errShuttingDown: the server is closing and takes no new long requests.
 var errShuttingDown = errors.New("server shutting down")
+
+// retryAfterSeconds is the Retry-After of a 503: about one backend
+// reconnection attempt.
+const retryAfterSeconds = "1"
+
+// backendUnavailable reports whether err says the backend could not be
+// reached or did not answer in time, rather than that it refused the
+// call: closed, a deadline (Config.BackendTimeout) run out, or a network
+// error (refused, reset, cut mid-answer) on the way to it.
+func backendUnavailable(err error) bool {
+	var ne net.Error
+	return errors.Is(err, backend.ErrClosed) || errors.Is(err, context.DeadlineExceeded) ||
+		errors.As(err, &ne) || errors.Is(err, syscall.ECONNREFUSED) || errors.Is(err, syscall.ECONNRESET) ||
+		errors.Is(err, syscall.EPIPE) || errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF)
+}

@@ -49,7 +49,10 @@ func FuzzRequestBodies(f *testing.F) {
 			return // would start real workers; covered by TestWorkersEndpoints
 		}
 		rec := httptest.NewRecorder()
-		srv.ServeHTTP(rec, httptest.NewRequest("POST", path, strings.NewReader(body)))
+		req := httptest.NewRequest("POST", path, strings.NewReader(body))
+		req.Host = "localhost"
+		req.Header.Set("Content-Type", "application/json")
+		srv.ServeHTTP(rec, req)
 		if rec.Code >= 500 {
 			t.Fatalf("POST %s %q = %d %s", path, body, rec.Code, rec.Body)
 		}

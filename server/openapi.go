@@ -24,10 +24,11 @@ type errorCode struct {
 // /docs and docs/api.md show it. Tests keep it equal to the codes the
 // server's sources write (Code: "…") and docs/api.md complete.
 var errorCodes = []errorCode{
-	{"invalid_<rule>", 400, "the input broke a rule; field names it. Rules: json, type, unknown, required, range, length, charset, enum, size, exclusive, requires, duration, time, limit, invalid, path"},
+	{"invalid_<rule>", 400, "the input broke a rule; field names it. Rules: json, type, unknown, required, range, length, charset, enum, size, exclusive, requires, duration, time, limit, invalid, query (a malformed query parameter), repeated (a query parameter given twice), cursor, path"},
 	{"invalid_cursor", 400, "the cursor was not made by this server"},
 	{"unauthorized", 401, "no API key, or not a valid one"},
 	{"forbidden", 403, "the API key's role may not call this endpoint"},
+	{"cross_origin", 403, "a browser sent this state-changing request from another origin that is not one of --cors-origin (field Origin)"},
 	{"not_found", 404, "no such task, queue, worker or endpoint"},
 	{"no_dashboard", 404, "a dashboard path was asked for, but this build has no dashboard"},
 	{"method_not_allowed", 405, "the path exists with other methods (see the Allow header)"},
@@ -40,6 +41,9 @@ var errorCodes = []errorCode{
 	{"no_local_workers", 409, "this server runs no in-process workers"},
 	{"file_conflict", 409, "a file is where a folder must be, or a folder where a file must be (or the folder is not empty)"},
 	{"body_too_large", 413, "the request body is over the limit"},
+	{"body_timeout", 408, "the request body did not arrive within the server's body read time"},
+	{"unsupported_media_type", 415, "the request body is not application/json (field Content-Type)"},
+	{"wrong_host", 421, "the Host header does not name this server (field Host); add public names with --allowed-hosts"},
 	{"internal", 500, "a server error; the log has the details"},
 	{"unavailable", 503, "the backend is unreachable or the server is shutting down; try again"},
 	{"backend_unavailable", 503, "readiness: the backend does not answer"},
@@ -47,8 +51,9 @@ var errorCodes = []errorCode{
 
 var statusText = map[int]string{
 	204: "No content", 400: "Bad input: the error names the field and the rule", 401: "No API key, or not a valid one",
-	403: "The API key's role may not call this endpoint", 404: "Not found", 409: "Conflict with the task's state",
-	413: "The body is over the limit", 500: "Server error", 503: "Unavailable: try again",
+	403: "The API key's role may not call this endpoint, or a browser sent this request from an origin that is not allowed", 404: "Not found", 409: "Conflict with the task's state",
+	408: "The body did not arrive in time", 413: "The body is over the limit", 415: "The body is not application/json", 421: "The Host header does not name this server",
+	500: "Server error", 503: "Unavailable (backend down, stalled, or the server shutting down): try again after Retry-After seconds",
 }
 
 // openAPIDocument builds the OpenAPI 3.1 document from the route table
@@ -91,8 +96,11 @@ func (s *Server) openAPIDocument() map[string]any {
 				rt.bodyType: map[string]any{"schema": map[string]any{"type": "string", "contentMediaType": rt.bodyType}}}}
 		}
 		if rt.body != nil {
-			op["requestBody"] = map[string]any{"required": !rt.bodyOptional, "content": map[string]any{
-				"application/json": map[string]any{"schema": set.ref(rt.body), "example": rt.example}}}
+			content := map[string]any{}
+			for _, mt := range rt.consumesOrJSON() {
+				content[mt] = map[string]any{"schema": set.ref(rt.body), "example": rt.example}
+			}
+			op["requestBody"] = map[string]any{"required": !rt.bodyOptional, "content": content}
 		}
 		responses := map[string]any{}
 		ok := map[string]any{"description": "Success"}
@@ -107,11 +115,18 @@ func (s *Server) openAPIDocument() map[string]any {
 		}
 		responses[strconv.Itoa(rt.status)] = ok
 		statuses := append([]int(nil), rt.errors...)
+		statuses = append(statuses, 421) // every route: a Host that does not name the server
+		if rt.access != accessPublic || rt.method != "GET" {
+			statuses = append(statuses, 403) // a role that may not, or a cross-origin browser write
+		}
 		if rt.access != accessPublic {
-			statuses = append(statuses, 401, 403)
+			statuses = append(statuses, 401)
+		}
+		if rt.method != "GET" {
+			statuses = append(statuses, 408, 415) // a body too slow, or of a type that is not the route's
 		}
 		if rt.pattern != "/healthz" && rt.pattern != "/docs" && rt.pattern != "/api/openapi.json" {
-			statuses = append(statuses, 500)
+			statuses = append(statuses, 500, 503) // 503: the backend is down or stalled
 		}
 		for _, st := range statuses {
 			r := map[string]any{"description": statusText[st]}

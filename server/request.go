@@ -2,6 +2,7 @@ package server
 
 import (
 	"encoding/json"
+	"errors"
 	"io"
 	"net/http"
 	"slices"
@@ -16,9 +17,17 @@ import (
 type rawJSON = json.RawMessage
 
 // readBody reads the whole request body, bounded by MaxBodyBytes.
+// A body that does not arrive within BodyReadTimeout is errBodyTimeout.
 func (s *Server) readBody(w http.ResponseWriter, r *http.Request) ([]byte, error) {
-	return io.ReadAll(http.MaxBytesReader(w, r.Body, s.cfg.MaxBodyBytes))
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, s.cfg.MaxBodyBytes))
+	if err != nil && isTimeout(err) {
+		return nil, errBodyTimeout
+	}
+	return body, err
 }
+
+// errBodyTimeout: the request body did not arrive in time.
+var errBodyTimeout = errors.New("request body not read in time")
 
 // decodeBody reads the body and decodes it strictly into v (unknown
 // fields refused, errors naming the field). An empty body is an error

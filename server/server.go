@@ -54,11 +54,27 @@ type Config struct {
 	// endpoint is open, and the caller must listen on loopback only.
 	APIKeys []APIKey
 	// CORSOrigins are the origins browsers may call the API from ("*"
-	// for any). Default none: no cross-origin call is allowed.
+	// for any). Default none: no cross-origin call is allowed, and a
+	// state-changing request a browser marks cross-site is refused.
 	CORSOrigins []string
+	// AllowedHosts are the Host header values the server answers besides
+	// the address a connection reached and, on loopback, localhost names
+	// with that port: its public names behind a proxy or load balancer
+	// ("tm.example.com" for any port, "tm.example.com:8443" for one), or
+	// "*" for any Host. Default none. Other hosts get 421 wrong_host,
+	// which keeps DNS-rebinding pages out.
+	AllowedHosts []string
 	// MaxBodyBytes bounds a request body. Default 1 MiB + 64 KiB, enough
 	// for one task with a payload at the default payload limit.
 	MaxBodyBytes int64
+	// BodyReadTimeout bounds the time to read a request body, counted
+	// from the start of the handler, so a peer that sends a body one byte
+	// at a time loses its connection. Default 30s.
+	BodyReadTimeout time.Duration
+	// BackendTimeout bounds the backend calls of one request: a backend
+	// that is down or stalled answers 503 unavailable with Retry-After
+	// within about this long. The long-poll lease adds its wait. Default 2s.
+	BackendTimeout time.Duration
 	// MaxBatch bounds the tasks of one POST /api/tasks/batch. Default 1000.
 	MaxBatch int
 	// MaxLeaseWait bounds the long poll of the worker protocol's lease.
@@ -110,6 +126,12 @@ func (c Config) WithDefaults() Config {
 	if c.MaxUploadBytes <= 0 {
 		c.MaxUploadBytes = DefaultMaxUploadBytes
 	}
+	if c.BodyReadTimeout <= 0 {
+		c.BodyReadTimeout = 30 * time.Second
+	}
+	if c.BackendTimeout <= 0 {
+		c.BackendTimeout = 2 * time.Second
+	}
 	if c.MaxBatch <= 0 {
 		c.MaxBatch = 1000
 	}
@@ -140,6 +162,7 @@ type Server struct {
 	events  *hub
 	keys    *keyring
 	cors    cors
+	hosts   hostGuard
 	routes  []route
 	tracer  trace.Tracer
 	started time.Time
@@ -169,8 +192,13 @@ func New(cfg Config) (*Server, error) {
 			return nil, fmt.Errorf("server config: %w", err)
 		}
 	}
+	for _, h := range cfg.AllowedHosts {
+		if err := ValidateAllowedHost(h); err != nil {
+			return nil, fmt.Errorf("server config: %w", err)
+		}
+	}
 	s := &Server{cfg: cfg, client: cfg.Client, log: cfg.Logger, mux: http.NewServeMux(),
-		keys: keys, cors: cors{origins: cfg.CORSOrigins}, started: time.Now().UTC(), closing: make(chan struct{})}
+		keys: keys, cors: cors{origins: cfg.CORSOrigins}, hosts: newHostGuard(cfg.AllowedHosts), started: time.Now().UTC(), closing: make(chan struct{})}
 	if cfg.Tracer != nil {
 		s.tracer = cfg.Tracer.Tracer("github.com/taskmill/taskmill/server")
 	}
@@ -180,7 +208,7 @@ func New(cfg Config) (*Server, error) {
 		// {path} of the files API spans folders: the router's
 		// {path...}; the document keeps OpenAPI's {path}.
 		pattern := strings.Replace(rt.pattern, "{path}", "{path...}", 1)
-		s.mux.HandleFunc(rt.method+" "+pattern, s.instrument(rt, s.authorize(rt.access, rt.websocket, rt.handle)))
+		s.mux.HandleFunc(rt.method+" "+pattern, s.instrument(rt, s.bounded(rt, s.authorize(rt.access, rt.websocket, s.checkQuery(rt, rt.handle)))))
 	}
 	s.mux.HandleFunc("/api/", s.noRoute)
 	// Without this, the router would redirect PUT /api/files to
@@ -192,7 +220,7 @@ func New(cfg Config) (*Server, error) {
 	if cfg.UI != nil {
 		s.mux.Handle("/", spaHandler(cfg.UI))
 	}
-	s.handler = s.cors.wrap(s.mux)
+	s.handler = s.guard(s.cors.wrap(s.mux))
 	return s, nil
 }
 

@@ -161,8 +161,8 @@ func listFilter(r *http.Request) (backend.Filter, error) {
 	if err := checkQuery("q", f.Query); err != nil {
 		return f, err
 	}
-	if len(f.Cursor) > 512 {
-		return f, backend.ErrBadCursor
+	if err := checkCursor("cursor", f.Cursor); err != nil {
+		return f, err
 	}
 	f.Limit, err = queryInt(r, "limit", 50, 1, 1000)
 	return f, err

@@ -116,6 +116,7 @@ func TestTraceFollowsTheTask(t *testing.T) {
 	submit := func(body string) string {
 		req, _ := http.NewRequest("POST", e.URL+"/api/tasks", strings.NewReader(body))
 		req.Header = header.Clone()
+		req.Header.Set("Content-Type", "application/json")
 		resp, err := e.hc.Do(req)
 		if err != nil {
 			t.Fatal(err)

@@ -105,6 +105,8 @@ func (s *Server) workerHeartbeat(w http.ResponseWriter, r *http.Request) {
 		err = taskmill.Invalid("running", "size", "at most 10000 ids")
 	case len(req.Host) > 256:
 		err = taskmill.Invalid("host", "length", "must be at most 256 characters")
+	case !printableText(req.Host):
+		err = taskmill.Invalid("host", "charset", "must be valid UTF-8 without control characters")
 	case req.PID < 0:
 		err = taskmill.Invalid("pid", "range", "must not be negative")
 	case req.StartedAt.After(now.Add(maxClockSkew)):
@@ -293,8 +295,9 @@ func (s *Server) workerLease(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, err)
 		return
 	}
-	// The long poll ends when the client goes away or the server closes.
-	ctx, cancel := context.WithCancel(r.Context())
+	// The long poll ends when the client goes away or the server closes,
+	// and a stalled backend holds it at most BackendTimeout past its wait.
+	ctx, cancel := context.WithTimeout(r.Context(), wait+s.cfg.BackendTimeout)
 	defer cancel()
 	go func() {
 		select {
@@ -317,7 +320,11 @@ func (s *Server) workerLease(w http.ResponseWriter, r *http.Request) {
 		if ctx.Err() != nil {
 			// Nobody will receive these: hand them back uncounted.
 			s.releaseAll(tasks)
-			if r.Context().Err() == nil {
+			switch {
+			case r.Context().Err() != nil: // the client left
+			case errors.Is(ctx.Err(), context.DeadlineExceeded):
+				s.fail(w, r, ctx.Err())
+			default:
 				s.fail(w, r, errShuttingDown)
 			}
 			return

@@ -6,9 +6,12 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"strconv"
 	"strings"
 	"text/tabwriter"
 	"time"
+	"unicode"
+	"unicode/utf8"
 
 	"github.com/taskmill/taskmill/apiclient"
 )
@@ -114,8 +117,34 @@ func newTable(w io.Writer, headers ...string) *table {
 	return t
 }
 
-func (t *table) row(cols ...string) { fmt.Fprintln(t.tw, strings.Join(cols, "\t")) }
-func (t *table) flush()             { t.tw.Flush() }
+// row writes one line. Each cell is printed as itself only when it is
+// plain text; a cell with control characters (an escape sequence in a
+// worker's host, a newline in an error) or invalid UTF-8 is printed
+// quoted and escaped, so that text from the server can neither rewrite
+// the terminal nor break the columns.
+func (t *table) row(cols ...string) {
+	safe := make([]string, len(cols))
+	for i, c := range cols {
+		safe[i] = terminalSafe(c)
+	}
+	fmt.Fprintln(t.tw, strings.Join(safe, "\t"))
+}
+
+// terminalSafe returns s, or s quoted with Go's escapes when it holds
+// anything a terminal would act on.
+func terminalSafe(s string) string {
+	if !utf8.ValidString(s) {
+		return strconv.Quote(s)
+	}
+	for _, r := range s {
+		if unicode.IsControl(r) || unicode.Is(unicode.Bidi_Control, r) || r == '\u2028' || r == '\u2029' {
+			return strconv.Quote(s)
+		}
+	}
+	return s
+}
+
+func (t *table) flush() { t.tw.Flush() }
 
 // ago says how long ago t was, briefly ("3s ago"); "-" for never.
 func ago(t time.Time) string {

@@ -158,7 +158,7 @@ func shellQuote(s string) string { return "'" + strings.ReplaceAll(s, "'", `'\''
 
 // readOnly tells a command that changes nothing, so it may be run again.
 func readOnly(cmd string) bool {
-	for _, w := range []string{"-X", " -d ", "--data", "submit", " put ", " rm ", "pause", "resume", "retry", "cancel", "delete", "$(", ">"} {
+	for _, w := range []string{"-X", " -d ", "--data", "--json", "submit", " put ", " rm ", "pause", "resume", "retry", "cancel", "delete", "$(", ">"} {
 		if strings.Contains(cmd, w) {
 			return false
 		}

@@ -6,7 +6,6 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"log/slog"
 	"net"
 	"net/http"
 	"runtime"
@@ -40,6 +39,10 @@ type serveConfig struct {
 	postgres                  *postgresSettings
 	retention                 *taskmill.Retention
 	upkeep                    *upkeepFlags
+	allowedHosts              *envStringList
+	maxConns                  int
+	bodyTimeout               time.Duration
+	backendTimeout            time.Duration
 }
 
 func parseServeFlags(args []string, stdout io.Writer) (*serveConfig, error) {
@@ -63,6 +66,11 @@ func parseServeFlags(args []string, stdout io.Writer) (*serveConfig, error) {
 	c.postgres = postgresFlags(fs)
 	c.retention = retentionFlagSet(fs)
 	c.upkeep = upkeepFlagSet(fs)
+	c.allowedHosts = envList("TASKMILL_ALLOWED_HOSTS")
+	fs.Var(c.allowedHosts, "allowed-hosts", "public names the server is reached by, HOST or HOST:PORT, comma-separated or repeated, or * for any; needed behind a proxy or a DNS name, since other Host headers are refused (421) to keep DNS-rebinding pages out. The address a connection reached and, on loopback, localhost names always pass (env TASKMILL_ALLOWED_HOSTS)")
+	fs.IntVar(&c.maxConns, "max-conns", envInt("TASKMILL_MAX_CONNS", 0), "most client connections open at once; more wait to be accepted. 0 for 3/4 of the open-file limit, at most 4096 (env TASKMILL_MAX_CONNS)")
+	fs.DurationVar(&c.bodyTimeout, "body-timeout", envDuration("TASKMILL_BODY_TIMEOUT", 30*time.Second), "longest time to read a request body (env TASKMILL_BODY_TIMEOUT)")
+	fs.DurationVar(&c.backendTimeout, "backend-timeout", envDuration("TASKMILL_BACKEND_TIMEOUT", 2*time.Second), "longest time a request waits for the backend before answering 503 unavailable (env TASKMILL_BACKEND_TIMEOUT)")
 	if err := parseFlags(fs, args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			fmt.Fprintln(stdout, "Usage: taskmill serve [flags]   (every flag also reads the TASKMILL_* variable it names)")
@@ -90,6 +98,12 @@ func parseServeFlags(args []string, stdout io.Writer) (*serveConfig, error) {
 		return nil, usagef("--max-batch must be between 1 and 100000, got %d", c.maxBatch)
 	case c.maxUpload < 1 || c.maxUpload > 64<<30:
 		return nil, usagef("--max-upload-bytes must be between 1 and %d, got %d", int64(64<<30), c.maxUpload)
+	case c.maxConns < 0 || c.maxConns > 1<<20:
+		return nil, usagef("--max-conns must be between 0 and %d, got %d", 1<<20, c.maxConns)
+	case c.bodyTimeout < time.Second || c.bodyTimeout > time.Hour:
+		return nil, usagef("--body-timeout must be between 1s and 1h, got %s", c.bodyTimeout)
+	case c.backendTimeout < 100*time.Millisecond || c.backendTimeout > 5*time.Minute:
+		return nil, usagef("--backend-timeout must be between 100ms and 5m, got %s", c.backendTimeout)
 	case c.maxLocalSlots < c.workers:
 		return nil, usagef("--max-local-slots (%d) must be at least --workers (%d)", c.maxLocalSlots, c.workers)
 	}
@@ -98,6 +112,14 @@ func parseServeFlags(args []string, stdout io.Writer) (*serveConfig, error) {
 	}
 	if err := c.upkeep.check(); err != nil {
 		return nil, err
+	}
+	for _, h := range c.allowedHosts.stringList {
+		if err := server.ValidateAllowedHost(h); err != nil {
+			return nil, usagef("--allowed-hosts: %v", err)
+		}
+	}
+	if c.maxConns == 0 {
+		c.maxConns = server.DefaultMaxConns()
 	}
 	if c.maxBody == 0 {
 		c.maxBody = int64(c.maxPayload) + 64<<10
@@ -174,6 +196,7 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		Metrics: tel.metrics, PublicMetrics: c.telemetry.publicMetrics, Tracer: tel.tracerProvider(),
 		Schedules: sched.Status, Build: server.BuildInfo(identity()),
 		DataDir: places.dataDir, FilesDir: places.filesDir, MaxUploadBytes: c.maxUpload,
+		AllowedHosts: c.allowedHosts.stringList, BodyReadTimeout: c.bodyTimeout, BackendTimeout: c.backendTimeout,
 	})
 	if err != nil {
 		return usagef("%v", err)
@@ -184,8 +207,8 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if err != nil {
 		return fmt.Errorf("listen on %s: %w", c.addr, err)
 	}
-	httpServer := &http.Server{Handler: api, ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 2 * time.Minute,
-		ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelWarn)}
+	ln = server.LimitListener(ln, c.maxConns)
+	httpServer := server.HTTPServer(api, log)
 
 	// Every server and worker process is a candidate for upkeep
 	// leadership; the elected one reclaims, promotes, purges and fires the

@@ -22,13 +22,13 @@ export function chromiumPath(): string {
   return process.env.CHROMIUM_PATH || "/usr/bin/chromium";
 }
 
-/** launchChromium starts headless Chromium on a new profile and returns its one context. */
-export async function launchChromium(opts: { width?: number; height?: number } = {}): Promise<{ context: BrowserContext; close: () => Promise<void> }> {
+/** launchChromium starts headless Chromium on a new profile and returns its one context; args are extra Chromium switches. */
+export async function launchChromium(opts: { width?: number; height?: number; args?: string[] } = {}): Promise<{ context: BrowserContext; close: () => Promise<void> }> {
   const profile = mkdtempSync(join(tmpdir(), "taskmill-chromium-"));
   const context = await chromium.launchPersistentContext(profile, {
     executablePath: chromiumPath(),
     headless: true,
-    args: CHROMIUM_ARGS,
+    args: [...CHROMIUM_ARGS, ...(opts.args ?? [])],
     viewport: { width: opts.width ?? 1280, height: opts.height ?? 860 },
     colorScheme: "light",
   });
