@@ -101,6 +101,7 @@ func runWorker(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		return fmt.Errorf("open backend: %w", err) // a bad URL still exits 2: Run uses errors.As
 	}
 	defer b.Close()
+	c.telemetry.setReady(b.Ping)
 	w, err := taskmill.NewWorker(b, cfg)
 	if err != nil {
 		return usagef("%v", err)
