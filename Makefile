@@ -3,7 +3,7 @@ SHELL := /bin/bash
 GO ?= go
 BIN := bin/taskmill
 
-.PHONY: help run build test test-go test-web lint fmt vet bench fuzz web screenshots clean
+.PHONY: help run build test test-go test-web test-deploy lint fmt vet bench fuzz web screenshots clean
 
 help: ## list the targets
 	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "}; {printf "  \033[36m%-12s\033[0m %s\n", $$1, $$2}'
@@ -19,6 +19,10 @@ test: ## run every test: Go (with -race), Redis, crash, fuzz seeds, dashboard in
 
 test-go: ## run the Go tests with -race
 	$(GO) test -race -count=1 ./...
+
+test-deploy: ## check deploy/k8s against the Kubernetes and KEDA schemas (own module), and run the binary as deploy/ ships it
+	cd deploy/check && $(GO) vet ./... && $(GO) test -count=1 ./...
+	$(GO) test -race -count=1 -run 'TestDockerfile|TestComposeFile|TestKubernetesManifests|TestComposeRunsAsShipped|TestKubernetesRunsAsShipped|TestImageDataDirIsAVolume' ./cmd/taskmill/
 
 test-web: ## run the dashboard tests (Vitest + Playwright in Chromium)
 	./scripts/test-web.sh

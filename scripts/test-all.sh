@@ -31,3 +31,8 @@ fi
 
 echo "== go test -race"
 go test -race -count=1 -timeout 30m ./...
+
+# The deploy/k8s manifests against the Kubernetes and KEDA API types. Its
+# own module (deploy/check/go.mod) keeps k8s.io and KEDA out of taskmill's.
+echo "== deploy manifests (deploy/check)"
+(cd deploy/check && go vet ./... && go test -count=1 ./...)
