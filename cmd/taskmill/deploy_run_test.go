@@ -233,7 +233,10 @@ func k8sContainer(t *testing.T, file, kind, name string, image map[string]string
 	return container{}
 }
 
-// freeLoopbackPort returns a port nothing listens on now.
+// freeLoopbackPort returns a port nothing listens on now. Another
+// process could take it before the worker binds it; the worker then
+// exits with "address in use" and the test fails loudly rather than
+// passing wrongly. (The worker logs no URL a test could read back.)
 func freeLoopbackPort(t *testing.T) string {
 	t.Helper()
 	l, err := net.Listen("tcp", "127.0.0.1:0")
@@ -333,6 +336,16 @@ func redactKeySpec(s string) string {
 
 var deployHTTP = &http.Client{Timeout: 10 * time.Second}
 
+// probe answers the status of GET u, or 0 when nothing answers.
+func probe(u string) int {
+	resp, err := deployHTTP.Get(u)
+	if err != nil {
+		return 0
+	}
+	resp.Body.Close()
+	return resp.StatusCode
+}
+
 // callAPI makes one API request with a token and decodes a 2xx JSON answer.
 func callAPI(t *testing.T, method, u, token, body string, out any) int {
 	t.Helper()
@@ -378,14 +391,16 @@ func runShipped(t *testing.T, where string, server, worker, redis container) (ba
 	base = "http://127.0.0.1:" + port
 
 	for _, p := range []string{"/healthz", "/readyz"} {
-		waitFor(t, where+" server "+p, func() bool { return callAPI(t, "GET", base+p, "", "", nil) == 200 })
+		waitFor(t, where+" server "+p, func() bool { return probe(base+p) == 200 })
 	}
 	if metricsPort == "" {
 		t.Fatalf("%s: the worker serves no /healthz for probes (TASKMILL_METRICS_ADDR unset)", where)
 	}
 	wbase := "http://127.0.0.1:" + metricsPort
+	// The worker opens its listener while it starts, a moment after its
+	// process does: until then the probe fails, as a kubelet's would.
 	for _, p := range []string{"/healthz", "/readyz"} {
-		waitFor(t, where+" worker "+p, func() bool { return callAPI(t, "GET", wbase+p, "", "", nil) == 200 })
+		waitFor(t, where+" worker "+p, func() bool { return probe(wbase+p) == 200 })
 	}
 
 	// The keys are in force: no token, no submit; a read key may not submit.
