@@ -35,8 +35,8 @@ import (
 //   - TASKMILL_BACKEND: the host:port of the URL (redis:6379,
 //     taskmill-redis:6379) becomes the test's redis-server; scheme,
 //     password and database stay.
-//   - TASKMILL_ADDR and TASKMILL_METRICS_ADDR: the port becomes a free
-//     one; the host (0.0.0.0) stays, so the binary's refusal to serve a
+//   - TASKMILL_ADDR and TASKMILL_METRICS_ADDR: the port becomes 0 (a
+//     free one, read back from the log); the host (0.0.0.0) stays, so the binary's refusal to serve a
 //     non-loopback address without API keys is exercised for real.
 //   - TASKMILL_DATA: the image's /home/nonroot/data becomes a temp dir.
 //   - redis-server: the test's own port, dir and log file come first;
@@ -233,20 +233,6 @@ func k8sContainer(t *testing.T, file, kind, name string, image map[string]string
 	return container{}
 }
 
-// freeLoopbackPort returns a port nothing listens on now. Another
-// process could take it before the worker binds it; the worker then
-// exits with "address in use" and the test fails loudly rather than
-// passing wrongly. (The worker logs no URL a test could read back.)
-func freeLoopbackPort(t *testing.T) string {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return strconv.Itoa(l.Addr().(*net.TCPAddr).Port)
-}
-
 // withPort replaces the port of host:port, keeping the host.
 func withPort(t *testing.T, where, hostport, port string) string {
 	t.Helper()
@@ -259,7 +245,7 @@ func withPort(t *testing.T, where, hostport, port string) string {
 
 // substitute makes the documented substitutions in c's environment and
 // returns it as a process environment.
-func substitute(t *testing.T, where string, c container, redisAddr string) (env []string, metricsPort string) {
+func substitute(t *testing.T, where string, c container, redisAddr string) (env []string, metrics bool) {
 	t.Helper()
 	e := map[string]string{}
 	for k, v := range c.env {
@@ -274,9 +260,9 @@ func substitute(t *testing.T, where string, c container, redisAddr string) (env 
 	if a, ok := e["TASKMILL_ADDR"]; ok {
 		e["TASKMILL_ADDR"] = withPort(t, where, a, "0")
 	}
-	if a, ok := e["TASKMILL_METRICS_ADDR"]; ok {
-		metricsPort = freeLoopbackPort(t)
-		e["TASKMILL_METRICS_ADDR"] = withPort(t, where, a, metricsPort)
+	if a, ok := e["TASKMILL_METRICS_ADDR"]; ok && a != "" {
+		e["TASKMILL_METRICS_ADDR"] = withPort(t, where, a, "0")
+		metrics = true
 	}
 	if _, ok := e["TASKMILL_DATA"]; ok {
 		e["TASKMILL_DATA"] = t.TempDir()
@@ -284,7 +270,7 @@ func substitute(t *testing.T, where string, c container, redisAddr string) (env 
 	for k, v := range e {
 		env = append(env, k+"="+v)
 	}
-	return env, metricsPort
+	return env, metrics
 }
 
 // startRedis runs redis-server with the shipped arguments.
@@ -379,7 +365,7 @@ func callAPI(t *testing.T, method, u, token, body string, out any) int {
 func runShipped(t *testing.T, where string, server, worker, redis container) (base, read string) {
 	rs := startRedis(t, where, redis)
 	senv, _ := substitute(t, where+" server", server, rs.Addr())
-	wenv, metricsPort := substitute(t, where+" worker", worker, rs.Addr())
+	wenv, workerMetrics := substitute(t, where+" worker", worker, rs.Addr())
 	admin, read := shippedKeys(t, where, server.env["TASKMILL_API_KEYS"])
 
 	srv := testproc.StartEnv(t, where+" server", senv, server.args...)
@@ -393,12 +379,15 @@ func runShipped(t *testing.T, where string, server, worker, redis container) (ba
 	for _, p := range []string{"/healthz", "/readyz"} {
 		waitFor(t, where+" server "+p, func() bool { return probe(base+p) == 200 })
 	}
-	if metricsPort == "" {
+	if !workerMetrics {
 		t.Fatalf("%s: the worker serves no /healthz for probes (TASKMILL_METRICS_ADDR unset)", where)
 	}
-	wbase := "http://127.0.0.1:" + metricsPort
-	// The worker opens its listener while it starts, a moment after its
-	// process does: until then the probe fails, as a kubelet's would.
+	// The worker logs "worker metrics serving url=…/metrics".
+	_, wport, err := net.SplitHostPort(strings.TrimSuffix(strings.TrimPrefix(wrk.URL(), "http://"), "/metrics"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	wbase := "http://127.0.0.1:" + wport
 	for _, p := range []string{"/healthz", "/readyz"} {
 		waitFor(t, where+" worker "+p, func() bool { return probe(wbase+p) == 200 })
 	}
