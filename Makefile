@@ -8,7 +8,7 @@ VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null)
 COMMIT ?= $(shell git rev-parse HEAD 2>/dev/null)
 LDFLAGS := -X main.version=$(VERSION) -X main.commit=$(COMMIT)
 
-.PHONY: help run build test test-go test-web soak lint fmt vet bench fuzz web screenshots clean
+.PHONY: help run build test test-go test-web soak test-deploy lint fmt vet bench fuzz web screenshots clean
 
 help: ## list the targets
 	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "}; {printf "  \033[36m%-12s\033[0m %s\n", $$1, $$2}'
@@ -27,6 +27,10 @@ test-go: ## run the Go tests with -race
 
 soak: ## differential test: 1,000,000 random operations per backend against the reference model (TASKMILL_DIFF_OPS to change; Redis needs redis-server)
 	TASKMILL_DIFF_OPS=$${TASKMILL_DIFF_OPS:-1000000} $(GO) test -count=1 -timeout 12h -run 'TestDifferential' -v ./backend/...
+
+test-deploy: ## check deploy/k8s against the Kubernetes and KEDA schemas (own module), and run the binary as deploy/ ships it
+	cd deploy/check && $(GO) vet ./... && $(GO) test -count=1 ./...
+	$(GO) test -race -count=1 -run 'TestDockerfile|TestComposeFile|TestKubernetesManifests|TestComposeRunsAsShipped|TestKubernetesRunsAsShipped|TestImageDataDirIsAVolume' ./cmd/taskmill/
 
 test-web: ## run the dashboard tests (Vitest + Playwright in Chromium)
 	./scripts/test-web.sh

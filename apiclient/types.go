@@ -142,6 +142,25 @@ type QueueView struct {
 	UnservedTypes []string `json:"unserved_types"`
 }
 
+// QueueLoad answers GET /api/queues/{name}/load: the work a queue asks
+// of workers right now, for autoscalers such as KEDA's metrics-api
+// scaler. A queue that has no tasks (never used, or emptied by
+// retention) answers zeros, never 404, so an autoscaler reading it keeps
+// working.
+type QueueLoad struct {
+	Name   string `json:"name"`
+	Paused bool   `json:"paused"`
+	// Pending tasks wait for a worker now; Processing ones hold one.
+	Pending    int `json:"pending"`
+	Processing int `json:"processing"`
+	// Active is Processing plus Pending (Pending only while the queue is
+	// not paused): the worker slots the queue could use now. It counts
+	// running tasks so that an autoscaler does not take workers away
+	// from under them; scheduled and retrying tasks are left out until
+	// they are due.
+	Active int `json:"active"`
+}
+
 // QueueList answers GET /api/queues.
 type QueueList struct {
 	Queues []QueueView `json:"queues"`

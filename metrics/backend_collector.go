@@ -19,9 +19,17 @@ var (
 		"Workers whose heartbeat has not run out, in every process.", nil, nil)
 	descSlots = prometheus.NewDesc("taskmill_worker_slots",
 		"Worker slots of the live workers: all of them, and the busy ones.", []string{"state"}, nil)
+	descQueueRecent = prometheus.NewDesc("taskmill_queue_attempts_recent",
+		"Attempts of the queue that finished in the current minute and the 4 before it, by outcome (completed; failed, retried or not), "+
+			"from the backend's history: cluster-wide, whichever process ran them, and the same on every server (aggregate with max, not sum).",
+		[]string{"queue", "outcome"}, nil)
 	descUp = prometheus.NewDesc("taskmill_backend_up",
 		"1 when the backend answered this scrape.", nil, nil)
 )
+
+// RecentMinutes is the window of taskmill_queue_attempts_recent: the
+// current minute of the backend's history and the ones before it.
+const RecentMinutes = 5
 
 // backendCollector reads the shared store at scrape time, so the gauges
 // are right whichever process changed the state.
@@ -31,7 +39,7 @@ type backendCollector struct {
 }
 
 func (c *backendCollector) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{descQueueTasks, descQueueOldest, descQueuePaused, descWorkers, descSlots, descUp} {
+	for _, d := range []*prometheus.Desc{descQueueTasks, descQueueOldest, descQueuePaused, descQueueRecent, descWorkers, descSlots, descUp} {
 		ch <- d
 	}
 }
@@ -41,12 +49,32 @@ func (c *backendCollector) Collect(ch chan<- prometheus.Metric) {
 	defer cancel()
 	qs, qerr := c.b.Queues(ctx)
 	ws, werr := c.b.Workers(ctx)
+	now := time.Now()
+	since := now.Truncate(time.Minute).Add(-(RecentMinutes - 1) * time.Minute)
+	var herr error
+	if qerr == nil {
+		for _, q := range qs {
+			// One read per queue keeps the split by queue; it is one
+			// range read of the queue's per-minute history.
+			buckets, err := c.b.History(ctx, q.Name, since)
+			if err != nil {
+				herr = err
+				break
+			}
+			completed, failed := 0, 0
+			for _, h := range buckets {
+				completed += h.Completed
+				failed += h.Failed
+			}
+			ch <- prometheus.MustNewConstMetric(descQueueRecent, prometheus.GaugeValue, float64(completed), q.Name, "completed")
+			ch <- prometheus.MustNewConstMetric(descQueueRecent, prometheus.GaugeValue, float64(failed), q.Name, "failed")
+		}
+	}
 	up := 1.0
-	if qerr != nil || werr != nil {
+	if qerr != nil || werr != nil || herr != nil {
 		up = 0
 	}
 	ch <- prometheus.MustNewConstMetric(descUp, prometheus.GaugeValue, up)
-	now := time.Now()
 	if qerr == nil {
 		for _, q := range qs {
 			for _, st := range backend.States {

@@ -2,13 +2,16 @@
 // completed, failed and retried tasks per type and queue, attempt
 // duration histograms, reclaimed leases, HTTP request metrics, and gauges
 // read from the backend at scrape time (queue depth per state, the wait of
-// the oldest pending task, paused queues, live workers and their slots).
+// the oldest pending task, paused queues, attempts finished per queue in
+// the last few minutes, live workers and their slots).
 //
 // Counters are per process, as Prometheus expects: a server counts the
 // submits it accepted and the attempts its in-process workers and HTTP
 // workers finished; a `taskmill worker` counts its own. Sum them across
 // instances. The backend gauges describe the shared store, so every
-// server reports the same values: take max, not sum.
+// server reports the same values: take max, not sum. They are what a
+// server with no workers of its own (serve --workers 0) can say about the
+// outcomes of workers elsewhere.
 package metrics
 
 import (

@@ -51,6 +51,9 @@ step "staticcheck" go run honnef.co/go/tools/cmd/staticcheck@v0.8.2 ./...
 step "fuzz targets (${FUZZEXECS:-2000} executions each)" ./scripts/fuzz.sh "${FUZZEXECS:-2000}x"
 step "dashboard tests" web_tests
 step "go test -race" go test -race -count=1 -timeout 30m ./...
+# The deploy/k8s manifests against the Kubernetes and KEDA API types. Its
+# own module (deploy/check/go.mod) keeps k8s.io and KEDA out of taskmill's.
+step "deploy manifests (deploy/check)" bash -c 'cd deploy/check && go vet ./... && go test -count=1 ./...'
 
 echo
 echo "== step times"

@@ -54,6 +54,11 @@ func TestMetrics(t *testing.T) {
 			`taskmill_task_duration_seconds_count{outcome="completed",queue="math",type="square"} 1`,
 			`taskmill_queue_tasks{queue="parked",state="scheduled"} 1`,
 			`taskmill_queue_paused{queue="math"} 0`,
+			// From the backend's history: every attempt, whichever process ran it.
+			`taskmill_queue_attempts_recent{outcome="completed",queue="math"} 1`,
+			`taskmill_queue_attempts_recent{outcome="completed",queue="ext"} 1`,
+			`taskmill_queue_attempts_recent{outcome="failed",queue="default"} 2`,
+			`taskmill_queue_attempts_recent{outcome="failed",queue="parked"} 0`,
 			`taskmill_workers_alive 1`,
 			`taskmill_worker_slots{state="total"} 4`,
 			`taskmill_backend_up 1`,

@@ -52,6 +52,23 @@ type Config struct {
 	// its header before any pixel is decoded. Default 40 million (a
 	// decoded image then takes at most 160 MB).
 	MaxImagePixels int
+	// MaxImageDecodeBytes bounds the memory one input image takes once
+	// decoded: width × height × the bytes a pixel of its colour model
+	// takes (1 for grey or paletted, 3 for JPEG, 4 for 8-bit RGBA, 8 for
+	// 16-bit RGBA), checked from its header before any pixel is decoded.
+	// Default 256 MiB.
+	MaxImageDecodeBytes int64
+	// ImageMemoryBytes bounds the memory all image tasks of the process
+	// hold at once: each waits (respecting its context) for its share —
+	// the decoded image, the encoded input, its working copies and its
+	// output — before it decodes, and one whose share exceeds the whole
+	// budget fails at once (an inline image already at submit). Default
+	// 1 GiB.
+	ImageMemoryBytes int64
+
+	// MaxResultBytes bounds the JSON result of a built-in task; a larger
+	// one fails the task without retry. Default 16 MiB.
+	MaxResultBytes int
 
 	// MaxNumbers bounds the numbers of a calculate_statistics task.
 	// Default 1,000,000 (also bounded by the payload limit).
@@ -178,6 +195,9 @@ func (c Config) WithDefaults() Config {
 	setInt(&c.MaxImageBytes, 16<<20)
 	setInt(&c.MaxImageSide, 8192)
 	setInt(&c.MaxImagePixels, 40_000_000)
+	setInt64(&c.MaxImageDecodeBytes, 256<<20)
+	setInt64(&c.ImageMemoryBytes, 1<<30)
+	setInt(&c.MaxResultBytes, 16<<20)
 	setInt(&c.MaxNumbers, 1_000_000)
 	setInt(&c.MaxHistogramBins, 1000)
 	setInt(&c.MaxPatternLength, 1000)

@@ -31,6 +31,7 @@ type imageInput struct {
 	Quality *int   `json:"quality,omitempty"`
 
 	cfg    Config
+	budget *imageBudget // shared by every image handler of the process
 	data   []byte       // the inline image, decoded from base64
 	header image.Config // the inline image's header
 }
@@ -123,47 +124,71 @@ func checkImageHeader(field string, data []byte, cfg Config) (image.Config, erro
 	case int64(hdr.Width)*int64(hdr.Height) > int64(cfg.MaxImagePixels):
 		return hdr, taskmill.Invalid(field, "dimensions", "is %d×%d = %d pixels; the limit is %d",
 			hdr.Width, hdr.Height, int64(hdr.Width)*int64(hdr.Height), cfg.MaxImagePixels)
+	case decodedBytes(hdr, data) > cfg.MaxImageDecodeBytes:
+		return hdr, taskmill.Invalid(field, "memory", "is %d×%d and would take %d bytes to decode (%d a pixel); the limit is %d (MaxImageDecodeBytes, --max-image-decode-bytes)",
+			hdr.Width, hdr.Height, decodedBytes(hdr, data), decodedBytes(hdr, data)/(int64(hdr.Width)*int64(hdr.Height)), cfg.MaxImageDecodeBytes)
 	}
 	return hdr, nil
 }
 
+// checkShare refuses, at submit, an inline image whose task could never
+// get its share of the image memory budget.
+func (in *imageInput) checkShare(working int64) error {
+	if need := decodedBytes(in.header, in.data) + int64(len(in.data)) + working; in.budget != nil && need > in.budget.size {
+		return in.budget.tooLarge("payload.image", need)
+	}
+	return nil
+}
+
 // load returns the decoded image and its format, reading the file when
 // the payload named one. Everything wrong with the file fails without
-// retry, naming payload.path.
-func (in *imageInput) load(ctx context.Context) (image.Image, string, error) {
-	data := in.data
+// retry, naming payload.path. Before decoding, it waits for the task's
+// share of the image memory budget: the decoded image, the encoded
+// bytes, and working(header), what the handler needs besides. The caller
+// calls release once it no longer holds the image, its copies or its
+// output (after encoding the result).
+func (in *imageInput) load(ctx context.Context, working func(image.Config) int64) (img image.Image, format string, release func(), err error) {
+	data, hdr, field := in.data, in.header, "payload.image"
 	if in.Path != "" {
+		field = "payload.path"
 		root, err := openDataRoot(in.cfg.DataDir)
 		if err != nil {
-			return nil, "", err
+			return nil, "", nil, err
 		}
 		defer root.Close()
 		f, st, err := openRegular(root, "payload.path", in.Path)
 		if err != nil {
-			return nil, "", err
+			return nil, "", nil, err
 		}
 		defer f.Close()
 		if st.Size() > int64(in.cfg.MaxImageBytes) {
-			return nil, "", taskmill.SkipRetry(taskmill.Invalid("payload.path", "size", "%q is %d bytes; the limit is %d", in.Path, st.Size(), in.cfg.MaxImageBytes))
+			return nil, "", nil, taskmill.SkipRetry(taskmill.Invalid("payload.path", "size", "%q is %d bytes; the limit is %d", in.Path, st.Size(), in.cfg.MaxImageBytes))
 		}
 		if data, err = io.ReadAll(io.LimitReader(f, int64(in.cfg.MaxImageBytes)+1)); err != nil {
-			return nil, "", fileError(root, "payload.path", in.Path, err)
+			return nil, "", nil, fileError(root, "payload.path", in.Path, err)
 		}
 		if len(data) > in.cfg.MaxImageBytes { // it grew since Stat
-			return nil, "", taskmill.SkipRetry(taskmill.Invalid("payload.path", "size", "%q is over %d bytes", in.Path, in.cfg.MaxImageBytes))
+			return nil, "", nil, taskmill.SkipRetry(taskmill.Invalid("payload.path", "size", "%q is over %d bytes", in.Path, in.cfg.MaxImageBytes))
 		}
-		if _, err := checkImageHeader("payload.path", data, in.cfg); err != nil {
-			return nil, "", taskmill.SkipRetry(err)
+		if hdr, err = checkImageHeader("payload.path", data, in.cfg); err != nil {
+			return nil, "", nil, taskmill.SkipRetry(err)
 		}
 	}
 	if ctx.Err() != nil {
-		return nil, "", canceled(ctx)
+		return nil, "", nil, canceled(ctx)
 	}
-	img, f, err := image.Decode(bytes.NewReader(data))
+	release = func() {}
+	if in.budget != nil {
+		if release, err = in.budget.acquire(ctx, field, decodedBytes(hdr, data)+int64(len(data))+working(hdr)); err != nil {
+			return nil, "", nil, err
+		}
+	}
+	img, format, err = image.Decode(bytes.NewReader(data))
 	if err != nil {
-		return nil, "", taskmill.SkipRetry(fmt.Errorf("decode the image: %w", err))
+		release()
+		return nil, "", nil, taskmill.SkipRetry(fmt.Errorf("decode the image: %w", err))
 	}
-	return img, f, nil
+	return img, format, release, nil
 }
 
 // ImageResult is the result of image_resize and apply_filter: the new

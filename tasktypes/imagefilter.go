@@ -55,10 +55,19 @@ func (p *applyFilterPayload) check() error {
 	case spec.amount && (*p.Amount < spec.lo || *p.Amount > spec.hi):
 		return taskmill.Invalid("payload.amount", "range", "for %s must be between %g and %g, got %g", p.Filter, spec.lo, spec.hi, *p.Amount)
 	}
+	if p.data != nil { // an inline image: its size is known now
+		return p.checkShare(filterWorking(p.header))
+	}
 	return nil
 }
 
-func applyFilterType(cfg Config) taskmill.TaskType {
+// filterWorking is the memory a filter holds besides the decoded image:
+// its copies and the output's encoding.
+func filterWorking(hdr image.Config) int64 {
+	return int64(hdr.Width) * int64(hdr.Height) * filterBytesPerPixel
+}
+
+func applyFilterType(cfg Config, budget *imageBudget) taskmill.TaskType {
 	return define(taskmill.TaskType{
 		Name: "apply_filter",
 		Description: "Applies a filter to a PNG, JPEG or GIF image (inline base64 or a file in the files folder): " +
@@ -68,12 +77,13 @@ func applyFilterType(cfg Config) taskmill.TaskType {
 			"amount":{"type":"number","minimum":-100,"maximum":100,"description":"brightness and contrast: -100 to 100 percent (default 20, 25); blur: Gaussian sigma 0.1 to 50 pixels (default 2); sharpen: strength 0.1 to 10 (default 1); other filters take none"}},
 			` + imageSchemaOneOf + `}`),
 		Timeout: 5 * time.Minute,
-	}, func(p *applyFilterPayload) { p.cfg = cfg },
+	}, func(p *applyFilterPayload) { p.cfg, p.budget = cfg, budget },
 		func(ctx context.Context, t *taskmill.Task, p *applyFilterPayload) (any, error) {
-			img, inFmt, err := p.load(ctx)
+			img, inFmt, release, err := p.load(ctx, filterWorking)
 			if err != nil {
 				return nil, err
 			}
+			defer release()
 			src := img.Bounds()
 			_ = t.ReportProgress(ctx, 30, fmt.Sprintf("decoded %d×%d %s", src.Dx(), src.Dy(), inFmt))
 			out, err := applyFilter(ctx, img, p.Filter, p.Amount)

@@ -51,9 +51,23 @@ func (p *imageResizePayload) check() error {
 	}
 	if p.data != nil { // an inline image: its size is known now
 		w, h, _ := resizeBox(p.header.Width, p.header.Height, p.Width, p.Height, p.Fit)
-		return p.checkOutputSize(w, h)
+		if err := p.checkOutputSize(w, h); err != nil {
+			return err
+		}
+		return p.checkShare(p.working(p.header))
 	}
 	return nil
+}
+
+// working is the memory a resize holds besides the decoded image: its
+// output and the output's encoding. An output past the limits counts
+// nothing here; checkOutputSize refuses it after the decode.
+func (p *imageResizePayload) working(hdr image.Config) int64 {
+	w, h, _ := resizeBox(hdr.Width, hdr.Height, p.Width, p.Height, p.Fit)
+	if p.checkOutputSize(w, h) != nil {
+		return 0
+	}
+	return int64(w) * int64(h) * resizeBytesPerPixel
 }
 
 // checkOutputSize refuses an output past the limits, which one given side
@@ -109,7 +123,7 @@ var resizeKernels = map[string]xdraw.Interpolator{
 	"nearest":     xdraw.NearestNeighbor,
 }
 
-func imageResizeType(cfg Config) taskmill.TaskType {
+func imageResizeType(cfg Config, budget *imageBudget) taskmill.TaskType {
 	return define(taskmill.TaskType{
 		Name: "image_resize",
 		Description: "Resizes a PNG, JPEG or GIF image (inline base64 or a file in the files folder) to a width and/or " +
@@ -121,12 +135,13 @@ func imageResizeType(cfg Config) taskmill.TaskType {
 			"method":{"type":"string","enum":["catmull_rom","bilinear","nearest"],"default":"catmull_rom","description":"interpolation: sharpest, faster, or blocky"}},
 			` + imageSchemaOneOf + `}`),
 		Timeout: 5 * time.Minute,
-	}, func(p *imageResizePayload) { p.cfg = cfg },
+	}, func(p *imageResizePayload) { p.cfg, p.budget = cfg, budget },
 		func(ctx context.Context, t *taskmill.Task, p *imageResizePayload) (any, error) {
-			img, inFmt, err := p.load(ctx)
+			img, inFmt, release, err := p.load(ctx, p.working)
 			if err != nil {
 				return nil, err
 			}
+			defer release()
 			src := img.Bounds()
 			_ = t.ReportProgress(ctx, 30, fmt.Sprintf("decoded %d×%d %s", src.Dx(), src.Dy(), inFmt))
 			w, h, crop := resizeBox(src.Dx(), src.Dy(), p.Width, p.Height, p.Fit)

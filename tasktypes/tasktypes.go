@@ -40,6 +40,9 @@ func Register(mux *taskmill.ServeMux, cfg Config) error {
 	if err != nil {
 		return fmt.Errorf("built-in task types: %w", err)
 	}
+	// One budget for the image memory of every image task this process
+	// runs at once, whichever type.
+	images := newImageBudget(cfg.ImageMemoryBytes)
 	types := []taskmill.TaskType{
 		fibonacciType(cfg),
 		sleepType(cfg),
@@ -47,8 +50,8 @@ func Register(mux *taskmill.ServeMux, cfg Config) error {
 		wordCountType(cfg),
 		sentimentType(cfg),
 		summarizeType(cfg),
-		imageResizeType(cfg),
-		applyFilterType(cfg),
+		imageResizeType(cfg, images),
+		applyFilterType(cfg, images),
 		statisticsType(cfg),
 		patternsType(cfg),
 		httpRequestType(cfg, policy),
@@ -57,6 +60,9 @@ func Register(mux *taskmill.ServeMux, cfg Config) error {
 		backupType(cfg),
 		largeFileType(cfg),
 		sendEmailType(cfg, mailer),
+	}
+	for i := range types {
+		types[i].Handler = limitResult(types[i].Handler, cfg.MaxResultBytes)
 	}
 	for _, tt := range types {
 		if _, taken := mux.Lookup(tt.Name); taken {

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"io"
 	"math"
+	"net/url"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -22,8 +23,11 @@ import (
 // parsers, and every TASKMILL_* variable is one the binary reads, with a
 // value the binary reads as given: numbers and durations through its own
 // env readers (which would fall back to the default on a bad value), and
-// TASKMILL_BACKEND through parseBackend, the parsing of --backend. The
-// variables are not applied to the command lines they go with.
+// TASKMILL_BACKEND through parseBackend, the parsing of --backend. It
+// also checks the hardening the files promise (non-root, read-only root
+// file system, no capabilities, pinned images). deploy_run_test.go then
+// starts the binary exactly as the files say, and deploy/check validates
+// the manifests against the Kubernetes and KEDA schemas.
 
 const deployDir = "../../deploy"
 
@@ -193,7 +197,8 @@ func TestDockerfile(t *testing.T) {
 		}
 	}
 	last := strings.Join(final, "\n")
-	for _, want := range []string{"COPY --from=build", "USER nonroot", `ENTRYPOINT ["/usr/local/bin/taskmill"]`, "EXPOSE 8080"} {
+	// A numeric user: Kubernetes' runAsNonRoot can only verify a number.
+	for _, want := range []string{"COPY --from=build", "USER 65532:65532", `ENTRYPOINT ["/usr/local/bin/taskmill"]`, "EXPOSE 8080"} {
 		if !strings.Contains(last, want) {
 			t.Errorf("final stage lacks %q", want)
 		}
@@ -201,18 +206,35 @@ func TestDockerfile(t *testing.T) {
 	if !strings.Contains(stages[len(stages)-1], "static") && !strings.Contains(stages[len(stages)-1], "scratch") {
 		t.Errorf("final stage %q is not a static/scratch image", stages[len(stages)-1])
 	}
-	known := knownEnv(t)
-	env := map[string]string{}
-	for _, m := range regexp.MustCompile(`(TASKMILL_[A-Z_]+)=(\S*)`).FindAllStringSubmatch(body, -1) {
-		if known[m[1]] == "" {
-			t.Errorf("Dockerfile sets %s, which taskmill does not read", m[1])
+	for _, st := range stages {
+		if strings.Contains(st, ":latest") || !strings.Contains(strings.Fields(st)[1], ":") {
+			t.Errorf("%q: pin the image to a version", st)
 		}
-		env[m[1]] = m[2]
+	}
+	known := knownEnv(t)
+	env := dockerfileEnv(t)
+	for k := range env {
+		if known[k] == "" {
+			t.Errorf("Dockerfile sets %s, which taskmill does not read", k)
+		}
 	}
 	checkEnv(t, "Dockerfile", env, known)
-	if !regexp.MustCompile(`FROM golang:1\.26`).MatchString(body) {
-		t.Errorf("build stage should use the Go version of go.mod (1.26)")
+	if !regexp.MustCompile(`FROM golang:1\.26\.\d+-`).MatchString(body) {
+		t.Errorf("build stage should pin the Go release of go.mod (1.26.x)")
 	}
+	if _, err := os.Stat(filepath.Join(deployDir, "..", ".dockerignore")); err != nil {
+		t.Errorf("no .dockerignore at the repository root: %v", err)
+	}
+}
+
+// pinned reports whether an image reference names a version: a tag
+// other than latest, or a digest.
+func pinned(image string) bool {
+	if strings.Contains(image, "@sha256:") {
+		return true
+	}
+	i := strings.LastIndex(image, ":")
+	return i > strings.LastIndex(image, "/") && image[i+1:] != "latest"
 }
 
 func TestComposeFile(t *testing.T) {
@@ -231,34 +253,56 @@ func TestComposeFile(t *testing.T) {
 	if worker["container_name"] != nil || worker["ports"] != nil {
 		t.Errorf("worker has a fixed name or ports: --scale worker=N would clash")
 	}
-	for _, name := range []string{"server", "worker"} {
-		svc := services[name].(map[string]any)
-		checkArgs(t, "compose "+name, strs(svc["command"]))
-		env := map[string]string{}
-		for k, v := range svc["environment"].(map[string]any) {
-			env[k], _ = v.(string)
+	server, wrk, _ := composeContainers(t) // interpolated with .env.example
+	for name, c := range map[string]container{"server": server, "worker": wrk} {
+		checkArgs(t, "compose "+name, c.args)
+		if u, err := url.Parse(c.env["TASKMILL_BACKEND"]); err != nil || u.Host != "redis:6379" || u.User == nil {
+			t.Errorf("compose %s: TASKMILL_BACKEND = %q, want the redis service with its password", name, redactURL(c.env["TASKMILL_BACKEND"]))
 		}
-		if !strings.HasPrefix(env["TASKMILL_BACKEND"], "redis://redis:") {
-			t.Errorf("compose %s: TASKMILL_BACKEND = %q, want the redis service", name, env["TASKMILL_BACKEND"])
+		checkEnv(t, "compose "+name, c.env, known)
+	}
+	for name, v := range services {
+		svc := v.(map[string]any)
+		if img, _ := svc["image"].(string); !pinned(img) {
+			t.Errorf("compose %s: image %q is not pinned to a version", name, img)
 		}
-		checkEnv(t, "compose "+name, env, known)
-		if at(t, svc, "depends_on", "redis", "condition") != "service_healthy" {
+		if svc["read_only"] != true || strings.Join(strs(svc["cap_drop"]), ",") != "ALL" ||
+			!strings.Contains(strings.Join(strs(svc["security_opt"]), ","), "no-new-privileges:true") {
+			t.Errorf("compose %s: want read_only, cap_drop [ALL] and no-new-privileges", name)
+		}
+		if name != "redis" && at(t, svc, "depends_on", "redis", "condition") != "service_healthy" {
 			t.Errorf("compose %s should wait for a healthy redis", name)
 		}
 	}
-	if cmd := strings.Join(strs(at(t, services, "redis", "command")), " "); !strings.Contains(cmd, "--appendonly yes") {
-		t.Errorf("redis runs without AOF: %s", cmd)
+	for _, p := range strs(at(t, services, "server", "ports")) {
+		if !strings.HasPrefix(p, "127.0.0.1:") {
+			t.Errorf("compose server publishes %q beyond the host's loopback: put a TLS proxy in front instead", p)
+		}
+	}
+	if cmd := strings.Join(strs(at(t, services, "redis", "command")), " "); !strings.Contains(cmd, "--appendonly yes") || !strings.Contains(cmd, "--requirepass") {
+		t.Errorf("redis runs without AOF or without a password: %s", cmd)
 	}
 }
 
-func TestKubernetesManifests(t *testing.T) {
-	byKind := map[string]map[string]any{} // "Kind/name"
-	files, err := filepath.Glob(filepath.Join(deployDir, "k8s", "*.yaml"))
-	if err != nil || len(files) == 0 {
-		t.Fatalf("no manifests: %v", err)
+// k8sDocs reads every manifest under deploy/k8s (the example Secret
+// included), by "Kind/name".
+func k8sDocs(t *testing.T) map[string]map[string]any {
+	t.Helper()
+	byKind := map[string]map[string]any{}
+	var files []string
+	for _, pat := range []string{"*.yaml", "*/*.yaml"} {
+		f, err := filepath.Glob(filepath.Join(deployDir, "k8s", pat))
+		if err != nil {
+			t.Fatal(err)
+		}
+		files = append(files, f...)
+	}
+	if len(files) == 0 {
+		t.Fatal("no manifests")
 	}
 	for _, f := range files {
-		for _, d := range yamlDocs(t, filepath.Join("k8s", filepath.Base(f))) {
+		rel, _ := filepath.Rel(deployDir, f)
+		for _, d := range yamlDocs(t, rel) {
 			for _, field := range []string{"apiVersion", "kind", "metadata"} {
 				if d[field] == nil {
 					t.Fatalf("%s: a document without %s", f, field)
@@ -267,13 +311,21 @@ func TestKubernetesManifests(t *testing.T) {
 			byKind[d["kind"].(string)+"/"+at(t, d, "metadata", "name").(string)] = d
 		}
 	}
+	return byKind
+}
+
+func TestKubernetesManifests(t *testing.T) {
+	byKind := k8sDocs(t)
 	for _, want := range []string{"Deployment/taskmill-server", "Service/taskmill-server", "Deployment/taskmill-worker",
-		"StatefulSet/taskmill-redis", "Service/taskmill-redis", "ScaledObject/taskmill-worker", "HorizontalPodAutoscaler/taskmill-worker"} {
+		"StatefulSet/taskmill-redis", "Service/taskmill-redis", "ScaledObject/taskmill-worker", "TriggerAuthentication/taskmill-read-key",
+		"HorizontalPodAutoscaler/taskmill-worker", "PodDisruptionBudget/taskmill-server", "PodDisruptionBudget/taskmill-worker", "Secret/taskmill"} {
 		if byKind[want] == nil {
 			t.Errorf("missing %s", want)
 		}
 	}
 	known := knownEnv(t)
+	image := dockerfileEnv(t)
+	files := map[string]string{"Deployment/taskmill-server": "server.yaml", "Deployment/taskmill-worker": "worker.yaml"}
 	for key, d := range byKind {
 		kind := d["kind"].(string)
 		if kind != "Deployment" && kind != "StatefulSet" {
@@ -286,23 +338,41 @@ func TestKubernetesManifests(t *testing.T) {
 				t.Errorf("%s: selector %s=%v does not match the pod labels %v", key, k, v, labels)
 			}
 		}
-		c := at(t, d, "spec", "template", "spec", "containers", 0).(map[string]any)
-		if kind == "Deployment" {
-			args := strs(c["args"])
-			checkArgs(t, key, args)
-			env := map[string]string{}
-			for _, e := range c["env"].([]any) {
-				m := e.(map[string]any)
-				env[m["name"].(string)], _ = m["value"].(string)
+		pod := at(t, d, "spec", "template", "spec").(map[string]any)
+		if at(t, pod, "securityContext", "runAsNonRoot") != true || at(t, pod, "securityContext", "seccompProfile", "type") != "RuntimeDefault" {
+			t.Errorf("%s: the pod must run as non-root with the RuntimeDefault seccomp profile", key)
+		}
+		c := at(t, pod, "containers", 0).(map[string]any)
+		if img, _ := c["image"].(string); !pinned(img) {
+			t.Errorf("%s: image %q is not pinned to a version", key, img)
+		}
+		if at(t, c, "securityContext", "allowPrivilegeEscalation") != false || at(t, c, "securityContext", "readOnlyRootFilesystem") != true ||
+			strings.Join(strs(at(t, c, "securityContext", "capabilities", "drop")), ",") != "ALL" {
+			t.Errorf("%s: want allowPrivilegeEscalation false, readOnlyRootFilesystem true, capabilities drop [ALL]", key)
+		}
+		for _, probe := range []string{"livenessProbe", "readinessProbe"} {
+			if c[probe] == nil {
+				t.Errorf("%s has no %s", key, probe)
 			}
-			checkEnv(t, key, env, known)
-			if !strings.Contains(env["TASKMILL_BACKEND"], "taskmill-redis:6379") {
-				t.Errorf("%s: backend %q is not the taskmill-redis Service", key, env["TASKMILL_BACKEND"])
-			}
-			// The pod must outlive the drain, or Kubernetes kills it mid-drain.
-			grace, _ := at(t, d, "spec", "template", "spec", "terminationGracePeriodSeconds").(int)
-			if grace <= 30 || env["TASKMILL_SHUTDOWN_TIMEOUT"] != "30s" {
-				t.Errorf("%s: grace period %ds must exceed the shutdown timeout %s", key, grace, env["TASKMILL_SHUTDOWN_TIMEOUT"])
+		}
+		if kind != "Deployment" {
+			continue
+		}
+		rc := k8sContainer(t, files[key], "Deployment", at(t, d, "metadata", "name").(string), image)
+		checkArgs(t, key, rc.args)
+		checkEnv(t, key, rc.env, known)
+		if u, err := url.Parse(rc.env["TASKMILL_BACKEND"]); err != nil || u.Host != "taskmill-redis:6379" || u.User == nil {
+			t.Errorf("%s: backend %q is not the taskmill-redis Service with its password", key, redactURL(rc.env["TASKMILL_BACKEND"]))
+		}
+		// The pod must outlive the drain, or Kubernetes kills it mid-drain.
+		grace, _ := pod["terminationGracePeriodSeconds"].(int)
+		if grace <= 30 || rc.env["TASKMILL_SHUTDOWN_TIMEOUT"] != "30s" {
+			t.Errorf("%s: grace period %ds must exceed the shutdown timeout %s", key, grace, rc.env["TASKMILL_SHUTDOWN_TIMEOUT"])
+		}
+		pdb := byKind["PodDisruptionBudget/"+at(t, d, "metadata", "name").(string)]
+		for k, v := range sel {
+			if pdb != nil && at(t, pdb, "spec", "selector", "matchLabels").(map[string]any)[k] != v {
+				t.Errorf("%s: its PodDisruptionBudget does not select its pods", key)
 			}
 		}
 	}
@@ -313,19 +383,14 @@ func TestKubernetesManifests(t *testing.T) {
 			t.Errorf("the server Service does not select the server pods")
 		}
 	}
-	for _, probe := range []string{"livenessProbe", "readinessProbe"} {
-		if at(t, server, "spec", "template", "spec", "containers", 0, probe, "httpGet", "path") == nil {
-			t.Errorf("server has no %s", probe)
-		}
-	}
 	so := byKind["ScaledObject/taskmill-worker"]
 	if at(t, so, "spec", "scaleTargetRef", "name") != "taskmill-worker" {
 		t.Errorf("ScaledObject does not scale the worker Deployment")
 	}
 	trig := at(t, so, "spec", "triggers", 0).(map[string]any)
-	if trig["type"] != "metrics-api" || !strings.Contains(at(t, trig, "metadata", "url").(string), "/api/queues") ||
-		!strings.Contains(at(t, trig, "metadata", "valueLocation").(string), "counts.pending") {
-		t.Errorf("ScaledObject trigger is not the pending count of /api/queues: %v", trig)
+	if trig["type"] != "metrics-api" || !strings.HasSuffix(at(t, trig, "metadata", "url").(string), "/load") ||
+		at(t, trig, "metadata", "valueLocation") != "active" {
+		t.Errorf("ScaledObject trigger is not the active count of /api/queues/{name}/load: %v", trig)
 	}
 	if at(t, byKind["HorizontalPodAutoscaler/taskmill-worker"], "spec", "scaleTargetRef", "name") != "taskmill-worker" {
 		t.Errorf("HPA does not scale the worker Deployment")

@@ -123,6 +123,7 @@ func runWorker(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	defer b.Close()
 	// The process's upkeep candidate (below) does the upkeep.
 	cfg.ReclaimInterval = -1
+	c.telemetry.setReady(b.Ping)
 	w, err := taskmill.NewWorker(b, cfg)
 	if err != nil {
 		return usagef("%v", err)

@@ -7,14 +7,15 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"sync/atomic"
 	"time"
 
 	"github.com/taskmill/taskmill"
 )
 
 // workerTelemetry gives `taskmill worker` the same metrics and tracing as
-// serve: --metrics-addr serves /metrics (and /healthz) on an address of
-// its own, --otel-endpoint exports spans. The worker command calls
+// serve: --metrics-addr serves /metrics, /healthz and /readyz on an address
+// of its own, --otel-endpoint exports spans. The worker command calls
 // workerTelemetryFlags when it defines its flags and start after parsing,
 // and sets WorkerConfig.Observer to what start returns. It has no
 // --metrics or --public-metrics: --metrics-addr alone turns metrics on,
@@ -22,6 +23,32 @@ import (
 type workerTelemetry struct {
 	flags *telemetryFlags
 	addr  string
+	// ready is what /readyz asks; nil until the backend is open, and
+	// /readyz answers 503 until then.
+	ready atomic.Pointer[func(context.Context) error]
+}
+
+// setReady gives /readyz its check, once the worker's backend is open.
+func (w *workerTelemetry) setReady(check func(context.Context) error) { w.ready.Store(&check) }
+
+// readyz answers 200 when the backend answers a ping within 2 s, 503
+// otherwise (and before the backend is open): a probe for orchestrators.
+func (w *workerTelemetry) readyz(rw http.ResponseWriter, r *http.Request) {
+	rw.Header().Set("Content-Type", "application/json")
+	check := w.ready.Load()
+	if check == nil {
+		rw.WriteHeader(http.StatusServiceUnavailable)
+		_, _ = rw.Write([]byte(`{"status":"starting"}`))
+		return
+	}
+	ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
+	defer cancel()
+	if err := (*check)(ctx); err != nil {
+		rw.WriteHeader(http.StatusServiceUnavailable)
+		_, _ = rw.Write([]byte(`{"status":"backend_unavailable"}`))
+		return
+	}
+	_, _ = rw.Write([]byte(`{"status":"ready"}`))
 }
 
 func workerTelemetryFlags(fs *flag.FlagSet) *workerTelemetry {
@@ -49,6 +76,7 @@ func (w *workerTelemetry) start(ctx context.Context, log *slog.Logger) (taskmill
 		mux := http.NewServeMux()
 		mux.Handle("GET /metrics", tel.metrics.Handler())
 		mux.HandleFunc("GET /healthz", func(rw http.ResponseWriter, _ *http.Request) { _, _ = rw.Write([]byte(`{"status":"ok"}`)) })
+		mux.HandleFunc("GET /readyz", w.readyz)
 		srv = &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
 		go func() {
 			if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {

@@ -58,3 +58,39 @@ func TestWorkerTelemetry(t *testing.T) {
 		return strings.Contains(string(body), `taskmill_tasks_completed_total{queue="default",type="job"} 1`)
 	})
 }
+
+// TestWorkerReadyz: the worker's /readyz answers 503 until the backend
+// is open, 200 while it answers a ping, and 503 when it does not.
+func TestWorkerReadyz(t *testing.T) {
+	fs := flag.NewFlagSet("worker", flag.ContinueOnError)
+	wt := workerTelemetryFlags(fs)
+	wt.addr = freeAddr(t)
+	_, stop, err := wt.start(context.Background(), slog.New(slog.NewTextHandler(io.Discard, nil)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer stop()
+	status := func() int {
+		resp, err := http.Get("http://" + wt.addr + "/readyz")
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		return resp.StatusCode
+	}
+	if got := status(); got != http.StatusServiceUnavailable {
+		t.Fatalf("before the backend is open: %d, want 503", got)
+	}
+	b, err := embedded.Open(t.TempDir(), embedded.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	wt.setReady(b.Ping)
+	if got := status(); got != http.StatusOK {
+		t.Fatalf("with the backend open: %d, want 200", got)
+	}
+	b.Close()
+	if got := status(); got != http.StatusServiceUnavailable {
+		t.Fatalf("with the backend closed: %d, want 503", got)
+	}
+}

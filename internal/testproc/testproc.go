@@ -81,9 +81,17 @@ type Proc struct {
 // the test ends if it is still running; its output is logged on failure.
 func Start(t testing.TB, name string, args ...string) *Proc {
 	t.Helper()
+	return StartEnv(t, name, append(os.Environ(), "TASKMILL_LOG_FORMAT=text"), args...)
+}
+
+// StartEnv is Start with exactly the environment env and nothing of the
+// test's own, as a container starts a process with only what its image
+// and its configuration set.
+func StartEnv(t testing.TB, name string, env []string, args ...string) *Proc {
+	t.Helper()
 	p := &Proc{t: t, Name: name, urlCh: make(chan string, 1), exited: make(chan struct{})}
 	p.Cmd = exec.Command(Binary(t), args...)
-	p.Cmd.Env = append(os.Environ(), "TASKMILL_LOG_FORMAT=text")
+	p.Cmd.Env = env
 	p.Cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	stdout, err := p.Cmd.StdoutPipe()
 	if err != nil {
@@ -103,7 +111,9 @@ func Start(t testing.TB, name string, args ...string) *Proc {
 	return p
 }
 
-var urlPattern = regexp.MustCompile(`url=(http://\S+)`)
+// urlPattern finds the URL in the log line of a text (url=http://…) or
+// JSON ("url":"http://…") logger.
+var urlPattern = regexp.MustCompile(`"?url"?[=:]"?(http://[^\s"]+)`)
 
 func (p *Proc) read(r interface{ Read([]byte) (int, error) }) {
 	sc := bufio.NewScanner(r)
