@@ -13,7 +13,9 @@ import (
 	"sync"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/taskmill/taskmill"
+	"github.com/taskmill/taskmill/amqpbridge"
 	"github.com/taskmill/taskmill/server"
 	"github.com/taskmill/taskmill/tasktypes"
 	"github.com/taskmill/taskmill/web"
@@ -38,6 +40,7 @@ type serveConfig struct {
 	schedules                 *scheduleFlags
 	redis                     *redisSettings
 	retention                 *taskmill.Retention
+	amqp                      *amqpFlags
 }
 
 func parseServeFlags(args []string, stderr io.Writer) (*serveConfig, error) {
@@ -58,6 +61,7 @@ func parseServeFlags(args []string, stderr io.Writer) (*serveConfig, error) {
 	c.schedules = scheduleFlagSet(fs)
 	c.redis = redisFlags(fs)
 	c.retention = retentionFlagSet(fs)
+	c.amqp = amqpFlagSet(fs)
 	if err := parseFlags(fs, args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			fs.SetOutput(stderr)
@@ -85,6 +89,9 @@ func parseServeFlags(args []string, stderr io.Writer) (*serveConfig, error) {
 		return nil, usagef("--max-local-slots (%d) must be at least --workers (%d)", c.maxLocalSlots, c.workers)
 	}
 	if err := checkRetention(c.retention); err != nil {
+		return nil, err
+	}
+	if err := c.amqp.check(); err != nil {
 		return nil, err
 	}
 	if c.maxBody == 0 {
@@ -144,11 +151,22 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		return err
 	}
 	defer sched.Stop()
+	var reg prometheus.Registerer
+	if tel.metrics != nil {
+		reg = tel.metrics.Registry()
+	}
+	amqpLink, err := c.amqp.start(ctx, client, int(c.maxBody), reg, log)
+	if err != nil {
+		return err
+	}
+	// Stopped before the backend closes (deferred earlier, so run later);
+	// on a clean shutdown, sooner, with the workers.
+	defer amqpLink.stop()
 	api, err := server.New(server.Config{
 		Client: client, Types: mux, Workers: local, UI: web.Dist(), Logger: log, BackendName: kind,
 		APIKeys: c.access.keys, CORSOrigins: c.access.corsOrigins, MaxBodyBytes: c.maxBody, MaxBatch: c.maxBatch,
 		Metrics: tel.metrics, PublicMetrics: c.telemetry.publicMetrics, Tracer: tel.tracerProvider(),
-		Schedules: sched.Status,
+		Schedules: sched.Status, Links: amqpLink.links(),
 	})
 	if err != nil {
 		return usagef("%v", err)
@@ -187,7 +205,8 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	served := make(chan error, 1)
 	go func() { served <- httpServer.Serve(ln) }()
 	log.Info("taskmill serving", "url", "http://"+ln.Addr().String(), "backend", kind, "workers", c.workers,
-		"api_keys", len(c.access.keys), "metrics", tel.metrics != nil, "tracing", tel.provider != nil)
+		"api_keys", len(c.access.keys), "metrics", tel.metrics != nil, "tracing", tel.provider != nil,
+		"amqp", amqpbridge.RedactURL(c.amqp.url))
 
 	select {
 	case <-ctx.Done():
@@ -202,6 +221,10 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if herr := httpServer.Shutdown(shutdownCtx); herr != nil {
 		log.Warn("http shutdown", "err", herr)
 	}
+	// Submits still in flight on the AMQP link are not acknowledged: the
+	// broker hands them to the next consumer, which finds any stored one
+	// by its id.
+	amqpLink.stop()
 	wctx, wcancel := context.WithTimeout(context.Background(), c.worker.shutdownTimeout)
 	defer wcancel()
 	if werr := local.stopAll(wctx); werr != nil {

@@ -1,0 +1,336 @@
+package amqpbridge_test
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"log/slog"
+	"os"
+	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/testutil"
+	amqp "github.com/rabbitmq/amqp091-go"
+	"github.com/taskmill/taskmill"
+	"github.com/taskmill/taskmill/amqpbridge"
+	"github.com/taskmill/taskmill/backend"
+	"github.com/taskmill/taskmill/backend/embedded"
+	"github.com/taskmill/taskmill/internal/testrabbit"
+	"github.com/taskmill/taskmill/server"
+	"github.com/taskmill/taskmill/tasktypes"
+)
+
+// rig is one bridge over its own embedded store, with in-process workers
+// running the built-in task types, consuming its own queue of a shared
+// private RabbitMQ node.
+type rig struct {
+	t       *testing.T
+	b       backend.Backend
+	client  *taskmill.Client
+	bridge  *amqpbridge.Bridge
+	reg     *prometheus.Registry
+	queue   string
+	conn    *amqp.Connection // the producer's
+	ch      *amqp.Channel    // the producer's, in confirm mode
+	confirm chan amqp.Confirmation
+}
+
+func newRig(t *testing.T, rabbit *testrabbit.Server, queue string, withWorkers bool) *rig {
+	t.Helper()
+	b, err := embedded.Open(t.TempDir(), embedded.Options{Logger: quiet()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { b.Close() })
+	mux := taskmill.NewServeMux()
+	if err := tasktypes.Register(mux, tasktypes.Config{DataDir: t.TempDir()}); err != nil {
+		t.Fatal(err)
+	}
+	if withWorkers {
+		w, err := taskmill.NewWorker(b, taskmill.WorkerConfig{Handler: mux, Concurrency: 4, Logger: quiet()})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := w.Start(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { _ = w.Stop(context.Background()) })
+	}
+	r := &rig{t: t, b: b, queue: queue, reg: prometheus.NewRegistry()}
+	r.client = taskmill.NewClient(b, taskmill.ClientConfig{Types: mux, RejectUnknownTypes: true, Logger: quiet()})
+	r.bridge, err = amqpbridge.New(amqpbridge.Config{URL: rabbit.URL(), Client: r.client, Queue: queue,
+		Metrics: r.reg, Logger: quiet(), Required: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		_ = r.bridge.Run(ctx)
+	}()
+	t.Cleanup(func() {
+		cancel()
+		<-done
+	})
+	awaitf(t, 60*time.Second, func() bool { return r.bridge.LinkStatus().State == server.LinkUp }, "the link to come up: %+v", r.bridge.LinkStatus())
+
+	if r.conn, err = amqp.Dial(rabbit.URL()); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { r.conn.Close() })
+	if r.ch, err = r.conn.Channel(); err != nil {
+		t.Fatal(err)
+	}
+	if err := r.ch.Confirm(false); err != nil {
+		t.Fatal(err)
+	}
+	r.confirm = r.ch.NotifyPublish(make(chan amqp.Confirmation, 1))
+	return r
+}
+
+func quiet() *slog.Logger {
+	if testing.Verbose() {
+		return slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))
+	}
+	return slog.New(slog.DiscardHandler)
+}
+
+// publish sends one submit message and waits for the broker's confirm.
+func (r *rig) publish(msg amqp.Publishing) {
+	r.t.Helper()
+	if msg.ContentType == "" {
+		msg.ContentType = "application/json"
+	}
+	if err := r.ch.Publish("", r.queue, false, false, msg); err != nil {
+		r.t.Fatal(err)
+	}
+	select {
+	case c := <-r.confirm:
+		if !c.Ack {
+			r.t.Fatalf("broker nacked the publish")
+		}
+	case <-time.After(30 * time.Second):
+		r.t.Fatal("no publisher confirm within 30s")
+	}
+}
+
+// replyQueue declares an exclusive, server-named queue and consumes it.
+func (r *rig) replyQueue() (string, <-chan amqp.Delivery) {
+	r.t.Helper()
+	ch, err := r.conn.Channel()
+	if err != nil {
+		r.t.Fatal(err)
+	}
+	q, err := ch.QueueDeclare("", false, true, true, false, nil)
+	if err != nil {
+		r.t.Fatal(err)
+	}
+	d, err := ch.Consume(q.Name, "", true, true, false, false, nil)
+	if err != nil {
+		r.t.Fatal(err)
+	}
+	return q.Name, d
+}
+
+func (r *rig) count(outcome string) int {
+	return int(testutil.ToFloat64(counterOf(r.t, r.reg, "taskmill_amqp_messages_total", outcome)))
+}
+
+// counterOf reads one labelled series of a registry's metric family.
+func counterOf(t *testing.T, reg *prometheus.Registry, name, label string) prometheus.Collector {
+	return collectorFunc(func() float64 {
+		mfs, err := reg.Gather()
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, mf := range mfs {
+			if mf.GetName() != name {
+				continue
+			}
+			for _, m := range mf.GetMetric() {
+				for _, lp := range m.GetLabel() {
+					if lp.GetValue() == label {
+						return m.GetCounter().GetValue() + m.GetGauge().GetValue()
+					}
+				}
+			}
+		}
+		return 0
+	})
+}
+
+type collectorFunc func() float64
+
+func (f collectorFunc) Describe(ch chan<- *prometheus.Desc) {}
+func (f collectorFunc) Collect(ch chan<- prometheus.Metric) {
+	ch <- prometheus.MustNewConstMetric(prometheus.NewDesc("x", "x", nil, nil), prometheus.GaugeValue, f())
+}
+
+// awaitf polls cond until it holds; the deadline only guards a hang.
+func awaitf(t *testing.T, limit time.Duration, cond func() bool, format string, args ...any) {
+	t.Helper()
+	deadline := time.Now().Add(limit)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("waited %s for "+format, append([]any{limit}, args...)...)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+func receive(t *testing.T, ch <-chan amqp.Delivery) amqp.Delivery {
+	t.Helper()
+	select {
+	case d, ok := <-ch:
+		if !ok {
+			t.Fatal("reply channel closed")
+		}
+		return d
+	case <-time.After(60 * time.Second):
+		t.Fatal("no message within 60s")
+	}
+	return amqp.Delivery{}
+}
+
+// TestBridge runs every in-process scenario against one private node, each
+// on its own queue and its own store (a node takes seconds to start).
+func TestBridge(t *testing.T) {
+	rabbit := testrabbit.Start(t)
+	t.Run("SubmitAndReply", func(t *testing.T) { testSubmitAndReply(t, rabbit) })
+	t.Run("DeadLetter", func(t *testing.T) { testDeadLetter(t, rabbit) })
+	t.Run("RedeliveryMakesOneTask", func(t *testing.T) { testRedelivery(t, rabbit) })
+}
+
+func testSubmitAndReply(t *testing.T, rabbit *testrabbit.Server) {
+	r := newRig(t, rabbit, "t.reply", true)
+	replyTo, replies := r.replyQueue()
+	r.publish(amqp.Publishing{MessageId: "fib-35", ReplyTo: replyTo, CorrelationId: "corr-1",
+		Body: []byte(`{"type":"fibonacci","payload":{"n":35}}`)})
+	d := receive(t, replies)
+	if d.CorrelationId != "corr-1" || d.MessageId != "fib-35" || d.ContentType != "application/json" {
+		t.Fatalf("reply properties: correlation %q, message id %q, content type %q", d.CorrelationId, d.MessageId, d.ContentType)
+	}
+	var rep amqpbridge.Reply
+	if err := json.Unmarshal(d.Body, &rep); err != nil {
+		t.Fatalf("reply body %s: %v", d.Body, err)
+	}
+	var fib tasktypes.FibonacciResult
+	if err := json.Unmarshal(rep.Result, &fib); err != nil || rep.State != "completed" || rep.ID != "fib-35" || fib.Value != "9227465" {
+		t.Fatalf("reply %s (%v)", d.Body, err)
+	}
+	task, err := r.client.Get(context.Background(), "fib-35")
+	if err != nil || task.State != taskmill.StateCompleted {
+		t.Fatalf("task fib-35: %+v, %v", task, err)
+	}
+	// One reply: the sent counter stops at one and nothing is pending.
+	awaitf(t, 30*time.Second, func() bool {
+		return testutil.ToFloat64(counterOf(t, r.reg, "taskmill_amqp_replies_total", "sent")) == 1
+	}, "the reply to be counted")
+	if n := testutil.ToFloat64(counterOf(t, r.reg, "taskmill_amqp_pending_replies", "")); n != 0 {
+		t.Fatalf("%v replies still pending", n)
+	}
+
+	// A canceled task answers with its state.
+	r.publish(amqp.Publishing{MessageId: "long-sleep", ReplyTo: replyTo, CorrelationId: "corr-2",
+		Body: []byte(`{"type":"sleep","payload":{"ms":600000}}`)})
+	awaitf(t, 30*time.Second, func() bool { _, err := r.client.Get(context.Background(), "long-sleep"); return err == nil }, "the task to be stored")
+	if _, err := r.client.Cancel(context.Background(), "long-sleep"); err != nil {
+		t.Fatal(err)
+	}
+	d = receive(t, replies)
+	rep = amqpbridge.Reply{}
+	if err := json.Unmarshal(d.Body, &rep); err != nil || d.CorrelationId != "corr-2" || rep.State != "canceled" || rep.ID != "long-sleep" {
+		t.Fatalf("second reply %s, correlation %q (%v)", d.Body, d.CorrelationId, err)
+	}
+}
+
+func testDeadLetter(t *testing.T, rabbit *testrabbit.Server) {
+	r := newRig(t, rabbit, "t.dead", false)
+	dead, err := r.conn.Channel()
+	if err != nil {
+		t.Fatal(err)
+	}
+	deadMsgs, err := dead.Consume("t.dead.dlx.dead", "", true, false, false, false, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	replyTo, replies := r.replyQueue()
+	cases := []struct {
+		name, body, messageID, contentType string
+		code, field                        string
+	}{
+		{"not JSON", `{"type":`, "", "", "invalid_json", "body"},
+		{"unknown field", `{"type":"echo","colour":1}`, "", "", "invalid_unknown", "colour"},
+		{"priority out of range", `{"type":"echo","priority":5000}`, "", "", "invalid_range", "priority"},
+		{"unknown type", `{"type":"no_such_type"}`, "", "", "invalid_unknown", "type"},
+		{"payload schema", `{"type":"fibonacci","payload":{"n":-1}}`, "", "", "invalid_range", "payload.n"},
+		{"bad message id", `{"type":"echo"}`, "has space", "", "invalid_charset", "message_id"},
+		{"id conflict", `{"type":"echo","id":"a"}`, "b", "", "invalid_conflict", "id"},
+		{"content type", `{"type":"echo"}`, "", "text/plain", "invalid_media_type", "content_type"},
+	}
+	for i, c := range cases {
+		ct := c.contentType
+		if ct == "" {
+			ct = "application/json"
+		}
+		r.publish(amqp.Publishing{Body: []byte(c.body), MessageId: c.messageID, ContentType: ct,
+			ReplyTo: replyTo, CorrelationId: fmt.Sprint(i), Headers: amqp.Table{"case": c.name}})
+	}
+	got := map[string]amqp.Delivery{}
+	for range cases {
+		d := receive(t, deadMsgs)
+		got[fmt.Sprint(d.Headers["case"])] = d
+	}
+	for _, c := range cases {
+		d, ok := got[c.name]
+		if !ok {
+			t.Errorf("%s: not dead-lettered", c.name)
+			continue
+		}
+		code, field, msg := d.Headers[amqpbridge.HeaderErrorCode], d.Headers[amqpbridge.HeaderErrorField], d.Headers[amqpbridge.HeaderErrorMessage]
+		if code != c.code || field != c.field || msg == "" || string(d.Body) != c.body {
+			t.Errorf("%s: headers code=%v field=%v message=%v, body %s; want %s on %s", c.name, code, field, msg, d.Body, c.code, c.field)
+		}
+	}
+	// Each producer hears of its refusal too.
+	for range cases {
+		var rep amqpbridge.Reply
+		d := receive(t, replies)
+		if err := json.Unmarshal(d.Body, &rep); err != nil || rep.State != amqpbridge.StateRejected || rep.ErrorCode == "" {
+			t.Errorf("refusal reply %s (%v)", d.Body, err)
+		}
+	}
+	// Nothing reached the backend.
+	page, err := r.b.List(context.Background(), backend.Filter{})
+	if err != nil || len(page.Tasks) != 0 {
+		t.Fatalf("the store holds %d tasks after refused messages (%v)", len(page.Tasks), err)
+	}
+	if n := r.count("dead_lettered"); n != len(cases) {
+		t.Fatalf("dead_lettered counter %d, want %d", n, len(cases))
+	}
+}
+
+func testRedelivery(t *testing.T, rabbit *testrabbit.Server) {
+	r := newRig(t, rabbit, "t.redeliver", false)
+	body := []byte(`{"type":"echo","payload":{"x":1}}`)
+	// The same message_id three times: as the broker redelivers a message
+	// whose ack was lost, and as a producer retrying its publish.
+	for range 3 {
+		r.publish(amqp.Publishing{MessageId: "same-id", Body: body})
+	}
+	awaitf(t, 30*time.Second, func() bool { return r.count("stored")+r.count("duplicate_id") == 3 }, "three messages settled")
+	if r.count("stored") != 1 || r.count("duplicate_id") != 2 {
+		t.Fatalf("stored %d, duplicate %d; want 1 and 2", r.count("stored"), r.count("duplicate_id"))
+	}
+	page, err := r.b.List(context.Background(), backend.Filter{})
+	if err != nil || len(page.Tasks) != 1 || page.Tasks[0].ID != "same-id" {
+		t.Fatalf("tasks after three deliveries of one id: %d (%v)", len(page.Tasks), err)
+	}
+	// Every message was acknowledged: the queue is empty.
+	q, err := r.ch.QueueDeclarePassive("t.redeliver", true, false, false, false, amqp.Table{"x-queue-type": "quorum"})
+	if err != nil || q.Messages != 0 {
+		t.Fatalf("queue holds %d messages (%v)", q.Messages, err)
+	}
+}
