@@ -28,7 +28,7 @@ func (s *Server) readyz(w http.ResponseWriter, r *http.Request) {
 	for _, l := range s.cfg.Links {
 		st := l.LinkStatus()
 		if st.Required && st.State != LinkUp {
-			s.log.Warn("readiness check: required link not up", "link", st.Name, "state", st.State, "detail", st.Detail)
+			s.log.Debug("readiness check: required link not up", "link", st.Name, "state", st.State, "detail", st.Detail)
 			writeError(w, http.StatusServiceUnavailable, apiError{Code: "link_unavailable", Field: st.Name,
 				Message: fmt.Sprintf("the required %s link is %s; the server log has the details", st.Name, st.State)})
 			return

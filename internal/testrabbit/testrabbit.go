@@ -85,8 +85,22 @@ func Start(t testing.TB) *Server {
 	if err := s.start(); err != nil {
 		t.Fatalf("start rabbitmq-server: %v", err)
 	}
-	t.Cleanup(s.Kill)
+	t.Cleanup(func() {
+		s.Kill()
+		if t.Failed() {
+			t.Logf("rabbitmq node %s log:\n%s", s.node, s.logTail())
+		}
+	})
 	return s
+}
+
+// logTail is the end of the node's log file, for a failed test.
+func (s *Server) logTail() string {
+	b, _ := os.ReadFile(filepath.Join(s.dir, "log", s.node+".log"))
+	if len(b) > 64<<10 {
+		b = b[len(b)-64<<10:]
+	}
+	return string(b)
 }
 
 // URL is the node's amqp:// URL, with the default guest account.
