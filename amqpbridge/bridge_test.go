@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
+	"sync"
 	"testing"
 	"time"
 
@@ -25,56 +26,42 @@ import (
 // running the built-in task types, consuming its own queue of a shared
 // private RabbitMQ node.
 type rig struct {
-	t       *testing.T
-	b       backend.Backend
-	client  *taskmill.Client
-	bridge  *amqpbridge.Bridge
-	reg     *prometheus.Registry
-	queue   string
-	conn    *amqp.Connection // the producer's
-	ch      *amqp.Channel    // the producer's, in confirm mode
-	confirm chan amqp.Confirmation
+	t          *testing.T
+	rabbit     *testrabbit.Server
+	b          backend.Backend
+	mux        *taskmill.ServeMux
+	client     *taskmill.Client
+	bridge     *amqpbridge.Bridge
+	stopBridge func()
+	reg        *prometheus.Registry
+	queue      string
+	events     string
+	conn       *amqp.Connection // the producer's
+	ch         *amqp.Channel    // the producer's, in confirm mode
+	confirm    chan amqp.Confirmation
 }
 
-func newRig(t *testing.T, rabbit *testrabbit.Server, queue string, withWorkers bool) *rig {
+type rigOptions struct {
+	workers bool   // run the built-in types in-process
+	events  string // Config.EventsExchange
+}
+
+func newRig(t *testing.T, rabbit *testrabbit.Server, queue string, opts rigOptions) *rig {
 	t.Helper()
 	b, err := embedded.Open(t.TempDir(), embedded.Options{Logger: quiet()})
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { b.Close() })
-	mux := taskmill.NewServeMux()
-	if err := tasktypes.Register(mux, tasktypes.Config{DataDir: t.TempDir()}); err != nil {
+	r := &rig{t: t, b: b, queue: queue, mux: taskmill.NewServeMux(), events: opts.events, rabbit: rabbit}
+	if err := tasktypes.Register(r.mux, tasktypes.Config{DataDir: t.TempDir()}); err != nil {
 		t.Fatal(err)
 	}
-	if withWorkers {
-		w, err := taskmill.NewWorker(b, taskmill.WorkerConfig{Handler: mux, Concurrency: 4, Logger: quiet()})
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := w.Start(context.Background()); err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { _ = w.Stop(context.Background()) })
+	if opts.workers {
+		r.startWorkers()
 	}
-	r := &rig{t: t, b: b, queue: queue, reg: prometheus.NewRegistry()}
-	r.client = taskmill.NewClient(b, taskmill.ClientConfig{Types: mux, RejectUnknownTypes: true, Logger: quiet()})
-	r.bridge, err = amqpbridge.New(amqpbridge.Config{URL: rabbit.URL(), Client: r.client, Queue: queue,
-		Metrics: r.reg, Logger: quiet(), Required: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		_ = r.bridge.Run(ctx)
-	}()
-	t.Cleanup(func() {
-		cancel()
-		<-done
-	})
-	awaitf(t, 60*time.Second, func() bool { return r.bridge.LinkStatus().State == server.LinkUp }, "the link to come up: %+v", r.bridge.LinkStatus())
+	r.client = taskmill.NewClient(b, taskmill.ClientConfig{Types: r.mux, RejectUnknownTypes: true, Logger: quiet()})
+	r.startBridge()
 
 	if r.conn, err = amqp.Dial(rabbit.URL()); err != nil {
 		t.Fatal(err)
@@ -88,6 +75,47 @@ func newRig(t *testing.T, rabbit *testrabbit.Server, queue string, withWorkers b
 	}
 	r.confirm = r.ch.NotifyPublish(make(chan amqp.Confirmation, 1))
 	return r
+}
+
+// startWorkers runs the built-in task types on the rig's store.
+func (r *rig) startWorkers() {
+	r.t.Helper()
+	w, err := taskmill.NewWorker(r.b, taskmill.WorkerConfig{Handler: r.mux, Concurrency: 4, Logger: quiet()})
+	if err != nil {
+		r.t.Fatal(err)
+	}
+	if err := w.Start(context.Background()); err != nil {
+		r.t.Fatal(err)
+	}
+	r.t.Cleanup(func() { _ = w.Stop(context.Background()) })
+}
+
+// startBridge runs a fresh bridge (with fresh metrics) until stopBridge
+// or the end of the test, and waits for its link to come up.
+func (r *rig) startBridge() {
+	r.t.Helper()
+	r.reg = prometheus.NewRegistry()
+	var err error
+	r.bridge, err = amqpbridge.New(amqpbridge.Config{URL: r.rabbit.URL(), Client: r.client, Queue: r.queue,
+		EventsExchange: r.events, Metrics: r.reg, Logger: quiet(), Required: true})
+	if err != nil {
+		r.t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		_ = r.bridge.Run(ctx)
+	}()
+	var once sync.Once
+	r.stopBridge = func() {
+		once.Do(func() {
+			cancel()
+			<-done
+		})
+	}
+	r.t.Cleanup(r.stopBridge)
+	awaitf(r.t, 60*time.Second, func() bool { return r.bridge.LinkStatus().State == server.LinkUp }, "the link to come up: %+v", r.bridge.LinkStatus())
 }
 
 func quiet() *slog.Logger {
@@ -201,10 +229,12 @@ func TestBridge(t *testing.T) {
 	t.Run("SubmitAndReply", func(t *testing.T) { testSubmitAndReply(t, rabbit) })
 	t.Run("DeadLetter", func(t *testing.T) { testDeadLetter(t, rabbit) })
 	t.Run("RedeliveryMakesOneTask", func(t *testing.T) { testRedelivery(t, rabbit) })
+	t.Run("EventsExchange", func(t *testing.T) { testEvents(t, rabbit) })
+	t.Run("ReplyAfterBridgeRestart", func(t *testing.T) { testReplyAfterRestart(t, rabbit) })
 }
 
 func testSubmitAndReply(t *testing.T, rabbit *testrabbit.Server) {
-	r := newRig(t, rabbit, "t.reply", true)
+	r := newRig(t, rabbit, "t.reply", rigOptions{workers: true})
 	replyTo, replies := r.replyQueue()
 	r.publish(amqp.Publishing{MessageId: "fib-35", ReplyTo: replyTo, CorrelationId: "corr-1",
 		Body: []byte(`{"type":"fibonacci","payload":{"n":35}}`)})
@@ -247,7 +277,7 @@ func testSubmitAndReply(t *testing.T, rabbit *testrabbit.Server) {
 }
 
 func testDeadLetter(t *testing.T, rabbit *testrabbit.Server) {
-	r := newRig(t, rabbit, "t.dead", false)
+	r := newRig(t, rabbit, "t.dead", rigOptions{})
 	dead, err := r.conn.Channel()
 	if err != nil {
 		t.Fatal(err)
@@ -313,7 +343,7 @@ func testDeadLetter(t *testing.T, rabbit *testrabbit.Server) {
 }
 
 func testRedelivery(t *testing.T, rabbit *testrabbit.Server) {
-	r := newRig(t, rabbit, "t.redeliver", false)
+	r := newRig(t, rabbit, "t.redeliver", rigOptions{})
 	body := []byte(`{"type":"echo","payload":{"x":1}}`)
 	// The same message_id three times: as the broker redelivers a message
 	// whose ack was lost, and as a producer retrying its publish.
@@ -332,5 +362,57 @@ func testRedelivery(t *testing.T, rabbit *testrabbit.Server) {
 	q, err := r.ch.QueueDeclarePassive("t.redeliver", true, false, false, false, amqp.Table{"x-queue-type": "quorum"})
 	if err != nil || q.Messages != 0 {
 		t.Fatalf("queue holds %d messages (%v)", q.Messages, err)
+	}
+}
+
+func testEvents(t *testing.T, rabbit *testrabbit.Server) {
+	r := newRig(t, rabbit, "t.events", rigOptions{workers: true, events: "t.events.x"})
+	ch, err := r.conn.Channel()
+	if err != nil {
+		t.Fatal(err)
+	}
+	q, err := ch.QueueDeclare("", false, true, true, false, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Only final states of echo tasks: the routing key is task.<state>.<type>.
+	if err := ch.QueueBind(q.Name, "task.completed.echo", "t.events.x", false, nil); err != nil {
+		t.Fatal(err)
+	}
+	msgs, err := ch.Consume(q.Name, "", true, true, false, false, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r.publish(amqp.Publishing{MessageId: "ev-1", Body: []byte(`{"type":"echo","payload":{"hello":"events"}}`)})
+	d := receive(t, msgs)
+	var ev backend.Event
+	if err := json.Unmarshal(d.Body, &ev); err != nil || ev.Kind != backend.EventTaskUpdate || ev.Task == nil ||
+		ev.Task.ID != "ev-1" || ev.Task.State != backend.StateCompleted || string(ev.Task.Result) != `{"hello":"events"}` {
+		t.Fatalf("event %s (%v)", d.Body, err)
+	}
+	if d.RoutingKey != "task.completed.echo" {
+		t.Fatalf("routing key %q", d.RoutingKey)
+	}
+	// Confirmed by the broker: pending, processing and completed at least.
+	awaitf(t, 30*time.Second, func() bool {
+		return testutil.ToFloat64(counterOf(t, r.reg, "taskmill_amqp_events_total", "published")) >= 3
+	}, "three confirmed events")
+}
+
+// testReplyAfterBridgeRestart: the reply address lives in the task, so a
+// bridge started after the one that consumed the submit still answers.
+func testReplyAfterRestart(t *testing.T, rabbit *testrabbit.Server) {
+	r := newRig(t, rabbit, "t.adopt", rigOptions{})
+	replyTo, replies := r.replyQueue()
+	r.publish(amqp.Publishing{MessageId: "adopt-1", ReplyTo: replyTo, CorrelationId: "corr-adopt",
+		Body: []byte(`{"type":"fibonacci","payload":{"n":10}}`)})
+	awaitf(t, 30*time.Second, func() bool { return r.count("stored") == 1 }, "the submit to be stored")
+	r.stopBridge()
+	r.startBridge() // knows nothing of adopt-1 but what the task records
+	r.startWorkers()
+	d := receive(t, replies)
+	var rep amqpbridge.Reply
+	if err := json.Unmarshal(d.Body, &rep); err != nil || d.CorrelationId != "corr-adopt" || rep.ID != "adopt-1" || rep.State != "completed" {
+		t.Fatalf("reply after restart %s, correlation %q (%v)", d.Body, d.CorrelationId, err)
 	}
 }
