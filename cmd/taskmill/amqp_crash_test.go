@@ -3,8 +3,9 @@ package main_test
 import (
 	"context"
 	"fmt"
+	"io"
 	"net/http"
-	"sync"
+	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -19,15 +20,19 @@ import (
 // message the broker confirmed (the publisher republishes the others, as
 // a real one would) becomes exactly one task, and every task completes.
 func TestAMQPSubmitsSurviveCrashes(t *testing.T) {
+	began := time.Now()
+	phase := func(what string) { t.Logf("%6.1fs %s", time.Since(began).Seconds(), what) }
 	rabbit := testrabbit.Start(t)
+	phase("broker up")
 	dir := t.TempDir()
-	serveArgs := []string{"--workers", "4", "--lease-duration", "3s", "--amqp", rabbit.URL(), "--amqp-required", "--amqp-prefetch", "200",
+	serveArgs := []string{"--workers", "8", "--lease-duration", "3s", "--amqp", rabbit.URL(), "--amqp-required", "--amqp-prefetch", "200",
 		// A classic queue: a single RabbitMQ 3.10 node (Debian 12's) often
 		// leaves a quorum queue without a leader after a SIGKILL
 		// (rabbitmq/rabbitmq-server#10070); docs/amqp.md says so.
 		"--amqp-classic-queue"}
 	serve, base := startServe(t, "serve-1", dir, serveArgs...)
 	awaitReady(t, base, http.StatusOK)
+	phase("serve ready")
 
 	const total = 10_000
 	pub := &confirmingPublisher{url: rabbit.URL(), total: total}
@@ -39,14 +44,19 @@ func TestAMQPSubmitsSurviveCrashes(t *testing.T) {
 	// The broker dies a fifth of the way in; serve is killed half way.
 	pub.await(t, total/5)
 	rabbit.Kill()
+	phase("broker killed")
 	// serve sees the link go and says so in /readyz (503 link_unavailable).
 	awaitReady(t, base, http.StatusServiceUnavailable)
 	rabbit.Restart()
 	awaitReady(t, base, http.StatusOK)
+	phase("broker restarted, link up")
 
-	pub.await(t, total/2)
+	// serve dies half way through storing them, with up to a prefetch
+	// of messages delivered and not yet acknowledged.
+	awaitStored(t, base, total/2)
 	serve.Kill()
 	_, base = startServe(t, "serve-2", dir, serveArgs...)
+	phase("serve killed and restarted")
 
 	select {
 	case err := <-published:
@@ -57,6 +67,7 @@ func TestAMQPSubmitsSurviveCrashes(t *testing.T) {
 		t.Fatalf("publisher: %d of %d confirmed after 3 minutes", pub.confirmed.Load(), total)
 	}
 
+	phase("every message confirmed")
 	// Every confirmed message is one task, and every task completes.
 	deadline := time.Now().Add(3 * time.Minute)
 	var stats struct {
@@ -72,6 +83,7 @@ func TestAMQPSubmitsSurviveCrashes(t *testing.T) {
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
+	phase("every task completed")
 	if stats.Total != total || stats.Counts["completed"] != total {
 		t.Fatalf("the store holds %d tasks, %v by state; want %d, all completed", stats.Total, stats.Counts, total)
 	}
@@ -104,7 +116,42 @@ func TestAMQPSubmitsSurviveCrashes(t *testing.T) {
 	if len(seen) != total {
 		t.Fatalf("%d tasks for %d messages", len(seen), total)
 	}
-	t.Logf("%d messages, %d publishes (republished after the broker's crash: %d)", total, pub.publishes.Load(), pub.publishes.Load()-total)
+	t.Logf("%d messages, %d publishes (republished after the broker's crash: %d); serve-2 %s", total, pub.publishes.Load(),
+		pub.publishes.Load()-total, metricLine(t, base, `taskmill_amqp_messages_total{outcome="duplicate_id"}`))
+}
+
+// awaitStored waits until the store holds at least n tasks.
+func awaitStored(t *testing.T, base string, n int) {
+	t.Helper()
+	deadline := time.Now().Add(2 * time.Minute)
+	for {
+		var stats struct {
+			Total int `json:"total"`
+		}
+		if code := call(t, "GET", base+"/api/stats", "", &stats); code == http.StatusOK && stats.Total >= n {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the store did not reach %d tasks within 2 minutes", n)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// metricLine returns the line of /metrics that starts with series.
+func metricLine(t *testing.T, base, series string) string {
+	resp, err := http.Get(base + "/metrics")
+	if err != nil {
+		return err.Error()
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(resp.Body)
+	for _, line := range strings.Split(string(body), "\n") {
+		if strings.HasPrefix(line, series) {
+			return line
+		}
+	}
+	return series + " absent"
 }
 
 func msgID(i int) string { return fmt.Sprintf("m-%05d", i) }
@@ -137,9 +184,6 @@ type confirmingPublisher struct {
 	total     int
 	confirmed atomic.Int64
 	publishes atomic.Int64
-
-	mu   sync.Mutex
-	cond *sync.Cond
 }
 
 func (p *confirmingPublisher) await(t *testing.T, n int) {
