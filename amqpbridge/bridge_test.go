@@ -17,7 +17,9 @@ import (
 	"github.com/taskmill/taskmill/amqpbridge"
 	"github.com/taskmill/taskmill/backend"
 	"github.com/taskmill/taskmill/backend/embedded"
+	"github.com/taskmill/taskmill/backend/redis"
 	"github.com/taskmill/taskmill/internal/testrabbit"
+	"github.com/taskmill/taskmill/internal/testredis"
 	"github.com/taskmill/taskmill/server"
 	"github.com/taskmill/taskmill/tasktypes"
 )
@@ -42,17 +44,23 @@ type rig struct {
 }
 
 type rigOptions struct {
-	workers bool   // run the built-in types in-process
-	events  string // Config.EventsExchange
+	workers bool                               // run the built-in types in-process
+	events  string                             // Config.EventsExchange
+	backend func(t *testing.T) backend.Backend // default a fresh embedded store
 }
 
 func newRig(t *testing.T, rabbit *testrabbit.Server, queue string, opts rigOptions) *rig {
 	t.Helper()
-	b, err := embedded.Open(t.TempDir(), embedded.Options{Logger: quiet()})
-	if err != nil {
-		t.Fatal(err)
+	var b backend.Backend
+	var err error
+	if opts.backend != nil {
+		b = opts.backend(t)
+	} else {
+		if b, err = embedded.Open(t.TempDir(), embedded.Options{Logger: quiet()}); err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { b.Close() })
 	}
-	t.Cleanup(func() { b.Close() })
 	r := &rig{t: t, b: b, queue: queue, mux: taskmill.NewServeMux(), events: opts.events, rabbit: rabbit}
 	if err := tasktypes.Register(r.mux, tasktypes.Config{DataDir: t.TempDir()}); err != nil {
 		t.Fatal(err)
@@ -231,6 +239,7 @@ func TestBridge(t *testing.T) {
 	t.Run("RedeliveryMakesOneTask", func(t *testing.T) { testRedelivery(t, rabbit) })
 	t.Run("EventsExchange", func(t *testing.T) { testEvents(t, rabbit) })
 	t.Run("ReplyAfterBridgeRestart", func(t *testing.T) { testReplyAfterRestart(t, rabbit) })
+	t.Run("BackendDownRequeues", func(t *testing.T) { testBackendDown(t, rabbit) })
 }
 
 func testSubmitAndReply(t *testing.T, rabbit *testrabbit.Server) {
@@ -414,5 +423,32 @@ func testReplyAfterRestart(t *testing.T, rabbit *testrabbit.Server) {
 	var rep amqpbridge.Reply
 	if err := json.Unmarshal(d.Body, &rep); err != nil || d.CorrelationId != "corr-adopt" || rep.ID != "adopt-1" || rep.State != "completed" {
 		t.Fatalf("reply after restart %s, correlation %q (%v)", d.Body, d.CorrelationId, err)
+	}
+}
+
+// testBackendDown: while the backend is unreachable, messages go back to
+// the queue (never to the dead-letter exchange), and they are stored once
+// it is back.
+func testBackendDown(t *testing.T, rabbit *testrabbit.Server) {
+	rs := testredis.Start(t, testredis.Options{AOF: true})
+	r := newRig(t, rabbit, "t.down", rigOptions{backend: func(t *testing.T) backend.Backend {
+		b, err := redis.Open(context.Background(), rs.URL(), redis.Options{Logger: quiet()})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { b.Close() })
+		return b
+	}})
+	rs.Kill()
+	r.publish(amqp.Publishing{MessageId: "down-1", Body: []byte(`{"type":"echo"}`)})
+	awaitf(t, 60*time.Second, func() bool { return r.count("requeued") >= 2 }, "the message to be requeued twice")
+	rs.Restart()
+	awaitf(t, 60*time.Second, func() bool { return r.count("stored") == 1 }, "the message to be stored after the backend came back")
+	if _, err := r.client.Get(context.Background(), "down-1"); err != nil {
+		t.Fatal(err)
+	}
+	q, err := r.ch.QueueDeclarePassive("t.down.dlx.dead", true, false, false, false, amqp.Table{"x-queue-type": "quorum"})
+	if err != nil || q.Messages != 0 || r.count("dead_lettered") != 0 {
+		t.Fatalf("dead-letter queue holds %d messages, counter %d (%v)", q.Messages, r.count("dead_lettered"), err)
 	}
 }
