@@ -174,7 +174,9 @@ func (r *rig) count(outcome string) int {
 	return int(testutil.ToFloat64(counterOf(r.t, r.reg, "taskmill_amqp_messages_total", outcome)))
 }
 
-// counterOf reads one labelled series of a registry's metric family.
+// counterOf reads one series of a registry's metric family: the one with
+// a label of that value, or the unlabelled one for ""; 0 when a labelled
+// series was never touched (it is not gathered then).
 func counterOf(t *testing.T, reg *prometheus.Registry, name, label string) prometheus.Collector {
 	return collectorFunc(func() float64 {
 		mfs, err := reg.Gather()
@@ -186,10 +188,12 @@ func counterOf(t *testing.T, reg *prometheus.Registry, name, label string) prome
 				continue
 			}
 			for _, m := range mf.GetMetric() {
+				match := label == "" && len(m.GetLabel()) == 0
 				for _, lp := range m.GetLabel() {
-					if lp.GetValue() == label {
-						return m.GetCounter().GetValue() + m.GetGauge().GetValue()
-					}
+					match = match || lp.GetValue() == label
+				}
+				if match {
+					return m.GetCounter().GetValue() + m.GetGauge().GetValue()
 				}
 			}
 		}
@@ -240,6 +244,7 @@ func TestBridge(t *testing.T) {
 	t.Run("EventsExchange", func(t *testing.T) { testEvents(t, rabbit) })
 	t.Run("ReplyAfterBridgeRestart", func(t *testing.T) { testReplyAfterRestart(t, rabbit) })
 	t.Run("BackendDownRequeues", func(t *testing.T) { testBackendDown(t, rabbit) })
+	t.Run("QueueDeletedRecovers", func(t *testing.T) { testQueueDeleted(t, rabbit) })
 }
 
 func testSubmitAndReply(t *testing.T, rabbit *testrabbit.Server) {
@@ -451,4 +456,20 @@ func testBackendDown(t *testing.T, rabbit *testrabbit.Server) {
 	if err != nil || q.Messages != 0 || r.count("dead_lettered") != 0 {
 		t.Fatalf("dead-letter queue holds %d messages, counter %d (%v)", q.Messages, r.count("dead_lettered"), err)
 	}
+}
+
+// testQueueDeleted: the broker cancels the consumer when its queue is
+// deleted; the bridge reconnects, declares the queue again and consumes.
+func testQueueDeleted(t *testing.T, rabbit *testrabbit.Server) {
+	r := newRig(t, rabbit, "t.deleted", rigOptions{})
+	connects := func() float64 { return testutil.ToFloat64(counterOf(t, r.reg, "taskmill_amqp_connects_total", "")) }
+	if n := connects(); n != 1 {
+		t.Fatalf("%v connects before the delete", n)
+	}
+	if _, err := r.ch.QueueDelete("t.deleted", false, false, false); err != nil {
+		t.Fatal(err)
+	}
+	awaitf(t, 60*time.Second, func() bool { return connects() == 2 && r.bridge.LinkStatus().State == server.LinkUp }, "a new session")
+	r.publish(amqp.Publishing{MessageId: "after-delete", Body: []byte(`{"type":"echo"}`)})
+	awaitf(t, 30*time.Second, func() bool { return r.count("stored") == 1 }, "the message to be stored")
 }

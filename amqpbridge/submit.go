@@ -32,14 +32,24 @@ func (b *Bridge) consume(ctx context.Context, s *session) error {
 			}
 		}()
 	}
+	handlersDone := make(chan struct{})
+	go func() {
+		wg.Wait()
+		close(handlersDone)
+	}()
 	select {
 	case <-s.closed:
 	case <-ctx.Done():
+	case <-handlersDone:
+		// deliveries closed with the session still open: the broker
+		// canceled the consumer (the queue was deleted, say). A new
+		// session declares the queue again.
+		s.end(fmt.Errorf("the broker canceled the consumer of %q", b.cfg.Queue))
 	}
 	// Closing the connection closes deliveries; the broker requeues
 	// every message not acknowledged by then.
 	s.close()
-	wg.Wait()
+	<-handlersDone
 	return s.reason()
 }
 
