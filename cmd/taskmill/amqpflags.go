@@ -7,6 +7,7 @@ import (
 	"sync"
 
 	"github.com/prometheus/client_golang/prometheus"
+	amqp "github.com/rabbitmq/amqp091-go"
 	"github.com/taskmill/taskmill"
 	"github.com/taskmill/taskmill/amqpbridge"
 	"github.com/taskmill/taskmill/server"
@@ -33,9 +34,15 @@ func amqpFlagSet(fs *flag.FlagSet) *amqpFlags {
 	return a
 }
 
+// check refuses bad values before anything is opened.
 func (a *amqpFlags) check() error {
 	if a.prefetch < 1 || a.prefetch > 65535 {
 		return usagef("--amqp-prefetch must be between 1 and 65535, got %d", a.prefetch)
+	}
+	if a.url != "" {
+		if _, err := amqp.ParseURI(a.url); err != nil {
+			return usagef("--amqp %s: %v", amqpbridge.RedactURL(a.url), err)
+		}
 	}
 	return nil
 }
