@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"os"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -38,6 +39,7 @@ type rig struct {
 	reg        *prometheus.Registry
 	queue      string
 	events     string
+	submitted  atomic.Int64     // calls of Config.Submitted
 	conn       *amqp.Connection // the producer's
 	ch         *amqp.Channel    // the producer's, in confirm mode
 	confirm    chan amqp.Confirmation
@@ -105,7 +107,12 @@ func (r *rig) startBridge() {
 	r.reg = prometheus.NewRegistry()
 	var err error
 	r.bridge, err = amqpbridge.New(amqpbridge.Config{URL: r.rabbit.URL(), Client: r.client, Queue: r.queue,
-		EventsExchange: r.events, Metrics: r.reg, Logger: quiet(), Required: true})
+		EventsExchange: r.events, Metrics: r.reg, Logger: quiet(), Required: true,
+		Submitted: func(typ, queue string) {
+			if typ != "" && queue != "" {
+				r.submitted.Add(1)
+			}
+		}})
 	if err != nil {
 		r.t.Fatal(err)
 	}
@@ -365,8 +372,8 @@ func testRedelivery(t *testing.T, rabbit *testrabbit.Server) {
 		r.publish(amqp.Publishing{MessageId: "same-id", Body: body})
 	}
 	awaitf(t, 30*time.Second, func() bool { return r.count("stored")+r.count("duplicate_id") == 3 }, "three messages settled")
-	if r.count("stored") != 1 || r.count("duplicate_id") != 2 {
-		t.Fatalf("stored %d, duplicate %d; want 1 and 2", r.count("stored"), r.count("duplicate_id"))
+	if r.count("stored") != 1 || r.count("duplicate_id") != 2 || r.submitted.Load() != 1 {
+		t.Fatalf("stored %d, duplicate %d, Submitted called %d times; want 1, 2 and 1", r.count("stored"), r.count("duplicate_id"), r.submitted.Load())
 	}
 	page, err := r.b.List(context.Background(), backend.Filter{})
 	if err != nil || len(page.Tasks) != 1 || page.Tasks[0].ID != "same-id" {

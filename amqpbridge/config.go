@@ -65,6 +65,10 @@ type Config struct {
 	ReconnectMin, ReconnectMax time.Duration
 	// Metrics, when set, receives the bridge's collectors. Default none.
 	Metrics prometheus.Registerer
+	// Submitted, when set, is told of every task a message stored (not of
+	// redeliveries), as the HTTP API counts its submits in
+	// taskmill_tasks_submitted_total. Default none.
+	Submitted func(typ, queue string)
 	// Logger receives the bridge's logs. Default slog.Default().
 	Logger *slog.Logger
 }

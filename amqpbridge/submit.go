@@ -69,12 +69,15 @@ func (b *Bridge) handle(ctx context.Context, s *session, d amqp.Delivery) {
 		// Submit returns, and its final event must find the entry.
 		b.replies.add(req.ID, to)
 	}
-	_, err = b.cfg.Client.Submit(ctx, req)
+	info, err := b.cfg.Client.Submit(ctx, req)
 	var dup *taskmill.DuplicateError
 	var invalid *taskmill.ValidationError
 	switch {
 	case err == nil:
 		b.m.messages.WithLabelValues(outcomeStored).Inc()
+		if b.cfg.Submitted != nil {
+			b.cfg.Submitted(info.Type, info.Queue)
+		}
 	case errors.As(err, &invalid):
 		// The Client's checks (type registry, payload schema, sizes).
 		b.refuse(ctx, s, d, req.ID, err)

@@ -80,7 +80,7 @@ func runAMQP(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	client := taskmill.NewClient(b, taskmill.ClientConfig{Types: mux, RejectUnknownTypes: true, MaxPayloadBytes: *maxPayload, Logger: log})
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
-	running, err := link.start(ctx, client, *maxPayload+64<<10, reg, log)
+	running, err := link.start(ctx, client, *maxPayload+64<<10, reg, nil, log)
 	if err != nil {
 		return err
 	}

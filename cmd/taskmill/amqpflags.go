@@ -62,14 +62,15 @@ func (r *runningBridge) links() []server.LinkReporter {
 }
 
 // start runs the bridge in the background when --amqp is set.
-func (a *amqpFlags) start(ctx context.Context, client *taskmill.Client, maxBody int, reg prometheus.Registerer, log *slog.Logger) (*runningBridge, error) {
+// submitted, when set, counts each stored task as the HTTP API does.
+func (a *amqpFlags) start(ctx context.Context, client *taskmill.Client, maxBody int, reg prometheus.Registerer, submitted func(typ, queue string), log *slog.Logger) (*runningBridge, error) {
 	if a.url == "" {
 		return &runningBridge{stop: func() {}}, nil
 	}
 	b, err := amqpbridge.New(amqpbridge.Config{
 		URL: a.url, Client: client, Queue: a.queue, ClassicQueue: a.classic, DeadLetterExchange: a.deadLetter,
 		Prefetch: a.prefetch, MaxMessageSize: maxBody, EventsExchange: a.events, NoReplies: a.noReplies,
-		Required: a.required, Metrics: reg, Logger: log,
+		Required: a.required, Metrics: reg, Submitted: submitted, Logger: log,
 	})
 	if err != nil {
 		return nil, usagef("--amqp: %v", err)

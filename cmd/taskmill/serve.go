@@ -152,10 +152,11 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	}
 	defer sched.Stop()
 	var reg prometheus.Registerer
+	var submitted func(typ, queue string)
 	if tel.metrics != nil {
-		reg = tel.metrics.Registry()
+		reg, submitted = tel.metrics.Registry(), tel.metrics.TaskSubmitted
 	}
-	amqpLink, err := c.amqp.start(ctx, client, int(c.maxBody), reg, log)
+	amqpLink, err := c.amqp.start(ctx, client, int(c.maxBody), reg, submitted, log)
 	if err != nil {
 		return err
 	}
