@@ -47,6 +47,7 @@ var errorCodes = []errorCode{
 	{"internal", 500, "a server error; the log has the details"},
 	{"unavailable", 503, "the backend is unreachable or the server is shutting down; try again"},
 	{"backend_unavailable", 503, "readiness: the backend does not answer"},
+	{"link_unavailable", 503, "readiness: a required link (such as the AMQP bridge) is not up; field names it"},
 }
 
 var statusText = map[int]string{

@@ -217,7 +217,7 @@ func (s *Server) routeTable() []route {
 		{method: "GET", pattern: "/healthz", op: "healthz", tag: "operations", access: accessPublic,
 			summary: "Liveness", desc: "200 while the process serves requests.", status: 200, reply: typeOf[apiclient.HealthStatus](), handle: s.healthz},
 		{method: "GET", pattern: "/readyz", op: "readyz", tag: "operations", access: accessPublic,
-			summary: "Readiness", desc: "200 when the backend answers, 503 backend_unavailable otherwise.", status: 200, reply: typeOf[apiclient.HealthStatus](), errors: []int{503}, handle: s.readyz},
+			summary: "Readiness", desc: "200 when the backend answers and every required link is up, 503 backend_unavailable or link_unavailable otherwise.", status: 200, reply: typeOf[apiclient.HealthStatus](), errors: []int{503}, handle: s.readyz},
 		{method: "GET", pattern: "/metrics", op: "metrics", tag: "operations", access: s.metricsAccess(),
 			summary: "Prometheus metrics", desc: "Text exposition format. Needs a read key when API keys are set, unless the server runs with --public-metrics.",
 			status: 200, replyType: "text/plain", errors: []int{404}, handle: s.metrics},

@@ -14,6 +14,7 @@ import (
 	"runtime/pprof"
 	"strings"
 
+	"github.com/taskmill/taskmill/amqpbridge"
 	"github.com/taskmill/taskmill/backend"
 	"github.com/taskmill/taskmill/backend/postgres"
 	"github.com/taskmill/taskmill/backend/redis"
@@ -28,7 +29,10 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	fs := flag.NewFlagSet("bench", flag.ContinueOnError)
 	backendURL := fs.String("backend", envString("TASKMILL_BACKEND", ""), backendHelp+" (env TASKMILL_BACKEND)")
 	dataDir := fs.String("data", "", "embedded store directory; default a temporary one, removed afterwards")
-	mode := fs.String("mode", "process", "enqueue (submit throughput), process (drain throughput) or latency (submit to handler start)")
+	mode := fs.String("mode", "process", "enqueue (submit throughput), process (drain throughput), latency (submit to handler start) or amqp-enqueue (submits over HTTP, then over AMQP)")
+	amqpURL := fs.String("amqp", envString("TASKMILL_AMQP", ""), "amqp-enqueue mode: the broker (env TASKMILL_AMQP)")
+	amqpPrefetch := fs.Int("amqp-prefetch", amqpbridge.DefaultPrefetch, "amqp-enqueue mode: the bridge's prefetch")
+	amqpClassic := fs.Bool("amqp-classic-queue", false, "amqp-enqueue mode: a classic queue instead of a quorum queue")
 	tasks := fs.Int("tasks", 100_000, "number of tasks")
 	concurrency := fs.Int("concurrency", 50, "concurrent clients (enqueue) or worker slots (process, latency)")
 	rate := fs.Float64("rate", 500, "latency mode: submits per second")
@@ -41,6 +45,7 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		if errors.Is(err, flag.ErrHelp) {
 			fs.SetOutput(stderr)
 			fmt.Fprintln(stderr, "Usage: taskmill bench --backend URL --mode enqueue|process|latency --tasks N --concurrency C [--rate R] [--payload BYTES] [--batch B] [--json]")
+			fmt.Fprintln(stderr, "       taskmill bench --backend URL --mode amqp-enqueue --amqp URL --tasks N --concurrency PUBLISHERS")
 			fs.PrintDefaults()
 		}
 		return err
@@ -48,8 +53,10 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	switch {
 	case fs.NArg() > 0:
 		return usagef("unexpected argument %q", fs.Arg(0))
-	case *mode != "enqueue" && *mode != "process" && *mode != "latency":
-		return usagef("--mode must be enqueue, process or latency, got %q", *mode)
+	case *mode != "enqueue" && *mode != "process" && *mode != "latency" && *mode != "amqp-enqueue":
+		return usagef("--mode must be enqueue, process, latency or amqp-enqueue, got %q", *mode)
+	case *amqpPrefetch < 1 || *amqpPrefetch > 65535:
+		return usagef("--amqp-prefetch must be between 1 and 65535, got %d", *amqpPrefetch)
 	case *tasks < 1 || *tasks > 100_000_000:
 		return usagef("--tasks must be between 1 and 100000000, got %d", *tasks)
 	case *concurrency < 1 || *concurrency > 10_000:
@@ -66,6 +73,19 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		return err
 	}
 	defer cleanup()
+	if *mode == "amqp-enqueue" {
+		res, err := runAMQPBench(ctx, b, *amqpURL, *tasks, *concurrency, *amqpPrefetch, *payloadSize, *amqpClassic)
+		if err != nil {
+			return err
+		}
+		if *asJSON {
+			return json.NewEncoder(stdout).Encode(res)
+		}
+		fmt.Fprintf(stdout, "amqp-enqueue: %d tasks from %d publishers (bridge prefetch %d)\n", res.Tasks, res.Publishers, res.Prefetch)
+		fmt.Fprintf(stdout, "  HTTP POST /api/tasks: %.3fs = %.0f tasks/s\n", res.HTTPSeconds, res.HTTPPerSec)
+		fmt.Fprintf(stdout, "  AMQP publish→stored:  %.3fs = %.0f tasks/s\n", res.AMQPSeconds, res.AMQPPerSec)
+		return nil
+	}
 	cfg := bench.Config{Backend: b, Mode: *mode, Tasks: *tasks, Concurrency: *concurrency, Rate: *rate,
 		Payload: *payloadSize, Batch: *batch}
 	if *mode == "enqueue" {

@@ -11,7 +11,9 @@ import (
 	"runtime"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/taskmill/taskmill"
+	"github.com/taskmill/taskmill/amqpbridge"
 	"github.com/taskmill/taskmill/server"
 	"github.com/taskmill/taskmill/tasktypes"
 	"github.com/taskmill/taskmill/web"
@@ -43,6 +45,7 @@ type serveConfig struct {
 	maxConns                  int
 	bodyTimeout               time.Duration
 	backendTimeout            time.Duration
+	amqp                      *amqpFlags
 }
 
 func parseServeFlags(args []string, stdout io.Writer) (*serveConfig, error) {
@@ -71,6 +74,7 @@ func parseServeFlags(args []string, stdout io.Writer) (*serveConfig, error) {
 	fs.IntVar(&c.maxConns, "max-conns", envInt("TASKMILL_MAX_CONNS", 0), "most client connections open at once; more wait to be accepted. 0 for 3/4 of the open-file limit, at most 4096 (env TASKMILL_MAX_CONNS)")
 	fs.DurationVar(&c.bodyTimeout, "body-timeout", envDuration("TASKMILL_BODY_TIMEOUT", 30*time.Second), "longest time to read a request body (env TASKMILL_BODY_TIMEOUT)")
 	fs.DurationVar(&c.backendTimeout, "backend-timeout", envDuration("TASKMILL_BACKEND_TIMEOUT", 2*time.Second), "longest time a request waits for the backend before answering 503 unavailable (env TASKMILL_BACKEND_TIMEOUT)")
+	c.amqp = amqpFlagSet(fs)
 	if err := parseFlags(fs, args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			fmt.Fprintln(stdout, "Usage: taskmill serve [flags]   (every flag also reads the TASKMILL_* variable it names)")
@@ -120,6 +124,9 @@ func parseServeFlags(args []string, stdout io.Writer) (*serveConfig, error) {
 	}
 	if c.maxConns == 0 {
 		c.maxConns = server.DefaultMaxConns()
+	}
+	if err := c.amqp.check(); err != nil {
+		return nil, err
 	}
 	if c.maxBody == 0 {
 		c.maxBody = int64(c.maxPayload) + 64<<10
@@ -190,13 +197,25 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if err != nil {
 		return err
 	}
+	var reg prometheus.Registerer
+	var submitted func(typ, queue string)
+	if tel.metrics != nil {
+		reg, submitted = tel.metrics.Registry(), tel.metrics.TaskSubmitted
+	}
+	amqpLink, err := c.amqp.start(ctx, client, int(c.maxBody), reg, submitted, log)
+	if err != nil {
+		return err
+	}
+	// Stopped before the backend closes (deferred earlier, so run later);
+	// on a clean shutdown, sooner, with the workers.
+	defer amqpLink.stop()
 	api, err := server.New(server.Config{
 		Client: client, Types: mux, Workers: local, UI: web.Dist(), Logger: log, BackendName: kind,
 		APIKeys: c.access.keys, CORSOrigins: c.access.corsOrigins, MaxBodyBytes: c.maxBody, MaxBatch: c.maxBatch,
 		Metrics: tel.metrics, PublicMetrics: c.telemetry.publicMetrics, Tracer: tel.tracerProvider(),
 		Schedules: sched.Status, Build: server.BuildInfo(identity()),
 		DataDir: places.dataDir, FilesDir: places.filesDir, MaxUploadBytes: c.maxUpload,
-		AllowedHosts: c.allowedHosts.stringList, BodyReadTimeout: c.bodyTimeout, BackendTimeout: c.backendTimeout,
+		AllowedHosts: c.allowedHosts.stringList, BodyReadTimeout: c.bodyTimeout, BackendTimeout: c.backendTimeout, Links: amqpLink.links(),
 	})
 	if err != nil {
 		return usagef("%v", err)
@@ -229,7 +248,8 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	served := make(chan error, 1)
 	go func() { served <- httpServer.Serve(ln) }()
 	log.Info("taskmill serving", "url", "http://"+ln.Addr().String(), "backend", kind, "workers", c.workers,
-		"api_keys", len(c.access.keys), "metrics", tel.metrics != nil, "tracing", tel.provider != nil)
+		"api_keys", len(c.access.keys), "metrics", tel.metrics != nil, "tracing", tel.provider != nil,
+		"amqp", amqpbridge.RedactURL(c.amqp.url))
 
 	select {
 	case <-ctx.Done():
@@ -244,6 +264,10 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if herr := httpServer.Shutdown(shutdownCtx); herr != nil {
 		log.Warn("http shutdown", "err", herr)
 	}
+	// Submits still in flight on the AMQP link are not acknowledged: the
+	// broker hands them to the next consumer, which finds any stored one
+	// by its id.
+	amqpLink.stop()
 	wctx, wcancel := context.WithTimeout(context.Background(), c.worker.shutdownTimeout)
 	defer wcancel()
 	if werr := local.stopAll(wctx); werr != nil {
