@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"regexp"
 	"runtime"
 	"runtime/debug"
 )
@@ -51,6 +52,9 @@ func identity() buildIdentity {
 			id.GoVersion = info.GoVersion
 		}
 	}
+	if id.Commit == "" {
+		id.Commit = pseudoVersionRev(id.Version)
+	}
 	if id.Version == "" {
 		id.Version = "devel"
 	}
@@ -58,6 +62,19 @@ func identity() buildIdentity {
 		id.Commit = "unknown"
 	}
 	return id
+}
+
+// pseudoVersion matches the version `go install …@latest` records for a
+// commit without a tag (v0.0.0-20261206165213-69a17228fa7e): its last
+// part is the commit.
+var pseudoVersion = regexp.MustCompile(`^v\d+\.\d+\.\d+-(?:.*\.)?\d{14}-([0-9a-f]{12})(?:\+incompatible)?$`)
+
+// pseudoVersionRev returns the commit a pseudo-version names, or "".
+func pseudoVersionRev(v string) string {
+	if m := pseudoVersion.FindStringSubmatch(v); m != nil {
+		return m[1]
+	}
+	return ""
 }
 
 func (id buildIdentity) String() string {

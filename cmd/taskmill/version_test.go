@@ -99,3 +99,18 @@ func TestHelpGroupsEveryFlag(t *testing.T) {
 		t.Errorf("serve -h prints --data wrongly:\n%s", r.stdout)
 	}
 }
+
+func TestPseudoVersionRev(t *testing.T) {
+	for v, want := range map[string]string{
+		"v0.0.0-20261206165213-69a17228fa7e":              "69a17228fa7e",
+		"v1.2.4-0.20261206165213-69a17228fa7e":            "69a17228fa7e",
+		"v1.2.3-pre.0.20261206165213-69a17228fa7e":        "69a17228fa7e",
+		"v2.0.0-20261206165213-69a17228fa7e+incompatible": "69a17228fa7e",
+		"v1.2.3": "",
+		"":       "",
+	} {
+		if got := pseudoVersionRev(v); got != want {
+			t.Errorf("pseudoVersionRev(%q) = %q, want %q", v, got, want)
+		}
+	}
+}
