@@ -662,21 +662,31 @@ func testEventsEveryTransition(t *testing.T, b backend.Backend) {
 		t.Fatal(err)
 	}
 	time.Sleep(100 * time.Millisecond) // pub/sub joins; the result does not depend on it
+	must := func(what string, err error) {
+		t.Helper()
+		if err != nil {
+			t.Fatalf("%s: %v", what, err)
+		}
+	}
 	task := newTask(withAttempts(1), runAt(task0Now().Add(time.Second)))
-	enqueue(t, b, task)                                                      // scheduled
-	clock.Advance(time.Second)                                               //
-	l := leaseOne(t, b)                                                      // pending (promoted), processing
-	_ = b.SetProgress(ctxT(t), l.Ref(), backend.Progress{Percent: 10})       // processing
-	_, _ = b.Extend(ctxT(t), "w1", []backend.LeaseRef{l.Ref()}, time.Second) // none
-	_ = b.Release(ctxT(t), l.Ref())                                          // pending
-	l = leaseFor(t, b, 1, time.Second)[0]                                    // processing
-	clock.Advance(time.Second)                                               //
-	_, _ = b.Reclaim(ctxT(t), 0)                                             // pending
-	l = leaseOne(t, b)                                                       // processing
-	_ = b.Fail(ctxT(t), l.Ref(), backend.Failure{Error: "e"})                // failed
-	_, _ = b.Retry(ctxT(t), task.ID)                                         // pending
-	_, _ = b.Cancel(ctxT(t), task.ID)                                        // canceled
-	_ = b.Delete(ctxT(t), task.ID)                                           // deleted
+	enqueue(t, b, task) // scheduled
+	clock.Advance(time.Second)
+	l := leaseOne(t, b)                                                                 // pending (promoted), processing
+	must("SetProgress", b.SetProgress(ctxT(t), l.Ref(), backend.Progress{Percent: 10})) // processing
+	_, err = b.Extend(ctxT(t), "w1", []backend.LeaseRef{l.Ref()}, time.Second)          // none
+	must("Extend", err)
+	must("Release", b.Release(ctxT(t), l.Ref())) // pending
+	leaseFor(t, b, 1, time.Second)               // processing
+	clock.Advance(time.Second)
+	_, err = b.Reclaim(ctxT(t), 0) // pending
+	must("Reclaim", err)
+	l = leaseOne(t, b)                                                  // processing
+	must("Fail", b.Fail(ctxT(t), l.Ref(), backend.Failure{Error: "e"})) // failed
+	_, err = b.Retry(ctxT(t), task.ID)                                  // pending
+	must("Retry", err)
+	_, err = b.Cancel(ctxT(t), task.ID) // canceled
+	must("Cancel", err)
+	must("Delete", b.Delete(ctxT(t), task.ID)) // deleted
 	want := []string{"scheduled", "pending", "processing", "processing", "pending", "processing", "pending",
 		"processing", "failed", "pending", "canceled", "deleted"}
 	if got := nextTaskEvents(t, events, len(want)); !slices.Equal(got, want) {
@@ -686,7 +696,7 @@ func testEventsEveryTransition(t *testing.T, b backend.Backend) {
 	// must be the next one.
 	enqueue(t, b, newTask())
 	l = leaseOne(t, b)
-	_ = b.Ack(ctxT(t), l.Ref(), nil)
+	must("Ack", b.Ack(ctxT(t), l.Ref(), nil))
 	if got := nextTaskEvents(t, events, 3); !slices.Equal(got, []string{"pending", "processing", "completed"}) {
 		t.Fatalf("events after the sequence: %v (an extra event was sent before)", got)
 	}
