@@ -20,6 +20,7 @@ import (
 	"os"
 	"path/filepath"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/taskmill/taskmill/backend"
@@ -65,6 +66,8 @@ type Backend struct {
 	maxLosses int
 
 	closeOnce sync.Once
+	// queued, when set (tests), is called once a write is queued.
+	queued func()
 }
 
 // FileName is the name of the database file inside the data directory.
@@ -175,7 +178,18 @@ type write struct {
 	err    chan error
 	events []backend.Event
 	woke   bool
+	// state is writeQueued until the committer takes the write
+	// (writeTaken) or its caller gives up on it (writeAbandoned): one
+	// compare-and-swap decides, so a write never runs after its caller
+	// returned ctx.Err().
+	state atomic.Int32
 }
+
+const (
+	writeQueued int32 = iota
+	writeTaken
+	writeAbandoned
+)
 
 // Fail ends a write that never ran.
 func (w *write) Fail(err error) { w.err <- err }
@@ -226,9 +240,21 @@ func (b *Backend) update(ctx context.Context, fn func(tx *txn) error) error {
 	if !b.writes.Submit(w) {
 		return backend.ErrClosed
 	}
-	// Once queued the write will run; wait for it even if ctx ends, so the
-	// caller never reports failure for a write that became durable.
-	return <-w.err
+	if b.queued != nil {
+		b.queued()
+	}
+	select {
+	case err := <-w.err:
+		return err
+	case <-ctx.Done():
+		// Withdraw the write if the committer has not taken it; once taken
+		// it runs, and the caller waits for it (one transaction), so that
+		// a write that became durable is never reported as not made.
+		if w.state.CompareAndSwap(writeQueued, writeAbandoned) {
+			return ctx.Err()
+		}
+		return <-w.err
+	}
 }
 
 // errRerun rolls a group back so that its writes run again one by one.
@@ -251,6 +277,18 @@ func refusal(err error) bool {
 // transaction is rolled back and every write of the batch runs in a
 // transaction of its own, so that only the failed one is undone.
 func (b *Backend) commit(batch []*write) {
+	// Take the writes whose callers still wait; a write the committer took
+	// before (a rerun) stays taken.
+	taken := batch[:0:0]
+	for _, w := range batch {
+		if w.state.CompareAndSwap(writeQueued, writeTaken) || w.state.Load() == writeTaken {
+			taken = append(taken, w)
+		}
+	}
+	batch = taken
+	if len(batch) == 0 {
+		return
+	}
 	errs := make([]error, len(batch))
 	err := b.db.Update(func(btx *bolt.Tx) error {
 		now := b.now()
