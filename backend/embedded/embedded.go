@@ -20,7 +20,6 @@ import (
 	"os"
 	"path/filepath"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/taskmill/taskmill/backend"
@@ -178,18 +177,9 @@ type write struct {
 	err    chan error
 	events []backend.Event
 	woke   bool
-	// state is writeQueued until the committer takes the write
-	// (writeTaken) or its caller gives up on it (writeAbandoned): one
-	// compare-and-swap decides, so a write never runs after its caller
-	// returned ctx.Err().
-	state atomic.Int32
+	// Ticket lets the caller withdraw the write while it is queued.
+	coalesce.Ticket
 }
-
-const (
-	writeQueued int32 = iota
-	writeTaken
-	writeAbandoned
-)
 
 // Fail ends a write that never ran.
 func (w *write) Fail(err error) { w.err <- err }
@@ -250,7 +240,7 @@ func (b *Backend) update(ctx context.Context, fn func(tx *txn) error) error {
 		// Withdraw the write if the committer has not taken it; once taken
 		// it runs, and the caller waits for it (one transaction), so that
 		// a write that became durable is never reported as not made.
-		if w.state.CompareAndSwap(writeQueued, writeAbandoned) {
+		if w.Withdraw() {
 			return ctx.Err()
 		}
 		return <-w.err
@@ -281,7 +271,7 @@ func (b *Backend) commit(batch []*write) {
 	// before (a rerun) stays taken.
 	taken := batch[:0:0]
 	for _, w := range batch {
-		if w.state.CompareAndSwap(writeQueued, writeTaken) || w.state.Load() == writeTaken {
+		if w.Take() {
 			taken = append(taken, w)
 		}
 	}
