@@ -27,6 +27,7 @@ var contractTests = []struct {
 	{"RetryAfterBackoffJoinsTheBack", testRetryBack},
 	{"ManualRetryJoinsTheBack", testManualRetryBack},
 	{"ReclaimNeverPromotes", testReclaimNoPromote},
+	{"LeasePromotesItsOwnQueues", testLeasePromotesItsOwnQueues},
 	{"PromoteFencedAndOrdered", testPromote},
 	{"CancelRetrying", testCancelRetrying},
 	{"RetryCanceledAndCompleted", testRetryCanceled},
@@ -268,6 +269,19 @@ func testReclaimNoPromote(t *testing.T, b backend.Backend) {
 		t.Fatalf("Promote: %d %v, want 1", n, err)
 	}
 	wantState(t, b, task.ID, backend.StatePending)
+}
+
+func testLeasePromotesItsOwnQueues(t *testing.T, b backend.Backend) {
+	now := clockOf(b).Now()
+	mine, other := newTask(runAt(now)), newTask(inQueue("other"), runAt(now))
+	mine.CreatedAt, other.CreatedAt = time.Time{}, time.Time{}
+	enqueue(t, b, mine, other)
+	// Due already, yet scheduled until something promotes them.
+	wantState(t, b, mine.ID, backend.StateScheduled)
+	if got := lease(t, b, 1); len(got) != 1 || got[0].ID != mine.ID {
+		t.Fatalf("Lease did not promote and take its queue's due task: %v", ids(got))
+	}
+	wantState(t, b, other.ID, backend.StateScheduled)
 }
 
 func testPromote(t *testing.T, b backend.Backend) {
