@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -40,6 +41,7 @@ type rig struct {
 	queue      string
 	events     string
 	classic    bool
+	url        string
 	submitted  atomic.Int64     // calls of Config.Submitted
 	conn       *amqp.Connection // the producer's
 	ch         *amqp.Channel    // the producer's, in confirm mode
@@ -51,6 +53,7 @@ type rigOptions struct {
 	events  string                             // Config.EventsExchange
 	backend func(t *testing.T) backend.Backend // default a fresh embedded store
 	classic bool                               // Config.ClassicQueue
+	url     string                             // the bridge's; default the plain listener
 }
 
 func newRig(t *testing.T, rabbit *testrabbit.Server, queue string, opts rigOptions) *rig {
@@ -65,7 +68,10 @@ func newRig(t *testing.T, rabbit *testrabbit.Server, queue string, opts rigOptio
 		}
 		t.Cleanup(func() { b.Close() })
 	}
-	r := &rig{t: t, b: b, queue: queue, mux: taskmill.NewServeMux(), events: opts.events, rabbit: rabbit, classic: opts.classic}
+	r := &rig{t: t, b: b, queue: queue, mux: taskmill.NewServeMux(), events: opts.events, rabbit: rabbit, classic: opts.classic, url: opts.url}
+	if r.url == "" {
+		r.url = rabbit.URL()
+	}
 	if err := tasktypes.Register(r.mux, tasktypes.Config{DataDir: t.TempDir()}); err != nil {
 		t.Fatal(err)
 	}
@@ -108,7 +114,7 @@ func (r *rig) startBridge() {
 	r.t.Helper()
 	r.reg = prometheus.NewRegistry()
 	var err error
-	r.bridge, err = amqpbridge.New(amqpbridge.Config{URL: r.rabbit.URL(), Client: r.client, Queue: r.queue,
+	r.bridge, err = amqpbridge.New(amqpbridge.Config{URL: r.url, Client: r.client, Queue: r.queue,
 		EventsExchange: r.events, ClassicQueue: r.classic, Metrics: r.reg, Logger: quiet(), Required: true,
 		Submitted: func(typ, queue string) {
 			if typ != "" && queue != "" {
@@ -246,8 +252,9 @@ func receive(t *testing.T, ch <-chan amqp.Delivery) amqp.Delivery {
 // TestBridge runs every in-process scenario against one private node, each
 // on its own queue and its own store (a node takes seconds to start).
 func TestBridge(t *testing.T) {
-	rabbit := testrabbit.Start(t)
+	rabbit := testrabbit.Start(t, testrabbit.Options{TLS: true})
 	t.Run("SubmitAndReply", func(t *testing.T) { testSubmitAndReply(t, rabbit) })
+	t.Run("TLS", func(t *testing.T) { testTLS(t, rabbit) })
 	t.Run("DeadLetter", func(t *testing.T) { testDeadLetter(t, rabbit) })
 	t.Run("RedeliveryMakesOneTask", func(t *testing.T) { testRedelivery(t, rabbit) })
 	t.Run("EventsExchange", func(t *testing.T) { testEvents(t, rabbit) })
@@ -528,5 +535,15 @@ func testReplyAfterBrokerRestart(t *testing.T, rabbit *testrabbit.Server) {
 	var rep amqpbridge.Reply
 	if err := json.Unmarshal(d.Body, &rep); err != nil || d.CorrelationId != "corr-slow" || rep.ID != "slow-1" || rep.State != "completed" {
 		t.Fatalf("reply after the broker's restart %s, correlation %q (%v)", d.Body, d.CorrelationId, err)
+	}
+}
+
+// testTLS: an amqps:// URL with the CA to trust is all the bridge needs.
+func testTLS(t *testing.T, rabbit *testrabbit.Server) {
+	r := newRig(t, rabbit, "t.tls", rigOptions{url: rabbit.TLSURL()})
+	r.publish(amqp.Publishing{MessageId: "over-tls", Body: []byte(`{"type":"echo"}`)})
+	awaitf(t, 30*time.Second, func() bool { return r.count("stored") == 1 }, "the message to be stored")
+	if !strings.HasPrefix(rabbit.TLSURL(), "amqps://") {
+		t.Fatalf("TLS URL %q", rabbit.TLSURL())
 	}
 }

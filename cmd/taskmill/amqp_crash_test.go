@@ -22,7 +22,7 @@ import (
 func TestAMQPSubmitsSurviveCrashes(t *testing.T) {
 	began := time.Now()
 	phase := func(what string) { t.Logf("%6.1fs %s", time.Since(began).Seconds(), what) }
-	rabbit := testrabbit.Start(t)
+	rabbit := testrabbit.Start(t, testrabbit.Options{})
 	phase("broker up")
 	dir := t.TempDir()
 	serveArgs := []string{"--workers", "8", "--lease-duration", "3s", "--amqp", rabbit.URL(), "--amqp-required", "--amqp-prefetch", "200",

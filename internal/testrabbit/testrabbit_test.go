@@ -16,7 +16,7 @@ import (
 // docs/amqp.md says so.)
 func TestRestartKeepsConfirmedMessages(t *testing.T) {
 	const typ = "classic"
-	s := testrabbit.Start(t)
+	s := testrabbit.Start(t, testrabbit.Options{})
 	conn, err := amqp.Dial(s.URL())
 	if err != nil {
 		t.Fatal(err)
