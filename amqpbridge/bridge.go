@@ -169,20 +169,14 @@ func (b *Bridge) currentSession(ctx context.Context) *session {
 		if s != nil && !s.isClosed() {
 			return s
 		}
+		// A closed session stays current until Run has drained it; wait
+		// for the next one rather than spin on it.
 		select {
 		case <-ctx.Done():
 			return nil
 		case <-changed:
-		case <-sClosed(s):
 		}
 	}
-}
-
-func sClosed(s *session) <-chan struct{} {
-	if s == nil {
-		return nil
-	}
-	return s.closed
 }
 
 // errLinkDown: a publish found no live connection.
