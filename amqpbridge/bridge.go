@@ -105,27 +105,38 @@ func (b *Bridge) Run(ctx context.Context) error {
 			sleep(ctx, wait)
 			continue
 		}
-		failures = 0
 		b.m.reconnects.Inc()
 		b.setSession(s)
 		b.setState(server.LinkUp, "consuming "+b.cfg.Queue)
 		b.log.Info("amqp link up", "url", RedactURL(b.cfg.URL), "queue", b.cfg.Queue)
+		began := time.Now()
 		err = b.consume(ctx, s)
 		b.setSession(nil)
 		s.close()
 		if ctx.Err() != nil {
 			break
 		}
-		b.log.Warn("amqp link lost; reconnecting", "err", err)
+		// A session that ended soon after it began (the consume refused,
+		// a channel error at once) counts as a failed attempt, so that
+		// the waits grow; after a healthy one they start again.
+		if time.Since(began) < healthySession {
+			failures++
+		} else {
+			failures = 1
+		}
+		wait := b.reconnectWait(failures)
+		b.log.Warn("amqp link lost; reconnecting", "err", err, "retry_in", wait)
 		b.setState(server.LinkConnecting, fmt.Sprintf("reconnecting after: %v", err))
-		// A short pause even after a long healthy session, so that a
-		// broker refusing every new channel is not hammered.
-		sleep(ctx, b.reconnectWait(1))
+		sleep(ctx, wait)
 	}
 	b.setState(server.LinkDown, "stopped")
 	wg.Wait()
 	return nil
 }
+
+// healthySession is how long a session must last for the reconnect
+// backoff to start over.
+const healthySession = 10 * time.Second
 
 // replySenders is the number of goroutines publishing replies: each waits
 // for its broker confirm before taking the next reply.
@@ -169,20 +180,14 @@ func (b *Bridge) currentSession(ctx context.Context) *session {
 		if s != nil && !s.isClosed() {
 			return s
 		}
+		// A closed session stays current until Run has drained it; wait
+		// for the next one rather than spin on it.
 		select {
 		case <-ctx.Done():
 			return nil
 		case <-changed:
-		case <-sClosed(s):
 		}
 	}
-}
-
-func sClosed(s *session) <-chan struct{} {
-	if s == nil {
-		return nil
-	}
-	return s.closed
 }
 
 // errLinkDown: a publish found no live connection.

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -39,6 +40,8 @@ type rig struct {
 	reg        *prometheus.Registry
 	queue      string
 	events     string
+	classic    bool
+	url        string
 	submitted  atomic.Int64     // calls of Config.Submitted
 	conn       *amqp.Connection // the producer's
 	ch         *amqp.Channel    // the producer's, in confirm mode
@@ -49,6 +52,8 @@ type rigOptions struct {
 	workers bool                               // run the built-in types in-process
 	events  string                             // Config.EventsExchange
 	backend func(t *testing.T) backend.Backend // default a fresh embedded store
+	classic bool                               // Config.ClassicQueue
+	url     string                             // the bridge's; default the plain listener
 }
 
 func newRig(t *testing.T, rabbit *testrabbit.Server, queue string, opts rigOptions) *rig {
@@ -63,7 +68,10 @@ func newRig(t *testing.T, rabbit *testrabbit.Server, queue string, opts rigOptio
 		}
 		t.Cleanup(func() { b.Close() })
 	}
-	r := &rig{t: t, b: b, queue: queue, mux: taskmill.NewServeMux(), events: opts.events, rabbit: rabbit}
+	r := &rig{t: t, b: b, queue: queue, mux: taskmill.NewServeMux(), events: opts.events, rabbit: rabbit, classic: opts.classic, url: opts.url}
+	if r.url == "" {
+		r.url = rabbit.URL()
+	}
 	if err := tasktypes.Register(r.mux, tasktypes.Config{DataDir: t.TempDir()}); err != nil {
 		t.Fatal(err)
 	}
@@ -106,8 +114,8 @@ func (r *rig) startBridge() {
 	r.t.Helper()
 	r.reg = prometheus.NewRegistry()
 	var err error
-	r.bridge, err = amqpbridge.New(amqpbridge.Config{URL: r.rabbit.URL(), Client: r.client, Queue: r.queue,
-		EventsExchange: r.events, Metrics: r.reg, Logger: quiet(), Required: true,
+	r.bridge, err = amqpbridge.New(amqpbridge.Config{URL: r.url, Client: r.client, Queue: r.queue,
+		EventsExchange: r.events, ClassicQueue: r.classic, Metrics: r.reg, Logger: quiet(), Required: true,
 		Submitted: func(typ, queue string) {
 			if typ != "" && queue != "" {
 				r.submitted.Add(1)
@@ -244,14 +252,17 @@ func receive(t *testing.T, ch <-chan amqp.Delivery) amqp.Delivery {
 // TestBridge runs every in-process scenario against one private node, each
 // on its own queue and its own store (a node takes seconds to start).
 func TestBridge(t *testing.T) {
-	rabbit := testrabbit.Start(t)
+	rabbit := testrabbit.Start(t, testrabbit.Options{TLS: true})
 	t.Run("SubmitAndReply", func(t *testing.T) { testSubmitAndReply(t, rabbit) })
+	t.Run("TLS", func(t *testing.T) { testTLS(t, rabbit) })
 	t.Run("DeadLetter", func(t *testing.T) { testDeadLetter(t, rabbit) })
 	t.Run("RedeliveryMakesOneTask", func(t *testing.T) { testRedelivery(t, rabbit) })
 	t.Run("EventsExchange", func(t *testing.T) { testEvents(t, rabbit) })
 	t.Run("ReplyAfterBridgeRestart", func(t *testing.T) { testReplyAfterRestart(t, rabbit) })
 	t.Run("BackendDownRequeues", func(t *testing.T) { testBackendDown(t, rabbit) })
 	t.Run("QueueDeletedRecovers", func(t *testing.T) { testQueueDeleted(t, rabbit) })
+	// Last: it kills the shared node.
+	t.Run("ReplyAfterBrokerRestart", func(t *testing.T) { testReplyAfterBrokerRestart(t, rabbit) })
 }
 
 func testSubmitAndReply(t *testing.T, rabbit *testrabbit.Server) {
@@ -479,4 +490,60 @@ func testQueueDeleted(t *testing.T, rabbit *testrabbit.Server) {
 	awaitf(t, 60*time.Second, func() bool { return connects() == 2 && r.bridge.LinkStatus().State == server.LinkUp }, "a new session")
 	r.publish(amqp.Publishing{MessageId: "after-delete", Body: []byte(`{"type":"echo"}`)})
 	awaitf(t, 30*time.Second, func() bool { return r.count("stored") == 1 }, "the message to be stored")
+}
+
+// testReplyAfterBrokerRestart: a task that finishes while the broker is
+// down is answered once the bridge has reconnected.
+func testReplyAfterBrokerRestart(t *testing.T, rabbit *testrabbit.Server) {
+	// A classic submit queue: a single-node quorum queue declared seconds
+	// before a SIGKILL comes back without a leader (docs/amqp.md).
+	r := newRig(t, rabbit, "t.brokerdown", rigOptions{workers: true, classic: true})
+	// A durable reply queue: an exclusive one would die with the broker.
+	if _, err := r.ch.QueueDeclare("t.brokerdown.replies", true, false, false, false, amqp.Table{"x-queue-type": "classic"}); err != nil {
+		t.Fatal(err)
+	}
+	r.publish(amqp.Publishing{MessageId: "slow-1", ReplyTo: "t.brokerdown.replies", CorrelationId: "corr-slow",
+		Body: []byte(`{"type":"sleep","payload":{"ms":1500}}`)})
+	ctx := context.Background()
+	awaitf(t, 30*time.Second, func() bool {
+		task, err := r.client.Get(ctx, "slow-1")
+		return err == nil && task.State == taskmill.StateProcessing
+	}, "the task to start")
+	rabbit.Kill()
+	awaitf(t, 30*time.Second, func() bool {
+		task, err := r.client.Get(ctx, "slow-1")
+		return err == nil && task.State == taskmill.StateCompleted
+	}, "the task to complete while the broker is down")
+	if st := r.bridge.LinkStatus().State; st == server.LinkUp {
+		t.Fatalf("link %s with the broker killed", st)
+	}
+	rabbit.Restart()
+	conn, err := amqp.Dial(rabbit.URL())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	ch, err := conn.Channel()
+	if err != nil {
+		t.Fatal(err)
+	}
+	msgs, err := ch.Consume("t.brokerdown.replies", "", true, false, false, false, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	d := receive(t, msgs)
+	var rep amqpbridge.Reply
+	if err := json.Unmarshal(d.Body, &rep); err != nil || d.CorrelationId != "corr-slow" || rep.ID != "slow-1" || rep.State != "completed" {
+		t.Fatalf("reply after the broker's restart %s, correlation %q (%v)", d.Body, d.CorrelationId, err)
+	}
+}
+
+// testTLS: an amqps:// URL with the CA to trust is all the bridge needs.
+func testTLS(t *testing.T, rabbit *testrabbit.Server) {
+	r := newRig(t, rabbit, "t.tls", rigOptions{url: rabbit.TLSURL()})
+	r.publish(amqp.Publishing{MessageId: "over-tls", Body: []byte(`{"type":"echo"}`)})
+	awaitf(t, 30*time.Second, func() bool { return r.count("stored") == 1 }, "the message to be stored")
+	if !strings.HasPrefix(rabbit.TLSURL(), "amqps://") {
+		t.Fatalf("TLS URL %q", rabbit.TLSURL())
+	}
 }

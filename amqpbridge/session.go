@@ -71,11 +71,9 @@ func (s *session) watch(what string, ch chan *amqp.Error) {
 
 // connect dials the broker, declares the topology and opens the channels.
 func (b *Bridge) connect(ctx context.Context) (*session, error) {
-	conn, err := amqp.DialConfig(b.cfg.URL, amqp.Config{
-		Heartbeat:  10 * time.Second,
-		Properties: amqp.Table{"connection_name": "taskmill"},
-		Dial:       amqp.DefaultDial(10 * time.Second),
-	})
+	// The URL's own settings (connection_timeout, heartbeat, TLS files)
+	// apply: the Config sets none of them.
+	conn, err := amqp.DialConfig(b.cfg.URL, amqp.Config{Properties: amqp.Table{"connection_name": "taskmill"}})
 	if err != nil {
 		return nil, fmt.Errorf("connect to %s: %w", RedactURL(b.cfg.URL), err)
 	}

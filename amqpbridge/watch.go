@@ -45,7 +45,14 @@ func (b *Bridge) watchTasks(ctx context.Context) {
 		} else if !b.cfg.NoReplies {
 			b.resync(ctx)
 		}
+		began := time.Now()
 		b.follow(ctx, events, window, &adopted)
+		if time.Since(began) < time.Second {
+			// A stream that ends at once (the backend dropping its
+			// subscribers): back off as after a failed subscribe.
+			fails++
+			sleep(ctx, b.reconnectWait(fails))
+		}
 	}
 }
 

@@ -22,13 +22,13 @@ import (
 func TestAMQPSubmitsSurviveCrashes(t *testing.T) {
 	began := time.Now()
 	phase := func(what string) { t.Logf("%6.1fs %s", time.Since(began).Seconds(), what) }
-	rabbit := testrabbit.Start(t)
+	rabbit := testrabbit.Start(t, testrabbit.Options{})
 	phase("broker up")
 	dir := t.TempDir()
 	serveArgs := []string{"--workers", "8", "--lease-duration", "3s", "--amqp", rabbit.URL(), "--amqp-required", "--amqp-prefetch", "200",
-		// A classic queue: a single RabbitMQ 3.10 node (Debian 12's) often
-		// leaves a quorum queue without a leader after a SIGKILL
-		// (rabbitmq/rabbitmq-server#10070); docs/amqp.md says so.
+		// A classic queue: on a single RabbitMQ 3.10 node (Debian 12's) a
+		// quorum queue declared seconds before a SIGKILL comes back
+		// without a leader (rabbitmq/rabbitmq-server#10070); docs/amqp.md.
 		"--amqp-classic-queue"}
 	serve, base := startServe(t, "serve-1", dir, serveArgs...)
 	awaitReady(t, base, http.StatusOK)

@@ -13,6 +13,7 @@ import (
 	"encoding/hex"
 	"fmt"
 	"net"
+	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -23,7 +24,15 @@ import (
 	"time"
 
 	amqp "github.com/rabbitmq/amqp091-go"
+	"github.com/taskmill/taskmill/internal/testcert"
 )
+
+// Options configures Start.
+type Options struct {
+	// TLS adds a TLS listener (TLSURL) with a certificate for 127.0.0.1
+	// signed by a CA made for the test, besides the plain one.
+	TLS bool
+}
 
 // Server is one private rabbitmq-server node owned by a test.
 type Server struct {
@@ -33,6 +42,8 @@ type Server struct {
 	node     string
 	port     int
 	distPort int
+	tlsPort  int
+	caFile   string
 
 	mu     sync.Mutex
 	cmd    *exec.Cmd
@@ -66,15 +77,24 @@ func Require(t testing.TB) (server, ctl string) {
 }
 
 // Start starts a fresh node and waits until it accepts AMQP connections.
-func Start(t testing.TB) *Server {
+func Start(t testing.TB, opts Options) *Server {
 	t.Helper()
 	bin, ctl := Require(t)
 	suffix := make([]byte, 4)
 	_, _ = rand.Read(suffix)
 	s := &Server{t: t, bin: bin, ctl: ctl, dir: t.TempDir(), port: freePort(t), distPort: freePort(t),
 		node: "taskmilltest" + hex.EncodeToString(suffix) + "@localhost"}
+	conf := "loopback_users = none\nlog.console = false\nlog.file.level = warning\n"
+	if opts.TLS {
+		var certFile, keyFile string
+		s.tlsPort = freePort(t)
+		s.caFile, certFile, keyFile = testcert.Write(t, s.dir)
+		conf += fmt.Sprintf("listeners.ssl.default = 127.0.0.1:%d\nssl_options.cacertfile = %s\nssl_options.certfile = %s\n"+
+			"ssl_options.keyfile = %s\nssl_options.verify = verify_none\nssl_options.fail_if_no_peer_cert = false\n",
+			s.tlsPort, s.caFile, certFile, keyFile)
+	}
 	for name, content := range map[string]string{
-		"rabbitmq.conf":     "loopback_users = none\nlog.console = false\nlog.file.level = warning\n",
+		"rabbitmq.conf":     conf,
 		"enabled_plugins":   "[].\n",
 		"rabbitmq-env.conf": "",
 	} {
@@ -105,6 +125,15 @@ func (s *Server) logTail() string {
 
 // URL is the node's amqp:// URL, with the default guest account.
 func (s *Server) URL() string { return "amqp://guest:guest@" + s.Addr() + "/" }
+
+// TLSURL is the amqps:// URL of the TLS listener (Options.TLS), trusting
+// the test's CA; "" without TLS.
+func (s *Server) TLSURL() string {
+	if s.tlsPort == 0 {
+		return ""
+	}
+	return fmt.Sprintf("amqps://guest:guest@127.0.0.1:%d/?cacertfile=%s", s.tlsPort, url.QueryEscape(s.caFile))
+}
 
 // Addr is the AMQP listener's host:port.
 func (s *Server) Addr() string { return "127.0.0.1:" + strconv.Itoa(s.port) }
