@@ -16,6 +16,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"runtime/debug"
 	"runtime/metrics"
 	"strings"
 	"sync"
@@ -315,23 +316,27 @@ func TestImageBudgetFourAtOnce(t *testing.T) {
 		return budget.peak.Load(), h.peak() - base
 	}
 
+	// Collect often, so that the heap shows what is live rather than
+	// what the collector has not come to yet.
+	defer debug.SetGCPercent(debug.SetGCPercent(10))
 	budget := share + share/2 // room for one task at a time
 	peakShare, peakHeap := run(budget)
 	t.Logf("budget %d bytes, one task's share %d: accounted peak %d, heap growth peak %d", budget, share, peakShare, peakHeap)
 	if peakShare > budget || peakShare != share {
 		t.Fatalf("accounted peak %d: want exactly one share (%d) held at a time, never over the budget %d", peakShare, share, budget)
 	}
-	// The heap also holds garbage not yet collected: with GOGC=100 up to
-	// as much again as is live. So the bound on the heap is twice the
-	// budget; four decoded images at once would be 4 × 32 MiB of live
-	// data alone.
-	if peakHeap > 2*budget {
-		t.Errorf("the heap grew by %d bytes, more than twice the budget %d", peakHeap, budget)
+	// The heap also holds garbage not yet collected (with GOGC=10, about
+	// a tenth more than is live, plus what is allocated between two
+	// collections), so it may pass the budget by half; four images at
+	// once would hold 4 × 8 MiB, more than twice the budget.
+	if peakHeap > budget+budget/2 {
+		t.Errorf("the heap grew by %d bytes, more than 1.5 times the budget %d", peakHeap, budget)
 	}
 
 	// The control: with room for all four, they do run at once, so the
 	// bound above is the budget's doing.
-	peakShare, _ = run(8 * share)
+	peakShare, peakHeap = run(8 * share)
+	t.Logf("with room for all four: accounted peak %d, heap growth peak %d", peakShare, peakHeap)
 	if peakShare <= budget {
 		t.Errorf("with room for all four, the accounted peak %d stayed under %d: the tasks did not run at once", peakShare, budget)
 	}
