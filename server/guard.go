@@ -241,6 +241,12 @@ func (s *Server) bounded(rt route, h http.HandlerFunc) http.HandlerFunc {
 	default:
 		unavailable = "unavailable"
 	}
+	backendTimeout := s.cfg.BackendTimeout
+	if rt.op == "bulkTasks" {
+		// One bulk call makes up to a thousand backend calls, one per
+		// task it acts on.
+		backendTimeout *= 10
+	}
 	return func(w http.ResponseWriter, r *http.Request) {
 		if r.Method != http.MethodGet && r.Method != http.MethodHead {
 			if e := checkContentType(r, consumes); e != nil {
@@ -261,6 +267,6 @@ func (s *Server) bounded(rt route, h http.HandlerFunc) http.HandlerFunc {
 			h(w, r)
 			return
 		}
-		withBackendDeadline(w, r, s.cfg.BackendTimeout, unavailable, h)
+		withBackendDeadline(w, r, backendTimeout, unavailable, h)
 	}
 }
