@@ -187,7 +187,7 @@ func New(cfg Config) (*Server, error) {
 	s.events = newHub(cfg.Client.Backend(), cfg.Logger)
 	s.routes = s.routeTable()
 	for _, rt := range s.routes {
-		s.mux.HandleFunc(rt.method+" "+rt.pattern, s.instrument(rt, s.bounded(rt, s.authorize(rt.access, rt.websocket, s.checkQuery(rt, rt.handle)))))
+		s.mux.HandleFunc(rt.method+" "+rt.pattern, s.instrument(rt, s.bounded(rt, s.authorize(rt.access, rt.websocket, s.backendBounded(rt, s.checkQuery(rt, rt.handle))))))
 	}
 	s.mux.HandleFunc("/api/", s.noRoute)
 	if cfg.UI != nil {
