@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"net/http"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/coder/websocket"
@@ -15,7 +16,23 @@ import (
 
 // clientBuffer is how many events a WebSocket client may fall behind
 // before it loses events and is told to resync.
-const clientBuffer = 256
+const clientBuffer = 1024
+
+// The shortest time between two writes of events to one WebSocket client
+// grows with the number of clients, by writeBudgetPerClient each, up to
+// maxBatchInterval: all clients together then cost at most about
+// 1/writeBudgetPerClient writes a second (2,500) however many events
+// there are, while a few clients still see each event at once. 500
+// clients get a write every 200ms; a lone event always goes out at once.
+const (
+	writeBudgetPerClient = 400 * time.Microsecond
+	maxBatchInterval     = 250 * time.Millisecond
+)
+
+// batchInterval is the shortest time between two writes to one client.
+func (h *hub) batchInterval() time.Duration {
+	return min(maxBatchInterval, time.Duration(h.count.Load())*writeBudgetPerClient)
+}
 
 // hub holds one backend subscription while any client listens, and fans
 // its events out, each encoded once as the JSON message every client that
@@ -29,6 +46,7 @@ type hub struct {
 
 	mu      sync.Mutex
 	clients map[*listener]struct{}
+	count   atomic.Int64       // len(clients), read without the lock
 	cancel  context.CancelFunc // ends the backend subscription
 	gen     int                // which subscription is current
 	closed  bool
@@ -68,6 +86,7 @@ func (h *hub) join(f eventFilter) (*listener, error) {
 	}
 	l := &listener{filter: f, ch: make(chan []byte, clientBuffer), gone: make(chan struct{})}
 	h.clients[l] = struct{}{}
+	h.count.Store(int64(len(h.clients)))
 	return l, nil
 }
 
@@ -79,6 +98,7 @@ func (h *hub) leave(l *listener) {
 		return
 	}
 	delete(h.clients, l)
+	h.count.Store(int64(len(h.clients)))
 	close(l.gone)
 	if len(h.clients) == 0 && h.cancel != nil {
 		h.cancel()
@@ -142,6 +162,7 @@ func (h *hub) pump(events <-chan backend.Event, gen int) {
 			l.reason = "the event subscription ended; reconnect"
 			close(l.gone)
 		}
+		h.count.Store(0)
 	}
 }
 
@@ -154,6 +175,7 @@ func (h *hub) close() {
 		l.reason = "server shutting down"
 		close(l.gone)
 	}
+	h.count.Store(0)
 	if h.cancel != nil {
 		h.cancel()
 		h.cancel = nil
@@ -215,7 +237,8 @@ func (s *Server) streamEvents(w http.ResponseWriter, r *http.Request) {
 	defer s.events.leave(l)
 	// websocketOriginOK has checked the origin, scheme included, which
 	// the library's host patterns cannot.
-	conn, err := websocket.Accept(w, r, &websocket.AcceptOptions{InsecureSkipVerify: true})
+	bw := &batchingWriter{ResponseWriter: w}
+	conn, err := websocket.Accept(bw, r, &websocket.AcceptOptions{InsecureSkipVerify: true})
 	if err != nil {
 		return // Accept has answered the request
 	}
@@ -225,6 +248,7 @@ func (s *Server) streamEvents(w http.ResponseWriter, r *http.Request) {
 	ctx := conn.CloseRead(r.Context())
 	ping := time.NewTicker(30 * time.Second)
 	defer ping.Stop()
+	var nextWrite time.Time
 	for {
 		select {
 		case <-ctx.Done():
@@ -240,14 +264,60 @@ func (s *Server) streamEvents(w http.ResponseWriter, r *http.Request) {
 				return
 			}
 		case msg := <-l.ch:
-			// A client that cannot take a message in 10s is gone or
-			// hopelessly slow; its buffer has already stopped filling.
-			wctx, cancel := context.WithTimeout(ctx, 10*time.Second)
-			err = conn.Write(wctx, websocket.MessageText, msg)
-			cancel()
-			if err != nil {
+			// At most one write per batch interval: under a burst the
+			// events gather meanwhile and go out in one write, so the
+			// watchers cost a bounded number of writes a second, not
+			// one per event each. A lone event goes out at once.
+			if wait := time.Until(nextWrite); wait > 0 {
+				t := time.NewTimer(wait)
+				select {
+				case <-ctx.Done():
+					t.Stop()
+					return
+				case <-l.gone:
+					t.Stop()
+					conn.Close(websocket.StatusGoingAway, l.reason)
+					return
+				case <-t.C:
+				}
+			}
+			if err := s.writeEvents(ctx, conn, bw.conn, l, msg); err != nil {
 				return
 			}
+			nextWrite = time.Now().Add(s.events.batchInterval())
 		}
 	}
+}
+
+// writeEvents writes msg and every event already waiting for the client,
+// one event per WebSocket message, in one write to the connection: the
+// frames are appended to the batch as they are (a server's frames are not
+// masked, so the hub's bytes go out unchanged) and sent together. Only
+// this loop writes data frames; the library writes nothing but its small
+// control frames, each whole in one write, so the two never interleave.
+// A client that cannot take a batch in 10s is gone or hopelessly slow;
+// its buffer has already stopped filling.
+func (s *Server) writeEvents(ctx context.Context, conn *websocket.Conn, bc *batchConn, l *listener, msg []byte) error {
+	if bc == nil { // not a batchConn (cannot happen with net/http): the library writes
+		wctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+		defer cancel()
+		return conn.Write(wctx, websocket.MessageText, msg)
+	}
+	bc.hold()
+	bc.appendFrame(msg) // the first always fits
+	for more := true; more; {
+		select {
+		case msg = <-l.ch:
+			if !bc.appendFrame(msg) {
+				if err := bc.send(10 * time.Second); err != nil {
+					return err
+				}
+				bc.hold()
+				bc.appendFrame(msg)
+			}
+		default:
+			more = false
+		}
+	}
+	return bc.send(10 * time.Second)
 }

@@ -225,23 +225,11 @@ func (rt route) consumesOrJSON() []string {
 	return jsonOnly
 }
 
-// bounded wraps a route's handler with the per-request rules: the
-// Content-Type check, the time to read the body (read here, whole, for
-// JSON routes, so that a slow body does not count against the backend's
-// time), and the time the handler's backend calls may take
-// (Config.BackendTimeout; the long-poll lease and the WebSocket bound
-// their own, and the operations endpoints call no backend but readyz).
+// bounded wraps a route's handler with the rules every request meets
+// before its API key is checked: the Content-Type check and the time to
+// read the body.
 func (s *Server) bounded(rt route, h http.HandlerFunc) http.HandlerFunc {
 	consumes := rt.consumesOrJSON()
-	readJSON := slices.Equal(consumes, jsonOnly)
-	unavailable := ""
-	switch {
-	case rt.op == "readyz":
-		unavailable = "backend_unavailable"
-	case rt.websocket, rt.op == "workerLease", rt.access == accessPublic, rt.op == "metrics":
-	default:
-		unavailable = "unavailable"
-	}
 	return func(w http.ResponseWriter, r *http.Request) {
 		if r.Method != http.MethodGet && r.Method != http.MethodHead {
 			if e := checkContentType(r, consumes); e != nil {
@@ -250,6 +238,39 @@ func (s *Server) bounded(rt route, h http.HandlerFunc) http.HandlerFunc {
 			}
 		}
 		bodyDeadline(w, r, s.cfg.BodyReadTimeout)
+		h(w, r)
+	}
+}
+
+// backendBounded wraps a route's handler, once its API key has passed
+// (so that no one without a key makes the server hold a body), with the
+// time its backend calls may take (Config.BackendTimeout): a JSON body is
+// read whole first, so that its slow arrival does not count against the
+// backend, then the handler runs under withBackendDeadline. The long-poll
+// lease and the WebSocket bound their own time, and neither the
+// operations endpoints (but readyz) nor the files API call the backend:
+// the files API streams bodies of up to --max-upload-bytes, which must
+// not be buffered.
+func (s *Server) backendBounded(rt route, h http.HandlerFunc) http.HandlerFunc {
+	readJSON := slices.Equal(rt.consumesOrJSON(), jsonOnly)
+	unavailable := ""
+	switch {
+	case rt.op == "readyz":
+		unavailable = "backend_unavailable"
+	case rt.websocket, rt.op == "workerLease", rt.access == accessPublic, rt.op == "metrics", rt.tag == "files":
+	default:
+		unavailable = "unavailable"
+	}
+	if unavailable == "" {
+		return h
+	}
+	backendTimeout := s.cfg.BackendTimeout
+	if rt.op == "bulkTasks" {
+		// One bulk call makes up to a thousand backend calls, one per
+		// task it acts on.
+		backendTimeout *= 10
+	}
+	return func(w http.ResponseWriter, r *http.Request) {
 		if readJSON && r.Body != nil && r.Body != http.NoBody && r.ContentLength != 0 {
 			body, err := s.readBody(w, r)
 			if err != nil {
@@ -258,10 +279,6 @@ func (s *Server) bounded(rt route, h http.HandlerFunc) http.HandlerFunc {
 			}
 			r.Body = io.NopCloser(bytes.NewReader(body))
 		}
-		if unavailable == "" {
-			h(w, r)
-			return
-		}
-		withBackendDeadline(w, r, s.cfg.BackendTimeout, unavailable, h)
+		withBackendDeadline(w, r, backendTimeout, unavailable, h)
 	}
 }

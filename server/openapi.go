@@ -142,7 +142,7 @@ func (s *Server) openAPIDocument() map[string]any {
 	return map[string]any{
 		"openapi": "3.1.0",
 		"info": map[string]any{"title": "taskmill API", "version": Version,
-			"description": "The HTTP API of taskmill, a distributed task queue. Errors answer {\"error\":{\"code\",\"message\",\"field\"}}; codes:\n\n" + errorTable()},
+			"description": "The HTTP API of taskmill, a distributed task queue. Every request's Host must name the server (421 wrong_host otherwise; public names via --allowed-hosts); request bodies are application/json only (415); POST, PUT, PATCH and DELETE that a browser marks cross-site are refused unless the origin is a --cors-origin (403 cross_origin); unknown, repeated and malformed query parameters answer 400. A backend that is down or stalled answers 503 unavailable with Retry-After within --backend-timeout (2s). Errors answer {\"error\":{\"code\",\"message\",\"field\"}}; codes:\n\n" + errorTable()},
 		"tags":  tags,
 		"paths": paths,
 		"components": map[string]any{

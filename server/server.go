@@ -208,7 +208,7 @@ func New(cfg Config) (*Server, error) {
 		// {path} of the files API spans folders: the router's
 		// {path...}; the document keeps OpenAPI's {path}.
 		pattern := strings.Replace(rt.pattern, "{path}", "{path...}", 1)
-		s.mux.HandleFunc(rt.method+" "+pattern, s.instrument(rt, s.bounded(rt, s.authorize(rt.access, rt.websocket, s.checkQuery(rt, rt.handle)))))
+		s.mux.HandleFunc(rt.method+" "+pattern, s.instrument(rt, s.bounded(rt, s.authorize(rt.access, rt.websocket, s.backendBounded(rt, s.checkQuery(rt, rt.handle))))))
 	}
 	s.mux.HandleFunc("/api/", s.noRoute)
 	// Without this, the router would redirect PUT /api/files to
