@@ -58,10 +58,10 @@ async function until(what: string, cond: () => Promise<boolean> | boolean, timeo
   }
 }
 
-async function shot(name: string) {
+async function shot(name: string, fullPage = false) {
   mkdirSync(SHOTS, { recursive: true });
   // Finished transitions (the progress bar's width) make a stable picture.
-  await page.screenshot({ path: join(SHOTS, `${name}.png`), fullPage: false, animations: "disabled" });
+  await page.screenshot({ path: join(SHOTS, `${name}.png`), fullPage, animations: "disabled" });
 }
 
 /** markNoReload sets a flag in the page that a reload would erase. */
@@ -518,7 +518,9 @@ describe("the dashboard against a real taskmill serve", () => {
     await goto("/");
     await page.locator("[data-testid=health]").filter({ hasText: "Ready" }).waitFor();
     await page.locator("figure svg rect").first().waitFor({ state: "attached" });
-    await shot("overview");
+    await page.getByTestId("server-info").waitFor();
+    // The whole page, so that the picture in the README shows the server panel at its foot.
+    await shot("overview", true);
   });
 
   it("reconnects after the server restarts, and catches up", async () => {
