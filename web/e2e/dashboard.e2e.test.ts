@@ -58,10 +58,10 @@ async function until(what: string, cond: () => Promise<boolean> | boolean, timeo
   }
 }
 
-async function shot(name: string) {
+async function shot(name: string, fullPage = false) {
   mkdirSync(SHOTS, { recursive: true });
   // Finished transitions (the progress bar's width) make a stable picture.
-  await page.screenshot({ path: join(SHOTS, `${name}.png`), fullPage: false, animations: "disabled" });
+  await page.screenshot({ path: join(SHOTS, `${name}.png`), fullPage, animations: "disabled" });
 }
 
 /** markNoReload sets a flag in the page that a reload would erase. */
@@ -313,6 +313,67 @@ describe("the dashboard against a real taskmill serve", () => {
     await row.getByRole("link", { name: "1 pending in default" }).waitFor({ state: "detached" });
   });
 
+  it("warns of waiting work no live worker runs, and deletes an empty queue", async () => {
+    // The server's own workers take from "default" only. A task in another
+    // queue has no worker at all; a worker of the HTTP protocol that takes
+    // from "typed" but runs only "e2e_other" leaves a fibonacci there waiting.
+    const worker = "e2e-typed-worker";
+    const secret = "e2e-typed-secret-0123456789";
+    await api(`/api/workers/${worker}/heartbeat`, {
+      method: "POST",
+      body: { queues: ["typed"], types: ["e2e_other"], concurrency: 1, host: "e2e", pid: 1, running: [], ttl: "10m", secret },
+    });
+    try {
+      await submit({ type: "fibonacci", payload: { n: 5 } }); // so that "default" exists when this test runs alone
+      const lone = await submit({ type: "fibonacci", payload: { n: 5 }, queue: "nobody" });
+      const typed = await submit({ type: "fibonacci", payload: { n: 5 }, queue: "typed" });
+      const byName = async () => new Map((await api<{ queues: { name: string; served: boolean; unserved_types: string[] }[] }>("/api/queues")).queues.map((q) => [q.name, q]));
+      const seen = await byName();
+      expect(seen.get("nobody")).toMatchObject({ served: false });
+      expect(seen.get("typed")).toMatchObject({ served: true, unserved_types: ["fibonacci"] });
+      expect(seen.get("default")).toMatchObject({ served: true, unserved_types: [] });
+
+      await goto("/queues");
+      const nobody = page.locator('tr[data-queue="nobody"]');
+      const nobodyWarning = page.locator('tr[data-queue-warning="nobody"] [data-testid=service-warning]');
+      await nobodyWarning.filter({ hasText: "No worker takes from this queue" }).waitFor();
+      expect(await nobodyWarning.getAttribute("data-kind")).toBe("queue");
+      expect(await nobodyWarning.textContent()).toContain("taskmill worker --queues nobody");
+      const typedWarning = page.locator('tr[data-queue-warning="typed"] [data-testid=service-warning]');
+      await typedWarning.filter({ hasText: "Waiting for a worker that runs: fibonacci" }).waitFor();
+      expect(await typedWarning.getAttribute("data-kind")).toBe("types");
+      await page.locator('tr[data-queue="default"]').waitFor();
+      expect(await page.locator('tr[data-queue-warning="default"]').count()).toBe(0);
+      // A queue that holds a task offers no delete; the server would refuse it.
+      expect(await nobody.getByRole("button", { name: "Delete queue nobody" }).count()).toBe(0);
+      await expect(api("/api/queues/typed", { method: "DELETE" })).rejects.toThrow(/409 .*queue_not_empty/);
+      expect(await unlabelled()).toEqual([]);
+      await shot("queues-unserved");
+
+      await goto("/");
+      await page.locator('li[data-queue="nobody"] [data-testid=service-warning]').filter({ hasText: "No worker takes from this queue" }).waitFor();
+      await page.locator('li[data-queue="typed"] [data-testid=service-warning]').filter({ hasText: "Waiting for a worker that runs: fibonacci" }).waitFor();
+
+      // Emptied (canceled, then deleted), the queue can go.
+      await goto("/queues");
+      for (const t of [lone, typed]) {
+        await api(`/api/tasks/${t.id}?mode=cancel`, { method: "DELETE" });
+        await api(`/api/tasks/${t.id}?mode=delete`, { method: "DELETE" });
+      }
+      await nobodyWarning.waitFor({ state: "detached" });
+      await nobody.getByRole("button", { name: "Delete queue nobody" }).click();
+      await nobody.getByRole("button", { name: "Really delete queue nobody?" }).click();
+      await page.getByText("Queue nobody deleted").waitFor();
+      await nobody.waitFor({ state: "detached" });
+      const after = await byName();
+      expect(after.has("nobody")).toBe(false);
+      expect(after.has("typed")).toBe(true);
+      await api("/api/queues/typed", { method: "DELETE" });
+    } finally {
+      await api(`/api/workers/${worker}/unregister`, { method: "POST", body: { secret } });
+    }
+  });
+
   it("starts a worker, sees it appear, then drains and stops it", async () => {
     const before = (await api<{ workers: { id: string }[] }>("/api/workers")).workers.map((w) => w.id);
     await goto("/workers");
@@ -457,7 +518,9 @@ describe("the dashboard against a real taskmill serve", () => {
     await goto("/");
     await page.locator("[data-testid=health]").filter({ hasText: "Ready" }).waitFor();
     await page.locator("figure svg rect").first().waitFor({ state: "attached" });
-    await shot("overview");
+    await page.getByTestId("server-info").waitFor();
+    // The whole page, so that the picture in the README shows the server panel at its foot.
+    await shot("overview", true);
   });
 
   it("reconnects after the server restarts, and catches up", async () => {

@@ -207,6 +207,8 @@ export const api = {
   cancelOrDelete: (id: string) => request<Task | undefined>(`/api/tasks/${enc(id)}`, { method: "DELETE" }),
   retryTask: (id: string) => request<Task>(`/api/tasks/${enc(id)}/retry`, { method: "POST" }),
   listQueues: (signal?: AbortSignal) => request<{ queues: QueueInfo[] }>("/api/queues", { signal }).then((r) => r.queues ?? []),
+  /** deleteQueue forgets a queue that holds no tasks; the server answers 409 queue_not_empty otherwise. */
+  deleteQueue: (name: string) => request<undefined>(`/api/queues/${enc(name)}`, { method: "DELETE" }),
   pauseQueue: (name: string) => request<unknown>(`/api/queues/${enc(name)}/pause`, { method: "POST" }),
   resumeQueue: (name: string) => request<unknown>(`/api/queues/${enc(name)}/resume`, { method: "POST" }),
   listWorkers: (signal?: AbortSignal) => request<{ workers: WorkerInfo[] | null }>("/api/workers", { signal }).then((r) => r.workers ?? []),

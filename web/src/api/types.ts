@@ -67,6 +67,10 @@ export interface QueueInfo {
   throughput_per_min?: number;
   failure_rate?: number;
   window_minutes?: number;
+  /** a live worker takes from the queue (newer servers; absent: unknown) */
+  served?: boolean;
+  /** types of the queue's pending tasks that no live worker taking from it runs: they wait */
+  unserved_types?: string[] | null;
 }
 
 export interface WorkerInfo {

@@ -2,10 +2,12 @@ import { api } from "../api/client";
 import { STATES, type LinkInfo, type ServerInfo } from "../api/types";
 import { CountsBar } from "../components/Charts";
 import { HistoryCharts } from "../components/HistoryCharts";
+import { ServiceWarning } from "../components/ServiceWarning";
 import { Empty, ErrorNote, PageHeader, Section, Stat } from "../components/ui";
 import { formatCount, formatDuration, since } from "../format";
 import { useInterval, useNow, useResource } from "../hooks";
 import { useLiveStatus } from "../live/LiveContext";
+import { hasServiceGap, serviceGap } from "../queueService";
 import { Link } from "../router";
 import { PauseButton, useQueues } from "./Queues";
 import { STALE_HEARTBEAT_MS, heartbeatAge, useWorkers } from "./Workers";
@@ -94,6 +96,7 @@ export function OverviewPage() {
   const slots = ws.reduce((s, w) => s + w.concurrency, 0);
   const busy = ws.reduce((s, w) => s + (w.running?.length ?? 0), 0);
   const pausedCount = (queues.data ?? []).filter((q) => q.paused).length;
+  const gapCount = (queues.data ?? []).filter((q) => hasServiceGap(serviceGap(q))).length;
   const loaded = queues.data !== undefined;
 
   return (
@@ -141,22 +144,31 @@ export function OverviewPage() {
           ) : (
             <ul className="divide-y divide-zinc-100 dark:divide-zinc-800">
               {queues.data.map((q) => (
-                <li key={q.name} className="flex items-center gap-3 px-4 py-2.5">
-                  <div className="w-32 min-w-0 shrink-0">
-                    <Link className="link block truncate text-sm font-medium" href={`/tasks?queue=${encodeURIComponent(q.name)}`}>
-                      {q.name}
-                    </Link>
-                    <span className="text-xs text-zinc-500">{q.paused ? "paused" : `${formatCount(q.counts.pending)} pending`}</span>
+                <li key={q.name} data-queue={q.name} className="px-4 py-2.5">
+                  <div className="flex items-center gap-3">
+                    <div className="w-32 min-w-0 shrink-0">
+                      <Link className="link block truncate text-sm font-medium" href={`/tasks?queue=${encodeURIComponent(q.name)}`}>
+                        {q.name}
+                      </Link>
+                      <span className="text-xs text-zinc-500">{q.paused ? "paused" : `${formatCount(q.counts.pending)} pending`}</span>
+                    </div>
+                    <div className="min-w-0 flex-1">
+                      <CountsBar counts={q.counts} label={`Tasks of ${q.name} by state`} />
+                    </div>
+                    <PauseButton q={q} onChanged={() => queues.reload()} />
                   </div>
-                  <div className="min-w-0 flex-1">
-                    <CountsBar counts={q.counts} label={`Tasks of ${q.name} by state`} />
+                  <div className="mt-1.5 empty:hidden">
+                    <ServiceWarning q={q} compact />
                   </div>
-                  <PauseButton q={q} onChanged={() => queues.reload()} />
                 </li>
               ))}
             </ul>
           )}
-          {pausedCount > 0 && <p className="border-t border-zinc-100 px-4 py-2 text-xs text-amber-700 dark:border-zinc-800 dark:text-amber-400">{pausedCount} paused</p>}
+          {(pausedCount > 0 || gapCount > 0) && (
+            <p className="border-t border-zinc-100 px-4 py-2 text-xs text-amber-700 dark:border-zinc-800 dark:text-amber-400" data-testid="queue-footer">
+              {[pausedCount > 0 && `${pausedCount} paused`, gapCount > 0 && `${gapCount} with waiting work no live worker runs`].filter(Boolean).join(" · ")}
+            </p>
+          )}
         </Section>
         <Section title="Workers" actions={<Link className="link text-xs" href="/workers">manage workers</Link>}>
           {!workers.data ? null : ws.length === 0 ? (

@@ -1,14 +1,19 @@
-import { useState } from "react";
-import { api } from "../api/client";
+import { Fragment, useState } from "react";
+import { api, ApiError } from "../api/client";
 import { STATES, type QueueInfo } from "../api/types";
 import { CountsBar } from "../components/Charts";
+import { ConfirmButton } from "../components/ConfirmButton";
 import { HistoryCharts } from "../components/HistoryCharts";
+import { ServiceWarning } from "../components/ServiceWarning";
 import { useToast } from "../components/toast";
 import { Empty, ErrorNote, PageHeader, Section, Spinner } from "../components/ui";
 import { formatCount, formatDuration, formatPercent, since } from "../format";
 import { useInterval, useNow, useResource, useThrottled } from "../hooks";
 import { useLiveEvents } from "../live/LiveContext";
+import { hasServiceGap, isEmptyQueue, serviceGap } from "../queueService";
 import { Link } from "../router";
+
+const ROW_BORDER = "border-b border-zinc-100 last:border-0 dark:border-zinc-800/60";
 
 /** useQueues is the queue list, reloaded (at most every 1.5 s) when tasks or queues change. */
 export function useQueues() {
@@ -44,6 +49,32 @@ export function PauseButton({ q, onChanged }: { q: QueueInfo; onChanged: (paused
   );
 }
 
+/**
+ * DeleteQueueButton forgets an empty queue, after a second press. The
+ * server refuses a queue that still holds tasks (409 queue_not_empty, say
+ * a task arrived since the list loaded); its message is shown and the list
+ * reloaded, so the new task appears.
+ */
+export function DeleteQueueButton({ q, onDeleted, onRefused }: { q: QueueInfo; onDeleted: () => void; onRefused: () => void }) {
+  const toast = useToast();
+  async function remove() {
+    try {
+      await api.deleteQueue(q.name);
+      toast(`Queue ${q.name} deleted`);
+      onDeleted();
+    } catch (e) {
+      const conflict = e instanceof ApiError && e.code === "queue_not_empty";
+      toast(conflict ? `Queue ${q.name} was not deleted: ${e.message}` : (e as Error).message, "error");
+      if (conflict) onRefused();
+    }
+  }
+  return (
+    <ConfirmButton className="btn btn-sm btn-danger" onConfirm={remove} ariaLabel={`Delete queue ${q.name}`} confirmLabel={`Really delete queue ${q.name}?`}>
+      Delete
+    </ConfirmButton>
+  );
+}
+
 function oldestPending(q: QueueInfo, now: number): string {
   if (!q.oldest_pending_at || !(q.counts.pending ?? 0)) return "–";
   return formatDuration(Math.max(0, since(q.oldest_pending_at, now)));
@@ -60,9 +91,14 @@ export function QueuesPage() {
     queues.set((qs) => qs?.map((q) => (q.name === name ? { ...q, paused } : q)));
   }
 
+  function removeQueue(name: string) {
+    queues.set((qs) => qs?.filter((q) => q.name !== name));
+    if (chartQueue === name) setChartQueue("");
+  }
+
   return (
     <div>
-      <PageHeader title="Queues" subtitle="Tasks per queue and state, how long the oldest pending task has waited, and what finished over time." />
+      <PageHeader title="Queues" subtitle="Tasks per queue and state, how long the oldest pending task has waited, which waiting work no live worker runs, and what finished over time. A queue that holds no tasks can be deleted." />
       <ErrorNote error={queues.error} title="Could not load queues" />
       <Section title="Queues">
         {!list ? (
@@ -100,44 +136,56 @@ export function QueuesPage() {
               </thead>
               <tbody>
                 {list.map((q) => (
-                  <tr key={q.name} data-queue={q.name} data-paused={q.paused} className="border-b border-zinc-100 last:border-0 dark:border-zinc-800/60">
-                    <th scope="row" className="td text-left font-medium">
-                      <div className="flex items-center gap-2">
-                        <Link className="link" href={`/tasks?queue=${encodeURIComponent(q.name)}`}>
-                          {q.name}
-                        </Link>
-                        {q.paused && (
-                          <span data-testid="paused-badge" className="rounded-full bg-amber-100 px-2 py-0.5 text-xs font-medium text-amber-900 dark:bg-amber-950 dark:text-amber-300">
-                            paused
-                          </span>
-                        )}
-                      </div>
-                      <div className="mt-1.5 w-28">
-                        <CountsBar counts={q.counts} label={`Tasks of ${q.name} by state`} />
-                      </div>
-                    </th>
-                    {STATES.map((s) => (
-                      <td key={s} className={`td px-2 text-right tabular-nums ${q.counts[s] ? "" : "text-zinc-400"}`}>
-                        {q.counts[s] ? (
-                          <Link className="hover:underline" href={`/tasks?queue=${encodeURIComponent(q.name)}&state=${s}`} aria-label={`${q.counts[s]} ${s} in ${q.name}`}>
-                            {formatCount(q.counts[s])}
+                  <Fragment key={q.name}>
+                    <tr data-queue={q.name} data-paused={q.paused} className={hasServiceGap(serviceGap(q)) ? "" : ROW_BORDER}>
+                      <th scope="row" className="td text-left font-medium">
+                        <div className="flex items-center gap-2">
+                          <Link className="link" href={`/tasks?queue=${encodeURIComponent(q.name)}`}>
+                            {q.name}
                           </Link>
-                        ) : (
-                          0
-                        )}
+                          {q.paused && (
+                            <span data-testid="paused-badge" className="rounded-full bg-amber-100 px-2 py-0.5 text-xs font-medium text-amber-900 dark:bg-amber-950 dark:text-amber-300">
+                              paused
+                            </span>
+                          )}
+                        </div>
+                        <div className="mt-1.5 w-28">
+                          <CountsBar counts={q.counts} label={`Tasks of ${q.name} by state`} />
+                        </div>
+                      </th>
+                      {STATES.map((s) => (
+                        <td key={s} className={`td px-2 text-right tabular-nums ${q.counts[s] ? "" : "text-zinc-400"}`}>
+                          {q.counts[s] ? (
+                            <Link className="hover:underline" href={`/tasks?queue=${encodeURIComponent(q.name)}&state=${s}`} aria-label={`${q.counts[s]} ${s} in ${q.name}`}>
+                              {formatCount(q.counts[s])}
+                            </Link>
+                          ) : (
+                            0
+                          )}
+                        </td>
+                      ))}
+                      <td className="td text-right tabular-nums">{oldestPending(q, now)}</td>
+                      {hasStats && (
+                        <td className="td text-right text-xs whitespace-nowrap tabular-nums">
+                          {(q.throughput_per_min ?? 0).toFixed(1)}
+                          <div className={(q.failure_rate ?? 0) > 0 ? "text-red-600 dark:text-red-400" : "text-zinc-500"}>{formatPercent(q.failure_rate ?? 0)} failed</div>
+                        </td>
+                      )}
+                      <td className="td text-right">
+                        <div className="flex justify-end gap-1.5">
+                          <PauseButton q={q} onChanged={(p) => setPaused(q.name, p)} />
+                          {isEmptyQueue(q) && <DeleteQueueButton q={q} onDeleted={() => removeQueue(q.name)} onRefused={queues.reload} />}
+                        </div>
                       </td>
-                    ))}
-                    <td className="td text-right tabular-nums">{oldestPending(q, now)}</td>
-                    {hasStats && (
-                      <td className="td text-right text-xs whitespace-nowrap tabular-nums">
-                        {(q.throughput_per_min ?? 0).toFixed(1)}
-                        <div className={(q.failure_rate ?? 0) > 0 ? "text-red-600 dark:text-red-400" : "text-zinc-500"}>{formatPercent(q.failure_rate ?? 0)} failed</div>
-                      </td>
+                    </tr>
+                    {hasServiceGap(serviceGap(q)) && (
+                      <tr data-queue-warning={q.name} className={ROW_BORDER}>
+                        <td colSpan={STATES.length + (hasStats ? 4 : 3)} className="px-4 pb-3">
+                          <ServiceWarning q={q} />
+                        </td>
+                      </tr>
                     )}
-                    <td className="td text-right">
-                      <PauseButton q={q} onChanged={(p) => setPaused(q.name, p)} />
-                    </td>
-                  </tr>
+                  </Fragment>
                 ))}
               </tbody>
             </table>
