@@ -19,7 +19,9 @@ func (b *Backend) Get(ctx context.Context, id string) (*backend.Task, error) {
 	if err != nil {
 		return nil, err
 	}
-	kv, err := b.rdb.HGetAll(ctx, b.k.task(q, id)).Result()
+	kv, err := detached(b, ctx, func(ctx context.Context) (map[string]string, error) {
+		return b.rdb.HGetAll(ctx, b.k.task(q, id)).Result()
+	}, nil)
 	if err != nil {
 		return nil, redisErr("get task "+id, err)
 	}
@@ -44,6 +46,9 @@ const maxScan = 100_000
 // their structures are ordered for leasing, not by id, so listing them
 // costs time proportional to the backlog of the queues listed.
 func (b *Backend) List(ctx context.Context, f backend.Filter) (backend.Page, error) {
+	if b.closed() {
+		return backend.Page{}, errClosed
+	}
 	limit := f.Limit
 	if limit <= 0 {
 		limit = 50
@@ -312,6 +317,9 @@ func (b *Backend) Queues(ctx context.Context) ([]backend.QueueInfo, error) {
 // History returns per-minute counts of finished attempts since the given
 // time, oldest first; queue "" means all queues.
 func (b *Backend) History(ctx context.Context, queue string, since time.Time) ([]backend.HistoryBucket, error) {
+	if b.closed() {
+		return nil, errClosed
+	}
 	queues := []string{queue}
 	if queue == "" {
 		var err error
