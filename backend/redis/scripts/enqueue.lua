@@ -33,14 +33,25 @@ local idset = {} -- id, queue pairs for the id index
 local W = 11 -- values per task before its fields
 for g = 1, tonumber(ARGV[6]) do
   local n = tonumber(ARGV[i]); i = i + 1
-  local starts, res, seen, held = {}, {1}, {}, {}
+  local starts, res, seen, held, gids = {}, {1}, {}, {}, {}
   local dup = nil
   for j = 1, n do
     starts[j] = i
     local id = ARGV[i + 2]
-    if not dup and (seen[id] or (ids ~= '' and redis.call('HEXISTS', ids, id) == 1)) then dup = id end
+    if not dup and seen[id] then dup = id end
     seen[id] = true
+    gids[j] = id
     i = i + W + 2 * tonumber(ARGV[i + 10])
+  end
+  -- One read of the id index for the whole group.
+  if not dup and ids ~= '' then
+    for x = 1, n, 4000 do
+      local found = redis.call('HMGET', ids, unpack(gids, x, math.min(x + 3999, n)))
+      for y = 1, #found do
+        if found[y] then dup = gids[x + y - 1]; break end
+      end
+      if dup then break end
+    end
   end
   if dup then
     out[g] = {-1, dup}
