@@ -213,8 +213,18 @@ func (b *Backend) listSources(ctx context.Context, queues []string, states []bac
 			if err != nil {
 				return nil, redisErr("list", err)
 			}
+			var lists []string
 			for _, ty := range types {
-				ids, err := b.rdb.ZRange(ctx, pre+sfxPending+ty, 0, -1).Result()
+				prios, err := b.rdb.ZRange(ctx, pre+sfxPrios+ty, 0, -1).Result()
+				if err != nil {
+					return nil, redisErr("list", err)
+				}
+				for _, pr := range prios {
+					lists = append(lists, pre+sfxPending+ty+":"+pr)
+				}
+			}
+			for _, key := range lists {
+				ids, err := b.rdb.LRange(ctx, key, 0, -1).Result()
 				if err != nil {
 					return nil, redisErr("list", err)
 				}

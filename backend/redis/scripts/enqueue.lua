@@ -83,7 +83,9 @@ for g = 1, tonumber(ARGV[6]) do
       if holder == '' then
         local key = pre .. 't:' .. id
         local k = tonumber(ARGV[x + 10])
-        redis.call('HSET', key, 's', st, 'c', now, unpack(ARGV, x + W, x + W - 1 + 2 * k))
+        local seq = 0
+        if st == 'p' then seq = backSeq(pre) end
+        redis.call('HSET', key, 's', st, 'c', now, 'q', seq, unpack(ARGV, x + W, x + W - 1 + 2 * k))
         if ra ~= '' then redis.call('HSET', key, 'ra', ra) end
         if ukk then
           redis.call('HSET', key, 'uu', uu)
@@ -97,7 +99,7 @@ for g = 1, tonumber(ARGV[6]) do
         if registry ~= '' then NEWQ[q] = true end
         use(pre)
         if st == 'p' then
-          toBack(pre, q, id, pr, ty)
+          toBack(pre, q, id, pr, ty, seq)
         else
           zadd(pre .. 'sched', ra, id)
           WAKE[q] = true -- idle leases recompute when to wake
