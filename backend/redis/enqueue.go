@@ -39,6 +39,9 @@ func (b *Backend) Enqueue(ctx context.Context, tasks []*backend.Task) ([]backend
 	if b.closed() {
 		return nil, errClosed
 	}
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
 	if len(tasks) == 0 {
 		return nil, nil
 	}
