@@ -15,7 +15,7 @@ import (
 
 // Get returns one task.
 func (b *Backend) Get(ctx context.Context, id string) (*backend.Task, error) {
-	q, err := b.queueOf(ctx, id)
+	q, err := b.indexedQueue(ctx, id)
 	if err != nil {
 		return nil, err
 	}
