@@ -10,7 +10,7 @@ import (
 
 // Cancel moves a task that is not final to canceled; see backend.Backend.
 func (b *Backend) Cancel(ctx context.Context, id string) (*backend.Task, error) {
-	q, err := b.queueOf(ctx, id)
+	q, err := b.indexedQueue(ctx, id)
 	if err != nil {
 		return nil, err
 	}
@@ -24,7 +24,7 @@ func (b *Backend) Cancel(ctx context.Context, id string) (*backend.Task, error) 
 
 // Retry sends a failed or canceled task back to pending; see backend.Backend.
 func (b *Backend) Retry(ctx context.Context, id string) (*backend.Task, error) {
-	q, err := b.queueOf(ctx, id)
+	q, err := b.indexedQueue(ctx, id)
 	if err != nil {
 		return nil, err
 	}
@@ -57,7 +57,7 @@ func (b *Backend) taskReply(what, id, q string, v any) (*backend.Task, error) {
 
 // Delete removes a final task; see backend.Backend.
 func (b *Backend) Delete(ctx context.Context, id string) error {
-	q, err := b.queueOf(ctx, id)
+	q, err := b.indexedQueue(ctx, id)
 	if err != nil {
 		return err
 	}

@@ -29,7 +29,6 @@ func skewedProcess(t *testing.T, url string, clock *testClock, skew time.Duratio
 	if err != nil {
 		t.Fatal(err)
 	}
-	_ = skew // the host clock reaches the backend only through the tasks it submits
 	t.Cleanup(func() { b.Close() })
 	return b
 }
@@ -150,5 +149,42 @@ func TestHostClocksDoNotMatter(t *testing.T) {
 	got, err := fast.Lease(ctx, backend.LeaseRequest{WorkerID: "fast", Queues: []string{"default"}, Max: 1, LeaseFor: leaseFor})
 	if err != nil || len(got) != 1 || got[0].ID != l[0].ID {
 		t.Fatalf("6s into a 5s backoff: %v, %d tasks, want the retried one", err, len(got))
+	}
+
+	// A host's clock reaches the backend only through the times a task
+	// is submitted with: each host asks for a run 5s after its own now,
+	// and both tasks come due 5s after the server's now, together.
+	var delayed []*backend.Task
+	for b, skew := range hostOf {
+		tk := task("delayed")
+		tk.CreatedAt = time.Now().Add(skew)
+		tk.State, tk.RunAt = backend.StateScheduled, tk.CreatedAt.Add(5*time.Second)
+		if _, err := b.Enqueue(ctx, []*backend.Task{tk}); err != nil {
+			t.Fatal(err)
+		}
+		delayed = append(delayed, tk)
+	}
+	serverNow, err := fast.Now(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tk := range delayed {
+		got, err := slow.Get(ctx, tk.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		// Less than 5s: the server's clock ran on since the submit. A
+		// host's skew would put it 30s off either way.
+		if d := got.RunAt.Sub(serverNow); d <= 0 || d > 5*time.Second {
+			t.Fatalf("task submitted by a skewed host runs %v after the server's now, want up to 5s", d)
+		}
+	}
+	clock.advance(4 * time.Second)
+	if n, err := fast.Promote(ctx, 0); err != nil || n != 0 {
+		t.Fatalf("4s into a 5s delay, Promote moved %d (%v)", n, err)
+	}
+	clock.advance(2 * time.Second)
+	if n, err := slow.Promote(ctx, 0); err != nil || n != 2 {
+		t.Fatalf("6s into a 5s delay, Promote moved %d (%v), want both", n, err)
 	}
 }

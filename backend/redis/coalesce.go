@@ -70,6 +70,9 @@ func (c *coalescer[T]) submit(ctx context.Context, x T) error {
 	if c.closed {
 		return errClosed
 	}
+	if err := ctx.Err(); err != nil {
+		return err
+	}
 	select {
 	case c.ch <- x:
 		return nil

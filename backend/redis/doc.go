@@ -16,38 +16,40 @@
 // Every key of a queue carries the queue name as its hash tag, so a
 // queue lives in one cluster slot and a script can touch all of it:
 //
-//	tm:{q}:t:<id>        hash   one task (short field names, see record.go)
-//	tm:{q}:p:<prio>      list   pending ids of one priority, FIFO
-//	tm:{q}:prios         zset   priorities that have pending ids (score -prio)
-//	tm:{q}:sched         zset   scheduled ids by run-at µs
-//	tm:{q}:retry         zset   retrying ids by run-at µs
-//	tm:{q}:lease         zset   processing ids by lease expiry µs
-//	tm:{q}:completed     zset   completed ids, ordered by id (lex)
-//	tm:{q}:failed        zset   failed ids (the dead-letter queue)
-//	tm:{q}:canceled      zset   canceled ids
-//	tm:{q}:fin:<state>   list   (finished µs, id) pairs of one final state, in finish order
-//	tm:{q}:meta          hash   paused flag, lease-token counter
-//	tm:{q}:hist          hash   per-minute completed/failed counts
-//	tm:{q}:u:<key>       string holder of a unique key, expiring with its window
-//	tm:queues            set    every queue name
-//	tm:{w}:workers       zset   live workers by heartbeat expiry
-//	tm:{w}:w:<id>        hash   one worker's info and stop flag
+//	tm:{q}:t:<id>          hash   one task (short field names, see record.go)
+//	tm:{q}:p:<type>:<prio> list   pending ids of one type and priority, in line order
+//	tm:{q}:pp:<type>       zset   priorities of that type that have a list (score -prio)
+//	tm:{q}:ptypes          set    types that have pending tasks
+//	tm:{q}:sched           zset   scheduled ids by run-at µs
+//	tm:{q}:retry           zset   retrying ids by run-at µs
+//	tm:{q}:lease           zset   processing ids by lease expiry µs
+//	tm:{q}:completed       zset   completed ids, ordered by id (lex)
+//	tm:{q}:failed          zset   failed ids (the dead-letter queue)
+//	tm:{q}:canceled        zset   canceled ids
+//	tm:{q}:fin:<state>     list   (finished µs, id) pairs of one final state, in (finish, id) order
+//	tm:{q}:meta            hash   paused, last use, lease-token counter, line counters
+//	tm:{q}:hist            hash   per-minute completed/failed counts
+//	tm:{q}:u:<key>         string the last task stored with a unique key
+//	tm:queues              set    the known queues
+//	tm:ids                 hash   every task id -> its queue (see ids.go)
+//	tm:histq               set    forgotten queues whose history is kept
+//	tm:lead                hash   upkeep leadership: holder, term, until (see lead.go)
+//	tm:{w}:workers         zset   live workers by heartbeat expiry
+//	tm:{w}:w:<id>          hash   one worker's info, secret and stop flag
 //
 // Because a task's key names its queue, the task's queue must be known
 // to touch it. The process that leased a task remembers its queue, so
-// the hot path — lease, extend, ack — needs no lookup. Any other caller
-// (Get, Cancel, an ack from a process that did not lease) finds the
-// queue by asking every known queue whether it has the id: one pipelined
-// round trip. Ids must therefore be unique across queues; the UUIDv7 ids
-// the client makes are. A caller-chosen id reused in another queue is
-// not detected atomically — only within a queue.
+// the hot path — lease, extend, ack — needs no lookup; any other caller
+// reads it from the id index, which also keeps ids unique across queues
+// (atomically on one server; on a cluster by a claim before the queue
+// scripts, see ids.go).
 //
 // A script never mixes slots: on a cluster, Lease runs one script per run
 // of consecutive queues that share a slot (in the worker's order), and a
 // batch of submits or acks runs one script per slot, all in one pipeline.
 // Consequently, on a cluster an Enqueue spanning several queues is atomic
-// per queue rather than as a whole, and unique keys are scoped per queue
-// everywhere (as in asynq).
+// per queue rather than as a whole. Unique keys are scoped per queue
+// everywhere, as the contract says.
 //
 // # Retention
 //

@@ -39,6 +39,9 @@ func (b *Backend) Enqueue(ctx context.Context, tasks []*backend.Task) ([]backend
 	if b.closed() {
 		return nil, errClosed
 	}
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
 	if len(tasks) == 0 {
 		return nil, nil
 	}
@@ -53,21 +56,20 @@ func (b *Backend) Enqueue(ctx context.Context, tasks []*backend.Task) ([]backend
 			}
 		}
 		if err != nil {
-			// The tasks are checked in order: an earlier id that exists
-			// is the call's error.
-			if dup := b.firstExisting(ctx, tasks[:i]); dup != "" {
-				return nil, fmt.Errorf("redis: enqueue: task id %s already exists: %w", dup, backend.ErrDuplicate)
-			}
 			return nil, fmt.Errorf("redis: enqueue task %d: %w", i, err)
 		}
-		if seen[t.ID] {
-			return nil, fmt.Errorf("redis: enqueue: task id %s twice in the call: %w", t.ID, backend.ErrDuplicate)
-		}
-		seen[t.ID] = true
 		if !slices.Contains(queues, t.Queue) {
 			queues = append(queues, t.Queue)
 		}
 		order[i] = i
+	}
+	// Malformed tasks first (above), then ids: twice in the call here,
+	// already stored in the script (or claimIDs).
+	for _, t := range tasks {
+		if seen[t.ID] {
+			return nil, fmt.Errorf("redis: enqueue: task id %s twice in the call: %w", t.ID, backend.ErrDuplicate)
+		}
+		seen[t.ID] = true
 	}
 	if b.cluster {
 		// The queues' slots are not the id index's or the registry's:
@@ -85,30 +87,6 @@ func (b *Backend) Enqueue(ctx context.Context, tasks []*backend.Task) ([]backend
 	}
 	b.sawQueues(queues)
 	return results, err
-}
-
-// firstExisting returns the first of the tasks' ids that the id index
-// holds, "" when none (or when it cannot tell).
-func (b *Backend) firstExisting(ctx context.Context, tasks []*backend.Task) string {
-	if len(tasks) == 0 {
-		return ""
-	}
-	ids := make([]string, len(tasks))
-	for i, t := range tasks {
-		ids[i] = t.ID
-	}
-	vals, err := detached(b, ctx, func(ctx context.Context) ([]any, error) {
-		return b.rdb.HMGet(ctx, b.k.ids(), ids...).Result()
-	}, nil)
-	if err != nil {
-		return ""
-	}
-	for i, v := range vals {
-		if v != nil {
-			return ids[i]
-		}
-	}
-	return ""
 }
 
 // enqueueGroups sends the tasks through the coalescer, one op per slot.

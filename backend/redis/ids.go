@@ -86,8 +86,11 @@ func (b *Backend) idsArg() string {
 	return b.k.ids()
 }
 
-// queueOf finds the queue of a task: from the leases this process holds,
-// else from the id index. ErrNotFound when the id is not there.
+// queueOf finds the queue of a leased task, for the lease-bound calls:
+// from the leases this process holds, else from the id index. The
+// remembered queue may be stale (the task was deleted and its id used
+// again in another queue): then the call finds no lease there and
+// reports ErrLeaseLost, which is true of the lease it names.
 func (b *Backend) queueOf(ctx context.Context, id string) (string, error) {
 	b.leasesMu.Lock()
 	e, ok := b.leases[id]
@@ -95,6 +98,12 @@ func (b *Backend) queueOf(ctx context.Context, id string) (string, error) {
 	if ok {
 		return e.queue, nil
 	}
+	return b.indexedQueue(ctx, id)
+}
+
+// indexedQueue finds the queue of a task in the id index. ErrNotFound
+// when the id is not there.
+func (b *Backend) indexedQueue(ctx context.Context, id string) (string, error) {
 	q, err := detached(b, ctx, func(ctx context.Context) (string, error) {
 		return b.rdb.HGet(ctx, b.k.ids(), id).Result()
 	}, nil)

@@ -19,7 +19,8 @@ type keys struct {
 // Suffixes appended to a queue prefix (in Go here, and in the Lua scripts).
 const (
 	sfxTask      = "t:"        // + id: the task hash
-	sfxPending   = "pt:"       // + type: zset of pending ids by line score (see prelude.lua)
+	sfxPending   = "p:"        // + type + ":" + priority: list of pending ids, in line order
+	sfxPrios     = "pp:"       // + type: zset of the priorities that have a list (score -priority)
 	sfxPTypes    = "ptypes"    // set of types that have pending tasks
 	sfxScheduled = "sched"     // zset: scheduled ids by run-at µs
 	sfxRetry     = "retry"     // zset: retrying ids by run-at µs

@@ -236,40 +236,51 @@ func (b *Backend) Extend(ctx context.Context, workerID string, leases []backend.
 		}
 		items = append(items, item{i, q})
 	}
-	groups := bySlot(b, items, func(it item) string { return it.queue })
-	calls := make([]*scriptCall, len(groups))
-	for k, items := range groups {
-		args := []any{b.offset(), itoa(leaseFor.Microseconds()), workerID}
-		for _, it := range items {
-			l := leases[it.i]
-			args = append(args, b.qp(it.queue), l.TaskID, strconv.FormatUint(l.Token, 10), l.Secret)
+	// A second pass looks up, in the id index, the tasks not found in the
+	// queue this process remembered (deleted, and the id used again).
+	for pass := 0; len(items) > 0 && pass < 2; pass++ {
+		var again []item
+		groups := bySlot(b, items, func(it item) string { return it.queue })
+		calls := make([]*scriptCall, len(groups))
+		for k, items := range groups {
+			args := []any{b.offset(), itoa(leaseFor.Microseconds()), workerID}
+			for _, it := range items {
+				l := leases[it.i]
+				args = append(args, b.qp(it.queue), l.TaskID, strconv.FormatUint(l.Token, 10), l.Secret)
+			}
+			calls[k] = &scriptCall{script: extendScript, keys: []string{b.k.meta(items[0].queue)}, args: args}
 		}
-		calls[k] = &scriptCall{script: extendScript, keys: []string{b.k.meta(items[0].queue)}, args: args}
-	}
-	if len(calls) > 0 {
 		b.runAll(ctx, calls, false)
-	}
-	for k, items := range groups {
-		if calls[k].err != nil {
-			return nil, redisErr("extend leases", calls[k].err)
-		}
-		codes, _ := calls[k].val.([]any)
-		for j, it := range items {
-			var code int64
-			if j < len(codes) {
-				code, _ = codes[j].(int64)
+		for k, items := range groups {
+			if calls[k].err != nil {
+				return nil, redisErr("extend leases", calls[k].err)
 			}
-			switch code {
-			case 1:
-				results[it.i].Held = true
-				b.rememberLease(leases[it.i].TaskID, it.queue, expires)
-			case 2:
-				results[it.i].Canceled = true
-				b.forgetLease(leases[it.i].TaskID)
-			default:
-				b.forgetLease(leases[it.i].TaskID)
+			codes, _ := calls[k].val.([]any)
+			for j, it := range items {
+				var code int64
+				if j < len(codes) {
+					code, _ = codes[j].(int64)
+				}
+				switch code {
+				case 1:
+					results[it.i].Held = true
+					b.rememberLease(leases[it.i].TaskID, it.queue, expires)
+				case 2:
+					results[it.i].Canceled = true
+					b.forgetLease(leases[it.i].TaskID)
+				case 3:
+					b.forgetLease(leases[it.i].TaskID)
+					if pass == 0 {
+						if q, err := b.indexedQueue(ctx, leases[it.i].TaskID); err == nil && q != it.queue {
+							again = append(again, item{it.i, q})
+						}
+					}
+				default:
+					b.forgetLease(leases[it.i].TaskID)
+				}
 			}
 		}
+		items = again
 	}
 	return results, nil
 }

@@ -15,11 +15,13 @@ import (
 
 // Get returns one task.
 func (b *Backend) Get(ctx context.Context, id string) (*backend.Task, error) {
-	q, err := b.queueOf(ctx, id)
+	q, err := b.indexedQueue(ctx, id)
 	if err != nil {
 		return nil, err
 	}
-	kv, err := b.rdb.HGetAll(ctx, b.k.task(q, id)).Result()
+	kv, err := detached(b, ctx, func(ctx context.Context) (map[string]string, error) {
+		return b.rdb.HGetAll(ctx, b.k.task(q, id)).Result()
+	}, nil)
 	if err != nil {
 		return nil, redisErr("get task "+id, err)
 	}
@@ -44,6 +46,9 @@ const maxScan = 100_000
 // their structures are ordered for leasing, not by id, so listing them
 // costs time proportional to the backlog of the queues listed.
 func (b *Backend) List(ctx context.Context, f backend.Filter) (backend.Page, error) {
+	if b.closed() {
+		return backend.Page{}, errClosed
+	}
 	limit := f.Limit
 	if limit <= 0 {
 		limit = 50
@@ -208,8 +213,18 @@ func (b *Backend) listSources(ctx context.Context, queues []string, states []bac
 			if err != nil {
 				return nil, redisErr("list", err)
 			}
+			var lists []string
 			for _, ty := range types {
-				ids, err := b.rdb.ZRange(ctx, pre+sfxPending+ty, 0, -1).Result()
+				prios, err := b.rdb.ZRange(ctx, pre+sfxPrios+ty, 0, -1).Result()
+				if err != nil {
+					return nil, redisErr("list", err)
+				}
+				for _, pr := range prios {
+					lists = append(lists, pre+sfxPending+ty+":"+pr)
+				}
+			}
+			for _, key := range lists {
+				ids, err := b.rdb.LRange(ctx, key, 0, -1).Result()
 				if err != nil {
 					return nil, redisErr("list", err)
 				}
@@ -312,6 +327,9 @@ func (b *Backend) Queues(ctx context.Context) ([]backend.QueueInfo, error) {
 // History returns per-minute counts of finished attempts since the given
 // time, oldest first; queue "" means all queues.
 func (b *Backend) History(ctx context.Context, queue string, since time.Time) ([]backend.HistoryBucket, error) {
+	if b.closed() {
+		return nil, errClosed
+	}
 	queues := []string{queue}
 	if queue == "" {
 		var err error

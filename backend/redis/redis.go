@@ -258,6 +258,9 @@ func isNil(err error) bool { return errors.Is(err, goredis.Nil) }
 // knownQueues returns every queue name, read from Redis when the cached
 // list is older than maxAge. fresh says it was read just now.
 func (b *Backend) knownQueues(ctx context.Context, maxAge time.Duration) (queues []string, fresh bool, err error) {
+	if b.closed() {
+		return nil, false, errClosed
+	}
 	b.queuesMu.Lock()
 	if maxAge > 0 && time.Since(b.queuesAt) < maxAge {
 		queues = b.queueList

@@ -28,8 +28,17 @@ func testOptions() redis.Options { return redis.Options{WakeFallback: 30 * time.
 // subtests sharing one server never see each other's keys.
 func openTest(t *testing.T, srv *testredis.Server) *redis.Backend {
 	t.Helper()
+	return openTestClock(t, srv, nil)
+}
+
+// openTestClock is openTest with the backend's time taken from clock
+// (nil: the server's TIME).
+func openTestClock(t *testing.T, srv *testredis.Server, clock backend.Clock) *redis.Backend {
+	t.Helper()
 	url := fmt.Sprintf("%s?prefix=t%d", srv.URL(), prefixSeq.Add(1))
-	b, err := redis.Open(context.Background(), url, testOptions())
+	opts := testOptions()
+	opts.Clock = clock
+	b, err := redis.Open(context.Background(), url, opts)
 	if err != nil {
 		t.Fatalf("open %s: %v", url, err)
 	}
@@ -39,7 +48,7 @@ func openTest(t *testing.T, srv *testredis.Server) *redis.Backend {
 
 func TestConformance(t *testing.T) {
 	srv := testredis.Start(t, testredis.Options{})
-	backendtest.Run(t, func(t *testing.T, _ backend.Clock) backend.Backend { return openTest(t, srv) })
+	backendtest.Run(t, func(t *testing.T, clock backend.Clock) backend.Backend { return openTestClock(t, srv, clock) })
 }
 
 // TestConformanceCluster runs the suite against a real three-master Redis
@@ -63,7 +72,7 @@ func TestConformanceCluster(t *testing.T) {
 			t.Fatalf("slot of queue %q: backend says %d, Redis %d", q, redis.Slot(q), got)
 		}
 	}
-	backendtest.Run(t, func(t *testing.T, _ backend.Clock) backend.Backend { return openCluster(t, cl) })
+	backendtest.Run(t, func(t *testing.T, clock backend.Clock) backend.Backend { return openClusterClock(t, cl, clock) })
 	// Purge merges the queues' finish logs across slots, so across nodes.
 	t.Run("PurgeOldestFirstAcrossSlots", func(t *testing.T) { testPurgeOldestFirst(t, openCluster(t, cl)) })
 	t.Run("PurgeQueuesTakingTurns", func(t *testing.T) { testPurgeTakingTurns(t, openCluster(t, cl)) })
@@ -71,8 +80,15 @@ func TestConformanceCluster(t *testing.T) {
 
 func openCluster(t *testing.T, cl *testredis.Cluster) *redis.Backend {
 	t.Helper()
+	return openClusterClock(t, cl, nil)
+}
+
+func openClusterClock(t *testing.T, cl *testredis.Cluster, clock backend.Clock) *redis.Backend {
+	t.Helper()
 	url := fmt.Sprintf("%s?prefix=c%d", cl.URL(), prefixSeq.Add(1))
-	b, err := redis.Open(context.Background(), url, testOptions())
+	opts := testOptions()
+	opts.Clock = clock
+	b, err := redis.Open(context.Background(), url, opts)
 	if err != nil {
 		t.Fatalf("open %s: %v", url, err)
 	}
@@ -85,9 +101,11 @@ func openCluster(t *testing.T, cl *testredis.Cluster) *redis.Backend {
 func TestConformanceSentinel(t *testing.T) {
 	master := testredis.Start(t, testredis.Options{})
 	sentinel := testredis.StartSentinel(t, master)
-	backendtest.Run(t, func(t *testing.T, _ backend.Clock) backend.Backend {
+	backendtest.Run(t, func(t *testing.T, clock backend.Clock) backend.Backend {
 		url := fmt.Sprintf("%s&prefix=s%d", sentinel.SentinelURL(), prefixSeq.Add(1))
-		b, err := redis.Open(context.Background(), url, testOptions())
+		opts := testOptions()
+		opts.Clock = clock
+		b, err := redis.Open(context.Background(), url, opts)
 		if err != nil {
 			t.Fatalf("open %s: %v", url, err)
 		}
@@ -101,9 +119,11 @@ func TestConformanceSentinel(t *testing.T) {
 // the test's own CA through tls_ca.
 func TestConformanceTLSAndPassword(t *testing.T) {
 	srv, ca := testredis.StartTLS(t, "s3cret")
-	backendtest.Run(t, func(t *testing.T, _ backend.Clock) backend.Backend {
+	backendtest.Run(t, func(t *testing.T, clock backend.Clock) backend.Backend {
 		url := fmt.Sprintf("rediss://:s3cret@%s/0?tls_ca=%s&prefix=tls%d", srv.Addr(), ca, prefixSeq.Add(1))
-		b, err := redis.Open(context.Background(), url, testOptions())
+		opts := testOptions()
+		opts.Clock = clock
+		b, err := redis.Open(context.Background(), url, opts)
 		if err != nil {
 			t.Fatalf("open %s: %v", url, err)
 		}

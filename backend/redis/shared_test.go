@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"os/exec"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -21,11 +22,10 @@ func ctxFor(t *testing.T) context.Context {
 	return ctx
 }
 
-var idSeq int
+var idSeq atomic.Int64
 
 func task(queue string) *backend.Task {
-	idSeq++
-	return &backend.Task{ID: fmt.Sprintf("%016x-%06d", time.Now().UnixNano(), idSeq), Type: "echo", Queue: queue,
+	return &backend.Task{ID: fmt.Sprintf("%016x-%06d", time.Now().UnixNano(), idSeq.Add(1)), Type: "echo", Queue: queue,
 		State: backend.StatePending, MaxAttempts: 3, CreatedAt: time.Now().UTC(), Payload: json.RawMessage(`{"n":1}`)}
 }
 

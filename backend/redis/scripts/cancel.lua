@@ -10,11 +10,11 @@
 -- when it is already final.
 local now, pre, q, id, key = clockNow(ARGV[1]), ARGV[4], ARGV[5], ARGV[6], KEYS[1]
 evInit(ARGV[2])
-local f = redis.call('HMGET', key, 's', 'y', 'a', 'w', 'st', 'h')
+local f = redis.call('HMGET', key, 's', 'y', 'a', 'w', 'st', 'h', 'pr')
 local s = f[1]
 if not s then return {0} end
 if s == 'c' or s == 'f' or s == 'x' then return {2} end
-leave(pre, s, id, f[2])
+leave(pre, s, id, f[2], f[7])
 if s == 'a' then
   redis.call('HSET', key, 'h', attemptRow(f[6], f[3], f[4], f[5], now, 'canceled', 'canceled'))
   redis.call('HDEL', key, 'tk', 'w', 'le', 'ls')

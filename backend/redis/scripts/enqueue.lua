@@ -33,14 +33,25 @@ local idset = {} -- id, queue pairs for the id index
 local W = 11 -- values per task before its fields
 for g = 1, tonumber(ARGV[6]) do
   local n = tonumber(ARGV[i]); i = i + 1
-  local starts, res, seen, held = {}, {1}, {}, {}
+  local starts, res, seen, held, gids = {}, {1}, {}, {}, {}
   local dup = nil
   for j = 1, n do
     starts[j] = i
     local id = ARGV[i + 2]
-    if not dup and (seen[id] or (ids ~= '' and redis.call('HEXISTS', ids, id) == 1)) then dup = id end
+    if not dup and seen[id] then dup = id end
     seen[id] = true
+    gids[j] = id
     i = i + W + 2 * tonumber(ARGV[i + 10])
+  end
+  -- One read of the id index for the whole group.
+  if not dup and ids ~= '' then
+    for x = 1, n, 4000 do
+      local found = redis.call('HMGET', ids, unpack(gids, x, math.min(x + 3999, n)))
+      for y = 1, #found do
+        if found[y] then dup = gids[x + y - 1]; break end
+      end
+      if dup then break end
+    end
   end
   if dup then
     out[g] = {-1, dup}
@@ -72,7 +83,9 @@ for g = 1, tonumber(ARGV[6]) do
       if holder == '' then
         local key = pre .. 't:' .. id
         local k = tonumber(ARGV[x + 10])
-        redis.call('HSET', key, 's', st, 'c', now, unpack(ARGV, x + W, x + W - 1 + 2 * k))
+        local seq = 0
+        if st == 'p' then seq = backSeq(pre) end
+        redis.call('HSET', key, 's', st, 'c', now, 'q', seq, unpack(ARGV, x + W, x + W - 1 + 2 * k))
         if ra ~= '' then redis.call('HSET', key, 'ra', ra) end
         if ukk then
           redis.call('HSET', key, 'uu', uu)
@@ -86,7 +99,7 @@ for g = 1, tonumber(ARGV[6]) do
         if registry ~= '' then NEWQ[q] = true end
         use(pre)
         if st == 'p' then
-          toBack(pre, q, id, pr, ty)
+          toBack(pre, q, id, pr, ty, seq)
         else
           zadd(pre .. 'sched', ra, id)
           WAKE[q] = true -- idle leases recompute when to wake

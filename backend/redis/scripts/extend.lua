@@ -8,7 +8,8 @@
 --
 -- A lease is held when its task is processing under that token and
 -- secret, by that worker. Returns per lease 1 when held (and extended),
--- 2 when the task is canceled, 0 when the lease is gone otherwise.
+-- 2 when the task is canceled, 3 when there is no such task in that
+-- queue, 0 when the lease is gone otherwise.
 local expires = clockAdd(clockNow(ARGV[1]), ARGV[2])
 local res = {}
 for i = 4, #ARGV, 4 do
@@ -21,6 +22,8 @@ for i = 4, #ARGV, 4 do
     res[#res + 1] = 1
   elseif f[2] == 'x' then
     res[#res + 1] = 2
+  elseif not f[2] then
+    res[#res + 1] = 3
   else
     res[#res + 1] = 0
   end

@@ -2,7 +2,8 @@
 -- pending ones: highest priority first and in line order (see
 -- prelude.lua), only of the types asked for when some are; a task whose
 -- deadline passed is failed with DEADLINE_MSG (deadlineMsg in Go)
--- instead, and does not count.
+-- instead, and does not count. With one type pending (or asked for) it
+-- pops many ids per call; with several it compares the heads.
 --
 --   KEYS[1]  routing key (meta key of the first queue)
 --   ARGV[1]  clock offset µs (see clock.lua)
@@ -39,81 +40,97 @@ local secrets = a
 a = a + nsecrets
 local qstart = a
 local leased = {}
+-- takeTask leases one task just taken out of its line, or fails it when
+-- its deadline passed; true when leased.
+local function takeTask(pre, q, id)
+  local key = pre .. 't:' .. id
+  local kv = redis.call('HGETALL', key)
+  if #kv == 0 then return false end
+  local dl, att, pg = nil, 0, false
+  for x = 1, #kv, 2 do
+    local f = kv[x]
+    if f == 'dl' then dl = kv[x + 1]
+    elseif f == 'a' then att = tonumber(kv[x + 1])
+    elseif f == 'pgp' then pg = true end
+  end
+  if dl and nowN >= tonumber(dl) then
+    redis.call('HSET', key, 's', 'f', 'ft', now, 'e', DEADLINE_MSG)
+    toFinal(pre, 'failed', id, now)
+    hist(pre, 'f')
+    evTask(pre, q, id)
+    return false
+  end
+  local tok = string.format('%d', counter(TOKC, pre, 'tok'))
+  local secret = ARGV[secrets + #leased]
+  att = att + 1
+  redis.call('HSET', key, 's', 'a', 'a', att, 'w', worker, 'tk', tok, 'ls', secret, 'le', expires, 'st', now)
+  if pg then redis.call('HDEL', key, 'pgp', 'pgm', 'pga') end
+  zadd(pre .. 'lease', expires, id)
+  leased[#leased + 1] = {q, id, tok, secret, kv}
+  evTask(pre, q, id)
+  return true
+end
 for qi = qstart, #ARGV, 2 do
   local pre, q = ARGV[qi], ARGV[qi + 1]
   promote(pre, q, now)
   flushWrites(now) -- promoted tasks must be in their lines before leasing
   if #leased < max and redis.call('HGET', pre .. 'meta', 'paused') ~= '1' then
-    local types = want
-    if not types then
-      types = redis.call('SMEMBERS', pre .. 'ptypes')
+    local types = redis.call('SMEMBERS', pre .. 'ptypes')
+    if want and #types > 0 then
+      local has = {}
+      for _, ty in ipairs(types) do has[ty] = true end
+      types = {}
+      for _, ty in ipairs(want) do
+        if has[ty] then types[#types + 1] = ty end
+      end
     end
     local took = false
-    local more = true
-    while more and #leased < max do
-      -- Take the first `need` of each type's line and merge them by score.
-      local need = max - #leased
+    if #types == 1 then
+      -- One type: its lists in priority order, many ids per LPOP.
+      local ty = types[1]
+      for _, pr in ipairs(redis.call('ZRANGE', pre .. 'pp:' .. ty, 0, -1)) do
+        while #leased < max do
+          local need = max - #leased
+          local key = pre .. 'p:' .. ty .. ':' .. pr
+          local ids = redis.call('LPOP', key, need)
+          local empty = not ids or #ids < need or redis.call('EXISTS', key) == 0
+          if empty then lineGone(pre, ty, pr) end
+          if not ids then break end
+          for _, id in ipairs(ids) do
+            if takeTask(pre, q, id) then took = true end
+          end
+          if empty then break end
+        end
+        if #leased >= max then break end
+      end
+    elseif #types > 1 then
+      -- Several types: the best head of each, by (priority, place),
+      -- one task at a time.
       local heads = {}
-      -- A type that had more than it showed may hide tasks after its
-      -- last one shown: the merge is sure only up to the horizon.
-      local horizon = nil
-      more = false
-      for _, ty in ipairs(types) do
-        local r = redis.call('ZRANGE', pre .. 'pt:' .. ty, 0, need - 1, 'WITHSCORES')
-        for x = 1, #r, 2 do heads[#heads + 1] = {id = r[x], sc = tonumber(r[x + 1]), ty = ty} end
-        if #r == 2 * need then
-          more = true
-          local last = tonumber(r[#r])
-          if not horizon or last < horizon then horizon = last end
+      local function head(ty)
+        local pr = redis.call('ZRANGE', pre .. 'pp:' .. ty, 0, 0)[1]
+        if not pr then return nil end
+        local key = pre .. 'p:' .. ty .. ':' .. pr
+        local id = redis.call('LINDEX', key, 0)
+        if not id then
+          lineGone(pre, ty, pr)
+          return head(ty)
         end
+        return {ty = ty, pr = tonumber(pr), key = key, prs = pr, id = id,
+          seq = tonumber(redis.call('HGET', pre .. 't:' .. id, 'q') or '0')}
       end
-      if #heads == 0 then break end
-      if #types > 1 then table.sort(heads, function(u, v) return u.sc < v.sc end) end
-      local gone = {} -- type -> ids taken out of its line
-      local failed = false
-      for _, h in ipairs(heads) do
-        if #leased >= max or (horizon and h.sc > horizon) then break end
-        local id = h.id
-        local g = gone[h.ty]
-        if not g then g = {}; gone[h.ty] = g end
-        g[#g + 1] = id
-        local key = pre .. 't:' .. id
-        local kv = redis.call('HGETALL', key)
-        if #kv == 0 then
-          failed = true -- gone: room for another
-        else
-          local dl, att, pg = nil, 0, false
-          for x = 1, #kv, 2 do
-            local f = kv[x]
-            if f == 'dl' then dl = kv[x + 1]
-            elseif f == 'a' then att = tonumber(kv[x + 1])
-            elseif f == 'pgp' then pg = true end
-          end
-          if dl and nowN >= tonumber(dl) then
-            redis.call('HSET', key, 's', 'f', 'ft', now, 'e', DEADLINE_MSG)
-            toFinal(pre, 'failed', id, now)
-            hist(pre, 'f')
-            evTask(pre, q, id)
-            failed = true
-          else
-            local tok = string.format('%d', counter(TOKC, pre, 'tok'))
-            local secret = ARGV[secrets + #leased]
-            att = att + 1
-            redis.call('HSET', key, 's', 'a', 'a', att, 'w', worker, 'tk', tok, 'ls', secret, 'le', expires, 'st', now)
-            if pg then redis.call('HDEL', key, 'pgp', 'pgm', 'pga') end
-            zadd(pre .. 'lease', expires, id)
-            leased[#leased + 1] = {q, id, tok, secret, kv}
-            took = true
-            evTask(pre, q, id)
-          end
+      for _, ty in ipairs(types) do heads[ty] = head(ty) end
+      while #leased < max do
+        local best = nil
+        for _, h in pairs(heads) do
+          if not best or h.pr > best.pr or (h.pr == best.pr and h.seq < best.seq) then best = h end
         end
+        if not best then break end
+        redis.call('LPOP', best.key)
+        if redis.call('EXISTS', best.key) == 0 then lineGone(pre, best.ty, best.prs) end
+        if takeTask(pre, q, best.id) then took = true end
+        heads[best.ty] = head(best.ty)
       end
-      for ty, ids in pairs(gone) do
-        variadic('ZREM', pre .. 'pt:' .. ty, ids)
-        if redis.call('EXISTS', pre .. 'pt:' .. ty) == 0 then redis.call('SREM', pre .. 'ptypes', ty) end
-      end
-      -- Only tasks failed for their deadline can leave room for more.
-      more = more and failed
     end
     if took then use(pre) end
   end

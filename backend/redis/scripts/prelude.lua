@@ -5,44 +5,39 @@
 -- (flushWrites): a redis.call from Lua costs far more than the work most
 -- commands do.
 --
--- The line. A queue's pending tasks wait in one sorted set per task type,
--- "pt:<type>", and "ptypes" is the set of types that have pending tasks:
--- a Lease that takes only some types looks only at theirs, and the
--- others keep their place. The score orders the whole queue's line:
---
---   (MaxPriority − priority) × 2^42 + 2^41 + seq
---
--- so that the highest priority comes first, and within a priority seq
--- decides: the back counter ("sb" in meta) grows for tasks joining the
--- back (enqueue, promotion, manual retry), the front counter ("sf")
--- grows for tasks going to the front (release, reclaim) and is used
--- negated. Scores stay below 2^53, exact in Lua's and Redis's doubles.
--- Across types a Lease merges the heads of the types' sets by score.
+-- The line. A queue's pending tasks wait in one list per (type,
+-- priority), "p:<type>:<prio>"; "pp:<type>" is the sorted set of the
+-- priorities that have a list (score −priority) and "ptypes" the set of
+-- types that have pending tasks. A Lease that takes only some types looks
+-- only at theirs, and the others keep their place. Joining the back is
+-- RPUSH, the front LPUSH: as cheap as one list per priority was. So that
+-- a Lease of several types takes the queue's line in order, every
+-- pending task also carries its place, "q" in its hash: the back counter
+-- ("sb" in meta) grows for tasks joining the back (enqueue, promotion,
+-- manual retry), the front counter ("sf") for tasks going to the front
+-- (release, reclaim), used negated. Across types the heads are compared
+-- by (priority, place).
 --
 -- A task that becomes final goes through toFinal, which files it twice:
 -- in its state's id-ordered set (read by List and the counts) and at the
 -- tail of that state's finish log, a list of (finished µs, id) pairs in
 -- the order the tasks finished (read by Purge; see purge.lua).
-local MAXPRIO = 1000
-local SEQ0 = 2199023255552 -- 2^41
-local PRIOSTEP = 4398046511104 -- 2^42
 local EV = {}
 local EVON = false
 local EVCHAN = ''
 
 local WAKE = {}
 local HIST = {}
+local PUSH = {}    -- pending list key -> {pre, q, ty, pr, back = {ids}, front = {ids}}
 local ZADDS = {}   -- zset key -> {score, member, ...}
 local ZREMS = {}   -- zset key -> {member, ...}
 local LOGS = {}    -- finish log key -> {finished µs, id, ...}
-local TYPES = {}   -- queue prefix -> {type -> true}: types that got pending tasks
-local LEFT = {}    -- queue prefix -> {type -> true}: types whose pending tasks left
+local LEFT = {}    -- pending list key -> {pre, ty, pr}: lists tasks left
 local SEQB = {}    -- queue prefix -> back counter, written back by flush
 local SEQF = {}    -- queue prefix -> front counter
 local TOKC = {}    -- queue prefix -> lease token counter
 local USED = {}    -- queue prefix -> true: the queue was used (see use)
 local NEWQ = {}    -- queue names stored into, for the queue registry
-local PENDQ = {}   -- pending line key -> queue name, to wake on
 -- evInit decides whether to build events: when the channel has
 -- subscribers, or always when the channel comes as "+name" (on a
 -- cluster NUMSUB sees only this node's subscribers).
@@ -97,32 +92,42 @@ local function counter(cache, pre, field)
   cache[pre] = v
   return v
 end
-local function lineScore(pr, seq)
-  return string.format('%d', (MAXPRIO - (tonumber(pr) or 0)) * PRIOSTEP + SEQ0 + seq)
+local function lineKey(pre, ty, pr)
+  return pre .. 'p:' .. ty .. ':' .. (pr or '0')
 end
-local function joinLine(pre, q, id, pr, ty, score)
-  local key = pre .. 'pt:' .. ty
-  zadd(key, score, id)
-  PENDQ[key] = q
-  local t = TYPES[pre]
-  if not t then t = {}; TYPES[pre] = t end
-  t[ty] = true
+local function joinLine(pre, q, id, pr, ty, front)
+  pr = pr or '0'
+  local key = lineKey(pre, ty, pr)
+  local p = PUSH[key]
+  if not p then
+    p = {pre = pre, q = q, ty = ty, pr = pr, back = {}, front = {}}
+    PUSH[key] = p
+  end
+  if front then p.front[#p.front + 1] = id else p.back[#p.back + 1] = id end
+end
+-- backSeq returns the next place at the back of a queue's line; a
+-- caller that writes the task's hash anyway stores it as "q" itself.
+local function backSeq(pre)
+  return counter(SEQB, pre, 'sb')
 end
 -- toBack and toFront make a task pending at the back or the front of its
 -- priority (the caller sets its state).
-local function toBack(pre, q, id, pr, ty)
-  joinLine(pre, q, id, pr, ty, lineScore(pr, counter(SEQB, pre, 'sb')))
+local function toBack(pre, q, id, pr, ty, seq)
+  if not seq then
+    redis.call('HSET', pre .. 't:' .. id, 'q', backSeq(pre))
+  end
+  joinLine(pre, q, id, pr, ty, false)
 end
 local function toFront(pre, q, id, pr, ty)
-  joinLine(pre, q, id, pr, ty, lineScore(pr, -counter(SEQF, pre, 'sf')))
+  redis.call('HSET', pre .. 't:' .. id, 'q', -counter(SEQF, pre, 'sf'))
+  joinLine(pre, q, id, pr, ty, true)
 end
 -- leave takes a task out of the structure of its state s.
-local function leave(pre, s, id, ty)
+local function leave(pre, s, id, ty, pr)
   if s == 'p' then
-    zrem(pre .. 'pt:' .. ty, id)
-    local l = LEFT[pre]
-    if not l then l = {}; LEFT[pre] = l end
-    l[ty] = true
+    local key = lineKey(pre, ty, pr)
+    redis.call('LREM', key, 1, id)
+    LEFT[key] = {pre = pre, ty = ty, pr = pr or '0'}
   elseif s == 's' then
     zrem(pre .. 'sched', id)
   elseif s == 'r' then
@@ -130,6 +135,12 @@ local function leave(pre, s, id, ty)
   elseif s == 'a' then
     zrem(pre .. 'lease', id)
   end
+end
+-- lineGone tidies after a pending list emptied: its priority, and the
+-- type when it has no list left.
+local function lineGone(pre, ty, pr)
+  redis.call('ZREM', pre .. 'pp:' .. ty, pr)
+  if redis.call('EXISTS', pre .. 'pp:' .. ty) == 0 then redis.call('SREM', pre .. 'ptypes', ty) end
 end
 -- use records that a queue was used now (ForgetQueues reads it).
 local function use(pre)
@@ -177,26 +188,24 @@ local function appendLog(key, l, now)
   variadic('RPUSH', key, out)
 end
 local function flushWrites(now)
+  for key, p in pairs(PUSH) do
+    local n = 0
+    if #p.front > 0 then n = variadic('LPUSH', key, p.front) end
+    if #p.back > 0 then n = variadic('RPUSH', key, p.back) end
+    if n == #p.front + #p.back then
+      -- The list was empty: record its priority and type, wake workers.
+      redis.call('ZADD', p.pre .. 'pp:' .. p.ty, -tonumber(p.pr), p.pr)
+      redis.call('SADD', p.pre .. 'ptypes', p.ty)
+      WAKE[p.q] = true
+    end
+  end
+  PUSH = {}
   for key, z in pairs(ZREMS) do variadic('ZREM', key, z) end
   ZREMS = {}
-  for key, z in pairs(ZADDS) do
-    local q = PENDQ[key]
-    -- A line that was empty wakes idle workers.
-    if q and redis.call('EXISTS', key) == 0 then WAKE[q] = true end
-    variadic('ZADD', key, z)
-  end
+  for key, z in pairs(ZADDS) do variadic('ZADD', key, z) end
   ZADDS = {}
-  PENDQ = {}
-  for pre, ts in pairs(TYPES) do
-    local add = {}
-    for ty in pairs(ts) do add[#add + 1] = ty end
-    redis.call('SADD', pre .. 'ptypes', unpack(add))
-  end
-  TYPES = {}
-  for pre, ts in pairs(LEFT) do
-    for ty in pairs(ts) do
-      if redis.call('EXISTS', pre .. 'pt:' .. ty) == 0 then redis.call('SREM', pre .. 'ptypes', ty) end
-    end
+  for key, l in pairs(LEFT) do
+    if redis.call('EXISTS', key) == 0 then lineGone(l.pre, l.ty, l.pr) end
   end
   LEFT = {}
   for pre, v in pairs(SEQB) do redis.call('HSET', pre .. 'meta', 'sb', string.format('%d', v)) end

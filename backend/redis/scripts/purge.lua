@@ -26,14 +26,17 @@ for qi = 7, #ARGV, 4 do
   local pre, q, max, before = ARGV[qi], ARGV[qi + 1], tonumber(ARGV[qi + 2]), tonumber(ARGV[qi + 3])
   local log = pre .. 'fin:' .. set
   local l = redis.call('LRANGE', log, 0, 2 * max - 1)
-  local used, deleted, dels, gone = 0, 0, {}, {}
+  local used, deleted, dels, gone, seen = 0, 0, {}, {}, {}
   for i = 1, #l - 1, 2 do
     local ft, id = l[i], l[i + 1]
     if (tonumber(ft) or 0) >= before then break end
     used = used + 1
     local key = pre .. 't:' .. id
     local f = redis.call('HMGET', key, 's', 'ft', 'uk')
-    if f[1] == code and f[2] == ft then
+    -- A task retried and finished again at the same µs has two live
+    -- looking entries: the first deletes it, the second is stale.
+    if f[1] == code and f[2] == ft and not seen[id] then
+      seen[id] = true
       deleted = deleted + 1
       dels[#dels + 1] = key
       gone[#gone + 1] = id
