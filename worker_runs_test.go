@@ -8,6 +8,7 @@ import (
 
 	"github.com/taskmill/taskmill"
 	"github.com/taskmill/taskmill/backend"
+	"github.com/taskmill/taskmill/backend/backendtest"
 	"github.com/taskmill/taskmill/backend/model"
 )
 
@@ -146,9 +147,10 @@ func (c *cancelFeed) WatchCancels(ctx context.Context) (<-chan string, error) {
 // worker must not cancel the newer run: the worker checks its leases with
 // the backend, and the newer run completes.
 func TestWorkerLateCancelNoticeSparesNewerRun(t *testing.T) {
-	m := model.New(model.Options{})
+	clock := backendtest.NewClock(time.Time{})
+	m := model.New(model.Options{Clock: clock})
 	t.Cleanup(func() { m.Close() })
-	feed := &cancelFeed{Backend: m, ids: make(chan string)} // unbuffered: a send returns once the previous notice was handled
+	feed := &cancelFeed{Backend: m, ids: make(chan string)}
 	type start struct {
 		ctx     context.Context
 		release chan struct{}
@@ -190,14 +192,31 @@ func TestWorkerLateCancelNoticeSparesNewerRun(t *testing.T) {
 		t.Fatal(err)
 	}
 	second := awaitStart(t, starts)
-	feed.ids <- info.ID // a late copy of the same notice
-	feed.ids <- "other" // returns once the late notice was handled
-	if err := second.ctx.Err(); err != nil {
-		t.Fatalf("the newer run was canceled by a stale notice: %v", context.Cause(second.ctx))
+	// A late copy of the same notice. The worker checks the run's lease
+	// with Extend, which the test sees as a new expiry on the moved
+	// clock; a worker that cancels by task id cancels the run instead.
+	clock.Advance(time.Second)
+	want := clock.Now().Add(30 * time.Second)
+	feed.ids <- info.ID
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		if err := second.ctx.Err(); err != nil {
+			t.Fatalf("the newer run was canceled by a stale notice: %v", context.Cause(second.ctx))
+		}
+		got, err := client.Get(ctx, info.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got.LeaseExpiresAt.Equal(want) {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the late notice was not checked with the backend: lease expires %s, want %s", got.LeaseExpiresAt, want)
+		}
+		time.Sleep(5 * time.Millisecond)
 	}
 	close(first.release)
 	close(second.release)
-	deadline := time.Now().Add(30 * time.Second)
 	for {
 		got, err := client.Get(ctx, info.ID)
 		if err != nil {
