@@ -7,6 +7,9 @@ import (
 	"time"
 
 	"github.com/taskmill/taskmill"
+	"github.com/taskmill/taskmill/backend"
+	"github.com/taskmill/taskmill/backend/backendtest"
+	"github.com/taskmill/taskmill/backend/model"
 )
 
 // TestWorkerTwoRunsOfOneTask reproduces issue #10's "one task, two runs in
@@ -109,4 +112,125 @@ func awaitStart[T any](t *testing.T, starts <-chan T) T {
 	}
 	var zero T
 	return zero
+}
+
+// cancelFeed is a backend whose cancellation stream the test writes.
+type cancelFeed struct {
+	backend.Backend
+	ids chan string
+}
+
+// WatchCancels passes on what the test sends, one at a time, until ctx
+// ends.
+func (c *cancelFeed) WatchCancels(ctx context.Context) (<-chan string, error) {
+	out := make(chan string)
+	go func() {
+		defer close(out)
+		for {
+			select {
+			case id := <-c.ids:
+				select {
+				case out <- id:
+				case <-ctx.Done():
+					return
+				}
+			case <-ctx.Done():
+				return
+			}
+		}
+	}()
+	return out, nil
+}
+
+// TestWorkerLateCancelNoticeSparesNewerRun: a cancel notice is a hint. One
+// that arrives after the task was retried and leased again by the same
+// worker must not cancel the newer run: the worker checks its leases with
+// the backend, and the newer run completes.
+func TestWorkerLateCancelNoticeSparesNewerRun(t *testing.T) {
+	clock := backendtest.NewClock(time.Time{})
+	m := model.New(model.Options{Clock: clock})
+	t.Cleanup(func() { m.Close() })
+	feed := &cancelFeed{Backend: m, ids: make(chan string)}
+	type start struct {
+		ctx     context.Context
+		release chan struct{}
+	}
+	starts := make(chan start, 4)
+	mux := taskmill.NewServeMux()
+	mux.HandleFunc("stubborn", func(ctx context.Context, task *taskmill.Task) (any, error) {
+		release := make(chan struct{})
+		starts <- start{ctx: ctx, release: release}
+		<-release
+		return "done", nil
+	})
+	w, err := taskmill.NewWorker(feed, taskmill.WorkerConfig{Handler: mux, Concurrency: 3, LeaseDuration: 30 * time.Second,
+		ShutdownTimeout: time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := w.Start(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { w.Stop(context.Background()) })
+	client := taskmill.NewClient(m, taskmill.ClientConfig{})
+	ctx := context.Background()
+	info, err := client.Enqueue(ctx, "stubborn", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	first := awaitStart(t, starts)
+	if _, err := client.Cancel(ctx, info.ID); err != nil {
+		t.Fatal(err)
+	}
+	feed.ids <- info.ID // the notice in time: the first run is canceled
+	select {
+	case <-first.ctx.Done():
+	case <-time.After(30 * time.Second):
+		t.Fatal("the first run was not canceled by the notice")
+	}
+	if _, err := client.Retry(ctx, info.ID); err != nil {
+		t.Fatal(err)
+	}
+	second := awaitStart(t, starts)
+	// A late copy of the same notice. The worker checks the run's lease
+	// with Extend, which the test sees as a new expiry on the moved
+	// clock; a worker that cancels by task id cancels the run instead.
+	clock.Advance(time.Second)
+	want := clock.Now().Add(30 * time.Second)
+	feed.ids <- info.ID
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		if err := second.ctx.Err(); err != nil {
+			t.Fatalf("the newer run was canceled by a stale notice: %v", context.Cause(second.ctx))
+		}
+		got, err := client.Get(ctx, info.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got.LeaseExpiresAt.Equal(want) {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the late notice was not checked with the backend: lease expires %s, want %s", got.LeaseExpiresAt, want)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	close(first.release)
+	close(second.release)
+	for {
+		got, err := client.Get(ctx, info.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got.State == taskmill.StateCompleted {
+			if string(got.Result) != `"done"` {
+				t.Fatalf("result %s", got.Result)
+			}
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("task is %s, want completed by the newer run", got.State)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
 }

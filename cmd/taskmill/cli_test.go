@@ -169,6 +169,14 @@ func cliScenario(t *testing.T, s *cliServer) {
 	}
 	s.run(t, 2, "queue", "pause", "a b")
 	s.run(t, 2, "queue", "pause")
+	// An empty queue can be deleted; the list has an UNSERVED column.
+	s.run(t, 0, "queue", "pause", "scratch")
+	s.run(t, 0, "queue", "delete", "scratch")
+	r = s.run(t, 0, "queue", "ls")
+	if strings.Contains(r.stdout, "scratch") || !strings.Contains(r.stdout, "UNSERVED") {
+		t.Fatalf("queue ls after delete:\n%s", r.stdout)
+	}
+	s.run(t, 3, "queue", "delete", "scratch")
 
 	// workers: the server's in-process worker is listed and stops on request.
 	r = s.run(t, 0, "worker", "ls", "--json")

@@ -161,12 +161,12 @@ async function runTask(task) {
     } catch (err) {
       if (entry.lost) return; // canceled or reclaimed: report nothing
       if (entry.released) return;
-      const out = await call("POST", `${path}/fail`, { token: entry.token, error: String(err?.message ?? err), final: Boolean(err?.final) });
+      const out = await call("POST", `${path}/fail`, { token: entry.token, worker_id: workerId, error: String(err?.message ?? err), final: Boolean(err?.final) });
       log("task failed", { task: task.id, type: task.type, state: out.state, error: String(err?.message ?? err) });
       return;
     }
     if (entry.lost || entry.released) return;
-    await call("POST", `${path}/ack`, { token: entry.token, result: result ?? null });
+    await call("POST", `${path}/ack`, { token: entry.token, worker_id: workerId, result: result ?? null });
     log("task completed", { task: task.id, type: task.type });
   } catch (err) {
     // A 409 lease_lost means the task went elsewhere: nothing to do.
