@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
@@ -287,8 +288,14 @@ func (b *Backend) Enqueue(ctx context.Context, tasks []*backend.Task) ([]backend
 
 // flushEnqueues commits a batch of Enqueue calls in one transaction. When
 // it fails (one call's id exists already) it retries each call in its
-// own transaction, so that only the guilty call fails.
+// own transaction, so that only the guilty call fails. A batch without
+// unique keys is one INSERT … SELECT FROM unnest(…) statement: one
+// round trip, one prepared statement whatever the batch size, and
+// atomic on its own.
 func (b *Backend) flushEnqueues(ctx context.Context, calls []*call[*enqueueReq]) {
+	if b.insertFast(ctx, calls) {
+		return
+	}
 	if len(calls) > 1 {
 		var all []*backend.Task
 		for _, c := range calls {
@@ -344,4 +351,82 @@ func newTaskViews(tasks []*backend.Task) []*backend.Task {
 		out[i] = &backend.Task{ID: t.ID, Type: t.Type, Queue: t.Queue, State: t.State}
 	}
 	return out
+}
+
+// insertFast stores a batch without unique keys in one statement and
+// reports whether it did; false (nothing stored) sends the batch down
+// the general path, which also sorts out a duplicate id.
+func (b *Backend) insertFast(ctx context.Context, calls []*call[*enqueueReq]) bool {
+	n := 0
+	for _, c := range calls {
+		for _, t := range c.req.tasks {
+			if t.UniqueKey != "" {
+				return false
+			}
+		}
+		n += len(c.req.tasks)
+	}
+	var (
+		ids, queues, types, states = make([]string, 0, n), make([]string, 0, n), make([]string, 0, n), make([]string, 0, n)
+		payloads, traces           = make([]*string, 0, n), make([]*string, 0, n)
+		prios, maxAtt              = make([]int32, 0, n), make([]int32, 0, n)
+		timeouts                   = make([]int64, 0, n)
+		deadlines, runAts, created = make([]*time.Time, 0, n), make([]*time.Time, 0, n), make([]*time.Time, 0, n)
+	)
+	ptrTime := func(t time.Time) *time.Time {
+		if t.IsZero() {
+			return nil
+		}
+		u := t.UTC()
+		return &u
+	}
+	var stored []*backend.Task
+	for _, c := range calls {
+		for _, t := range c.req.tasks {
+			ids, queues, types, states = append(ids, t.ID), append(queues, t.Queue), append(types, t.Type), append(states, string(t.State))
+			var payload, trace *string
+			if t.Payload != nil {
+				s := string(t.Payload)
+				payload = &s
+			}
+			if len(t.TraceContext) > 0 {
+				js, _ := json.Marshal(t.TraceContext)
+				s := string(js)
+				trace = &s
+			}
+			payloads, traces = append(payloads, payload), append(traces, trace)
+			prios, maxAtt, timeouts = append(prios, int32(t.Priority)), append(maxAtt, int32(t.MaxAttempts)), append(timeouts, int64(t.Timeout))
+			deadlines, runAts, created = append(deadlines, ptrTime(t.Deadline)), append(runAts, ptrTime(t.RunAt)), append(created, ptrTime(t.CreatedAt))
+			stored = append(stored, t)
+		}
+	}
+	clock := b.t("clock()")
+	runAt := b.shifted("x.run_at", "x.created")
+	_, err := b.pool.Exec(ctx, `INSERT INTO `+b.t("tasks")+` (id, seq, queue, type, state, priority, payload, max_attempts,
+			timeout_ns, deadline, run_at, ready_at, created_at, trace_context)
+		SELECT x.id, nextval('`+b.t("task_seq")+`'), x.queue, x.type, x.state, x.priority, x.payload, x.max_attempts,
+			x.timeout_ns, x.deadline, `+runAt+`,
+			CASE WHEN x.state = 'pending' THEN greatest(`+clock+`, `+runAt+`) END, `+clock+`, x.trace::jsonb
+		FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::int[], $6::text[], $7::int[], $8::bigint[],
+			$9::timestamptz[], $10::timestamptz[], $11::timestamptz[], $12::text[])
+			WITH ORDINALITY AS x(id, queue, type, state, priority, payload, max_attempts, timeout_ns, deadline, run_at, created, trace, i)
+		ORDER BY x.i`,
+		ids, queues, types, states, prios, payloads, maxAtt, timeouts, deadlines, runAts, created, traces)
+	if err != nil {
+		if !isUniqueViolation(err) {
+			for _, c := range calls {
+				c.err = fmt.Errorf("enqueue: %w", err)
+			}
+			return true
+		}
+		return false // a duplicate id: the general path finds whose
+	}
+	for _, c := range calls {
+		c.req.results = make([]backend.EnqueueResult, len(c.req.tasks))
+		for i, t := range c.req.tasks {
+			c.req.results[i] = backend.EnqueueResult{ID: t.ID}
+		}
+	}
+	b.afterEnqueue(stored)
+	return true
 }

@@ -73,7 +73,11 @@ func (b *Backend) List(ctx context.Context, f backend.Filter) (backend.Page, err
 		where = append(where, "type = "+arg(f.Type))
 	}
 	if f.Query != "" {
-		where = append(where, "(id || ' ' || type || ' ' || coalesce(payload, '')) LIKE "+arg(likePattern(f.Query)))
+		// The trigram index finds the candidates; the strpos test makes
+		// the match exact (a substring of one field, never across two).
+		q := arg(f.Query)
+		where = append(where, "id IN (SELECT id FROM "+b.t("task_search")+" WHERE doc LIKE "+arg(likePattern(f.Query))+")",
+			"(strpos(id, "+q+") > 0 OR strpos(type, "+q+") > 0 OR strpos(coalesce(payload, ''), "+q+") > 0)")
 	}
 	sql := `SELECT ` + taskCols + ` FROM ` + b.t("tasks")
 	if len(where) > 0 {
@@ -107,7 +111,10 @@ func (b *Backend) Queues(ctx context.Context) ([]backend.QueueInfo, error) {
 		return nil, err
 	}
 	rows, err := b.pool.Query(ctx, `SELECT q.name, q.paused, c.state, coalesce(c.n, 0),
-			(SELECT ready_at FROM `+b.t("tasks")+` WHERE state = 'pending' AND queue = q.name ORDER BY ready_at LIMIT 1)
+			-- OldestPendingAt, approximated: the oldest among the first
+			-- 1000 in line, read from the lease index.
+			(SELECT min(ready_at) FROM (SELECT ready_at FROM `+b.t("tasks")+` WHERE state = 'pending' AND queue = q.name
+			                            ORDER BY priority DESC, seq LIMIT 1000) h)
 		FROM `+b.t("queues")+` q LEFT JOIN (
 			SELECT queue, state, sum(n)::bigint AS n FROM (
 				SELECT queue, state, n FROM `+b.t("count_totals")+`

@@ -69,9 +69,11 @@ func (b *Backend) enqueueInSavepoint(ctx context.Context, ex execer, tasks []*ba
 			items = append(items, pubItem{wake: t.Queue})
 		}
 	}
-	now := b.eventTime()
-	for _, t := range newTaskViews(stored) {
-		items = append(items, pubItem{ev: backend.EventOf(t, now)})
+	if b.eventsWanted() {
+		now := b.eventTime()
+		for _, t := range newTaskViews(stored) {
+			items = append(items, pubItem{ev: backend.EventOf(t, now)})
+		}
 	}
 	channels, payloads := b.pub.encode(items)
 	for i := range channels {

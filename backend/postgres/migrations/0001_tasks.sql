@@ -49,8 +49,6 @@ CREATE TABLE {{S}}.tasks (
 -- The hot path: Lease walks this partial index, which holds pending rows
 -- only, in (priority desc, seq) order per queue.
 CREATE INDEX tasks_ready ON {{S}}.tasks (queue, priority DESC, seq) WHERE state = 'pending';
--- The oldest pending task per queue (Queues), without reading them all.
-CREATE INDEX tasks_ready_age ON {{S}}.tasks (queue, ready_at) WHERE state = 'pending';
 -- Promotion of due scheduled and retrying tasks.
 CREATE INDEX tasks_due ON {{S}}.tasks (queue, run_at) WHERE state IN ('scheduled', 'retrying');
 -- Reclaim of expired leases.
@@ -121,6 +119,13 @@ CREATE TABLE {{S}}.unique_keys (
   PRIMARY KEY (queue, key)
 );
 CREATE INDEX unique_keys_task ON {{S}}.unique_keys (task_id);
+
+-- Processes that have event subscribers, so that the others know to
+-- publish events at all (see publish.go); rows expire unless refreshed.
+CREATE TABLE {{S}}.subscribers (
+  id         text PRIMARY KEY,
+  expires_at timestamptz NOT NULL
+);
 
 CREATE TABLE {{S}}.workers (
   id             text PRIMARY KEY,
