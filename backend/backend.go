@@ -176,6 +176,7 @@ type Backend interface {
 	// PauseQueue stops Lease from taking tasks from the queue;
 	// ResumeQueue lets it again. Submits to a paused queue still succeed.
 	// Each sends one queue_update, and counts as a use of the queue.
+	// ErrInvalid for an empty name.
 	PauseQueue(ctx context.Context, queue string) error
 	ResumeQueue(ctx context.Context, queue string) error
 
@@ -208,7 +209,7 @@ type Backend interface {
 	// changed. A worker_update is sent on registration and on any change
 	// of the worker's info other than LastHeartbeat; an identical
 	// heartbeat sends none. The reply says whether someone asked the
-	// worker to stop.
+	// worker to stop. ErrInvalid for an empty ID or ttl <= 0.
 	Heartbeat(ctx context.Context, w WorkerInfo, ttl time.Duration) (HeartbeatReply, error)
 	// Unregister removes a worker from the registry and sends a
 	// worker_update (Stopping set). ErrWorkerTaken when a live worker of

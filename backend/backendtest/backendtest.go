@@ -17,8 +17,11 @@ import (
 )
 
 // NewBackend returns a fresh, empty backend that takes every time it
-// stores from clock (the suite moves it; see Clock). It should register
-// its own cleanup with t.Cleanup.
+// stores from clock (the suite moves it; see Clock). A backend whose
+// clock is a server's (Redis TIME, PostgreSQL now()) takes clock.Now()
+// in place of the server's time in its tests, e.g. as the "now" argument
+// its scripts or statements receive. It should register its own cleanup
+// with t.Cleanup.
 type NewBackend func(t *testing.T, clock backend.Clock) backend.Backend
 
 // clocks maps each backend under test to the test clock it was made with.

@@ -3,11 +3,13 @@ package embedded_test
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"path/filepath"
 	"testing"
 	"time"
 
 	"github.com/taskmill/taskmill/backend"
+	"github.com/taskmill/taskmill/backend/backendtest"
 	"github.com/taskmill/taskmill/backend/embedded"
 	bolt "go.etcd.io/bbolt"
 )
@@ -109,5 +111,38 @@ func TestFinishedIndexBackfilled(t *testing.T) {
 	defer b.Close()
 	if n, err := b.Purge(ctx, 0, backend.StateCompleted, -time.Minute, 10); err != nil || n != 1 {
 		t.Fatalf("Purge after the backfill = %d, %v; want 1", n, err)
+	}
+}
+
+// TestTermsSurviveReopen: leadership terms are stored, so a term handed
+// out before a restart is never handed out again (fencing would break).
+func TestTermsSurviveReopen(t *testing.T) {
+	dir := t.TempDir()
+	ctx := context.Background()
+	clock := backendtest.NewClock(time.Time{})
+	b, err := embedded.Open(dir, embedded.Options{Clock: clock})
+	if err != nil {
+		t.Fatal(err)
+	}
+	first, err := b.Lead(ctx, "p1", time.Second)
+	if err != nil || !first.Held {
+		t.Fatalf("Lead: %v %+v", err, first)
+	}
+	b.Close()
+	b, err = embedded.Open(dir, embedded.Options{Clock: clock})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Close()
+	if still, err := b.Lead(ctx, "p2", time.Second); err != nil || still.Held || still.Term != first.Term {
+		t.Fatalf("Lead by another before expiry, after reopen: %v %+v", err, still)
+	}
+	clock.Advance(time.Second)
+	next, err := b.Lead(ctx, "p2", time.Second)
+	if err != nil || !next.Held || next.Term <= first.Term {
+		t.Fatalf("Lead after expiry and reopen: %v %+v, want a term above %d", err, next, first.Term)
+	}
+	if _, err := b.Promote(ctx, first.Term); !errors.Is(err, backend.ErrNotLeader) {
+		t.Fatalf("Promote with the term from before the restart: %v, want ErrNotLeader", err)
 	}
 }

@@ -140,7 +140,8 @@
 // A queue is known from its first Enqueue (of a stored task), PauseQueue
 // or ResumeQueue, until DeleteQueue or ForgetQueues. Enqueue, a Lease that
 // took from it, PauseQueue and ResumeQueue record a use (now). Pause and
-// resume send one queue_update each, even when nothing changes.
+// resume send one queue_update each, even when nothing changes; an empty
+// queue name is ErrInvalid.
 // DeleteQueue: ErrNotFound when unknown, ErrNotEmpty when any task (final
 // included) is in it. Queues lists known queues by name with a count for
 // every state; OldestPendingAt is the earliest of max(CreatedAt, RunAt)
@@ -159,7 +160,7 @@
 //
 // # Workers
 //
-// Heartbeat(w, ttl): ttl <= 0 is ErrInvalid. A live worker of that ID
+// Heartbeat(w, ttl): an empty ID or ttl <= 0 is ErrInvalid. A live worker of that ID
 // with another Secret: ErrWorkerTaken. Otherwise the record becomes w
 // with LastHeartbeat now and expiry now+ttl; a pending stop request of a
 // live worker is kept and shows as Stopping. A worker_update (without
