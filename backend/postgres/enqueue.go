@@ -18,78 +18,46 @@ import (
 // far below PostgreSQL's 65535.
 const insertChunk = 1000
 
-// checkTasks refuses what no backend may store, task by task in order as
-// the model does: the first malformed task fails the call with
-// ErrInvalid, unless an earlier task's id exists already (ErrDuplicate)
-// — which only the database knows, so it is asked on that path alone.
-func (b *Backend) checkTasks(ctx context.Context, ex execer, tasks []*backend.Task) error {
-	i, err := validateTasks(tasks)
-	if err == nil || i == 0 || !errors.Is(err, backend.ErrInvalid) {
-		return err
-	}
-	args := make([]any, i)
-	in := make([]string, i)
-	for j, t := range tasks[:i] {
-		args[j], in[j] = t.ID, "$"+strconv.Itoa(j+1)+"::text"
-	}
-	sql := `SELECT id FROM ` + b.t("tasks") + ` WHERE id IN (` + strings.Join(in, ", ") + `) LIMIT 1`
-	var id string
-	var exists bool
-	var qerr error
-	if ex != nil {
-		id, exists, qerr = ex.firstString(ctx, sql, args...)
-	} else {
-		qerr = b.pool.QueryRow(ctx, sql, args...).Scan(&id)
-		exists = qerr == nil
-		if errors.Is(qerr, pgx.ErrNoRows) {
-			qerr = nil
-		}
-	}
-	if qerr != nil {
-		return fmt.Errorf("enqueue: %w", qerr)
-	}
-	if exists {
-		return fmt.Errorf("enqueue: task id %s exists already: %w", id, backend.ErrDuplicate)
-	}
-	return err
-}
-
-// validateTasks checks the tasks in order and returns the index of the
-// first problem with an error wrapping ErrInvalid (malformed) or
-// ErrDuplicate (an id given twice).
-func validateTasks(tasks []*backend.Task) (int, error) {
-	seen := make(map[string]bool, len(tasks))
+// checkTasks refuses what no backend may store, as the model does: any
+// malformed task fails the whole call with ErrInvalid (naming the task
+// and field), before any id is looked at; then an id given twice fails
+// it with ErrDuplicate (an id that exists already is the database's to
+// find, at the insert).
+func (b *Backend) checkTasks(tasks []*backend.Task) error {
 	for i, t := range tasks {
 		var problem string
 		switch {
 		case t == nil:
-			return i, fmt.Errorf("enqueue: task %d: nil: %w", i, backend.ErrInvalid)
+			return fmt.Errorf("enqueue: task %d: nil: %w", i, backend.ErrInvalid)
 		case t.ID == "":
 			problem = "id: empty"
 		case t.Type == "":
 			problem = "type: empty"
 		case t.Queue == "":
 			problem = "queue: empty"
-		case t.State != backend.StatePending && t.State != backend.StateScheduled:
-			problem = fmt.Sprintf("state: a new task must be pending or scheduled, not %q", t.State)
 		case t.Priority < 0 || t.Priority > backend.MaxPriority:
 			problem = fmt.Sprintf("priority: %d is outside 0..%d", t.Priority, backend.MaxPriority)
 		case t.MaxAttempts < 1:
 			problem = fmt.Sprintf("max_attempts: %d, want at least 1", t.MaxAttempts)
+		case t.State != backend.StatePending && t.State != backend.StateScheduled:
+			problem = fmt.Sprintf("state: a new task must be pending or scheduled, not %q", t.State)
 		case t.State == backend.StateScheduled && t.RunAt.IsZero():
 			problem = "run_at: a scheduled task needs one"
 		case len(t.Payload) > 0 && !json.Valid(t.Payload):
 			problem = "payload: not valid JSON"
 		}
 		if problem != "" {
-			return i, fmt.Errorf("enqueue: task %d (%s): %s: %w", i, t.ID, problem, backend.ErrInvalid)
+			return fmt.Errorf("enqueue: task %d (%s): %s: %w", i, t.ID, problem, backend.ErrInvalid)
 		}
+	}
+	seen := make(map[string]bool, len(tasks))
+	for _, t := range tasks {
 		if seen[t.ID] {
-			return i, fmt.Errorf("enqueue: task id %s appears twice in one call: %w", t.ID, backend.ErrDuplicate)
+			return fmt.Errorf("enqueue: task id %s appears twice in one call: %w", t.ID, backend.ErrDuplicate)
 		}
 		seen[t.ID] = true
 	}
-	return 0, nil
+	return nil
 }
 
 // shifted is the SQL for a caller's time moved onto the backend's clock:
@@ -273,7 +241,7 @@ func (b *Backend) Enqueue(ctx context.Context, tasks []*backend.Task) ([]backend
 	if err := b.alive(); err != nil {
 		return nil, err
 	}
-	if err := b.checkTasks(ctx, nil, tasks); err != nil {
+	if err := b.checkTasks(tasks); err != nil {
 		return nil, err
 	}
 	if len(tasks) == 0 {

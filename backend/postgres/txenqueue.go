@@ -34,7 +34,7 @@ func (b *Backend) EnqueueSQLTx(ctx context.Context, tx *sql.Tx, tasks []*backend
 }
 
 func (b *Backend) enqueueInCallerTx(ctx context.Context, ex execer, tasks []*backend.Task) ([]backend.EnqueueResult, error) {
-	if err := b.checkTasks(ctx, ex, tasks); err != nil {
+	if err := b.checkTasks(tasks); err != nil {
 		return nil, err
 	}
 	if len(tasks) == 0 {
