@@ -4,7 +4,7 @@ import "testing"
 
 func TestSearchKey(t *testing.T) {
 	cases := []struct{ q, want string }{
-		{`"customer":"c4242"`, "c4242"},             // the run with a digit, not the key name
+		{`"customer":"c4242"`, "c4242"},              // the run with a digit, not the key name
 		{"0190a1b2-7c3d-7e4f", "0190a1b2-7c3d-7e4f"}, // an id stays whole
 		{"fibonacci", "fibonacci"},
 		{`{"email":"ann@example.com"}`, "ann@example.com"},
