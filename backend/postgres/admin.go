@@ -47,6 +47,7 @@ func (b *Backend) Cancel(ctx context.Context, id string) (*backend.Task, error) 
 	if err != nil {
 		return nil, fmt.Errorf("cancel task %s: %w", id, err)
 	}
+	b.pub.send(pubItem{cancel: id})
 	b.announce(t)
 	return t, nil
 }

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
@@ -17,78 +18,46 @@ import (
 // far below PostgreSQL's 65535.
 const insertChunk = 1000
 
-// checkTasks refuses what no backend may store, task by task in order as
-// the model does: the first malformed task fails the call with
-// ErrInvalid, unless an earlier task's id exists already (ErrDuplicate)
-// — which only the database knows, so it is asked on that path alone.
-func (b *Backend) checkTasks(ctx context.Context, ex execer, tasks []*backend.Task) error {
-	i, err := validateTasks(tasks)
-	if err == nil || i == 0 || !errors.Is(err, backend.ErrInvalid) {
-		return err
-	}
-	args := make([]any, i)
-	in := make([]string, i)
-	for j, t := range tasks[:i] {
-		args[j], in[j] = t.ID, "$"+strconv.Itoa(j+1)+"::text"
-	}
-	sql := `SELECT id FROM ` + b.t("tasks") + ` WHERE id IN (` + strings.Join(in, ", ") + `) LIMIT 1`
-	var id string
-	var exists bool
-	var qerr error
-	if ex != nil {
-		id, exists, qerr = ex.firstString(ctx, sql, args...)
-	} else {
-		qerr = b.pool.QueryRow(ctx, sql, args...).Scan(&id)
-		exists = qerr == nil
-		if errors.Is(qerr, pgx.ErrNoRows) {
-			qerr = nil
-		}
-	}
-	if qerr != nil {
-		return fmt.Errorf("enqueue: %w", qerr)
-	}
-	if exists {
-		return fmt.Errorf("enqueue: task id %s exists already: %w", id, backend.ErrDuplicate)
-	}
-	return err
-}
-
-// validateTasks checks the tasks in order and returns the index of the
-// first problem with an error wrapping ErrInvalid (malformed) or
-// ErrDuplicate (an id given twice).
-func validateTasks(tasks []*backend.Task) (int, error) {
-	seen := make(map[string]bool, len(tasks))
+// checkTasks refuses what no backend may store, as the model does: any
+// malformed task fails the whole call with ErrInvalid (naming the task
+// and field), before any id is looked at; then an id given twice fails
+// it with ErrDuplicate (an id that exists already is the database's to
+// find, at the insert).
+func (b *Backend) checkTasks(tasks []*backend.Task) error {
 	for i, t := range tasks {
 		var problem string
 		switch {
 		case t == nil:
-			return i, fmt.Errorf("enqueue: task %d: nil: %w", i, backend.ErrInvalid)
+			return fmt.Errorf("enqueue: task %d: nil: %w", i, backend.ErrInvalid)
 		case t.ID == "":
 			problem = "id: empty"
 		case t.Type == "":
 			problem = "type: empty"
 		case t.Queue == "":
 			problem = "queue: empty"
-		case t.State != backend.StatePending && t.State != backend.StateScheduled:
-			problem = fmt.Sprintf("state: a new task must be pending or scheduled, not %q", t.State)
 		case t.Priority < 0 || t.Priority > backend.MaxPriority:
 			problem = fmt.Sprintf("priority: %d is outside 0..%d", t.Priority, backend.MaxPriority)
 		case t.MaxAttempts < 1:
 			problem = fmt.Sprintf("max_attempts: %d, want at least 1", t.MaxAttempts)
+		case t.State != backend.StatePending && t.State != backend.StateScheduled:
+			problem = fmt.Sprintf("state: a new task must be pending or scheduled, not %q", t.State)
 		case t.State == backend.StateScheduled && t.RunAt.IsZero():
 			problem = "run_at: a scheduled task needs one"
 		case len(t.Payload) > 0 && !json.Valid(t.Payload):
 			problem = "payload: not valid JSON"
 		}
 		if problem != "" {
-			return i, fmt.Errorf("enqueue: task %d (%s): %s: %w", i, t.ID, problem, backend.ErrInvalid)
+			return fmt.Errorf("enqueue: task %d (%s): %s: %w", i, t.ID, problem, backend.ErrInvalid)
 		}
+	}
+	seen := make(map[string]bool, len(tasks))
+	for _, t := range tasks {
 		if seen[t.ID] {
-			return i, fmt.Errorf("enqueue: task id %s appears twice in one call: %w", t.ID, backend.ErrDuplicate)
+			return fmt.Errorf("enqueue: task id %s appears twice in one call: %w", t.ID, backend.ErrDuplicate)
 		}
 		seen[t.ID] = true
 	}
-	return 0, nil
+	return nil
 }
 
 // shifted is the SQL for a caller's time moved onto the backend's clock:
@@ -272,7 +241,7 @@ func (b *Backend) Enqueue(ctx context.Context, tasks []*backend.Task) ([]backend
 	if err := b.alive(); err != nil {
 		return nil, err
 	}
-	if err := b.checkTasks(ctx, nil, tasks); err != nil {
+	if err := b.checkTasks(tasks); err != nil {
 		return nil, err
 	}
 	if len(tasks) == 0 {
@@ -287,8 +256,14 @@ func (b *Backend) Enqueue(ctx context.Context, tasks []*backend.Task) ([]backend
 
 // flushEnqueues commits a batch of Enqueue calls in one transaction. When
 // it fails (one call's id exists already) it retries each call in its
-// own transaction, so that only the guilty call fails.
+// own transaction, so that only the guilty call fails. A batch without
+// unique keys is one INSERT … SELECT FROM unnest(…) statement: one
+// round trip, one prepared statement whatever the batch size, and
+// atomic on its own.
 func (b *Backend) flushEnqueues(ctx context.Context, calls []*call[*enqueueReq]) {
+	if b.insertFast(ctx, calls) {
+		return
+	}
 	if len(calls) > 1 {
 		var all []*backend.Task
 		for _, c := range calls {
@@ -344,4 +319,82 @@ func newTaskViews(tasks []*backend.Task) []*backend.Task {
 		out[i] = &backend.Task{ID: t.ID, Type: t.Type, Queue: t.Queue, State: t.State}
 	}
 	return out
+}
+
+// insertFast stores a batch without unique keys in one statement and
+// reports whether it did; false (nothing stored) sends the batch down
+// the general path, which also sorts out a duplicate id.
+func (b *Backend) insertFast(ctx context.Context, calls []*call[*enqueueReq]) bool {
+	n := 0
+	for _, c := range calls {
+		for _, t := range c.req.tasks {
+			if t.UniqueKey != "" {
+				return false
+			}
+		}
+		n += len(c.req.tasks)
+	}
+	var (
+		ids, queues, types, states = make([]string, 0, n), make([]string, 0, n), make([]string, 0, n), make([]string, 0, n)
+		payloads, traces           = make([]*string, 0, n), make([]*string, 0, n)
+		prios, maxAtt              = make([]int32, 0, n), make([]int32, 0, n)
+		timeouts                   = make([]int64, 0, n)
+		deadlines, runAts, created = make([]*time.Time, 0, n), make([]*time.Time, 0, n), make([]*time.Time, 0, n)
+	)
+	ptrTime := func(t time.Time) *time.Time {
+		if t.IsZero() {
+			return nil
+		}
+		u := t.UTC()
+		return &u
+	}
+	var stored []*backend.Task
+	for _, c := range calls {
+		for _, t := range c.req.tasks {
+			ids, queues, types, states = append(ids, t.ID), append(queues, t.Queue), append(types, t.Type), append(states, string(t.State))
+			var payload, trace *string
+			if t.Payload != nil {
+				s := string(t.Payload)
+				payload = &s
+			}
+			if len(t.TraceContext) > 0 {
+				js, _ := json.Marshal(t.TraceContext)
+				s := string(js)
+				trace = &s
+			}
+			payloads, traces = append(payloads, payload), append(traces, trace)
+			prios, maxAtt, timeouts = append(prios, int32(t.Priority)), append(maxAtt, int32(t.MaxAttempts)), append(timeouts, int64(t.Timeout))
+			deadlines, runAts, created = append(deadlines, ptrTime(t.Deadline)), append(runAts, ptrTime(t.RunAt)), append(created, ptrTime(t.CreatedAt))
+			stored = append(stored, t)
+		}
+	}
+	clock := b.t("clock()")
+	runAt := b.shifted("x.run_at", "x.created")
+	_, err := b.pool.Exec(ctx, `INSERT INTO `+b.t("tasks")+` (id, seq, queue, type, state, priority, payload, max_attempts,
+			timeout_ns, deadline, run_at, ready_at, created_at, trace_context)
+		SELECT x.id, nextval('`+b.t("task_seq")+`'), x.queue, x.type, x.state, x.priority, x.payload, x.max_attempts,
+			x.timeout_ns, x.deadline, `+runAt+`,
+			CASE WHEN x.state = 'pending' THEN greatest(`+clock+`, `+runAt+`) END, `+clock+`, x.trace::jsonb
+		FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::int[], $6::text[], $7::int[], $8::bigint[],
+			$9::timestamptz[], $10::timestamptz[], $11::timestamptz[], $12::text[])
+			WITH ORDINALITY AS x(id, queue, type, state, priority, payload, max_attempts, timeout_ns, deadline, run_at, created, trace, i)
+		ORDER BY x.i`,
+		ids, queues, types, states, prios, payloads, maxAtt, timeouts, deadlines, runAts, created, traces)
+	if err != nil {
+		if !isUniqueViolation(err) {
+			for _, c := range calls {
+				c.err = fmt.Errorf("enqueue: %w", err)
+			}
+			return true
+		}
+		return false // a duplicate id: the general path finds whose
+	}
+	for _, c := range calls {
+		c.req.results = make([]backend.EnqueueResult, len(c.req.tasks))
+		for i, t := range c.req.tasks {
+			c.req.results[i] = backend.EnqueueResult{ID: t.ID}
+		}
+	}
+	b.afterEnqueue(stored)
+	return true
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -26,6 +27,12 @@ type hub struct {
 	listening bool
 	everUp    bool
 	up        chan struct{} // closed when LISTEN first works
+	cancels   map[chan string]struct{}
+
+	// remoteSubs: some other process has subscribers, so events must be
+	// published (see Backend.eventsWanted).
+	remoteSubs atomic.Bool
+	subsGen    chan struct{} // poked when the local subscriber count changes
 }
 
 type waiter struct{ ch chan struct{} }
@@ -35,12 +42,19 @@ type subscriber struct {
 	behind bool // events were dropped; a resync is owed
 }
 
-func (b *Backend) wakeChannel() string  { return "taskmill_wake_" + b.s }
-func (b *Backend) eventChannel() string { return "taskmill_events_" + b.s }
+func (b *Backend) wakeChannel() string   { return "taskmill_wake_" + b.s }
+func (b *Backend) eventChannel() string  { return "taskmill_events_" + b.s }
+func (b *Backend) cancelChannel() string { return "taskmill_cancel_" + b.s }
+func (b *Backend) subsChannel() string   { return "taskmill_subs_" + b.s }
 
 func newHub(b *Backend, cfg *pgx.ConnConfig) *hub {
 	h := &hub{b: b, cfg: cfg, waiters: map[string]map[*waiter]struct{}{}, subs: map[*subscriber]struct{}{},
-		up: make(chan struct{})}
+		up: make(chan struct{}), cancels: map[chan string]struct{}{}, subsGen: make(chan struct{}, 1)}
+	b.wg.Add(1)
+	go func() {
+		defer b.wg.Done()
+		h.advertise()
+	}()
 	b.wg.Add(1)
 	go func() {
 		defer b.wg.Done()
@@ -69,6 +83,10 @@ func (h *hub) run() {
 		close(s.ch)
 		delete(h.subs, s)
 	}
+	for ch := range h.cancels {
+		close(ch)
+		delete(h.cancels, ch)
+	}
 	h.mu.Unlock()
 }
 
@@ -80,12 +98,13 @@ func (h *hub) listen() error {
 		return err
 	}
 	defer c.Close(context.Background())
-	for _, ch := range []string{h.b.wakeChannel(), h.b.eventChannel()} {
+	for _, ch := range []string{h.b.wakeChannel(), h.b.eventChannel(), h.b.cancelChannel(), h.b.subsChannel()} {
 		if _, err := c.Exec(ctx, "LISTEN "+pgx.Identifier{ch}.Sanitize()); err != nil {
 			return err
 		}
 	}
 	h.setListening(true)
+	h.refreshRemoteSubs(ctx)
 	for {
 		n, err := c.WaitForNotification(ctx)
 		if err != nil {
@@ -94,6 +113,12 @@ func (h *hub) listen() error {
 		switch n.Channel {
 		case h.b.wakeChannel():
 			h.wakeQueue(n.Payload)
+		case h.b.cancelChannel():
+			h.deliverCancel(n.Payload)
+		case h.b.subsChannel():
+			if n.PID != c.PgConn().PID() {
+				h.refreshRemoteSubs(ctx)
+			}
 		case h.b.eventChannel():
 			var evs []backend.Event
 			if err := json.Unmarshal([]byte(n.Payload), &evs); err != nil {
@@ -182,6 +207,7 @@ func (h *hub) subscribe() *subscriber {
 	h.mu.Lock()
 	h.subs[s] = struct{}{}
 	h.mu.Unlock()
+	h.pokeAdvertise()
 	return s
 }
 
@@ -190,6 +216,106 @@ func (h *hub) unsubscribe(s *subscriber) {
 	if _, ok := h.subs[s]; ok {
 		delete(h.subs, s)
 		close(s.ch)
+	}
+	h.mu.Unlock()
+	h.pokeAdvertise()
+}
+
+func (h *hub) localSubs() int {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return len(h.subs)
+}
+
+func (h *hub) pokeAdvertise() {
+	select {
+	case h.subsGen <- struct{}{}:
+	default:
+	}
+}
+
+// advertise keeps this process's row in the subscribers table while it
+// has subscribers (refreshed every 10 s, expiring after 30 s), and
+// tells the other processes when that changes, so that they publish
+// events only while someone listens: with no dashboard or API event
+// stream open, the hot path sends no event NOTIFY at all.
+func (h *hub) advertise() {
+	id := newSecret()
+	advertised := false
+	tick := time.NewTicker(5 * time.Second)
+	defer tick.Stop()
+	for n := 0; ; n++ {
+		select {
+		case <-h.b.ctx.Done():
+			if advertised {
+				ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+				_, _ = h.b.pool.Exec(ctx, `DELETE FROM `+h.b.t("subscribers")+` WHERE id = $1`, id)
+				cancel()
+			}
+			return
+		case <-h.subsGen:
+		case <-tick.C:
+			h.refreshRemoteSubs(h.b.ctx)
+		}
+		want := h.localSubs() > 0
+		if !want && !advertised {
+			continue
+		}
+		ctx, cancel := context.WithTimeout(h.b.ctx, 10*time.Second)
+		var err error
+		if want {
+			_, err = h.b.pool.Exec(ctx, `INSERT INTO `+h.b.t("subscribers")+` (id, expires_at) VALUES ($1, now() + interval '30 seconds')
+				ON CONFLICT (id) DO UPDATE SET expires_at = excluded.expires_at`, id)
+		} else {
+			_, err = h.b.pool.Exec(ctx, `DELETE FROM `+h.b.t("subscribers")+` WHERE id = $1`, id)
+		}
+		if err == nil && want != advertised {
+			_, err = h.b.pool.Exec(ctx, `SELECT pg_notify($1, '')`, h.b.subsChannel())
+			advertised = want
+		}
+		cancel()
+		if err != nil && h.b.ctx.Err() == nil {
+			h.b.log.Warn("postgres: advertising event subscribers", "err", err)
+		}
+	}
+}
+
+// refreshRemoteSubs reads whether any other process has subscribers.
+func (h *hub) refreshRemoteSubs(ctx context.Context) {
+	var any bool
+	err := h.b.pool.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM `+h.b.t("subscribers")+` WHERE expires_at > now())`).Scan(&any)
+	if err != nil {
+		h.remoteSubs.Store(true) // unsure: publish
+		return
+	}
+	h.remoteSubs.Store(any)
+}
+
+// watchCancels registers a receiver of canceled task ids.
+func (h *hub) watchCancels() chan string {
+	ch := make(chan string, 256)
+	h.mu.Lock()
+	h.cancels[ch] = struct{}{}
+	h.mu.Unlock()
+	return ch
+}
+
+func (h *hub) unwatchCancels(ch chan string) {
+	h.mu.Lock()
+	if _, ok := h.cancels[ch]; ok {
+		delete(h.cancels, ch)
+		close(ch)
+	}
+	h.mu.Unlock()
+}
+
+func (h *hub) deliverCancel(id string) {
+	h.mu.Lock()
+	for ch := range h.cancels {
+		select {
+		case ch <- id:
+		default: // far behind: the worker learns it at its next Extend
+		}
 	}
 	h.mu.Unlock()
 }
@@ -246,4 +372,25 @@ func (b *Backend) Subscribe(ctx context.Context) (<-chan backend.Event, error) {
 		b.hub.unsubscribe(s)
 	}()
 	return s.ch, nil
+}
+
+var _ backend.CancelWatcher = (*Backend)(nil)
+
+// WatchCancels streams the ids of tasks canceled by any process (one
+// NOTIFY per cancel, sent whether or not anyone subscribes to events)
+// until ctx ends. Ids are dropped when the receiver falls far behind; a
+// worker still learns of the cancellation at its next Extend.
+func (b *Backend) WatchCancels(ctx context.Context) (<-chan string, error) {
+	if err := b.alive(); err != nil {
+		return nil, err
+	}
+	ch := b.hub.watchCancels()
+	go func() {
+		select {
+		case <-ctx.Done():
+		case <-b.ctx.Done():
+		}
+		b.hub.unwatchCancels(ch)
+	}()
+	return ch, nil
 }

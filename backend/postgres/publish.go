@@ -22,10 +22,11 @@ type publisher struct {
 	in chan pubItem
 }
 
-// pubItem is an event to announce, or (Event.Kind "") a queue to wake.
+// pubItem is an event to announce, a queue to wake, or a canceled task.
 type pubItem struct {
-	ev   backend.Event
-	wake string
+	ev     backend.Event
+	wake   string
+	cancel string
 }
 
 func newPublisher(b *Backend) *publisher {
@@ -39,9 +40,14 @@ func newPublisher(b *Backend) *publisher {
 }
 
 // send queues items without blocking; when the queue is full they are
-// dropped and subscribers everywhere get a resync instead.
+// dropped and subscribers everywhere get a resync instead. Events are
+// dropped at once while no process has subscribers.
 func (p *publisher) send(items ...pubItem) {
+	wanted := p.b.eventsWanted()
 	for _, it := range items {
+		if it.ev.Kind != "" && !wanted {
+			continue
+		}
 		select {
 		case p.in <- it:
 		default:
@@ -51,6 +57,12 @@ func (p *publisher) send(items ...pubItem) {
 			}
 		}
 	}
+}
+
+// eventsWanted reports whether events must be published: this process,
+// or another (the subscribers table), has subscribers.
+func (b *Backend) eventsWanted() bool {
+	return b.hub.localSubs() > 0 || b.hub.remoteSubs.Load()
 }
 
 // wake wakes this process's waiters on the queues at once and the other
@@ -123,6 +135,11 @@ func (p *publisher) encode(items []pubItem) (channels, payloads []string) {
 		}
 	}
 	for _, it := range items {
+		if it.cancel != "" {
+			channels = append(channels, p.b.cancelChannel())
+			payloads = append(payloads, it.cancel)
+			continue
+		}
 		if it.ev.Kind == "" {
 			if !woken[it.wake] {
 				woken[it.wake] = true

@@ -9,6 +9,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/taskmill/taskmill/backend"
@@ -27,6 +28,29 @@ func (b *Backend) Get(ctx context.Context, id string) (*backend.Task, error) {
 		return nil, fmt.Errorf("get task %s: %w", id, err)
 	}
 	return t, nil
+}
+
+// searchKey picks the part of a search the trigram index should look
+// up: the longest run of letters and digits that holds a digit (ids,
+// numbers, names with numbers are selective), else the longest run. A
+// run of JSON punctuation and common key names would make the index
+// intersect posting lists as long as the table; the exact match is
+// checked on the task afterwards, so a shorter key only widens the
+// candidates.
+func searchKey(q string) string {
+	best, bestDigit := "", false
+	for _, run := range strings.FieldsFunc(q, func(r rune) bool {
+		return !unicode.IsLetter(r) && !unicode.IsDigit(r) && r != '-' && r != '_' && r != '.' && r != '@'
+	}) {
+		digit := strings.IndexFunc(run, unicode.IsDigit) >= 0
+		if len(run) >= 3 && (digit && !bestDigit || digit == bestDigit && len(run) > len(best)) {
+			best, bestDigit = run, digit
+		}
+	}
+	if best == "" {
+		return q
+	}
+	return best
 }
 
 // likePattern makes a LIKE pattern that matches s as a plain substring.
@@ -73,7 +97,11 @@ func (b *Backend) List(ctx context.Context, f backend.Filter) (backend.Page, err
 		where = append(where, "type = "+arg(f.Type))
 	}
 	if f.Query != "" {
-		where = append(where, "(id || ' ' || type || ' ' || coalesce(payload, '')) LIKE "+arg(likePattern(f.Query)))
+		// The trigram index finds the candidates; the strpos test makes
+		// the match exact (a substring of one field, never across two).
+		q := arg(f.Query)
+		where = append(where, "id IN (SELECT id FROM "+b.t("task_search")+" WHERE doc LIKE "+arg(likePattern(searchKey(f.Query)))+")",
+			"(strpos(id, "+q+") > 0 OR strpos(type, "+q+") > 0 OR strpos(coalesce(payload, ''), "+q+") > 0)")
 	}
 	sql := `SELECT ` + taskCols + ` FROM ` + b.t("tasks")
 	if len(where) > 0 {
@@ -106,9 +134,15 @@ func (b *Backend) Queues(ctx context.Context) ([]backend.QueueInfo, error) {
 	if err := b.alive(); err != nil {
 		return nil, err
 	}
-	rows, err := b.pool.Query(ctx, `SELECT q.name, q.paused, c.state, coalesce(c.n, 0),
-			(SELECT ready_at FROM `+b.t("tasks")+` WHERE state = 'pending' AND queue = q.name ORDER BY ready_at LIMIT 1)
-		FROM `+b.t("queues")+` q LEFT JOIN (
+	rows, err := b.pool.Query(ctx, `SELECT q.name, q.paused, c.state, coalesce(c.n, 0), q.oldest
+		FROM (
+			-- OldestPendingAt, approximated (the contract allows it): the
+			-- oldest among the first 100 in line, read from the lease index.
+			SELECT name, paused, (SELECT min(ready_at) FROM (
+				SELECT ready_at FROM `+b.t("tasks")+` WHERE state = 'pending' AND queue = queues.name
+				ORDER BY priority DESC, seq LIMIT 100) h) AS oldest
+			FROM `+b.t("queues")+`) q
+		LEFT JOIN (
 			SELECT queue, state, sum(n)::bigint AS n FROM (
 				SELECT queue, state, n FROM `+b.t("count_totals")+`
 				UNION ALL SELECT queue, state, n FROM `+b.t("count_deltas")+`) a

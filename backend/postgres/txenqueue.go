@@ -34,7 +34,7 @@ func (b *Backend) EnqueueSQLTx(ctx context.Context, tx *sql.Tx, tasks []*backend
 }
 
 func (b *Backend) enqueueInCallerTx(ctx context.Context, ex execer, tasks []*backend.Task) ([]backend.EnqueueResult, error) {
-	if err := b.checkTasks(ctx, ex, tasks); err != nil {
+	if err := b.checkTasks(tasks); err != nil {
 		return nil, err
 	}
 	if len(tasks) == 0 {
@@ -69,9 +69,11 @@ func (b *Backend) enqueueInSavepoint(ctx context.Context, ex execer, tasks []*ba
 			items = append(items, pubItem{wake: t.Queue})
 		}
 	}
-	now := b.eventTime()
-	for _, t := range newTaskViews(stored) {
-		items = append(items, pubItem{ev: backend.EventOf(t, now)})
+	if b.eventsWanted() {
+		now := b.eventTime()
+		for _, t := range newTaskViews(stored) {
+			items = append(items, pubItem{ev: backend.EventOf(t, now)})
+		}
 	}
 	channels, payloads := b.pub.encode(items)
 	for i := range channels {

@@ -133,6 +133,7 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 func openBenchBackend(ctx context.Context, rawURL, dataDir string, keep bool) (b backend.Backend, usedMemory func(context.Context) (int64, error), cleanup func(), err error) {
 	quiet := slog.New(slog.DiscardHandler)
 	temp := ""
+	ownSchema := false // a schema bench made, dropped by cleanup
 	switch schemeOf(rawURL) {
 	case "redis", "rediss", "redis-sentinel", "rediss-sentinel", "redis-cluster", "rediss-cluster":
 		// An empty prefix would be the default one, and cleanup wipes it.
@@ -149,6 +150,7 @@ func openBenchBackend(ctx context.Context, rawURL, dataDir string, keep bool) (b
 			if rawURL, err = withQuery(rawURL, "schema", fmt.Sprintf("tmbench%08x", rand.Uint32())); err != nil {
 				return nil, nil, nil, err
 			}
+			ownSchema = true
 		}
 	default:
 		embeddedInData := rawURL == "" || rawURL == "embedded" || rawURL == "embedded://"
@@ -172,7 +174,7 @@ func openBenchBackend(ctx context.Context, rawURL, dataDir string, keep bool) (b
 				fmt.Fprintf(os.Stderr, "taskmill bench: remove the benchmark's keys: %v\n", err)
 			}
 		}
-		if pb, ok := b.(*postgres.Backend); ok && !keep {
+		if pb, ok := b.(*postgres.Backend); ok && ownSchema && !keep {
 			if err := pb.DropSchema(context.Background()); err != nil {
 				fmt.Fprintf(os.Stderr, "taskmill bench: drop the benchmark's schema: %v\n", err)
 			}

@@ -49,8 +49,6 @@ CREATE TABLE {{S}}.tasks (
 -- The hot path: Lease walks this partial index, which holds pending rows
 -- only, in (priority desc, seq) order per queue.
 CREATE INDEX tasks_ready ON {{S}}.tasks (queue, priority DESC, seq) WHERE state = 'pending';
--- The oldest pending task per queue (Queues), without reading them all.
-CREATE INDEX tasks_ready_age ON {{S}}.tasks (queue, ready_at) WHERE state = 'pending';
 -- Promotion of due scheduled and retrying tasks.
 CREATE INDEX tasks_due ON {{S}}.tasks (queue, run_at) WHERE state IN ('scheduled', 'retrying');
 -- Reclaim of expired leases.
@@ -122,6 +120,13 @@ CREATE TABLE {{S}}.unique_keys (
 );
 CREATE INDEX unique_keys_task ON {{S}}.unique_keys (task_id);
 
+-- Processes that have event subscribers, so that the others know to
+-- publish events at all (see publish.go); rows expire unless refreshed.
+CREATE TABLE {{S}}.subscribers (
+  id         text PRIMARY KEY,
+  expires_at timestamptz NOT NULL
+);
+
 CREATE TABLE {{S}}.workers (
   id             text PRIMARY KEY,
   info           jsonb NOT NULL, -- backend.WorkerInfo without its secret
@@ -153,22 +158,23 @@ END $$;
 -- passed); a lease that expired.
 CREATE FUNCTION {{S}}.count_update() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
-  INSERT INTO {{S}}.count_deltas (queue, state, n)
-    SELECT queue, state, sum(n) FROM (
-      SELECT n.queue, n.state, 1 AS n FROM new_rows n JOIN old_rows o USING (id) WHERE n.state <> o.state
-      UNION ALL
-      SELECT o.queue, o.state, -1 FROM new_rows n JOIN old_rows o USING (id) WHERE n.state <> o.state
-    ) d GROUP BY queue, state HAVING sum(n) <> 0;
+  -- One join of the transition tables, for both kinds of delta.
+  WITH ch AS (
+    SELECT n.queue, n.state AS ns, o.state AS os, n.attempts->-1->>'outcome' AS outcome
+    FROM new_rows n JOIN old_rows o USING (id) WHERE n.state <> o.state),
+  counts AS (
+    INSERT INTO {{S}}.count_deltas (queue, state, n)
+    SELECT queue, state, sum(d) FROM (
+      SELECT queue, ns AS state, 1 AS d FROM ch UNION ALL SELECT queue, os, -1 FROM ch) x
+    GROUP BY queue, state HAVING sum(d) <> 0)
   INSERT INTO {{S}}.history_deltas (queue, minute, completed, failed)
-    SELECT n.queue, date_trunc('minute', {{S}}.clock()),
-           count(*) FILTER (WHERE n.state = 'completed'),
-           count(*) FILTER (WHERE n.state <> 'completed')
-    FROM new_rows n JOIN old_rows o USING (id)
-    WHERE n.state <> o.state AND (
-      (o.state = 'processing' AND n.state IN ('completed', 'failed', 'retrying'))
-      OR (o.state = 'pending' AND n.state = 'failed')
-      OR (o.state = 'processing' AND n.state = 'pending' AND n.attempts->-1->>'outcome' = 'lease_expired'))
-    GROUP BY n.queue;
+    SELECT queue, date_trunc('minute', {{S}}.clock()),
+           count(*) FILTER (WHERE ns = 'completed'), count(*) FILTER (WHERE ns <> 'completed')
+    FROM ch
+    WHERE (os = 'processing' AND ns IN ('completed', 'failed', 'retrying'))
+       OR (os = 'pending' AND ns = 'failed')
+       OR (os = 'processing' AND ns = 'pending' AND outcome = 'lease_expired')
+    GROUP BY queue;
   RETURN NULL;
 END $$;
 
