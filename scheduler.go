@@ -219,7 +219,7 @@ func (s *Scheduler) backendClock(ctx context.Context) func() time.Time {
 			s.log.Warn("read the backend's clock; using this host's", "err", err)
 			return
 		}
-		offset = t.Sub(time.Now())
+		offset = time.Until(t)
 	}
 	measure()
 	return func() time.Time {

@@ -82,7 +82,8 @@ func TestCloseFailsQueuedItems(t *testing.T) {
 
 func TestTicket(t *testing.T) {
 	var a, b Ticket
-	if !a.Take() || !a.Take() || a.Withdraw() {
+	first, again := a.Take(), a.Take()
+	if !first || !again || a.Withdraw() {
 		t.Fatal("a taken ticket must stay taken and not be withdrawn")
 	}
 	if !b.Withdraw() || b.Take() {
