@@ -27,6 +27,7 @@ var contractTests = []struct {
 	{"RetryAfterBackoffJoinsTheBack", testRetryBack},
 	{"ManualRetryJoinsTheBack", testManualRetryBack},
 	{"ReclaimNeverPromotes", testReclaimNoPromote},
+	{"LeasePromotesItsOwnQueues", testLeasePromotesItsOwnQueues},
 	{"PromoteFencedAndOrdered", testPromote},
 	{"CancelRetrying", testCancelRetrying},
 	{"RetryCanceledAndCompleted", testRetryCanceled},
@@ -268,6 +269,19 @@ func testReclaimNoPromote(t *testing.T, b backend.Backend) {
 		t.Fatalf("Promote: %d %v, want 1", n, err)
 	}
 	wantState(t, b, task.ID, backend.StatePending)
+}
+
+func testLeasePromotesItsOwnQueues(t *testing.T, b backend.Backend) {
+	now := clockOf(b).Now()
+	mine, other := newTask(runAt(now)), newTask(inQueue("other"), runAt(now))
+	mine.CreatedAt, other.CreatedAt = time.Time{}, time.Time{}
+	enqueue(t, b, mine, other)
+	// Due already, yet scheduled until something promotes them.
+	wantState(t, b, mine.ID, backend.StateScheduled)
+	if got := lease(t, b, 1); len(got) != 1 || got[0].ID != mine.ID {
+		t.Fatalf("Lease did not promote and take its queue's due task: %v", ids(got))
+	}
+	wantState(t, b, other.ID, backend.StateScheduled)
 }
 
 func testPromote(t *testing.T, b backend.Backend) {
@@ -662,21 +676,31 @@ func testEventsEveryTransition(t *testing.T, b backend.Backend) {
 		t.Fatal(err)
 	}
 	time.Sleep(100 * time.Millisecond) // pub/sub joins; the result does not depend on it
+	must := func(what string, err error) {
+		t.Helper()
+		if err != nil {
+			t.Fatalf("%s: %v", what, err)
+		}
+	}
 	task := newTask(withAttempts(1), runAt(task0Now().Add(time.Second)))
-	enqueue(t, b, task)                                                      // scheduled
-	clock.Advance(time.Second)                                               //
-	l := leaseOne(t, b)                                                      // pending (promoted), processing
-	_ = b.SetProgress(ctxT(t), l.Ref(), backend.Progress{Percent: 10})       // processing
-	_, _ = b.Extend(ctxT(t), "w1", []backend.LeaseRef{l.Ref()}, time.Second) // none
-	_ = b.Release(ctxT(t), l.Ref())                                          // pending
-	l = leaseFor(t, b, 1, time.Second)[0]                                    // processing
-	clock.Advance(time.Second)                                               //
-	_, _ = b.Reclaim(ctxT(t), 0)                                             // pending
-	l = leaseOne(t, b)                                                       // processing
-	_ = b.Fail(ctxT(t), l.Ref(), backend.Failure{Error: "e"})                // failed
-	_, _ = b.Retry(ctxT(t), task.ID)                                         // pending
-	_, _ = b.Cancel(ctxT(t), task.ID)                                        // canceled
-	_ = b.Delete(ctxT(t), task.ID)                                           // deleted
+	enqueue(t, b, task) // scheduled
+	clock.Advance(time.Second)
+	l := leaseOne(t, b)                                                                 // pending (promoted), processing
+	must("SetProgress", b.SetProgress(ctxT(t), l.Ref(), backend.Progress{Percent: 10})) // processing
+	_, err = b.Extend(ctxT(t), "w1", []backend.LeaseRef{l.Ref()}, time.Second)          // none
+	must("Extend", err)
+	must("Release", b.Release(ctxT(t), l.Ref())) // pending
+	leaseFor(t, b, 1, time.Second)               // processing
+	clock.Advance(time.Second)
+	_, err = b.Reclaim(ctxT(t), 0) // pending
+	must("Reclaim", err)
+	l = leaseOne(t, b)                                                  // processing
+	must("Fail", b.Fail(ctxT(t), l.Ref(), backend.Failure{Error: "e"})) // failed
+	_, err = b.Retry(ctxT(t), task.ID)                                  // pending
+	must("Retry", err)
+	_, err = b.Cancel(ctxT(t), task.ID) // canceled
+	must("Cancel", err)
+	must("Delete", b.Delete(ctxT(t), task.ID)) // deleted
 	want := []string{"scheduled", "pending", "processing", "processing", "pending", "processing", "pending",
 		"processing", "failed", "pending", "canceled", "deleted"}
 	if got := nextTaskEvents(t, events, len(want)); !slices.Equal(got, want) {
@@ -686,7 +710,7 @@ func testEventsEveryTransition(t *testing.T, b backend.Backend) {
 	// must be the next one.
 	enqueue(t, b, newTask())
 	l = leaseOne(t, b)
-	_ = b.Ack(ctxT(t), l.Ref(), nil)
+	must("Ack", b.Ack(ctxT(t), l.Ref(), nil))
 	if got := nextTaskEvents(t, events, 3); !slices.Equal(got, []string{"pending", "processing", "completed"}) {
 		t.Fatalf("events after the sequence: %v (an extra event was sent before)", got)
 	}

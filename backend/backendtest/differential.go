@@ -1,6 +1,7 @@
 package backendtest
 
 import (
+	"flag"
 	"fmt"
 	"math/rand/v2"
 	"os"
@@ -22,21 +23,32 @@ import (
 // The sequences are cut in runs of DiffRunLength operations, each on a
 // fresh model and backend. On a divergence it prints the run's seed and a
 // shrunk sequence (the shortest it found that still diverges), and how
-// to replay it: TASKMILL_DIFF_SEED=N runs that one run, TASKMILL_DIFF_OPS
-// sets the number of operations (in all, or of the replayed run). The
-// default is DiffOps operations; a different seed each test run unless
-// TASKMILL_DIFF_SEED is set.
+// to replay it: TASKMILL_DIFF_SEED=N (or -taskmill.seed=N) runs that one
+// run, TASKMILL_DIFF_OPS (or -taskmill.ops) sets the number of operations
+// (in all, or of the replayed run). The default is DiffOps operations; a
+// different seed each test run unless a seed is given.
 func Differential(t *testing.T, open NewBackend) {
 	total, err := envInt("TASKMILL_DIFF_OPS", DiffOps)
 	if err != nil {
 		t.Fatal(err)
+	}
+	if *opsFlag > 0 {
+		total = *opsFlag
+	}
+	if *seedFlag != 0 {
+		if diffRun(t, open, *seedFlag, total) {
+			t.Logf("differential: seed %d, %d operations, no divergence", *seedFlag, total)
+		}
+		return
 	}
 	if s := os.Getenv("TASKMILL_DIFF_SEED"); s != "" {
 		seed, err := strconv.ParseUint(s, 10, 64)
 		if err != nil {
 			t.Fatalf("TASKMILL_DIFF_SEED=%q: %v", s, err)
 		}
-		diffRun(t, open, seed, total)
+		if diffRun(t, open, seed, total) {
+			t.Logf("differential: seed %d, %d operations, no divergence", seed, total)
+		}
 		return
 	}
 	base := uint64(time.Now().UnixNano())
@@ -50,6 +62,11 @@ func Differential(t *testing.T, open NewBackend) {
 	}
 	t.Logf("differential: %d operations, no divergence, in %v (seeds %d..)", total, time.Since(start).Round(time.Millisecond), base)
 }
+
+var (
+	seedFlag = flag.Uint64("taskmill.seed", 0, "replay this seed of the differential test (as TASKMILL_DIFF_SEED)")
+	opsFlag  = flag.Int("taskmill.ops", 0, "operations of the differential test (as TASKMILL_DIFF_OPS)")
+)
 
 // DiffOps is how many operations Differential runs by default; make soak
 // sets TASKMILL_DIFF_OPS=1000000.

@@ -65,6 +65,8 @@ type Backend struct {
 	maxLosses int
 
 	closeOnce sync.Once
+	// queued, when set (tests), is called once a write is queued.
+	queued func()
 }
 
 // FileName is the name of the database file inside the data directory.
@@ -175,6 +177,8 @@ type write struct {
 	err    chan error
 	events []backend.Event
 	woke   bool
+	// Ticket lets the caller withdraw the write while it is queued.
+	coalesce.Ticket
 }
 
 // Fail ends a write that never ran.
@@ -226,9 +230,21 @@ func (b *Backend) update(ctx context.Context, fn func(tx *txn) error) error {
 	if !b.writes.Submit(w) {
 		return backend.ErrClosed
 	}
-	// Once queued the write will run; wait for it even if ctx ends, so the
-	// caller never reports failure for a write that became durable.
-	return <-w.err
+	if b.queued != nil {
+		b.queued()
+	}
+	select {
+	case err := <-w.err:
+		return err
+	case <-ctx.Done():
+		// Withdraw the write if the committer has not taken it; once taken
+		// it runs, and the caller waits for it (one transaction), so that
+		// a write that became durable is never reported as not made.
+		if w.Withdraw() {
+			return ctx.Err()
+		}
+		return <-w.err
+	}
 }
 
 // errRerun rolls a group back so that its writes run again one by one.
@@ -251,6 +267,18 @@ func refusal(err error) bool {
 // transaction is rolled back and every write of the batch runs in a
 // transaction of its own, so that only the failed one is undone.
 func (b *Backend) commit(batch []*write) {
+	// Take the writes whose callers still wait; a write the committer took
+	// before (a rerun) stays taken.
+	taken := batch[:0:0]
+	for _, w := range batch {
+		if w.Take() {
+			taken = append(taken, w)
+		}
+	}
+	batch = taken
+	if len(batch) == 0 {
+		return
+	}
 	errs := make([]error, len(batch))
 	err := b.db.Update(func(btx *bolt.Tx) error {
 		now := b.now()

@@ -79,3 +79,13 @@ func TestCloseFailsQueuedItems(t *testing.T) {
 		t.Fatalf("the queued item: %v, want nil (ran) or the closed error", queued.err)
 	}
 }
+
+func TestTicket(t *testing.T) {
+	var a, b Ticket
+	if !a.Take() || !a.Take() || a.Withdraw() {
+		t.Fatal("a taken ticket must stay taken and not be withdrawn")
+	}
+	if !b.Withdraw() || b.Take() {
+		t.Fatal("a withdrawn ticket must not be taken")
+	}
+}
