@@ -243,24 +243,27 @@ func (b *Backend) fold(ctx context.Context) error {
 }
 
 // indexSearch moves the ids of new tasks into the search index, in
-// batches of up to 20,000 (several processes may run it at once: each id
-// goes once), until none is left.
-func (b *Backend) indexSearch(ctx context.Context) error {
-	for {
+// batches of up to 5,000, each its own transaction (several processes may
+// run it at once: each id goes once), until none is left.
+func (b *Backend) indexSearch() error {
+	for b.ctx.Err() == nil {
+		ctx, cancel := context.WithTimeout(b.ctx, time.Minute)
 		tag, err := b.pool.Exec(ctx, `WITH p AS (
 				DELETE FROM `+b.t("task_search_pending")+` WHERE ctid IN (
-					SELECT ctid FROM `+b.t("task_search_pending")+` LIMIT 20000 FOR UPDATE SKIP LOCKED)
+					SELECT ctid FROM `+b.t("task_search_pending")+` LIMIT 5000 FOR UPDATE SKIP LOCKED)
 				RETURNING id)
 			INSERT INTO `+b.t("task_search")+` (id, doc)
 			SELECT t.id, t.id || ' ' || t.type || ' ' || coalesce(t.payload, '') FROM `+b.t("tasks")+` t JOIN p USING (id)
 			ON CONFLICT (id) DO NOTHING`)
+		cancel()
 		if err != nil {
 			return err
 		}
-		if tag.RowsAffected() < 20000 {
+		if tag.RowsAffected() < 5000 {
 			return nil
 		}
 	}
+	return nil
 }
 
 // foldLoop folds the deltas and indexes new tasks for search every
@@ -279,7 +282,7 @@ func (b *Backend) foldLoop() {
 		if err := b.fold(ctx); err != nil && b.ctx.Err() == nil {
 			b.log.Warn("postgres: folding counters", "err", err)
 		}
-		if err := b.indexSearch(ctx); err != nil && b.ctx.Err() == nil {
+		if err := b.indexSearch(); err != nil && b.ctx.Err() == nil {
 			b.log.Warn("postgres: indexing new tasks for search", "err", err)
 		}
 		cancel()
