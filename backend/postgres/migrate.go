@@ -3,6 +3,7 @@ package postgres
 import (
 	"context"
 	"embed"
+	"errors"
 	"fmt"
 	"io/fs"
 	"regexp"
@@ -12,6 +13,7 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
 )
 
@@ -182,8 +184,17 @@ func MigrationsStatus(ctx context.Context, pool *pgxpool.Pool, schema string) ([
 // benchmarks and tests that made a schema of their own. The backend is
 // unusable afterwards.
 func (b *Backend) DropSchema(ctx context.Context) error {
-	if _, err := b.pool.Exec(ctx, "DROP SCHEMA IF EXISTS "+b.s+" CASCADE"); err != nil {
-		return fmt.Errorf("drop schema %s: %w", b.s, err)
+	// The background loop (fold, search indexer) may hold locks the
+	// drop needs; a deadlock is retried.
+	var err error
+	for range 5 {
+		if _, err = b.pool.Exec(ctx, "DROP SCHEMA IF EXISTS "+b.s+" CASCADE"); err == nil {
+			return nil
+		}
+		var pe *pgconn.PgError
+		if !errors.As(err, &pe) || pe.Code != "40P01" {
+			break
+		}
 	}
-	return nil
+	return fmt.Errorf("drop schema %s: %w", b.s, err)
 }

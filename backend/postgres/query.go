@@ -100,7 +100,10 @@ func (b *Backend) List(ctx context.Context, f backend.Filter) (backend.Page, err
 		// The trigram index finds the candidates; the strpos test makes
 		// the match exact (a substring of one field, never across two).
 		q := arg(f.Query)
-		where = append(where, "id IN (SELECT id FROM "+b.t("task_search")+" WHERE doc LIKE "+arg(likePattern(searchKey(f.Query)))+")",
+		// Candidates: the indexed tasks that match, and those not
+		// indexed yet (see indexSearch).
+		where = append(where, "id IN (SELECT id FROM "+b.t("task_search")+" WHERE doc LIKE "+arg(likePattern(searchKey(f.Query)))+
+			" UNION ALL SELECT id FROM "+b.t("task_search_pending")+")",
 			"(strpos(id, "+q+") > 0 OR strpos(type, "+q+") > 0 OR strpos(coalesce(payload, ''), "+q+") > 0)")
 	}
 	sql := `SELECT ` + taskCols + ` FROM ` + b.t("tasks")
@@ -239,7 +242,32 @@ func (b *Backend) fold(ctx context.Context) error {
 	return nil
 }
 
-// foldLoop folds the deltas every second while the backend is open.
+// indexSearch moves the ids of new tasks into the search index, in
+// batches of up to 5,000, each its own transaction (several processes may
+// run it at once: each id goes once), until none is left.
+func (b *Backend) indexSearch() error {
+	for b.ctx.Err() == nil {
+		ctx, cancel := context.WithTimeout(b.ctx, time.Minute)
+		tag, err := b.pool.Exec(ctx, `WITH p AS (
+				DELETE FROM `+b.t("task_search_pending")+` WHERE ctid IN (
+					SELECT ctid FROM `+b.t("task_search_pending")+` LIMIT 5000 FOR UPDATE SKIP LOCKED)
+				RETURNING id)
+			INSERT INTO `+b.t("task_search")+` (id, doc)
+			SELECT t.id, t.id || ' ' || t.type || ' ' || coalesce(t.payload, '') FROM `+b.t("tasks")+` t JOIN p USING (id)
+			ON CONFLICT (id) DO NOTHING`)
+		cancel()
+		if err != nil {
+			return err
+		}
+		if tag.RowsAffected() < 5000 {
+			return nil
+		}
+	}
+	return nil
+}
+
+// foldLoop folds the deltas and indexes new tasks for search every
+// second while the backend is open.
 func (b *Backend) foldLoop() {
 	defer b.wg.Done()
 	tick := time.NewTicker(time.Second)
@@ -253,6 +281,9 @@ func (b *Backend) foldLoop() {
 		ctx, cancel := context.WithTimeout(b.ctx, 30*time.Second)
 		if err := b.fold(ctx); err != nil && b.ctx.Err() == nil {
 			b.log.Warn("postgres: folding counters", "err", err)
+		}
+		if err := b.indexSearch(); err != nil && b.ctx.Err() == nil {
+			b.log.Warn("postgres: indexing new tasks for search", "err", err)
 		}
 		cancel()
 	}

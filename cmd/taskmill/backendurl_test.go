@@ -21,6 +21,7 @@ func TestBackendURLErrorsHideThePassword(t *testing.T) {
 		{"serve", "--addr", "127.0.0.1:0", "--backend", "rediss://:sup3r%zzsecret@h:6380/0"},
 		{"bench", "--backend", "redis://:sup3r%zzsecret@h:6379/0"},
 		{"worker", "--backend", "file://:sup3r%zzsecret@h/data"},
+		{"worker", "--backend", "postgres://u:sup3r%zzsecret@h:5432/app"},
 	} {
 		t.Run(strings.Join(args, " "), func(t *testing.T) {
 			args = append(args, "--data", t.TempDir())
@@ -58,6 +59,8 @@ func TestParseBackend(t *testing.T) {
 		{"redis://127.0.0.1:6379/0", "redis", ""},
 		{"redis-sentinel://:pw@s1:26379,s2/0?master=m", "redis", ""},
 		{"rediss-cluster://n1:7000,n2:7001", "redis", ""},
+		{"postgres://app:pw@db:5432/app?schema=tm_a&sslmode=disable", "postgres", ""},
+		{"postgresql://db/app", "postgres", ""},
 	} {
 		target, err := parseBackend(tc.url, data, nil)
 		if err != nil {
@@ -68,7 +71,8 @@ func TestParseBackend(t *testing.T) {
 		}
 		target.close()
 	}
-	for _, bad := range []string{"127.0.0.1:6379", "/srv/tm", "memcached://h", "redis://h:6379/x", "redis-sentinel://s1:26379"} {
+	for _, bad := range []string{"127.0.0.1:6379", "/srv/tm", "memcached://h", "redis://h:6379/x", "redis-sentinel://s1:26379",
+		"postgres://db/app?schema=Bad-Name", "postgres://db/app?poll_interval=soon", "postgres://db/app?flushers=0"} {
 		if target, err := parseBackend(bad, data, nil); err == nil {
 			target.close()
 			t.Fatalf("parseBackend(%q) took it", bad)

@@ -1,8 +1,12 @@
 -- 0002: substring search over id, type and payload (List's Query), backed
 -- by a trigram index. The text searched lives in a table of its own,
--- written once at enqueue and removed with the task: every state change
--- of a task rewrites its row in every index of tasks, and a trigram
--- index holds dozens of entries per row, so it is kept off that path.
+-- written once and removed with the task: every state change of a task
+-- rewrites its row in every index of tasks, and a trigram index holds
+-- dozens of entries per row, so it is kept off that path. It is not on
+-- the submit path either: an insert only notes the new id in
+-- task_search_pending, and the backend's background indexer moves the
+-- pending ids into task_search in batches every second; List searches
+-- both, so a task is found from the moment it is stored.
 --
 -- pg_trgm ships with PostgreSQL (Debian: in the postgresql package;
 -- elsewhere postgresql-contrib) and is a trusted extension since
@@ -17,16 +21,21 @@ CREATE TABLE {{S}}.task_search (
 );
 CREATE INDEX task_search_doc ON {{S}}.task_search USING gin (doc gin_trgm_ops);
 
+-- Ids stored but not indexed yet: no index, an append and a delete each.
+CREATE TABLE {{S}}.task_search_pending (
+  id text NOT NULL
+);
+
 CREATE FUNCTION {{S}}.search_insert() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
-  INSERT INTO {{S}}.task_search (id, doc)
-    SELECT id, id || ' ' || type || ' ' || coalesce(payload, '') FROM new_rows;
+  INSERT INTO {{S}}.task_search_pending (id) SELECT id FROM new_rows;
   RETURN NULL;
 END $$;
 
 CREATE FUNCTION {{S}}.search_delete() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
   DELETE FROM {{S}}.task_search s USING old_rows o WHERE s.id = o.id;
+  DELETE FROM {{S}}.task_search_pending s USING old_rows o WHERE s.id = o.id;
   RETURN NULL;
 END $$;
 

@@ -1,0 +1,89 @@
+package postgres_test
+
+import (
+	"context"
+	"encoding/json"
+	"testing"
+	"time"
+
+	"github.com/taskmill/taskmill/backend"
+	"github.com/taskmill/taskmill/backend/postgres"
+)
+
+// TestTwoProcessesShareEventsAndWork: two backends on one database stand
+// for two processes. A subscriber on B sees the events of work done on A
+// (A publishes only once it learns B has a subscriber, which B
+// announces), a worker blocked in Lease on B is woken by A's enqueue,
+// and a cancel on A reaches B's WatchCancels.
+func TestTwoProcessesShareEventsAndWork(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	a, url := openURL(t, postgres.Options{PollInterval: time.Hour})
+	b, err := postgres.Open(ctx, url, postgres.Options{PollInterval: time.Hour})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Close()
+
+	events, err := b.Subscribe(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cancels, err := b.WatchCancels(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// A learns of B's subscriber through the database; enqueue on A until
+	// an event of it arrives on B (each try is a fresh task).
+	seen := false
+	for try := 0; !seen; try++ {
+		if try == 100 {
+			t.Fatal("no event from A reached B's subscriber")
+		}
+		task := &backend.Task{ID: "probe-" + time.Now().Format("150405.000000"), Type: "echo", Queue: "probe",
+			State: backend.StatePending, MaxAttempts: 1, Payload: json.RawMessage(`{}`)}
+		if _, err := a.Enqueue(ctx, []*backend.Task{task}); err != nil {
+			t.Fatal(err)
+		}
+		wait := time.NewTimer(200 * time.Millisecond)
+	drain:
+		for {
+			select {
+			case e := <-events:
+				if e.Kind == backend.EventTaskUpdate && e.Task.ID == task.ID {
+					seen = true
+					break drain
+				}
+			case <-wait.C:
+				break drain
+			}
+		}
+		wait.Stop()
+	}
+
+	got := make(chan []*backend.Task, 1)
+	go func() {
+		ts, _ := b.Lease(ctx, backend.LeaseRequest{WorkerID: "wb", Queues: []string{"work"}, Max: 1,
+			LeaseFor: time.Minute, Wait: 45 * time.Second})
+		got <- ts
+	}()
+	task := &backend.Task{ID: "work-1", Type: "echo", Queue: "work", State: backend.StatePending, MaxAttempts: 1}
+	if _, err := a.Enqueue(ctx, []*backend.Task{task}); err != nil {
+		t.Fatal(err)
+	}
+	leased := <-got // polling is an hour: only A's NOTIFY can have woken it
+	if len(leased) != 1 || leased[0].ID != task.ID {
+		t.Fatalf("B's blocked Lease got %d tasks", len(leased))
+	}
+	if _, err := a.Cancel(ctx, task.ID); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case id := <-cancels:
+		if id != task.ID {
+			t.Fatalf("WatchCancels on B got %s, want %s", id, task.ID)
+		}
+	case <-ctx.Done():
+		t.Fatal("the cancel on A did not reach B's WatchCancels")
+	}
+}
