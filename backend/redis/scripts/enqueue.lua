@@ -27,31 +27,40 @@ local now = clockNow(ARGV[1])
 local nowN = tonumber(now)
 evInit(ARGV[2])
 local ids, registry = ARGV[4], ARGV[5]
-local i = 7
+local W = 11 -- values per task before its fields
 local out = {}
 local idset = {} -- id, queue pairs for the id index
-local W = 11 -- values per task before its fields
+-- One read of the id index for every group of the call: which ids exist.
+-- Groups stored earlier in this call are tracked in `taken`.
+local exists, taken = {}, {}
+if ids ~= '' then
+  local all = {}
+  local x = 7
+  for g = 1, tonumber(ARGV[6]) do
+    local n = tonumber(ARGV[x]); x = x + 1
+    for j = 1, n do
+      all[#all + 1] = ARGV[x + 2]
+      x = x + W + 2 * tonumber(ARGV[x + 10])
+    end
+  end
+  for a = 1, #all, 4000 do
+    local found = redis.call('HMGET', ids, unpack(all, a, math.min(a + 3999, #all)))
+    for y = 1, #found do
+      if found[y] then exists[all[a + y - 1]] = true end
+    end
+  end
+end
+local i = 7
 for g = 1, tonumber(ARGV[6]) do
   local n = tonumber(ARGV[i]); i = i + 1
-  local starts, res, seen, held, gids = {}, {1}, {}, {}, {}
+  local starts, res, seen, held = {}, {1}, {}, {}
   local dup = nil
   for j = 1, n do
     starts[j] = i
     local id = ARGV[i + 2]
-    if not dup and seen[id] then dup = id end
+    if not dup and (seen[id] or exists[id] or taken[id]) then dup = id end
     seen[id] = true
-    gids[j] = id
     i = i + W + 2 * tonumber(ARGV[i + 10])
-  end
-  -- One read of the id index for the whole group.
-  if not dup and ids ~= '' then
-    for x = 1, n, 4000 do
-      local found = redis.call('HMGET', ids, unpack(gids, x, math.min(x + 3999, n)))
-      for y = 1, #found do
-        if found[y] then dup = gids[x + y - 1]; break end
-      end
-      if dup then break end
-    end
   end
   if dup then
     out[g] = {-1, dup}
@@ -95,7 +104,7 @@ for g = 1, tonumber(ARGV[6]) do
           local ttl = math.max(0, math.floor((tonumber(uu) - nowN) / 1000)) + 86400000
           redis.call('SET', ukk, id, 'PX', string.format('%d', ttl))
         end
-        if ids ~= '' then idset[#idset + 1] = id; idset[#idset + 1] = q end
+        if ids ~= '' then idset[#idset + 1] = id; idset[#idset + 1] = q; taken[id] = true end
         if registry ~= '' then NEWQ[q] = true end
         use(pre)
         if st == 'p' then
@@ -108,10 +117,9 @@ for g = 1, tonumber(ARGV[6]) do
       end
     end
     out[g] = res
-    -- Before the next group, which may hold the same ids.
-    if #idset > 0 then variadic('HSET', ids, idset); idset = {} end
   end
 end
+if #idset > 0 then variadic('HSET', ids, idset) end
 if registry ~= '' then
   local qs = {}
   for q in pairs(NEWQ) do qs[#qs + 1] = q end
