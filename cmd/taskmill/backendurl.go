@@ -202,7 +202,7 @@ type postgresSettings struct {
 func postgresFlags(fs *flag.FlagSet) *postgresSettings {
 	p := &postgresSettings{}
 	fs.BoolVar(&p.noMigrate, "no-migrate", envBool("TASKMILL_NO_MIGRATE", false),
-		"with a PostgreSQL backend, do not apply schema migrations at start; fail if the schema is behind (run `taskmill migrate up`) (env TASKMILL_NO_MIGRATE)")
+		"with a PostgreSQL backend, do not apply schema migrations at start; fail if the schema is behind (run: taskmill migrate up) (env TASKMILL_NO_MIGRATE)")
 	return p
 }
 

@@ -366,7 +366,7 @@ func TestWorkerHasNoServeOnlyTelemetryFlags(t *testing.T) {
 	}
 	help := cli(t, "worker", "-h").want(t, 0)
 	for _, flag := range []string{"--metrics-addr", "--otel-endpoint", "--otel-service-name", "--trace-sample-ratio"} {
-		if !strings.Contains(help.stderr, strings.TrimPrefix(flag, "-")) {
+		if !strings.Contains(help.stdout+help.stderr, strings.TrimPrefix(flag, "-")) {
 			t.Errorf("worker -h lacks %s", flag)
 		}
 	}
