@@ -89,6 +89,11 @@ func (c *coalescer[R]) failWaiting() {
 // first the caller gets ctx's error, but the request may still have been
 // committed: the statement was, or is about to be, sent.
 func (c *coalescer[R]) do(ctx context.Context, b *Backend, req R) error {
+	// A ctx that has already ended changes nothing: checked first, since
+	// select would pick at random between a ready send and a done ctx.
+	if err := ctx.Err(); err != nil {
+		return err
+	}
 	cl := &call[R]{req: req, done: make(chan struct{})}
 	select {
 	case c.in <- cl:
