@@ -50,15 +50,30 @@ func (c *batchConn) Write(p []byte) (int, error) {
 	return c.Conn.Write(p)
 }
 
-// appendFrame adds msg to the batch as one final, unmasked text frame
-// (RFC 6455 section 5.2). It reports false, adding nothing, when the
-// batch is full: send it first.
-func (c *batchConn) appendFrame(msg []byte) bool {
+// appendFrames adds msgs to the batch, each as one final, unmasked text
+// frame (RFC 6455 section 5.2), in order, until the batch is full. It
+// returns how many it added: send the batch, then add the rest. An empty
+// batch always takes the first.
+func (c *batchConn) appendFrames(msgs [][]byte) int {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if len(c.headers)+10 > cap(c.headers) || c.size+len(msg) > maxBatchBytes && c.size > 0 {
-		return false
+	for i, msg := range msgs {
+		if len(c.headers)+10 > cap(c.headers) || c.size+len(msg) > maxBatchBytes && c.size > 0 {
+			return i
+		}
+		c.appendFrameLocked(msg)
 	}
+	return len(msgs)
+}
+
+// appendFrame adds msg to the batch as one frame; it reports false,
+// adding nothing, when the batch is full.
+func (c *batchConn) appendFrame(msg []byte) bool {
+	return c.appendFrames([][]byte{msg}) == 1
+}
+
+// appendFrameLocked adds msg as one frame, which fits. c.mu is held.
+func (c *batchConn) appendFrameLocked(msg []byte) {
 	const finText = 0x80 | 0x1
 	at := len(c.headers)
 	n := len(msg)
@@ -74,7 +89,6 @@ func (c *batchConn) appendFrame(msg []byte) bool {
 	// headers never grows past its capacity, so this slice stays valid.
 	c.bufs = append(c.bufs, c.headers[at:len(c.headers):len(c.headers)], msg)
 	c.size += len(c.headers) - at + n
-	return true
 }
 
 // hold starts a batch.
