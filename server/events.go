@@ -127,31 +127,27 @@ func (s *Server) streamEvents(w http.ResponseWriter, r *http.Request) {
 	}
 }
 
-// writeEvents writes msgs, one event per WebSocket message, in one write
-// to the connection: the frames are appended to the batch as they are (a
-// server's frames are not masked, so the hub's bytes go out unchanged) and
-// sent together. Only the event loop writes data frames; the library
-// writes nothing but its small control frames, each whole in one write,
-// so the two never interleave. A client that cannot take a batch in 10s
-// is gone or hopelessly slow; the ring has moved on without it.
-func (s *Server) writeEvents(ctx context.Context, conn *websocket.Conn, bc *batchConn, msgs [][]byte) error {
+// writeEvents writes runs of whole frames, one event per WebSocket
+// message, in one write to the connection: the hub's bytes, framed once
+// for every client (a server's frames are not masked), go out unchanged.
+// Only the event loop writes data frames; the library writes nothing but
+// its small control frames, each whole in one write, so the two never
+// interleave. A client that cannot take a batch in 10s is gone or
+// hopelessly slow; the ring has moved on without it.
+func (s *Server) writeEvents(ctx context.Context, conn *websocket.Conn, bc *batchConn, runs [][]byte) error {
 	if bc == nil { // not a batchConn (cannot happen with net/http): the library writes
 		wctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 		defer cancel()
-		for _, msg := range msgs {
-			if err := conn.Write(wctx, websocket.MessageText, msg); err != nil {
-				return err
+		for _, r := range runs {
+			for _, msg := range framePayloads(r) {
+				if err := conn.Write(wctx, websocket.MessageText, msg); err != nil {
+					return err
+				}
 			}
 		}
 		return nil
 	}
-	for len(msgs) > 0 {
-		bc.hold()
-		n := bc.appendFrames(msgs)
-		if err := bc.send(10 * time.Second); err != nil {
-			return err
-		}
-		msgs = msgs[n:]
-	}
-	return nil
+	bc.hold()
+	bc.appendFramed(runs)
+	return bc.send(10 * time.Second)
 }

@@ -81,10 +81,38 @@ type hub struct {
 }
 
 // ringEntry is one event as the ring holds it: what the filters look at,
-// and the message the clients are sent.
+// and the message the clients are sent, as one whole WebSocket frame.
+// The pump writes the frames of successive events next to each other in
+// large chunks, so a client that wants a run of them sends the run as one
+// piece, however many events it holds.
 type ringEntry struct {
 	kind, task, queue string
-	msg               []byte // shared by the clients: read only
+	msg               []byte // the frame, shared by the clients: read only
+}
+
+// frameChunk is the size of the chunks the pump writes frames into.
+const frameChunk = 1 << 20
+
+// frameArena is where one pump writes its frames.
+type frameArena struct{ buf []byte }
+
+// frame writes msg as one frame and returns it. Its capacity runs on to
+// the end of the chunk, which later frames fill: readers must only read
+// it, and read only tells from that whether two frames are adjacent.
+func (a *frameArena) frame(msg []byte) []byte {
+	n := 10 + len(msg)
+	if cap(a.buf)-len(a.buf) < n {
+		a.buf = make([]byte, 0, max(frameChunk, n))
+	}
+	at := len(a.buf)
+	a.buf = appendFrameHeader(a.buf, len(msg))
+	a.buf = append(a.buf, msg...)
+	return a.buf[at:len(a.buf)]
+}
+
+// adjacent says whether b starts where a ends in memory.
+func adjacent(a, b []byte) bool {
+	return len(a) < cap(a) && len(b) > 0 && &a[:len(a)+1][len(a)] == &b[0]
 }
 
 // listener is one client's place in the ring. next is read and written
@@ -157,8 +185,9 @@ const pumpBatch = 256
 // one began) are dropped, so no client sees an event twice.
 func (h *hub) pump(events <-chan backend.Event, gen int) {
 	batch := make([]ringEntry, 0, pumpBatch)
+	var arena frameArena
 	for e := range events {
-		batch = append(batch[:0], h.entry(e))
+		batch = append(batch[:0], h.entry(&arena, e))
 	more:
 		for len(batch) < pumpBatch {
 			select {
@@ -166,7 +195,7 @@ func (h *hub) pump(events <-chan backend.Event, gen int) {
 				if !ok {
 					break more
 				}
-				batch = append(batch, h.entry(e))
+				batch = append(batch, h.entry(&arena, e))
 			default:
 				break more
 			}
@@ -195,15 +224,15 @@ func (h *hub) pump(events <-chan backend.Event, gen int) {
 	}
 }
 
-// entry encodes e once for every client; its msg is nil when e cannot be
-// encoded (logged).
-func (h *hub) entry(e backend.Event) ringEntry {
+// entry encodes and frames e once for every client; its msg is nil when
+// e cannot be encoded (logged).
+func (h *hub) entry(a *frameArena, e backend.Event) ringEntry {
 	msg, err := json.Marshal(e)
 	if err != nil {
 		h.log.Warn("encode an event", "kind", e.Kind, "err", err)
 		return ringEntry{}
 	}
-	en := ringEntry{kind: e.Kind, queue: e.Queue, msg: msg}
+	en := ringEntry{kind: e.Kind, queue: e.Queue, msg: a.frame(msg)}
 	if e.Task != nil {
 		en.task, en.queue = e.Task.ID, e.Task.Queue
 	}
@@ -236,9 +265,10 @@ func (h *hub) append(en ringEntry) {
 	h.head++
 }
 
-// read appends to dst the messages of the events l has not read that
+// read appends to dst the frames of the events l has not read that
 // match its filter, oldest first, stopping once they reach maxBytes (at
-// least one is read when any is waiting), and moves l past them. A
+// least one is read when any is waiting), and moves l past them. Frames
+// next to each other in memory are joined into one slice. A
 // listener that the ring has left behind gets a resync first. When
 // nothing was waiting, wake is closed once something is; pending says
 // whether events are left for the next read. Only l's own goroutine may
@@ -247,17 +277,22 @@ func (h *hub) read(l *listener, dst [][]byte, maxBytes int) (msgs [][]byte, pend
 	h.mu.RLock()
 	defer h.mu.RUnlock()
 	if l.next < h.tail {
-		dst = append(dst, resyncMessage())
+		msg := resyncMessage()
+		dst = append(dst, append(appendFrameHeader(make([]byte, 0, 10+len(msg)), len(msg)), msg...))
 		l.next = h.tail
 	}
-	size := 0
-	for ; l.next < h.head && (size < maxBytes || len(dst) == 0); l.next++ {
+	size, first := 0, len(dst)
+	for ; l.next < h.head && (size < maxBytes || len(dst) == first); l.next++ {
 		en := &h.ring[l.next%uint64(h.size)]
 		if !l.filter.match(en) {
 			continue
 		}
-		dst = append(dst, en.msg)
 		size += len(en.msg)
+		if n := len(dst); n > first && adjacent(dst[n-1], en.msg) {
+			dst[n-1] = dst[n-1][:len(dst[n-1])+len(en.msg)]
+			continue
+		}
+		dst = append(dst, en.msg)
 	}
 	return dst, l.next < h.head, h.wake
 }

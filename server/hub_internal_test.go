@@ -25,7 +25,8 @@ func readUntil(t *testing.T, h *hub, l *listener, n int) []backend.Event {
 	tasks := 0
 	deadline := time.After(30 * time.Second)
 	for tasks < n {
-		msgs, _, wake := h.read(l, nil, 1<<20)
+		runs, _, wake := h.read(l, nil, 1<<20)
+		msgs := payloads(runs)
 		for _, m := range msgs {
 			e := decodeEvent(t, m)
 			got = append(got, e)
@@ -90,7 +91,8 @@ func TestSlowListenerGetsResync(t *testing.T) {
 	// 24 events went by; the ring holds at most the last 8 (fewer when
 	// the backend published events of other kinds meanwhile). The slow
 	// listener gets a resync, then the task events still held, in order.
-	msgs, pending, _ := h.read(slow, nil, 1<<20)
+	runs, pending, _ := h.read(slow, nil, 1<<20)
+	msgs := payloads(runs)
 	if pending {
 		t.Error("one read of 1 MB did not take the whole ring")
 	}
@@ -189,7 +191,8 @@ func TestHubEncodesEachEventOnce(t *testing.T) {
 	}
 	enqueueNamed(t, b, "one")
 	recv := func(l *listener) []byte {
-		msgs, _, _ := h.read(l, nil, 1<<20)
+		runs, _, _ := h.read(l, nil, 1<<20)
+		msgs := payloads(runs)
 		for _, m := range msgs {
 			if e := decodeEvent(t, m); e.Kind == backend.EventTaskUpdate {
 				return m
@@ -220,8 +223,8 @@ func TestHubEncodesEachEventOnce(t *testing.T) {
 	}
 	// The event is in the ring: a listener of another queue reads past
 	// it and gets nothing of it.
-	msgs, _, _ := h.read(other, nil, 1<<20)
-	for _, m := range msgs {
+	runs, _, _ := h.read(other, nil, 1<<20)
+	for _, m := range payloads(runs) {
 		if e := decodeEvent(t, m); e.Kind == backend.EventTaskUpdate {
 			t.Errorf("a listener of queue other got %+v", e)
 		}
@@ -235,16 +238,33 @@ func publish(h *hub, entries ...ringEntry) {
 	h.publishLocked(entries)
 }
 
+// testArena frames the entries the tests make, next to each other as
+// the pump's are.
+var testArena frameArena
+
 // taskEntry is a task_update the ring holds; its message is its name.
 func taskEntry(id, queue string) ringEntry {
-	return ringEntry{kind: backend.EventTaskUpdate, task: id, queue: queue, msg: []byte(id)}
+	return entryOf(backend.EventTaskUpdate, id, queue, id)
+}
+
+func entryOf(kind, task, queue, msg string) ringEntry {
+	return ringEntry{kind: kind, task: task, queue: queue, msg: testArena.frame([]byte(msg))}
+}
+
+// payloads splits the runs of frames read returns into their messages.
+func payloads(runs [][]byte) [][]byte {
+	var out [][]byte
+	for _, r := range runs {
+		out = append(out, framePayloads(r)...)
+	}
+	return out
 }
 
 func readAll(h *hub, l *listener) []string {
 	var out []string
 	for {
-		msgs, pending, _ := h.read(l, nil, 1<<20)
-		for _, m := range msgs {
+		runs, pending, _ := h.read(l, nil, 1<<20)
+		for _, m := range payloads(runs) {
 			if strings.Contains(string(m), `"resync"`) {
 				out = append(out, "resync")
 			} else {
@@ -276,8 +296,8 @@ func TestHubRingWraparound(t *testing.T) {
 			want = nil
 		}
 	}
-	if h.head != 50 || h.tail != 46 || h.bytes != len("e46e47e48e49") {
-		t.Fatalf("head %d tail %d bytes %d; want 50, 46, %d", h.head, h.tail, h.bytes, len("e46e47e48e49"))
+	if h.head != 50 || h.tail != 46 || h.bytes != 4*(2+3) {
+		t.Fatalf("head %d tail %d bytes %d; want 50, 46, %d", h.head, h.tail, h.bytes, 4*(2+3))
 	}
 	if got := readAll(h, lagging); !slices.Equal(got, []string{"resync", "e46", "e47", "e48", "e49"}) {
 		t.Fatalf("the lagging listener read %v", got)
@@ -286,17 +306,17 @@ func TestHubRingWraparound(t *testing.T) {
 		t.Fatalf("a caught-up listener read %v", got)
 	}
 	// The bytes bound drops the oldest events first, but never the last.
-	h.maxBytes = 10
+	h.maxBytes = 10 // one 8-byte frame
 	publish(h, taskEntry("aaaaaa", "q"), taskEntry("bbbbbb", "q"))
 	if got := readAll(h, lagging); !slices.Equal(got, []string{"resync", "bbbbbb"}) {
 		t.Fatalf("with a 10-byte ring the listener read %v", got)
 	}
 	huge := taskEntry(strings.Repeat("c", 50), "q")
 	publish(h, taskEntry("dddddd", "q"), huge)
-	if got := readAll(h, lagging); !slices.Equal(got, []string{"resync", string(huge.msg)}) {
+	if got := readAll(h, lagging); !slices.Equal(got, []string{"resync", strings.Repeat("c", 50)}) {
 		t.Fatalf("an event larger than the ring: the listener read %v", got)
 	}
-	if h.head-h.tail != 1 || h.bytes != 50 {
+	if h.head-h.tail != 1 || h.bytes != 2+50 {
 		t.Fatalf("holding %d events, %d bytes; want the one large event", h.head-h.tail, h.bytes)
 	}
 	// Dropped entries let go of their messages.
@@ -308,24 +328,33 @@ func TestHubRingWraparound(t *testing.T) {
 }
 
 // TestHubReadBoundsBatches: read stops at maxBytes (taking at least one
-// event) and says that more is pending.
+// event), says that more is pending, and joins frames that lie next to
+// each other into one piece to write.
 func TestHubReadBoundsBatches(t *testing.T) {
 	h := newHubSize(nil, quietHubLogger(), 16)
 	l := &listener{}
+	testArena = frameArena{}
 	publish(h, taskEntry("aaaa", "q"), taskEntry("bbbb", "q"), taskEntry("cccc", "q"))
 	for _, want := range [][]string{{"aaaa", "bbbb"}, {"cccc"}} {
-		msgs, pending, _ := h.read(l, nil, 8)
+		runs, pending, _ := h.read(l, nil, 12)
 		var got []string
-		for _, m := range msgs {
+		for _, m := range payloads(runs) {
 			got = append(got, string(m))
 		}
-		if !slices.Equal(got, want) || pending != (want[0] == "aaaa") {
-			t.Fatalf("read %v pending %v; want %v", got, pending, want)
+		if !slices.Equal(got, want) || pending != (want[0] == "aaaa") || len(runs) != 1 {
+			t.Fatalf("read %v in %d pieces, pending %v; want %v in one piece", got, len(runs), pending, want)
 		}
 	}
 	publish(h, taskEntry(strings.Repeat("d", 20), "q"))
-	if msgs, _, _ := h.read(l, nil, 8); len(msgs) != 1 {
-		t.Fatalf("an event larger than maxBytes: read %d messages, want it alone", len(msgs))
+	if runs, _, _ := h.read(l, nil, 8); len(payloads(runs)) != 1 {
+		t.Fatalf("an event larger than maxBytes: read %d messages, want it alone", len(payloads(runs)))
+	}
+	// A filter that skips the middle one of three gets two pieces.
+	picky := &listener{filter: eventFilter{queue: "q"}, next: h.head}
+	publish(h, taskEntry("x", "q"), taskEntry("y", "r"), taskEntry("z", "q"))
+	runs, _, _ := h.read(picky, nil, 1<<20)
+	if len(runs) != 2 || string(framePayloads(runs[0])[0]) != "x" || string(framePayloads(runs[1])[0]) != "z" {
+		t.Fatalf("reading around a filtered-out event: %q", runs)
 	}
 }
 
@@ -337,10 +366,10 @@ func TestHubFilters(t *testing.T) {
 		taskEntry("a", "q"),
 		taskEntry("b", "q"),
 		taskEntry("a2", "r"),
-		{kind: backend.EventQueueUpdate, queue: "q", msg: []byte("queue-q")},
-		{kind: backend.EventQueueUpdate, queue: "r", msg: []byte("queue-r")},
-		{kind: backend.EventWorkerUpdate, msg: []byte("worker")},
-		{kind: backend.EventResync, msg: []byte("backend-resync")},
+		entryOf(backend.EventQueueUpdate, "", "q", "queue-q"),
+		entryOf(backend.EventQueueUpdate, "", "r", "queue-r"),
+		entryOf(backend.EventWorkerUpdate, "", "", "worker"),
+		entryOf(backend.EventResync, "", "", "backend-resync"),
 		taskEntry("a", "q"),
 	}
 	cases := []struct {
