@@ -109,7 +109,6 @@ func (s *Server) streamEvents(w http.ResponseWriter, r *http.Request) {
 			case <-t.C:
 			}
 		}
-		wrote := false
 		for more := true; more; {
 			msgs, more, _ = s.events.read(l, msgs[:0], maxBatchBytes)
 			if len(msgs) == 0 {
@@ -118,12 +117,11 @@ func (s *Server) streamEvents(w http.ResponseWriter, r *http.Request) {
 			if err := s.writeEvents(ctx, conn, bw.conn, msgs); err != nil {
 				return
 			}
-			wrote = true
 		}
 		clear(msgs) // drop the references to the events
-		if wrote {
-			nextWrite = time.Now().Add(s.events.batchInterval())
-		}
+		// Paced even when the filter matched nothing, so that a filtered
+		// client is woken at most once an interval by others' events.
+		nextWrite = time.Now().Add(s.events.batchInterval())
 	}
 }
 
