@@ -6,11 +6,14 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net/http/httptest"
 	"slices"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/coder/websocket"
+	"github.com/taskmill/taskmill"
 	"github.com/taskmill/taskmill/backend"
 	"github.com/taskmill/taskmill/backend/embedded"
 )
@@ -418,5 +421,54 @@ func TestHubWakesWaitingListeners(t *testing.T) {
 	}
 	if pending, next := h.waiting(l); !pending || next == wake {
 		t.Fatalf("after an event: pending %v, same wake channel %v", pending, next == wake)
+	}
+}
+
+// TestDisconnectLeavesHub: a WebSocket client that goes away is removed
+// from the hub, and the last one out ends the backend subscription.
+func TestDisconnectLeavesHub(t *testing.T) {
+	b, err := embedded.Open(t.TempDir(), embedded.Options{NoSync: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Close()
+	srv, err := New(Config{Client: taskmill.NewClient(b, taskmill.ClientConfig{}), Logger: quietHubLogger()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ts := httptest.NewServer(srv)
+	defer func() { srv.Close(); ts.Close() }()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	var conns []*websocket.Conn
+	for _, q := range []string{"", "?queue=q", "?task=t1"} {
+		c, _, err := websocket.Dial(ctx, "ws"+strings.TrimPrefix(ts.URL, "http")+"/api/events"+q, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		conns = append(conns, c)
+	}
+	// Each stream is joined before its upgrade is answered.
+	if n := srv.events.count.Load(); n != 3 {
+		t.Fatalf("%d listeners after 3 connections", n)
+	}
+	// An event reaches a filtered client, proving its stream works.
+	enqueueNamed(t, b, "t1")
+	if _, msg, err := conns[2].Read(ctx); err != nil || !strings.Contains(string(msg), `"id":"t1"`) {
+		t.Fatalf("?task=t1 read %s, %v", msg, err)
+	}
+	for i, c := range conns {
+		c.CloseNow()
+		for srv.events.count.Load() != int64(len(conns)-i-1) {
+			if ctx.Err() != nil {
+				t.Fatalf("after closing %d clients the hub still has %d", i+1, srv.events.count.Load())
+			}
+			time.Sleep(10 * time.Millisecond) // polls a condition; the deadline is only a hang guard
+		}
+	}
+	srv.events.mu.RLock()
+	defer srv.events.mu.RUnlock()
+	if srv.events.cancel != nil {
+		t.Fatal("the backend subscription outlived the last client")
 	}
 }
