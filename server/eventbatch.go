@@ -50,31 +50,77 @@ func (c *batchConn) Write(p []byte) (int, error) {
 	return c.Conn.Write(p)
 }
 
-// appendFrame adds msg to the batch as one final, unmasked text frame
-// (RFC 6455 section 5.2). It reports false, adding nothing, when the
-// batch is full: send it first.
-func (c *batchConn) appendFrame(msg []byte) bool {
+// appendFrames adds msgs to the batch, each as one final, unmasked text
+// frame (RFC 6455 section 5.2), in order, until the batch is full. It
+// returns how many it added: send the batch, then add the rest. An empty
+// batch always takes the first.
+func (c *batchConn) appendFrames(msgs [][]byte) int {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if len(c.headers)+10 > cap(c.headers) || c.size+len(msg) > maxBatchBytes && c.size > 0 {
-		return false
+	for i, msg := range msgs {
+		if len(c.headers)+10 > cap(c.headers) || c.size+len(msg) > maxBatchBytes && c.size > 0 {
+			return i
+		}
+		c.appendFrameLocked(msg)
 	}
-	const finText = 0x80 | 0x1
+	return len(msgs)
+}
+
+// appendFrame adds msg to the batch as one frame; it reports false,
+// adding nothing, when the batch is full.
+func (c *batchConn) appendFrame(msg []byte) bool {
+	return c.appendFrames([][]byte{msg}) == 1
+}
+
+// appendFrameLocked adds msg as one frame, which fits. c.mu is held.
+func (c *batchConn) appendFrameLocked(msg []byte) {
 	at := len(c.headers)
-	n := len(msg)
-	switch {
-	case n <= 125:
-		c.headers = append(c.headers, finText, byte(n))
-	case n <= 0xffff:
-		c.headers = append(c.headers, finText, 126, byte(n>>8), byte(n))
-	default:
-		c.headers = append(c.headers, finText, 127)
-		c.headers = binary.BigEndian.AppendUint64(c.headers, uint64(n))
-	}
+	c.headers = appendFrameHeader(c.headers, len(msg))
 	// headers never grows past its capacity, so this slice stays valid.
 	c.bufs = append(c.bufs, c.headers[at:len(c.headers):len(c.headers)], msg)
-	c.size += len(c.headers) - at + n
-	return true
+	c.size += len(c.headers) - at + len(msg)
+}
+
+// appendFramed adds bytes that are already whole frames to the batch.
+func (c *batchConn) appendFramed(runs [][]byte) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for _, r := range runs {
+		c.bufs = append(c.bufs, r)
+		c.size += len(r)
+	}
+}
+
+// appendFrameHeader appends the header of a final, unmasked text frame
+// of n bytes (RFC 6455 section 5.2): 2, 4 or 10 bytes.
+func appendFrameHeader(dst []byte, n int) []byte {
+	const finText = 0x80 | 0x1
+	switch {
+	case n <= 125:
+		return append(dst, finText, byte(n))
+	case n <= 0xffff:
+		return append(dst, finText, 126, byte(n>>8), byte(n))
+	default:
+		dst = append(dst, finText, 127)
+		return binary.BigEndian.AppendUint64(dst, uint64(n))
+	}
+}
+
+// framePayloads splits whole unmasked frames into their payloads.
+func framePayloads(run []byte) [][]byte {
+	var out [][]byte
+	for len(run) >= 2 {
+		n, hdr := int(run[1]&0x7f), 2
+		switch n {
+		case 126:
+			n, hdr = int(binary.BigEndian.Uint16(run[2:4])), 4
+		case 127:
+			n, hdr = int(binary.BigEndian.Uint64(run[2:10])), 10
+		}
+		out = append(out, run[hdr:hdr+n])
+		run = run[hdr+n:]
+	}
+	return out
 }
 
 // hold starts a batch.
