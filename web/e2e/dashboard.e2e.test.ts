@@ -171,6 +171,9 @@ describe("the dashboard against a real taskmill serve", () => {
     // A real PNG of 320×96 pixels: the top of the page, as Chromium encodes it.
     const png = await page.screenshot({ clip: { x: 0, y: 0, width: 320, height: 96 } });
     await goto("/submit");
+    // count() does not wait: let the list of types load first (fibonacci
+    // is always there), so a slow machine is not taken for a missing type.
+    await page.getByRole("radio", { name: /fibonacci/ }).waitFor();
     const typeRadio = page.getByRole("radio", { name: /apply_filter/ });
     if ((await typeRadio.count()) === 0) {
       throw new Error("the server has no apply_filter task type; the image round trip cannot be checked");
