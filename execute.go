@@ -80,7 +80,7 @@ func (w *Worker) execute(ctx context.Context, r *run) {
 	octx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	rec, recErr := FinishAttempt(octx, w.b, t.Ref(), t, AttemptReport{Err: err, Result: result,
-		Backoff: w.mux.BackoffFor(t.Type, w.cfg.Backoff)})
+		Backoff: w.mux.BackoffFor(t.Type, w.cfg.Backoff), MaxResultBytes: w.cfg.MaxResultBytes})
 	if rec.Err == nil {
 		w.report("ack", t, recErr)
 	} else {

@@ -3,6 +3,7 @@ package taskmill
 import (
 	"context"
 	"errors"
+	"fmt"
 	"time"
 
 	"github.com/taskmill/taskmill/backend"
@@ -35,6 +36,10 @@ type AttemptReport struct {
 	// error when RetryIn is not set. Default DefaultBackoff; use
 	// ServeMux.BackoffFor to take the task type's own.
 	Backoff BackoffFunc
+	// MaxResultBytes, when positive, bounds the marshalled result: a
+	// larger one is not stored and fails the task without retry, since
+	// the same handler would make the same result again.
+	MaxResultBytes int
 }
 
 // AttemptRecord is what FinishAttempt recorded.
@@ -59,6 +64,9 @@ func FinishAttempt(ctx context.Context, b backend.Backend, ref backend.LeaseRef,
 	err := rep.Err
 	if err == nil {
 		raw, merr := marshalResult(rep.Result)
+		if merr == nil && rep.MaxResultBytes > 0 && len(raw) > rep.MaxResultBytes {
+			merr = fmt.Errorf("the result is %d bytes of JSON; the limit is %d (the worker's MaxResultBytes)", len(raw), rep.MaxResultBytes)
+		}
 		if merr == nil {
 			ackErr := b.Ack(ctx, ref, raw)
 			return AttemptRecord{Outcome: recordedOutcome(OutcomeCompleted, ackErr)}, ackErr

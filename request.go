@@ -19,8 +19,10 @@ const (
 	MaxIDLength        = 128                 // caller-chosen ids
 	MaxUniqueKeyLength = 256                 // unique keys
 	DefaultMaxPayload  = 1 << 20             // 1 MiB
-	MaxTimeout         = 7 * 24 * time.Hour
-	MaxDelay           = 366 * 24 * time.Hour
+	// DefaultMaxResultBytes bounds a result a Go worker stores (WorkerConfig.MaxResultBytes).
+	DefaultMaxResultBytes = 16 << 20 // 16 MiB
+	MaxTimeout            = 7 * 24 * time.Hour
+	MaxDelay              = 366 * 24 * time.Hour
 )
 
 // TaskRequest is one task to submit. It is also the JSON body of

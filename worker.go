@@ -60,6 +60,10 @@ type WorkerConfig struct {
 	Backoff BackoffFunc
 	// LeaseBatch is the most tasks leased in one backend call. Default 32.
 	LeaseBatch int
+	// MaxResultBytes bounds a task's result as JSON: a handler that
+	// returns more fails its task without retry instead of storing it.
+	// Default DefaultMaxResultBytes (16 MiB); negative: no limit.
+	MaxResultBytes int
 	// Observer sees every attempt, for metrics and tracing. Default nil.
 	Observer Observer
 	// Logger receives the worker's logs. Default slog.Default().
@@ -94,6 +98,9 @@ func (c WorkerConfig) withDefaults() WorkerConfig {
 	}
 	if c.Backoff == nil {
 		c.Backoff = DefaultBackoff
+	}
+	if c.MaxResultBytes == 0 {
+		c.MaxResultBytes = DefaultMaxResultBytes
 	}
 	if c.LeaseBatch <= 0 {
 		c.LeaseBatch = 32

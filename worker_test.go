@@ -434,3 +434,27 @@ func TestSubmitValidation(t *testing.T) {
 		t.Fatalf("valid submit refused: %v", err)
 	}
 }
+
+// TestWorkerRefusesAResultOverItsLimit: a result larger than
+// MaxResultBytes is not stored; the task fails at once, naming the limit,
+// and a result within it completes.
+func TestWorkerRefusesAResultOverItsLimit(t *testing.T) {
+	mux := taskmill.NewServeMux()
+	mux.HandleFunc("big", func(ctx context.Context, task *taskmill.Task) (any, error) {
+		return strings.Repeat("x", 200), nil
+	})
+	mux.HandleFunc("small", func(ctx context.Context, task *taskmill.Task) (any, error) {
+		return "ok", nil
+	})
+	h := newHarness(t, mux, taskmill.WorkerConfig{MaxResultBytes: 100})
+	big, _ := h.client.Enqueue(context.Background(), "big", nil)
+	small, _ := h.client.Enqueue(context.Background(), "small", nil)
+	failed := h.waitState(t, big.ID, taskmill.StateFailed)
+	if failed.Attempt != 1 || len(failed.Result) != 0 || !strings.Contains(failed.LastError, "the limit is 100") {
+		t.Fatalf("over the limit: attempt %d, result %q, error %q", failed.Attempt, failed.Result, failed.LastError)
+	}
+	done := h.waitState(t, small.ID, taskmill.StateCompleted)
+	if string(done.Result) != `"ok"` {
+		t.Fatalf("within the limit: result %s", done.Result)
+	}
+}
