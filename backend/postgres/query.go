@@ -224,6 +224,16 @@ func (b *Backend) History(ctx context.Context, queue string, since time.Time) ([
 // delta row is deleted and added in one transaction, so a count is never
 // seen twice or lost; concurrent folds (one per process) skip what the
 // other holds.
+// lockHistory makes the history fold and PruneHistory take turns (a
+// transaction-scoped advisory lock, one per schema). Without it a prune
+// could run while a fold moves buckets from history_deltas to
+// history_totals: its DELETE on the deltas would find them gone, and its
+// snapshot would not yet see them in the totals, so it would miss them.
+func (b *Backend) lockHistory(ctx context.Context, tx pgx.Tx) error {
+	_, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock(hashtext($1))`, b.s+".history")
+	return err
+}
+
 func (b *Backend) fold(ctx context.Context) error {
 	_, err := b.pool.Exec(ctx, `WITH d AS (DELETE FROM `+b.t("count_deltas")+` RETURNING queue, state, n)
 		INSERT INTO `+b.t("count_totals")+` (queue, state, n) SELECT queue, state, sum(n) FROM d GROUP BY queue, state
@@ -231,11 +241,17 @@ func (b *Backend) fold(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("fold counts: %w", err)
 	}
-	_, err = b.pool.Exec(ctx, `WITH d AS (DELETE FROM `+b.t("history_deltas")+` RETURNING queue, minute, completed, failed)
+	err = pgx.BeginFunc(ctx, b.pool, func(tx pgx.Tx) error {
+		if err := b.lockHistory(ctx, tx); err != nil {
+			return err
+		}
+		_, err := tx.Exec(ctx, `WITH d AS (DELETE FROM `+b.t("history_deltas")+` RETURNING queue, minute, completed, failed)
 		INSERT INTO `+b.t("history_totals")+` (queue, minute, completed, failed)
 		SELECT queue, minute, sum(completed), sum(failed) FROM d GROUP BY queue, minute
 		ON CONFLICT (queue, minute) DO UPDATE SET completed = `+b.t("history_totals")+`.completed + excluded.completed,
 			failed = `+b.t("history_totals")+`.failed + excluded.failed`)
+		return err
+	})
 	if err != nil {
 		return fmt.Errorf("fold history: %w", err)
 	}

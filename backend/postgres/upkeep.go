@@ -129,6 +129,9 @@ func (b *Backend) PruneHistory(ctx context.Context, term uint64, olderThan time.
 	}
 	n := 0
 	err := b.fenced(ctx, term, "prune history", func(tx pgx.Tx) error {
+		if err := b.lockHistory(ctx, tx); err != nil {
+			return err
+		}
 		return tx.QueryRow(ctx, `WITH cut AS (SELECT `+b.t("clock()")+` - $1::interval AS m),
 			a AS (DELETE FROM `+b.t("history_totals")+` WHERE minute < (SELECT m FROM cut) RETURNING queue, minute),
 			d AS (DELETE FROM `+b.t("history_deltas")+` WHERE minute < (SELECT m FROM cut) RETURNING queue, minute)
