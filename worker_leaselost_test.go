@@ -93,6 +93,6 @@ func TestWorkerLostLeaseIsNotAFailure(t *testing.T) {
 		if time.Now().After(deadline) {
 			t.Fatalf("task is %s", got.State)
 		}
-		time.Sleep(5 * time.Millisecond)
+		time.Sleep(5 * time.Millisecond) // polls a condition; the deadline only guards against a hang
 	}
 }

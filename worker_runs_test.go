@@ -88,7 +88,7 @@ func TestWorkerTwoRunsOfOneTask(t *testing.T) {
 		if time.Now().After(deadline) {
 			t.Fatalf("lease of the second run not extended: expires %s", got.LeaseExpiresAt)
 		}
-		time.Sleep(20 * time.Millisecond)
+		time.Sleep(20 * time.Millisecond) // polls a condition; the deadline only guards against a hang
 	}
 	close(second.release)
 	done := h.waitState(t, info.ID, taskmill.StateCompleted)
@@ -213,7 +213,7 @@ func TestWorkerLateCancelNoticeSparesNewerRun(t *testing.T) {
 		if time.Now().After(deadline) {
 			t.Fatalf("the late notice was not checked with the backend: lease expires %s, want %s", got.LeaseExpiresAt, want)
 		}
-		time.Sleep(5 * time.Millisecond)
+		time.Sleep(5 * time.Millisecond) // polls a condition; the deadline only guards against a hang
 	}
 	close(first.release)
 	close(second.release)
@@ -231,6 +231,6 @@ func TestWorkerLateCancelNoticeSparesNewerRun(t *testing.T) {
 		if time.Now().After(deadline) {
 			t.Fatalf("task is %s, want completed by the newer run", got.State)
 		}
-		time.Sleep(10 * time.Millisecond)
+		time.Sleep(10 * time.Millisecond) // polls a condition; the deadline only guards against a hang
 	}
 }

@@ -98,7 +98,7 @@ func TestWorkersLeaseOnlyTheirTypes(t *testing.T) {
 					if time.Now().After(deadline) {
 						t.Fatalf("task %s of type %s still %s after 30s", got.ID, got.Type, got.State)
 					}
-					time.Sleep(10 * time.Millisecond)
+					time.Sleep(10 * time.Millisecond) // polls a condition; the deadline only guards against a hang
 				}
 			}
 		})

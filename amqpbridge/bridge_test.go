@@ -231,7 +231,7 @@ func awaitf(t *testing.T, limit time.Duration, cond func() bool, format string, 
 		if time.Now().After(deadline) {
 			t.Fatalf("waited %s for "+format, append([]any{limit}, args...)...)
 		}
-		time.Sleep(20 * time.Millisecond)
+		time.Sleep(20 * time.Millisecond) // polls a condition; the deadline only guards against a hang
 	}
 }
 

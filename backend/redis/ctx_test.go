@@ -66,6 +66,8 @@ func TestContextEndsWhileRedisStalls(t *testing.T) {
 	errA := call(ctxA, func(ctx context.Context) error { return b.Ack(ctx, sent.Ref(), nil) })
 	waitHeld := func(what string, before int) {
 		t.Helper()
+		// Polls the proxy's count of held commands; the deadline only guards
+		// against a hang.
 		for deadline := time.Now().Add(10 * time.Second); proxy.Held() <= before; time.Sleep(time.Millisecond) {
 			if time.Now().After(deadline) {
 				t.Fatalf("%s never reached the proxy", what)
@@ -131,7 +133,7 @@ func TestContextEndsWhileRedisStalls(t *testing.T) {
 		if ctx.Err() != nil {
 			t.Fatalf("the task leased for a caller that left: %+v, want released back to pending", got)
 		}
-		time.Sleep(10 * time.Millisecond)
+		time.Sleep(10 * time.Millisecond) // polls a condition; the deadline only guards against a hang
 	}
 }
 
@@ -147,6 +149,6 @@ func waitState(t *testing.T, b backend.Backend, id string, s backend.State) {
 		if ctx.Err() != nil {
 			t.Fatalf("task %s never became %s: %v %+v", id, s, err, got)
 		}
-		time.Sleep(10 * time.Millisecond)
+		time.Sleep(10 * time.Millisecond) // polls a condition; the deadline only guards against a hang
 	}
 }

@@ -81,7 +81,7 @@ func TestAMQPSubmitsSurviveCrashes(t *testing.T) {
 		if stats.Counts["completed"] == total || time.Now().After(deadline) {
 			break
 		}
-		time.Sleep(100 * time.Millisecond)
+		time.Sleep(100 * time.Millisecond) // polls a condition; the deadline only guards against a hang
 	}
 	phase("every task completed")
 	if stats.Total != total || stats.Counts["completed"] != total {
@@ -134,7 +134,7 @@ func awaitStored(t *testing.T, base string, n int) {
 		if time.Now().After(deadline) {
 			t.Fatalf("the store did not reach %d tasks within 2 minutes", n)
 		}
-		time.Sleep(10 * time.Millisecond)
+		time.Sleep(10 * time.Millisecond) // polls a condition; the deadline only guards against a hang
 	}
 }
 
@@ -172,7 +172,7 @@ func awaitReady(t *testing.T, base string, want int) {
 		if time.Now().After(deadline) {
 			t.Fatalf("/readyz did not answer %d within 90s (last: %v, %v)", want, resp, err)
 		}
-		time.Sleep(20 * time.Millisecond)
+		time.Sleep(20 * time.Millisecond) // polls a condition; the deadline only guards against a hang
 	}
 }
 
@@ -193,7 +193,7 @@ func (p *confirmingPublisher) await(t *testing.T, n int) {
 		if time.Now().After(deadline) {
 			t.Fatalf("only %d of %d messages confirmed within 2 minutes", p.confirmed.Load(), n)
 		}
-		time.Sleep(10 * time.Millisecond)
+		time.Sleep(10 * time.Millisecond) // polls a condition; the deadline only guards against a hang
 	}
 }
 
