@@ -43,6 +43,23 @@ func checkFilePath(field, p string, emptyOK bool) error {
 var errNoFilesDir = fmt.Errorf("this server has no files folder: %w", taskmill.ErrNotFound)
 
 // openFiles opens the files folder, creating it on first use.
+// openFilePath checks the {path} of a files route and opens the files
+// folder; on a problem it has answered already and ok is false. The caller
+// closes root.
+func (s *Server) openFilePath(w http.ResponseWriter, r *http.Request) (root *os.Root, p string, ok bool) {
+	p = r.PathValue("path")
+	if err := checkFilePath("path", p, false); err != nil {
+		s.fail(w, r, err)
+		return nil, "", false
+	}
+	root, err := s.openFiles()
+	if err != nil {
+		s.fail(w, r, err)
+		return nil, "", false
+	}
+	return root, p, true
+}
+
 func (s *Server) openFiles() (*os.Root, error) {
 	if s.cfg.FilesDir == "" {
 		return nil, errNoFilesDir
@@ -167,14 +184,8 @@ func (s *Server) downloadFile(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, taskmill.Invalid("inline", "type", "must be true or false, got %q", v))
 		return
 	}
-	p := r.PathValue("path")
-	if err := checkFilePath("path", p, false); err != nil {
-		s.fail(w, r, err)
-		return
-	}
-	root, err := s.openFiles()
-	if err != nil {
-		s.fail(w, r, err)
+	root, p, ok := s.openFilePath(w, r)
+	if !ok {
 		return
 	}
 	defer root.Close()
@@ -293,14 +304,8 @@ func (s *Server) deleteFile(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, err)
 		return
 	}
-	p := r.PathValue("path")
-	if err := checkFilePath("path", p, false); err != nil {
-		s.fail(w, r, err)
-		return
-	}
-	root, err := s.openFiles()
-	if err != nil {
-		s.fail(w, r, err)
+	root, p, ok := s.openFilePath(w, r)
+	if !ok {
 		return
 	}
 	defer root.Close()
