@@ -6,6 +6,7 @@ import (
 	"io"
 	"net/http"
 	"os"
+	"runtime"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -62,7 +63,7 @@ func TestAMQPSubmitsSurviveCrashes(t *testing.T) {
 
 	// serve dies half way through storing them, with up to a prefetch
 	// of messages delivered and not yet acknowledged.
-	awaitStored(t, base, total/2)
+	awaitStored(t, base, total/2, pub)
 	serve.Kill()
 	_, base = startServe(t, "serve-2", dir, serveArgs...)
 	phase("serve killed and restarted")
@@ -73,7 +74,7 @@ func TestAMQPSubmitsSurviveCrashes(t *testing.T) {
 			t.Fatal(err)
 		}
 	case <-time.After(3 * time.Minute):
-		t.Fatalf("publisher: %d of %d confirmed after 3 minutes", pub.confirmed.Load(), total)
+		t.Fatalf("publisher: %d of %d confirmed after 3 minutes; %s\n%s", pub.confirmed.Load(), total, amqpState(t, base), amqpStacks())
 	}
 
 	phase("every message confirmed")
@@ -94,7 +95,7 @@ func TestAMQPSubmitsSurviveCrashes(t *testing.T) {
 	}
 	phase("every task completed")
 	if stats.Total != total || stats.Counts["completed"] != total {
-		t.Fatalf("the store holds %d tasks, %v by state; want %d, all completed", stats.Total, stats.Counts, total)
+		t.Fatalf("the store holds %d tasks, %v by state; want %d, all completed; %s", stats.Total, stats.Counts, total, amqpState(t, base))
 	}
 	seen := map[string]bool{}
 	for cursor := ""; ; {
@@ -125,12 +126,14 @@ func TestAMQPSubmitsSurviveCrashes(t *testing.T) {
 	if len(seen) != total {
 		t.Fatalf("%d tasks for %d messages", len(seen), total)
 	}
-	t.Logf("%d messages, %d publishes (republished after the broker's crash: %d); serve-2 %s", total, pub.publishes.Load(),
-		pub.publishes.Load()-total, metricLine(t, base, `taskmill_amqp_messages_total{outcome="duplicate_id"}`))
+	t.Logf("%d messages, %d publishes (republished after the broker's crash: %d, of them returned unroutable: %d; batches whose confirms stalled: %d); serve-2 %s", total, pub.publishes.Load(),
+		pub.publishes.Load()-total, pub.returned.Load(), pub.stalls.Load(), metricLine(t, base, `taskmill_amqp_messages_total{outcome="duplicate_id"}`))
 }
 
-// awaitStored waits until the store holds at least n tasks.
-func awaitStored(t *testing.T, base string, n int) {
+// awaitStored waits until the store holds at least n tasks. When it
+// gives up it says what it saw: the publisher's count, the store's, the
+// link's state and the bridge's counters.
+func awaitStored(t *testing.T, base string, n int, pub *confirmingPublisher) {
 	t.Helper()
 	deadline := time.Now().Add(2 * time.Minute)
 	for {
@@ -141,10 +144,48 @@ func awaitStored(t *testing.T, base string, n int) {
 			return
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("the store did not reach %d tasks within 2 minutes", n)
+			t.Fatalf("the store did not reach %d tasks within 2 minutes: it holds %d; the publisher made %d publishes, %d confirmed; %s\n%s",
+				n, stats.Total, pub.publishes.Load(), pub.confirmed.Load(), amqpState(t, base), amqpStacks())
 		}
 		time.Sleep(10 * time.Millisecond) // polls a condition; the deadline only guards against a hang
 	}
+}
+
+// amqpStacks is the stacks of this process's goroutines that are in
+// the AMQP client or the test's publisher: where a stuck publisher waits.
+func amqpStacks() string {
+	buf := make([]byte, 8<<20)
+	buf = buf[:runtime.Stack(buf, true)]
+	var keep []string
+	for _, g := range strings.Split(string(buf), "\n\n") {
+		if strings.Contains(g, "amqp091") || strings.Contains(g, "confirmingPublisher") {
+			keep = append(keep, g)
+		}
+	}
+	return "goroutines in the AMQP client:\n" + strings.Join(keep, "\n\n")
+}
+
+// amqpState is what serve says of its AMQP link: /readyz and the
+// bridge's series in /metrics, for a failure message.
+func amqpState(t *testing.T, base string) string {
+	var b strings.Builder
+	if resp, err := http.Get(base + "/readyz"); err == nil {
+		body, _ := io.ReadAll(io.LimitReader(resp.Body, 4096))
+		resp.Body.Close()
+		fmt.Fprintf(&b, "/readyz %d %s;", resp.StatusCode, strings.TrimSpace(string(body)))
+	}
+	resp, err := http.Get(base + "/metrics")
+	if err != nil {
+		return b.String() + " /metrics: " + err.Error()
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(resp.Body)
+	for _, line := range strings.Split(string(body), "\n") {
+		if strings.HasPrefix(line, "taskmill_amqp_") {
+			b.WriteString(" " + line + ";")
+		}
+	}
+	return b.String()
 }
 
 // metricLine returns the line of /metrics that starts with series.
@@ -193,6 +234,8 @@ type confirmingPublisher struct {
 	total     int
 	confirmed atomic.Int64
 	publishes atomic.Int64
+	returned  atomic.Int64 // unroutable: the broker had no queue by that name
+	stalls    atomic.Int64 // batches whose confirms did not all come within 30s
 }
 
 func (p *confirmingPublisher) await(t *testing.T, n int) {
@@ -226,12 +269,21 @@ func (p *confirmingPublisher) run(ctx context.Context) error {
 		if err == nil {
 			err = ch.Confirm(false)
 		}
+		// Mandatory publishes: a message the broker cannot route (the
+		// queue is gone: a broker killed soon after the queue was
+		// declared can come back without it until serve declares it
+		// again) is returned before its confirm, and republished, where
+		// a plain publish would be confirmed and dropped.
+		var returns chan amqp.Return
+		if err == nil {
+			returns = ch.NotifyReturn(make(chan amqp.Return, window))
+		}
 		for err == nil && len(todo) > 0 {
 			batch := todo[:min(window, len(todo))]
 			dcs := make([]*amqp.DeferredConfirmation, 0, len(batch))
 			for _, i := range batch {
 				var dc *amqp.DeferredConfirmation
-				dc, err = ch.PublishWithDeferredConfirmWithContext(ctx, "", "taskmill.submit", false, false, amqp.Publishing{
+				dc, err = ch.PublishWithDeferredConfirmWithContext(ctx, "", "taskmill.submit", true, false, amqp.Publishing{
 					MessageId: msgID(i), ContentType: "application/json", DeliveryMode: amqp.Persistent,
 					Body: fmt.Appendf(nil, `{"type":"echo","payload":{"i":%d}}`, i),
 				})
@@ -241,15 +293,33 @@ func (p *confirmingPublisher) run(ctx context.Context) error {
 				p.publishes.Add(1)
 				dcs = append(dcs, dc)
 			}
+			// One wait for the whole batch: a broker that stops
+			// confirming (a blocked connection) costs 30s, not 30s a message.
+			acked := make([]bool, len(batch))
+			wctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+			for k := range dcs {
+				acked[k], _ = dcs[k].WaitContext(wctx)
+			}
+			if wctx.Err() != nil {
+				p.stalls.Add(1)
+			}
+			cancel()
+			// The broker sends a message's return before its confirm, and
+			// the client queues the return before it settles the confirm:
+			// every return of this batch is in the channel now.
+			returned := map[string]bool{}
+			for drained := false; !drained; {
+				select {
+				case r := <-returns:
+					returned[r.MessageId] = true
+				default:
+					drained = true
+				}
+			}
+			p.returned.Add(int64(len(returned)))
 			var missed []int
 			for k, i := range batch {
-				ok := false
-				if k < len(dcs) {
-					wctx, cancel := context.WithTimeout(ctx, 30*time.Second)
-					ok, _ = dcs[k].WaitContext(wctx)
-					cancel()
-				}
-				if ok {
+				if acked[k] && !returned[msgID(i)] {
 					p.confirmed.Add(1)
 				} else {
 					missed = append(missed, i)

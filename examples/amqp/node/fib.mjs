@@ -31,14 +31,20 @@ try {
     }, { noAck: true });
   });
 
+  // mandatory: a message no queue takes (no taskmill has declared it yet)
+  // comes back as a 'return' before its confirm, instead of being
+  // confirmed and dropped.
+  let returned = false;
+  ch.on('return', (msg) => { if (msg.properties.messageId === taskId) returned = true; });
   await new Promise((resolve, reject) => {
     ch.sendToQueue(queue, Buffer.from(JSON.stringify({ type: 'fibonacci', payload: { n } })), {
       contentType: 'application/json',
       persistent: true,
+      mandatory: true,
       messageId: taskId,
       correlationId,
       replyTo: replyQueue,
-    }, (err) => (err ? reject(err) : resolve()));
+    }, (err) => (err ? reject(err) : returned ? reject(new Error(`no queue ${queue}: is taskmill serve --amqp running?`)) : resolve()));
   });
   console.error(`submitted task ${taskId}, waiting for the reply`);
 
