@@ -40,6 +40,7 @@ local secrets = a
 a = a + nsecrets
 local qstart = a
 local leased = {}
+local tokens = {} -- queue prefix -> lease token counter as stored
 -- takeTask leases one task just taken out of its line, or fails it when
 -- its deadline passed; true when leased.
 local function takeTask(pre, q, id)
@@ -60,6 +61,8 @@ local function takeTask(pre, q, id)
     evTask(pre, q, id)
     return false
   end
+  -- The token counter was read with the paused flag (below).
+  if not TOKC[pre] then TOKC[pre] = tokens[pre] end
   local tok = string.format('%d', counter(TOKC, pre, 'tok'))
   local secret = ARGV[secrets + #leased]
   att = att + 1
@@ -74,7 +77,13 @@ for qi = qstart, #ARGV, 2 do
   local pre, q = ARGV[qi], ARGV[qi + 1]
   promote(pre, q, now)
   flushWrites(now) -- promoted tasks must be in their lines before leasing
-  if #leased < max and redis.call('HGET', pre .. 'meta', 'paused') ~= '1' then
+  local open = false
+  if #leased < max then
+    local m = redis.call('HMGET', pre .. 'meta', 'paused', 'tok')
+    tokens[pre] = tonumber(m[2] or '0')
+    open = m[1] ~= '1'
+  end
+  if open then
     local types = redis.call('SMEMBERS', pre .. 'ptypes')
     if want and #types > 0 then
       local has = {}

@@ -208,12 +208,21 @@ local function flushWrites(now)
     if redis.call('EXISTS', key) == 0 then lineGone(l.pre, l.ty, l.pr) end
   end
   LEFT = {}
-  for pre, v in pairs(SEQB) do redis.call('HSET', pre .. 'meta', 'sb', string.format('%d', v)) end
-  for pre, v in pairs(SEQF) do redis.call('HSET', pre .. 'meta', 'sf', string.format('%d', v)) end
-  for pre, v in pairs(TOKC) do redis.call('HSET', pre .. 'meta', 'tok', string.format('%d', v)) end
-  SEQB, SEQF, TOKC = {}, {}, {}
-  for pre in pairs(USED) do redis.call('HSET', pre .. 'meta', 'used', now) end
-  USED = {}
+  -- The counters and the last use of a queue go to its meta hash in
+  -- one HSET: a script call pays per redis.call, not per field.
+  local meta = {}
+  local function set(pre, field, v)
+    local m = meta[pre]
+    if not m then m = {}; meta[pre] = m end
+    m[#m + 1] = field
+    m[#m + 1] = v
+  end
+  for pre, v in pairs(SEQB) do set(pre, 'sb', string.format('%d', v)) end
+  for pre, v in pairs(SEQF) do set(pre, 'sf', string.format('%d', v)) end
+  for pre, v in pairs(TOKC) do set(pre, 'tok', string.format('%d', v)) end
+  for pre in pairs(USED) do set(pre, 'used', now) end
+  for pre, m in pairs(meta) do redis.call('HSET', pre .. 'meta', unpack(m)) end
+  SEQB, SEQF, TOKC, USED = {}, {}, {}, {}
   for key, l in pairs(LOGS) do appendLog(key, l, now) end
   LOGS = {}
 end
