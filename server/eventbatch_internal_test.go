@@ -67,3 +67,28 @@ func TestBatchConnFrames(t *testing.T) {
 		}
 	}
 }
+
+// TestNextBatchTime: every client that writes within one interval may
+// write again at the same instant, the next multiple of the interval,
+// which is later than now and at most an interval away.
+func TestNextBatchTime(t *testing.T) {
+	base := time.Date(2026, 12, 6, 20, 0, 0, 0, time.UTC)
+	for _, tc := range []struct {
+		name     string
+		now      time.Time
+		interval time.Duration
+		want     time.Time
+	}{
+		{"on a multiple", base, 100 * time.Millisecond, base.Add(100 * time.Millisecond)},
+		{"just after", base.Add(time.Nanosecond), 100 * time.Millisecond, base.Add(100 * time.Millisecond)},
+		{"just before the next", base.Add(99 * time.Millisecond), 100 * time.Millisecond, base.Add(100 * time.Millisecond)},
+		{"few clients", base.Add(1500 * time.Microsecond), 400 * time.Microsecond, base.Add(1600 * time.Microsecond)},
+		{"no interval", base.Add(7), 0, base.Add(7)},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if got := nextBatchTime(tc.now, tc.interval); !got.Equal(tc.want) {
+				t.Fatalf("nextBatchTime(%v, %v) = %v, want %v", tc.now, tc.interval, got, tc.want)
+			}
+		})
+	}
+}
