@@ -68,6 +68,34 @@ func TestBatchConnFrames(t *testing.T) {
 	}
 }
 
+// TestBatchConnClearsDeadlineBeforeOwnWrite: a batch leaves its write
+// deadline set, but a write outside a batch (a pong, a close frame) is
+// not failed by it: the deadline of a batch that timed out is cleared
+// first.
+func TestBatchConnClearsDeadlineBeforeOwnWrite(t *testing.T) {
+	server, client := net.Pipe()
+	defer client.Close()
+	bc := &batchConn{Conn: server}
+	bc.hold()
+	bc.appendFramed([][]byte{{0x81, 0x02, '{', '}'}})
+	if err := bc.send(-time.Second); err == nil {
+		t.Fatal("a batch sent past its deadline succeeded")
+	}
+	pong := []byte{0x8a, 0x00}
+	got := make(chan []byte)
+	go func() {
+		buf := make([]byte, len(pong))
+		_, _ = io.ReadFull(client, buf)
+		got <- buf
+	}()
+	if _, err := bc.Write(pong); err != nil {
+		t.Fatalf("write after a timed-out batch: %v", err)
+	}
+	if b := <-got; !bytes.Equal(b, pong) {
+		t.Fatalf("read % x, want % x", b, pong)
+	}
+}
+
 // TestNextBatchTime: every client that writes within one interval may
 // write again at the same instant, the next multiple of the interval,
 // which is later than now and at most an interval away.
