@@ -33,6 +33,10 @@ type batchConn struct {
 	bufs    net.Buffers
 	headers []byte // the frame headers of the batch, 2–10 bytes each
 	size    int
+	// deadline says whether the last batch's write deadline is still
+	// set: it is cleared only before a write outside a batch (rare),
+	// not after every batch, which cost a timer update per write.
+	deadline bool
 }
 
 // maxHeaderBytes bounds the headers one batch holds (10 bytes a frame).
@@ -46,6 +50,10 @@ func (c *batchConn) Write(p []byte) (int, error) {
 		c.bufs = append(c.bufs, append([]byte(nil), p...))
 		c.size += len(p)
 		return len(p), nil
+	}
+	if c.deadline {
+		_ = c.Conn.SetWriteDeadline(time.Time{})
+		c.deadline = false
 	}
 	return c.Conn.Write(p)
 }
@@ -142,9 +150,9 @@ func (c *batchConn) send(timeout time.Duration) error {
 		return nil
 	}
 	_ = c.Conn.SetWriteDeadline(time.Now().Add(timeout))
+	c.deadline = true
 	bufs := c.bufs // WriteTo consumes its receiver
 	_, err := bufs.WriteTo(c.Conn)
-	_ = c.Conn.SetWriteDeadline(time.Time{})
 	clear(c.bufs) // drop the references to the events
 	c.bufs, c.headers, c.size = c.bufs[:0], c.headers[:0], 0
 	return err

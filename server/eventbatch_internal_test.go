@@ -67,3 +67,56 @@ func TestBatchConnFrames(t *testing.T) {
 		}
 	}
 }
+
+// TestBatchConnClearsDeadlineBeforeOwnWrite: a batch leaves its write
+// deadline set, but a write outside a batch (a pong, a close frame) is
+// not failed by it: the deadline of a batch that timed out is cleared
+// first.
+func TestBatchConnClearsDeadlineBeforeOwnWrite(t *testing.T) {
+	server, client := net.Pipe()
+	defer client.Close()
+	bc := &batchConn{Conn: server}
+	bc.hold()
+	bc.appendFramed([][]byte{{0x81, 0x02, '{', '}'}})
+	if err := bc.send(-time.Second); err == nil {
+		t.Fatal("a batch sent past its deadline succeeded")
+	}
+	pong := []byte{0x8a, 0x00}
+	got := make(chan []byte)
+	go func() {
+		buf := make([]byte, len(pong))
+		_, _ = io.ReadFull(client, buf)
+		got <- buf
+	}()
+	if _, err := bc.Write(pong); err != nil {
+		t.Fatalf("write after a timed-out batch: %v", err)
+	}
+	if b := <-got; !bytes.Equal(b, pong) {
+		t.Fatalf("read % x, want % x", b, pong)
+	}
+}
+
+// TestNextBatchTime: every client that writes within one interval may
+// write again at the same instant, the next multiple of the interval,
+// which is later than now and at most an interval away.
+func TestNextBatchTime(t *testing.T) {
+	base := time.Date(2026, 12, 6, 20, 0, 0, 0, time.UTC)
+	for _, tc := range []struct {
+		name     string
+		now      time.Time
+		interval time.Duration
+		want     time.Time
+	}{
+		{"on a multiple", base, 100 * time.Millisecond, base.Add(100 * time.Millisecond)},
+		{"just after", base.Add(time.Nanosecond), 100 * time.Millisecond, base.Add(100 * time.Millisecond)},
+		{"just before the next", base.Add(99 * time.Millisecond), 100 * time.Millisecond, base.Add(100 * time.Millisecond)},
+		{"few clients", base.Add(1500 * time.Microsecond), 400 * time.Microsecond, base.Add(1600 * time.Microsecond)},
+		{"no interval", base.Add(7), 0, base.Add(7)},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if got := nextBatchTime(tc.now, tc.interval); !got.Equal(tc.want) {
+				t.Fatalf("nextBatchTime(%v, %v) = %v, want %v", tc.now, tc.interval, got, tc.want)
+			}
+		})
+	}
+}

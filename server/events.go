@@ -70,11 +70,29 @@ func (s *Server) streamEvents(w http.ResponseWriter, r *http.Request) {
 	ctx := conn.CloseRead(r.Context())
 	ping := time.NewTicker(30 * time.Second)
 	defer ping.Stop()
+	// pace ends the pause after a write: one timer, reset for each.
+	pace := time.NewTimer(time.Hour)
+	defer pace.Stop()
 	var nextWrite time.Time
 	var msgs [][]byte
 	for {
-		pending, wake := s.events.waiting(l)
-		if !pending {
+		// At most one write per batch interval: under a burst the
+		// events gather in the ring meanwhile and go out in one write,
+		// so the watchers cost a bounded number of writes a second, not
+		// one per event each. The pause is slept out before the ring is
+		// looked at, so that under a steady stream a client is woken
+		// once per write (by its timer), not also by every broadcast
+		// meanwhile. A lone event goes out at once: an idle client waits
+		// for the broadcast.
+		var paused <-chan time.Time
+		var wake <-chan struct{}
+		if wait := time.Until(nextWrite); wait > 0 {
+			pace.Reset(wait)
+			paused = pace.C
+		} else if pending, w := s.events.waiting(l); !pending {
+			wake = w
+		}
+		if paused != nil || wake != nil {
 			select {
 			case <-ctx.Done():
 				return
@@ -88,26 +106,10 @@ func (s *Server) streamEvents(w http.ResponseWriter, r *http.Request) {
 				if err != nil {
 					return
 				}
+			case <-paused:
 			case <-wake:
 			}
 			continue
-		}
-		// At most one write per batch interval: under a burst the
-		// events gather in the ring meanwhile and go out in one write,
-		// so the watchers cost a bounded number of writes a second, not
-		// one per event each. A lone event goes out at once.
-		if wait := time.Until(nextWrite); wait > 0 {
-			t := time.NewTimer(wait)
-			select {
-			case <-ctx.Done():
-				t.Stop()
-				return
-			case <-l.gone:
-				t.Stop()
-				conn.Close(websocket.StatusGoingAway, l.reason)
-				return
-			case <-t.C:
-			}
 		}
 		for more := true; more; {
 			msgs, more, _ = s.events.read(l, msgs[:0], maxBatchBytes)
@@ -121,8 +123,23 @@ func (s *Server) streamEvents(w http.ResponseWriter, r *http.Request) {
 		clear(msgs) // drop the references to the events
 		// Paced even when the filter matched nothing, so that a filtered
 		// client is woken at most once an interval by others' events.
-		nextWrite = time.Now().Add(s.events.batchInterval())
+		nextWrite = nextBatchTime(time.Now(), s.events.batchInterval())
 	}
+}
+
+// nextBatchTime is when a client that wrote at now may write again: the
+// next multiple of interval, the same instant for every client. Paused
+// clients are thus woken together, by timers the runtime fires in one
+// pass, and write one after another: a reader process (or the kernel's
+// loopback) is woken once for a run of writes rather than once for each,
+// which on a busy machine cost more than the bytes. A client writes at
+// most once per interval on average (at most twice in one when a lone
+// event comes just before the next multiple).
+func nextBatchTime(now time.Time, interval time.Duration) time.Time {
+	if interval <= 0 {
+		return now
+	}
+	return now.Add(interval - time.Duration(now.UnixNano()%int64(interval)))
 }
 
 // writeEvents writes runs of whole frames, one event per WebSocket

@@ -36,9 +36,10 @@ const ringEvents = 16384
 // size: the oldest are dropped first.
 const ringBytes = 32 << 20
 
-// The shortest time between two writes of events to one WebSocket client
-// grows with the number of clients, by writeBudgetPerClient each, up to
-// maxBatchInterval: all clients together then cost at most about
+// The interval between two writes of events to one WebSocket client
+// (a pause ends at the next multiple of it, see nextBatchTime) grows with
+// the number of clients, by writeBudgetPerClient each, up to
+// maxBatchInterval: all clients together then cost about
 // 1/writeBudgetPerClient writes a second (5,000) however many events
 // there are, while a few clients still see each event at once. 500
 // clients get a write every 100ms, which is also the most an event waits
@@ -48,7 +49,7 @@ const (
 	maxBatchInterval     = 100 * time.Millisecond
 )
 
-// batchInterval is the shortest time between two writes to one client.
+// batchInterval is the interval between two writes to one client.
 func (h *hub) batchInterval() time.Duration {
 	return min(maxBatchInterval, time.Duration(h.count.Load())*writeBudgetPerClient)
 }
