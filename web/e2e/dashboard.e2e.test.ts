@@ -13,7 +13,7 @@ import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { Page } from "playwright-core";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, beforeAll, beforeEach, describe, expect, it, onTestFailed } from "vitest";
 import { launchChromium } from "./browser";
 import { buildTaskmill, repoRoot, startServer, tempDir, type Server } from "./server";
 
@@ -102,6 +102,23 @@ beforeAll(async () => {
   page = await chromium.context.newPage();
   page.setDefaultTimeout(60_000);
   page.on("pageerror", (e) => console.error("page error:", e.message));
+});
+
+// A failed test says what the page showed (its address, title and any
+// alert) and what the server logged, so that a failure on a CI machine
+// can be understood from its output alone.
+beforeEach(() => {
+  onTestFailed(async () => {
+    const seen = await page
+      .evaluate(() => ({
+        url: location.href,
+        title: document.querySelector("#page-title")?.textContent ?? "",
+        alerts: [...document.querySelectorAll("[role=alert]")].map((e) => e.textContent?.trim() ?? ""),
+      }))
+      .catch((e: Error) => ({ error: e.message }));
+    console.error("page at failure:", JSON.stringify(seen));
+    console.error("server log (last 8 KiB):\n" + server.log().slice(-8192));
+  });
 });
 
 afterAll(async () => {

@@ -31,7 +31,12 @@ export interface Server {
  * kernel picks a free port and the log line tells which.
  */
 export async function startServer(bin: string, dataDir: string, opts: { addr?: string; extraArgs?: string[] } = {}): Promise<Server> {
-  const args = ["serve", "--addr", opts.addr ?? "127.0.0.1:0", "--data", dataDir, "--workers", "2", "--shutdown-timeout", "5s", ...(opts.extraArgs ?? [])];
+  // --backend-timeout 30s: on a loaded CI machine one fsync of the
+  // embedded store can take longer than the default 2 s, and the server
+  // would then answer 503 (as it should; server tests cover that bound).
+  // These tests are about the dashboard, so they give the store more time.
+  const args = ["serve", "--addr", opts.addr ?? "127.0.0.1:0", "--data", dataDir, "--workers", "2", "--shutdown-timeout", "5s",
+    "--backend-timeout", "30s", ...(opts.extraArgs ?? [])];
   const child: ChildProcess = spawn(bin, args, { stdio: ["ignore", "ignore", "pipe"] });
   let log = "";
   const exited = new Promise<void>((res) => child.once("exit", () => res()));
