@@ -509,6 +509,8 @@ func testReplyAfterBrokerRestart(t *testing.T, rabbit *testrabbit.Server) {
 		task, err := r.client.Get(ctx, "slow-1")
 		return err == nil && task.State == taskmill.StateProcessing
 	}, "the task to start")
+	// The reply queue must outlive the crash (testrabbit.SyncDefinitions).
+	rabbit.SyncDefinitions()
 	rabbit.Kill()
 	awaitf(t, 30*time.Second, func() bool {
 		task, err := r.client.Get(ctx, "slow-1")

@@ -39,6 +39,11 @@ func TestAMQPSubmitsSurviveCrashes(t *testing.T) {
 		"--amqp-classic-queue"}
 	serve, base := startServe(t, "serve-1", dir, serveArgs...)
 	awaitReady(t, base, http.StatusOK)
+	// serve has declared its queue; the broker is to crash with that
+	// declaration on disk, as a long-running one's would be (a queue
+	// declared moments before a SIGKILL can vanish with its confirmed
+	// messages: testrabbit.SyncDefinitions, docs/amqp.md).
+	rabbit.SyncDefinitions()
 	phase("serve ready")
 
 	const total = 10_000

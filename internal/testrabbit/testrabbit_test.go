@@ -26,6 +26,9 @@ func TestRestartKeepsConfirmedMessages(t *testing.T) {
 		t.Fatal(err)
 	}
 	_ = ch.Confirm(false)
+	// Without this, the queue itself is now and then gone after the
+	// restart (SyncDefinitions says why).
+	s.SyncDefinitions()
 	for range 100 {
 		dc, err := ch.PublishWithDeferredConfirm("", "q", false, false, amqp.Publishing{DeliveryMode: amqp.Persistent, Body: []byte("x")})
 		if err != nil || !dc.Wait() {
