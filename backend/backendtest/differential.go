@@ -7,6 +7,7 @@ import (
 	"os"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -25,8 +26,10 @@ import (
 // shrunk sequence (the shortest it found that still diverges), and how
 // to replay it: TASKMILL_DIFF_SEED=N (or -taskmill.seed=N) runs that one
 // run, TASKMILL_DIFF_OPS (or -taskmill.ops) sets the number of operations
-// (in all, or of the replayed run). The default is DiffOps operations; a
-// different seed each test run unless a seed is given.
+// (in all, or of the replayed run), and TASKMILL_DIFF_PARALLEL runs that
+// many runs at once (default 1; the open function must then be safe to
+// call concurrently). The default is DiffOps operations; a different
+// seed each test run unless a seed is given.
 func Differential(t *testing.T, open NewBackend) {
 	total, err := envInt("TASKMILL_DIFF_OPS", DiffOps)
 	if err != nil {
@@ -51,16 +54,45 @@ func Differential(t *testing.T, open NewBackend) {
 		}
 		return
 	}
+	parallel, err := envInt("TASKMILL_DIFF_PARALLEL", 1)
+	if err != nil {
+		t.Fatal(err)
+	}
 	base := uint64(time.Now().UnixNano())
 	start := time.Now()
-	for i, done := 0, 0; done < total; i++ {
-		n := min(DiffRunLength, total-done)
-		if !diffRun(t, open, base+uint64(i), n) {
+	runs := (total + DiffRunLength - 1) / DiffRunLength
+	// length is how many operations run i has: the last may be short.
+	length := func(i int) int { return min(DiffRunLength, total-i*DiffRunLength) }
+	if parallel == 1 {
+		for i := range runs {
+			if !diffRun(t, open, base+uint64(i), length(i)) {
+				return
+			}
+		}
+	} else {
+		// Runs are independent, so the backends' round trips overlap: part
+		// k takes runs k, k+parallel, ... in a subtest of its own, so that
+		// open may fail it. The first divergence stops every part.
+		var diverged atomic.Bool
+		t.Run("parts", func(t *testing.T) {
+			for k := range parallel {
+				t.Run(strconv.Itoa(k), func(t *testing.T) {
+					t.Parallel()
+					for i := k; i < runs && !diverged.Load(); i += parallel {
+						if !diffRun(t, open, base+uint64(i), length(i)) {
+							diverged.Store(true)
+							return
+						}
+					}
+				})
+			}
+		})
+		if t.Failed() {
 			return
 		}
-		done += n
 	}
-	t.Logf("differential: %d operations, no divergence, in %v (seeds %d..)", total, time.Since(start).Round(time.Millisecond), base)
+	t.Logf("differential: %d operations, no divergence, in %v (seeds %d..%d, %d at once)",
+		total, time.Since(start).Round(time.Millisecond), base, base+uint64(runs-1), parallel)
 }
 
 var (

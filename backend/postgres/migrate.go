@@ -73,9 +73,11 @@ func validSchema(s string) error {
 
 // Migrate applies every embedded migration the schema lacks, each in the
 // one transaction that records it in <schema>.taskmill_migrations. An
-// advisory lock per schema makes concurrent starts (several serve and
-// worker processes) apply each migration once. It returns the versions
-// it applied.
+// advisory lock makes concurrent starts (several serve and worker
+// processes) apply each migration once. The lock is the database's, not
+// the schema's: installs under different schemas share the database's
+// extensions, and two of them creating pg_trgm at once collide on
+// PostgreSQL's catalog. It returns the versions it applied.
 func Migrate(ctx context.Context, pool *pgxpool.Pool, schema string) ([]int, error) {
 	if err := validSchema(schema); err != nil {
 		return nil, err
@@ -86,7 +88,7 @@ func Migrate(ctx context.Context, pool *pgxpool.Pool, schema string) ([]int, err
 	}
 	var applied []int
 	err = pgx.BeginFunc(ctx, pool, func(tx pgx.Tx) error {
-		if _, err := tx.Exec(ctx, "SELECT pg_advisory_xact_lock(hashtext('taskmill_migrate:' || $1))", schema); err != nil {
+		if _, err := tx.Exec(ctx, "SELECT pg_advisory_xact_lock(hashtext('taskmill_migrate'))"); err != nil {
 			return err
 		}
 		if _, err := tx.Exec(ctx, `CREATE SCHEMA IF NOT EXISTS `+schema+`;

@@ -2,10 +2,14 @@ package postgres_test
 
 import (
 	"context"
+	"errors"
+	"fmt"
 	"os"
+	"sync/atomic"
 	"testing"
 	"time"
 
+	"github.com/jackc/pgx/v5"
 	"github.com/taskmill/taskmill/backend"
 	"github.com/taskmill/taskmill/backend/backendtest"
 	"github.com/taskmill/taskmill/backend/postgres"
@@ -42,7 +46,39 @@ func TestConformance(t *testing.T) {
 }
 
 func TestDifferential(t *testing.T) {
+	// One database for the whole test and a schema per run, dropped when
+	// the run closes its backend: the million-operation soak makes 4,000
+	// runs, and a database each (kept until the test ends) cost seconds
+	// apiece and gigabytes of disk.
+	url := testpg.Shared(t)
+	var runs atomic.Int64
 	backendtest.Differential(t, func(t *testing.T, clock backend.Clock) backend.Backend {
-		return open(t, postgres.Options{Clock: clock})
+		schema := fmt.Sprintf("diff_%d", runs.Add(1))
+		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+		defer cancel()
+		b, err := postgres.Open(ctx, url, postgres.Options{Clock: clock, Schema: schema})
+		if err != nil {
+			t.Fatalf("open: %v", err)
+		}
+		return dropOnClose{b, url, schema}
 	})
+}
+
+// dropOnClose is a backend whose Close also drops its schema.
+type dropOnClose struct {
+	*postgres.Backend
+	url, schema string
+}
+
+func (d dropOnClose) Close() error {
+	err := d.Backend.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	c, cerr := pgx.Connect(ctx, d.url)
+	if cerr != nil {
+		return errors.Join(err, cerr)
+	}
+	defer c.Close(ctx)
+	_, derr := c.Exec(ctx, "DROP SCHEMA "+d.schema+" CASCADE")
+	return errors.Join(err, derr)
 }

@@ -3,11 +3,14 @@ package postgres_test
 import (
 	"context"
 	"encoding/json"
+	"fmt"
+	"sync"
 	"testing"
 	"time"
 
 	"github.com/taskmill/taskmill/backend"
 	"github.com/taskmill/taskmill/backend/postgres"
+	"github.com/taskmill/taskmill/internal/testpg"
 )
 
 // TestTwoProcessesShareEventsAndWork: two backends on one database stand
@@ -85,5 +88,53 @@ func TestTwoProcessesShareEventsAndWork(t *testing.T) {
 		}
 	case <-ctx.Done():
 		t.Fatal("the cancel on A did not reach B's WatchCancels")
+	}
+}
+
+// TestSchemasShareADatabase: installs under different schemas of one
+// fresh database start at the same moment (migrations race on the
+// database's shared pg_trgm extension), and each then keeps its own
+// tasks.
+func TestSchemasShareADatabase(t *testing.T) {
+	url := testpg.Shared(t)
+	const n = 4
+	backends := make([]*postgres.Backend, n)
+	errs := make([]error, n)
+	start := make(chan struct{})
+	var wg sync.WaitGroup
+	for i := range n {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+			defer cancel()
+			<-start
+			backends[i], errs[i] = postgres.Open(ctx, url, postgres.Options{Schema: fmt.Sprintf("install_%d", i)})
+		}()
+	}
+	close(start)
+	wg.Wait()
+	for i, err := range errs {
+		if err != nil {
+			t.Fatalf("open schema install_%d: %v", i, err)
+		}
+		t.Cleanup(func() { backends[i].Close() })
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	for i, b := range backends {
+		task := &backend.Task{ID: fmt.Sprintf("t%d", i), Type: "echo", Queue: "default",
+			State: backend.StatePending, MaxAttempts: 1, Payload: json.RawMessage(`{}`)}
+		if _, err := b.Enqueue(ctx, []*backend.Task{task}); err != nil {
+			t.Fatalf("enqueue on install_%d: %v", i, err)
+		}
+	}
+	for i, b := range backends {
+		for j := range n {
+			_, err := b.Get(ctx, fmt.Sprintf("t%d", j))
+			if found := err == nil; found != (i == j) {
+				t.Errorf("install_%d: Get(t%d) err = %v; each schema must see its own task only", i, j, err)
+			}
+		}
 	}
 }
