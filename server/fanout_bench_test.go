@@ -41,12 +41,20 @@ import (
 // machine, or in a separate process (in=process: this test binary started
 // again as a watcher, see init below), as 500 browsers or a wrk run would
 // be. The second measures the server's cost; the first adds the clients'.
+// Each runs on an embedded store with fsync, as shipped, and without
+// (store=nosync), where the disk costs nothing and the server is bound by
+// CPU, so that the watchers' cost is not hidden behind fsync waits.
 //
 //	go test -run '^$' -bench BenchmarkSubmitWithWatchers -benchtime 20000x ./server
 func BenchmarkSubmitWithWatchers(b *testing.B) {
-	b.Run("watchers=0", func(b *testing.B) { benchSubmit(b, 0, false) })
-	b.Run("watchers=500/in=test", func(b *testing.B) { benchSubmit(b, 500, false) })
-	b.Run("watchers=500/in=process", func(b *testing.B) { benchSubmit(b, 500, true) })
+	for _, store := range []struct {
+		name   string
+		noSync bool
+	}{{"fsync", false}, {"nosync", true}} {
+		b.Run("store="+store.name+"/watchers=0", func(b *testing.B) { benchSubmit(b, 0, false, store.noSync) })
+		b.Run("store="+store.name+"/watchers=500/in=test", func(b *testing.B) { benchSubmit(b, 500, false, store.noSync) })
+		b.Run("store="+store.name+"/watchers=500/in=process", func(b *testing.B) { benchSubmit(b, 500, true, store.noSync) })
+	}
 }
 
 // watcherProcessEnv, when set to "addr count", makes the test binary a
@@ -124,8 +132,8 @@ func startWatcherProcess(b *testing.B, addr string, count int) (stop func() int6
 	}
 }
 
-func benchSubmit(b *testing.B, watchers int, separate bool) {
-	be, err := embedded.Open(b.TempDir(), embedded.Options{})
+func benchSubmit(b *testing.B, watchers int, separate, noSync bool) {
+	be, err := embedded.Open(b.TempDir(), embedded.Options{NoSync: noSync})
 	if err != nil {
 		b.Fatal(err)
 	}
