@@ -63,33 +63,33 @@ func Differential(t *testing.T, open NewBackend) {
 	runs := (total + DiffRunLength - 1) / DiffRunLength
 	// length is how many operations run i has: the last may be short.
 	length := func(i int) int { return min(DiffRunLength, total-i*DiffRunLength) }
-	if parallel == 1 {
-		for i := range runs {
+	// Part k runs runs k, k+parallel, ...; the first divergence stops
+	// every part. Runs are independent, so with parallel > 1 the parts
+	// overlap the backends' round trips, each in a subtest of its own so
+	// that open may fail it.
+	var diverged atomic.Bool
+	part := func(t *testing.T, k int) {
+		for i := k; i < runs && !diverged.Load(); i += parallel {
 			if !diffRun(t, open, base+uint64(i), length(i)) {
+				diverged.Store(true)
 				return
 			}
 		}
+	}
+	if parallel == 1 {
+		part(t, 0)
 	} else {
-		// Runs are independent, so the backends' round trips overlap: part
-		// k takes runs k, k+parallel, ... in a subtest of its own, so that
-		// open may fail it. The first divergence stops every part.
-		var diverged atomic.Bool
 		t.Run("parts", func(t *testing.T) {
 			for k := range parallel {
 				t.Run(strconv.Itoa(k), func(t *testing.T) {
 					t.Parallel()
-					for i := k; i < runs && !diverged.Load(); i += parallel {
-						if !diffRun(t, open, base+uint64(i), length(i)) {
-							diverged.Store(true)
-							return
-						}
-					}
+					part(t, k)
 				})
 			}
 		})
-		if t.Failed() {
-			return
-		}
+	}
+	if t.Failed() {
+		return
 	}
 	t.Logf("differential: %d operations, no divergence, in %v (seeds %d..%d, %d at once)",
 		total, time.Since(start).Round(time.Millisecond), base, base+uint64(runs-1), parallel)

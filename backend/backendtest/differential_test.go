@@ -1,6 +1,9 @@
 package backendtest
 
 import (
+	"os"
+	"os/exec"
+	"strings"
 	"testing"
 
 	"github.com/taskmill/taskmill/backend"
@@ -32,4 +35,30 @@ func TestDifferentialFindsAndShrinks(t *testing.T) {
 		return
 	}
 	t.Fatal("no divergence found in 40 runs against a backend that breaks the lease-loss rule")
+}
+
+// TestDifferentialParallelReports runs Differential itself, two runs at
+// once (TASKMILL_DIFF_PARALLEL=2), against the same broken backend in a
+// child test process: the child must fail and print the divergence's
+// seed, as the sequential path does.
+func TestDifferentialParallelReports(t *testing.T) {
+	wrong := func(t *testing.T, clock backend.Clock) backend.Backend {
+		return model.New(model.Options{Clock: clock, MaxLeaseLosses: 1, EventBuffer: 1 << 16})
+	}
+	if os.Getenv("TASKMILL_DIFF_CHILD") == "1" {
+		Differential(t, wrong)
+		return
+	}
+	cmd := exec.Command(os.Args[0], "-test.run", "^TestDifferentialParallelReports$")
+	cmd.Env = append(os.Environ(), "TASKMILL_DIFF_CHILD=1", "TASKMILL_DIFF_PARALLEL=2",
+		"TASKMILL_DIFF_OPS=10000", "TASKMILL_DIFF_SEED=")
+	out, err := cmd.CombinedOutput()
+	if err == nil {
+		t.Fatalf("the child passed against a backend that breaks the lease-loss rule:\n%s", out)
+	}
+	for _, want := range []string{"divergence with TASKMILL_DIFF_SEED=", "--- FAIL: TestDifferentialParallelReports/parts/"} {
+		if !strings.Contains(string(out), want) {
+			t.Errorf("the child's output lacks %q:\n%s", want, out)
+		}
+	}
 }
