@@ -22,7 +22,7 @@
 //	tm:{q}:ptypes          set    types that have pending tasks
 //	tm:{q}:sched           zset   scheduled ids by run-at µs
 //	tm:{q}:retry           zset   retrying ids by run-at µs
-//	tm:{q}:lease           zset   processing ids by lease expiry µs
+//	tm:{q}:lease           zset   processing ids by lease expiry µs, and a pin at +inf (scripts.go)
 //	tm:{q}:completed       zset   completed ids, ordered by id (lex)
 //	tm:{q}:failed          zset   failed ids (the dead-letter queue)
 //	tm:{q}:canceled        zset   canceled ids

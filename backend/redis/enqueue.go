@@ -53,6 +53,8 @@ func (b *Backend) Enqueue(ctx context.Context, tasks []*backend.Task) ([]backend
 		if err == nil {
 			if e := checkName("queue", t.Queue); e != nil {
 				err = fmt.Errorf("task %s: %w: %w", t.ID, e, backend.ErrInvalid)
+			} else if t.ID == leasePin {
+				err = fmt.Errorf("task id %.40s…: reserved by the Redis backend: %w", t.ID, backend.ErrInvalid)
 			}
 		}
 		if err != nil {

@@ -235,7 +235,8 @@ func (b *Backend) listSources(ctx context.Context, queues []string, states []bac
 			if !want[s] {
 				continue
 			}
-			ids, err := b.rdb.ZRange(ctx, pre+z, 0, -1).Result()
+			// Scores below +inf: the lease set's pin is not a task.
+			ids, err := b.rdb.ZRangeByScore(ctx, pre+z, &goredis.ZRangeBy{Min: "-inf", Max: "(+inf"}).Result()
 			if err != nil {
 				return nil, redisErr("list", err)
 			}

@@ -3,6 +3,7 @@ package redis
 import (
 	"embed"
 	"strconv"
+	"strings"
 
 	goredis "github.com/redis/go-redis/v9"
 )
@@ -54,11 +55,31 @@ func lua(name string) string {
 
 // taskScript is a script that uses the prelude's helpers.
 func taskScript(name string) *goredis.Script {
-	return goredis.NewScript(lua("clock") + lua("prelude") + lua(name))
+	return goredis.NewScript(clockHead() + lua("prelude") + lua(name))
 }
 
 // plainScript is a script that needs only the clock.
-func plainScript(name string) *goredis.Script { return goredis.NewScript(lua("clock") + lua(name)) }
+func plainScript(name string) *goredis.Script { return goredis.NewScript(clockHead() + lua(name)) }
+
+// leasePin is a member every queue's lease set holds, at score +inf,
+// from its first lease until the queue is forgotten. Redis keeps a small
+// sorted set as a listpack, where an insert or an update walks and moves
+// every entry; a member longer than zset-max-listpack-value (64 bytes by
+// default) makes it a skiplist at once, where both cost O(log n). A
+// queue's lease set holds about as many members as its tasks in flight,
+// a few dozen, so without the pin every lease, extend and ack paid for
+// the walk: 5% of the Redis server's work per task in
+// `taskmill bench --mode process` (docs/benchmarks.md). Every reader of
+// the set skips it: reclaim looks at scores up to now, the counts at
+// scores below +inf, and List leaves it out. No task can have it as its
+// id: Enqueue refuses it.
+var leasePin = "taskmill:lease-pin:" + strings.Repeat(".", 237)
+
+// clockHead starts every script that reads the clock: the constants
+// the scripts share, then clock.lua.
+func clockHead() string {
+	return "local LEASE_PIN = " + strconv.Quote(leasePin) + "\n" + lua("clock")
+}
 
 // deadlineMsg is the last error of a task whose deadline passed while it
 // waited (the embedded backend uses the same words).
@@ -68,7 +89,7 @@ const deadlineMsg = "deadline exceeded before the task could start"
 var (
 	enqueueScript = taskScript("enqueue")
 	// lease.lua reads the deadline message from a constant put before it.
-	leaseScript   = goredis.NewScript(lua("clock") + lua("prelude") + "local DEADLINE_MSG = " + strconv.Quote(deadlineMsg) + "\n" + lua("lease"))
+	leaseScript   = goredis.NewScript(clockHead() + lua("prelude") + "local DEADLINE_MSG = " + strconv.Quote(deadlineMsg) + "\n" + lua("lease"))
 	finishScript  = taskScript("finish")
 	extendScript  = plainScript("extend")
 	cancelScript  = taskScript("cancel")

@@ -24,25 +24,28 @@
 -- with, per task, "" when stored or the id of the task holding its
 -- unique key.
 local now = clockNow(ARGV[1])
-local nowN = tonumber(now)
+local nowN = nil -- now as a number, read only when a time must move
 evInit(ARGV[2])
 local ids, registry = ARGV[4], ARGV[5]
 local W = 11 -- values per task before its fields
-local out = {}
-local idset = {} -- id, queue pairs for the id index
+-- One pass over the arguments finds where each task starts; the loops
+-- below index them instead of parsing the counts again.
+local groups, all = {}, {}
+local x = 7
+for g = 1, tonumber(ARGV[6]) do
+  local n = tonumber(ARGV[x]); x = x + 1
+  local starts = {}
+  for j = 1, n do
+    starts[j] = x
+    all[#all + 1] = ARGV[x + 2]
+    x = x + W + 2 * tonumber(ARGV[x + 10])
+  end
+  groups[g] = starts
+end
 -- One read of the id index for every group of the call: which ids exist.
 -- Groups stored earlier in this call are tracked in `taken`.
 local exists, taken = {}, {}
 if ids ~= '' then
-  local all = {}
-  local x = 7
-  for g = 1, tonumber(ARGV[6]) do
-    local n = tonumber(ARGV[x]); x = x + 1
-    for j = 1, n do
-      all[#all + 1] = ARGV[x + 2]
-      x = x + W + 2 * tonumber(ARGV[x + 10])
-    end
-  end
   for a = 1, #all, 4000 do
     local found = redis.call('HMGET', ids, unpack(all, a, math.min(a + 3999, #all)))
     for y = 1, #found do
@@ -50,29 +53,30 @@ if ids ~= '' then
     end
   end
 end
-local i = 7
-for g = 1, tonumber(ARGV[6]) do
-  local n = tonumber(ARGV[i]); i = i + 1
-  local starts, res, seen, held = {}, {1}, {}, {}
+local out = {}
+local idset = {} -- id, queue pairs for the id index
+for g, starts in ipairs(groups) do
+  local res, seen, held = {1}, {}, {}
   local dup = nil
-  for j = 1, n do
-    starts[j] = i
-    local id = ARGV[i + 2]
-    if not dup and (seen[id] or exists[id] or taken[id]) then dup = id end
+  for j = 1, #starts do
+    local id = ARGV[starts[j] + 2]
+    if seen[id] or exists[id] or taken[id] then dup = id; break end
     seen[id] = true
-    i = i + W + 2 * tonumber(ARGV[i + 10])
   end
   if dup then
     out[g] = {-1, dup}
   else
-    for j = 1, n do
+    for j = 1, #starts do
       local x = starts[j]
       local pre, q, id, st, pr, ty = ARGV[x], ARGV[x + 1], ARGV[x + 2], ARGV[x + 3], ARGV[x + 4], ARGV[x + 5]
       local created, ra, uk, uu = ARGV[x + 6], ARGV[x + 7], ARGV[x + 8], ARGV[x + 9]
-      local shift = 0
-      if created ~= '' then shift = nowN - tonumber(created) end
-      if ra ~= '' then ra = string.format('%d', tonumber(ra) + shift) end
-      if uu ~= '' then uu = string.format('%d', tonumber(uu) + shift) end
+      if ra ~= '' or uu ~= '' then
+        nowN = nowN or tonumber(now)
+        local shift = 0
+        if created ~= '' then shift = nowN - tonumber(created) end
+        if ra ~= '' then ra = string.format('%d', tonumber(ra) + shift) end
+        if uu ~= '' then uu = string.format('%d', tonumber(uu) + shift) end
+      end
       local holder = ''
       local ukk = nil
       if uk ~= '' then
@@ -84,6 +88,7 @@ for g = 1, tonumber(ARGV[6]) do
             -- The key is held while its holder lives, is not canceled,
             -- and its window has not closed.
             local hf = redis.call('HMGET', pre .. 't:' .. h, 's', 'uu')
+            nowN = nowN or tonumber(now)
             if hf[1] and hf[1] ~= 'x' and nowN < tonumber(hf[2] or '0') then holder = h end
           end
         end
@@ -92,8 +97,8 @@ for g = 1, tonumber(ARGV[6]) do
       if holder == '' then
         local key = pre .. 't:' .. id
         local k = tonumber(ARGV[x + 10])
-        local seq = 0
-        if st == 'p' then seq = backSeq(pre) end
+        local seq = '0'
+        if st == 'p' then seq = string.format('%d', backSeq(pre)) end
         redis.call('HSET', key, 's', st, 'c', now, 'q', seq, unpack(ARGV, x + W, x + W - 1 + 2 * k))
         if ra ~= '' then redis.call('HSET', key, 'ra', ra) end
         if ukk then
@@ -101,17 +106,21 @@ for g = 1, tonumber(ARGV[6]) do
           held[ukk] = id
           -- The key outlives its window by a day: the window itself is
           -- judged by the holder's uu, on the backend's clock.
+          nowN = nowN or tonumber(now)
           local ttl = math.max(0, math.floor((tonumber(uu) - nowN) / 1000)) + 86400000
           redis.call('SET', ukk, id, 'PX', string.format('%d', ttl))
         end
         if ids ~= '' then idset[#idset + 1] = id; idset[#idset + 1] = q; taken[id] = true end
-        if registry ~= '' then NEWQ[q] = true end
+        if registry ~= '' then
+          if not NEWQ then NEWQ = {} end
+          NEWQ[q] = true
+        end
         use(pre)
         if st == 'p' then
           toBack(pre, q, id, pr, ty, seq)
         else
           zadd(pre .. 'sched', ra, id)
-          WAKE[q] = true -- idle leases recompute when to wake
+          wake(q) -- idle leases recompute when to wake
         end
         evTask(pre, q, id)
       end
@@ -120,10 +129,10 @@ for g = 1, tonumber(ARGV[6]) do
   end
 end
 if #idset > 0 then variadic('HSET', ids, idset) end
-if registry ~= '' then
+if NEWQ then
   local qs = {}
   for q in pairs(NEWQ) do qs[#qs + 1] = q end
-  if #qs > 0 then redis.call('SADD', registry, unpack(qs)) end
+  redis.call('SADD', registry, unpack(qs))
 end
 flush(now, ARGV[3])
 return out

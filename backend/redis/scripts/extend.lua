@@ -18,7 +18,7 @@ for i = 4, #ARGV, 4 do
   local f = redis.call('HMGET', key, 'tk', 's', 'ls', 'w')
   if f[2] == 'a' and f[1] == ARGV[i + 2] and f[3] == ARGV[i + 3] and f[4] == ARGV[3] then
     redis.call('HSET', key, 'le', expires)
-    redis.call('ZADD', pre .. 'lease', expires, id)
+    redis.call('ZADD', pre .. 'lease', expires, id, '+inf', LEASE_PIN)
     res[#res + 1] = 1
   elseif f[2] == 'x' then
     res[#res + 1] = 2

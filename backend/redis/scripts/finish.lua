@@ -65,7 +65,7 @@ for i = 4, #ARGV, 9 do
         if ARGV[i + 8] ~= '1' and tonumber(f[4]) < tonumber(f[9]) and (not f[10] or tonumber(retryAt) < tonumber(f[10])) then
           redis.call('HSET', key, 's', 'r', 'ra', retryAt, 'h', h, 'e', err)
           zadd(pre .. 'retry', retryAt, id)
-          WAKE[q] = true -- idle leases recompute when to wake
+          wake(q) -- idle leases recompute when to wake
         else
           redis.call('HSET', key, 's', 'f', 'ft', now, 'h', h, 'e', err)
           toFinal(pre, 'failed', id, now)

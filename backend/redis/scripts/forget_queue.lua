@@ -22,8 +22,10 @@ local unused = ARGV[5]
 local out = {}
 for qi = 8, #ARGV, 2 do
   local pre, q = ARGV[qi], ARGV[qi + 1]
-  local busy = redis.call('EXISTS', pre .. 'ptypes', pre .. 'sched', pre .. 'retry', pre .. 'lease',
-    pre .. 'completed', pre .. 'failed', pre .. 'canceled') > 0
+  -- The lease set may hold only its pin (LEASE_PIN): no lease.
+  local busy = redis.call('EXISTS', pre .. 'ptypes', pre .. 'sched', pre .. 'retry',
+    pre .. 'completed', pre .. 'failed', pre .. 'canceled') > 0 or
+    redis.call('ZCOUNT', pre .. 'lease', '-inf', '(+inf') > 0
   local m = redis.call('HMGET', pre .. 'meta', 'paused', 'used')
   local r = 1
   if busy then
@@ -35,7 +37,7 @@ for qi = 8, #ARGV, 2 do
     -- The counters stay: a queue made again keeps handing out larger
     -- lease tokens.
     redis.call('HDEL', pre .. 'meta', 'paused', 'used')
-    redis.call('DEL', pre .. 'fin:completed', pre .. 'fin:failed', pre .. 'fin:canceled')
+    redis.call('DEL', pre .. 'fin:completed', pre .. 'fin:failed', pre .. 'fin:canceled', pre .. 'lease')
     if ARGV[6] ~= '' then redis.call('SREM', ARGV[6], q) end
     if ARGV[7] ~= '' and redis.call('EXISTS', pre .. 'hist') == 1 then redis.call('SADD', ARGV[7], q) end
     ev('q', q)

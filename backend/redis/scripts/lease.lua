@@ -62,13 +62,12 @@ local function takeTask(pre, q, id)
     return false
   end
   -- The token counter was read with the paused flag (below).
-  if not TOKC[pre] then TOKC[pre] = tokens[pre] end
-  local tok = string.format('%d', counter(TOKC, pre, 'tok'))
+  local tok = string.format('%d', counter(pre, 'tok', tokens[pre]))
   local secret = ARGV[secrets + #leased]
   att = att + 1
   redis.call('HSET', key, 's', 'a', 'a', att, 'w', worker, 'tk', tok, 'ls', secret, 'le', expires, 'st', now)
   if pg then redis.call('HDEL', key, 'pgp', 'pgm', 'pga') end
-  zadd(pre .. 'lease', expires, id)
+  leaseAdd(pre, expires, id)
   leased[#leased + 1] = {q, id, tok, secret, kv}
   evTask(pre, q, id)
   return true

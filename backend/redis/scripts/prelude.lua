@@ -22,22 +22,25 @@
 -- in its state's id-ordered set (read by List and the counts) and at the
 -- tail of that state's finish log, a list of (finished µs, id) pairs in
 -- the order the tasks finished (read by Purge; see purge.lua).
-local EV = {}
+--
+-- The tables that gather writes are nil until a script writes to one:
+-- most calls touch few of them, and a script call pays for every table
+-- it makes and every pairs() it runs (calls into C), not only for the
+-- commands it sends.
+local EV = nil     -- events, sent by flush
 local EVON = false
 local EVCHAN = ''
 
-local WAKE = {}
-local HIST = {}
-local PUSH = {}    -- pending list key -> {pre, q, ty, pr, back = {ids}, front = {ids}}
-local ZADDS = {}   -- zset key -> {score, member, ...}
-local ZREMS = {}   -- zset key -> {member, ...}
-local LOGS = {}    -- finish log key -> {finished µs, id, ...}
-local LEFT = {}    -- pending list key -> {pre, ty, pr}: lists tasks left
-local SEQB = {}    -- queue prefix -> back counter, written back by flush
-local SEQF = {}    -- queue prefix -> front counter
-local TOKC = {}    -- queue prefix -> lease token counter
-local USED = {}    -- queue prefix -> true: the queue was used (see use)
-local NEWQ = {}    -- queue names stored into, for the queue registry
+local WAKE = nil   -- queue name -> true: publish on the wake channel
+local HIST = nil   -- queue prefix .. '\0' .. kind -> count this minute
+local PUSH = nil   -- pending list key -> {pre, q, ty, pr, back = {ids}, front = {ids}}
+local ZADDS = nil  -- zset key -> {score, member, ...}
+local ZREMS = nil  -- zset key -> {member, ...}
+local LOGS = nil   -- finish log key -> {finished µs, id, ...}
+local LEFT = nil   -- pending list key -> {pre, ty, pr}: lists tasks left
+local COUNT = nil  -- meta field ('sb', 'sf', 'tok') -> {queue prefix -> value}, written back by flush
+local USED = nil   -- queue prefix -> true: the queue was used (see use)
+local NEWQ = nil   -- queue names stored into, for the queue registry
 -- evInit decides whether to build events: when the channel has
 -- subscribers, or always when the channel comes as "+name" (on a
 -- cluster NUMSUB sees only this node's subscribers).
@@ -56,6 +59,7 @@ local function ev(...)
   for k = 1, n do
     if not e[k] then e[k] = '' end
   end
+  if not EV then EV = {} end
   EV[#EV + 1] = e
 end
 -- evTask sends a task's event as the task now is in its hash: ["t", id,
@@ -72,24 +76,44 @@ local function evTask(pre, q, id, state)
   if s == 'c' or s == 'd' then r = f[5] end
   ev('t', id, f[1], q, s, f[3] or '0', w, r, f[6], f[7] or '', f[8], f[9])
 end
+-- wake asks flush to wake the idle leases of queue q.
+local function wake(q)
+  if not WAKE then WAKE = {} end
+  WAKE[q] = true
+end
 local function zadd(key, score, member)
+  if not ZADDS then ZADDS = {} end
   local z = ZADDS[key]
   if not z then z = {}; ZADDS[key] = z end
   z[#z + 1] = score
   z[#z + 1] = member
 end
+-- leaseAdd files a leased task in its queue's lease set, with the set's
+-- pin (LEASE_PIN, see scripts.go) the first time in a call.
+local function leaseAdd(pre, expires, id)
+  local key = pre .. 'lease'
+  if not (ZADDS and ZADDS[key]) then zadd(key, '+inf', LEASE_PIN) end
+  zadd(key, expires, id)
+end
 local function zrem(key, member)
+  if not ZREMS then ZREMS = {} end
   local z = ZREMS[key]
   if not z then z = {}; ZREMS[key] = z end
   z[#z + 1] = member
 end
-local function counter(cache, pre, field)
-  local v = cache[pre]
+-- counter returns the next value of a queue's counter in its meta hash
+-- (field 'sb', 'sf' or 'tok'), read once per call and written back by
+-- flush; known, when given, is its stored value read by the caller.
+local function counter(pre, field, known)
+  if not COUNT then COUNT = {} end
+  local c = COUNT[field]
+  if not c then c = {}; COUNT[field] = c end
+  local v = c[pre] or known
   if not v then
     v = tonumber(redis.call('HGET', pre .. 'meta', field) or '0')
   end
   v = v + 1
-  cache[pre] = v
+  c[pre] = v
   return v
 end
 local function lineKey(pre, ty, pr)
@@ -98,6 +122,7 @@ end
 local function joinLine(pre, q, id, pr, ty, front)
   pr = pr or '0'
   local key = lineKey(pre, ty, pr)
+  if not PUSH then PUSH = {} end
   local p = PUSH[key]
   if not p then
     p = {pre = pre, q = q, ty = ty, pr = pr, back = {}, front = {}}
@@ -108,7 +133,7 @@ end
 -- backSeq returns the next place at the back of a queue's line; a
 -- caller that writes the task's hash anyway stores it as "q" itself.
 local function backSeq(pre)
-  return counter(SEQB, pre, 'sb')
+  return counter(pre, 'sb')
 end
 -- toBack and toFront make a task pending at the back or the front of its
 -- priority (the caller sets its state).
@@ -119,7 +144,7 @@ local function toBack(pre, q, id, pr, ty, seq)
   joinLine(pre, q, id, pr, ty, false)
 end
 local function toFront(pre, q, id, pr, ty)
-  redis.call('HSET', pre .. 't:' .. id, 'q', -counter(SEQF, pre, 'sf'))
+  redis.call('HSET', pre .. 't:' .. id, 'q', -counter(pre, 'sf'))
   joinLine(pre, q, id, pr, ty, true)
 end
 -- leave takes a task out of the structure of its state s.
@@ -127,6 +152,7 @@ local function leave(pre, s, id, ty, pr)
   if s == 'p' then
     local key = lineKey(pre, ty, pr)
     redis.call('LREM', key, 1, id)
+    if not LEFT then LEFT = {} end
     LEFT[key] = {pre = pre, ty = ty, pr = pr or '0'}
   elseif s == 's' then
     zrem(pre .. 'sched', id)
@@ -144,6 +170,7 @@ local function lineGone(pre, ty, pr)
 end
 -- use records that a queue was used now (ForgetQueues reads it).
 local function use(pre)
+  if not USED then USED = {} end
   USED[pre] = true
 end
 -- toFinal files a task that has just become final, at now, which must be
@@ -153,6 +180,7 @@ end
 local function toFinal(pre, set, id, now)
   zadd(pre .. set, 0, id)
   local key = pre .. 'fin:' .. set
+  if not LOGS then LOGS = {} end
   local l = LOGS[key]
   if not l then l = {}; LOGS[key] = l end
   l[#l + 1] = now
@@ -188,43 +216,59 @@ local function appendLog(key, l, now)
   variadic('RPUSH', key, out)
 end
 local function flushWrites(now)
-  for key, p in pairs(PUSH) do
-    local n = 0
-    if #p.front > 0 then n = variadic('LPUSH', key, p.front) end
-    if #p.back > 0 then n = variadic('RPUSH', key, p.back) end
-    if n == #p.front + #p.back then
-      -- The list was empty: record its priority and type, wake workers.
-      redis.call('ZADD', p.pre .. 'pp:' .. p.ty, -tonumber(p.pr), p.pr)
-      redis.call('SADD', p.pre .. 'ptypes', p.ty)
-      WAKE[p.q] = true
+  if PUSH then
+    for key, p in pairs(PUSH) do
+      local n = 0
+      if #p.front > 0 then n = variadic('LPUSH', key, p.front) end
+      if #p.back > 0 then n = variadic('RPUSH', key, p.back) end
+      if n == #p.front + #p.back then
+        -- The list was empty: record its priority and type, wake workers.
+        redis.call('ZADD', p.pre .. 'pp:' .. p.ty, -tonumber(p.pr), p.pr)
+        redis.call('SADD', p.pre .. 'ptypes', p.ty)
+        wake(p.q)
+      end
     end
+    PUSH = nil
   end
-  PUSH = {}
-  for key, z in pairs(ZREMS) do variadic('ZREM', key, z) end
-  ZREMS = {}
-  for key, z in pairs(ZADDS) do variadic('ZADD', key, z) end
-  ZADDS = {}
-  for key, l in pairs(LEFT) do
-    if redis.call('EXISTS', key) == 0 then lineGone(l.pre, l.ty, l.pr) end
+  if ZREMS then
+    for key, z in pairs(ZREMS) do variadic('ZREM', key, z) end
+    ZREMS = nil
   end
-  LEFT = {}
+  if ZADDS then
+    for key, z in pairs(ZADDS) do variadic('ZADD', key, z) end
+    ZADDS = nil
+  end
+  if LEFT then
+    for key, l in pairs(LEFT) do
+      if redis.call('EXISTS', key) == 0 then lineGone(l.pre, l.ty, l.pr) end
+    end
+    LEFT = nil
+  end
   -- The counters and the last use of a queue go to its meta hash in
   -- one HSET: a script call pays per redis.call, not per field.
-  local meta = {}
-  local function set(pre, field, v)
-    local m = meta[pre]
-    if not m then m = {}; meta[pre] = m end
-    m[#m + 1] = field
-    m[#m + 1] = v
+  if COUNT or USED then
+    local meta = {}
+    local function set(pre, field, v)
+      local m = meta[pre]
+      if not m then m = {}; meta[pre] = m end
+      m[#m + 1] = field
+      m[#m + 1] = v
+    end
+    if COUNT then
+      for field, c in pairs(COUNT) do
+        for pre, v in pairs(c) do set(pre, field, string.format('%d', v)) end
+      end
+    end
+    if USED then
+      for pre in pairs(USED) do set(pre, 'used', now) end
+    end
+    for pre, m in pairs(meta) do redis.call('HSET', pre .. 'meta', unpack(m)) end
+    COUNT, USED = nil, nil
   end
-  for pre, v in pairs(SEQB) do set(pre, 'sb', string.format('%d', v)) end
-  for pre, v in pairs(SEQF) do set(pre, 'sf', string.format('%d', v)) end
-  for pre, v in pairs(TOKC) do set(pre, 'tok', string.format('%d', v)) end
-  for pre in pairs(USED) do set(pre, 'used', now) end
-  for pre, m in pairs(meta) do redis.call('HSET', pre .. 'meta', unpack(m)) end
-  SEQB, SEQF, TOKC, USED = {}, {}, {}, {}
-  for key, l in pairs(LOGS) do appendLog(key, l, now) end
-  LOGS = {}
+  if LOGS then
+    for key, l in pairs(LOGS) do appendLog(key, l, now) end
+    LOGS = nil
+  end
 end
 local function attemptRow(h, n, w, st, ft, outcome, err)
   local row = '[' .. (tonumber(n) or 0) .. ',' .. cjson.encode(w or '') .. ',"' .. (st or '') .. '","' .. ft ..
@@ -234,6 +278,7 @@ local function attemptRow(h, n, w, st, ft, outcome, err)
 end
 local function hist(pre, kind)
   local k = pre .. '\0' .. kind
+  if not HIST then HIST = {} end
   HIST[k] = (HIST[k] or 0) + 1
 end
 -- flush sends the gathered writes, history counts and events, and wakes
@@ -241,18 +286,24 @@ end
 -- wakechan.
 local function flush(now, wakechan)
   flushWrites(now)
-  local minute = string.format('%d', math.floor(tonumber(now) / 60000000) * 60)
-  for k, n in pairs(HIST) do
-    local z = string.find(k, '\0', 1, true)
-    redis.call('HINCRBY', string.sub(k, 1, z - 1) .. 'hist', minute .. ':' .. string.sub(k, z + 1), n)
+  if HIST then
+    local minute = string.format('%d', math.floor(tonumber(now) / 60000000) * 60)
+    for k, n in pairs(HIST) do
+      local z = string.find(k, '\0', 1, true)
+      redis.call('HINCRBY', string.sub(k, 1, z - 1) .. 'hist', minute .. ':' .. string.sub(k, z + 1), n)
+    end
+    HIST = nil
   end
-  HIST = {}
-  if #EV > 0 then redis.call('PUBLISH', EVCHAN, cjson.encode({now, EV})) end
-  EV = {}
-  local qs = {}
-  for q in pairs(WAKE) do qs[#qs + 1] = q end
-  if #qs > 0 and wakechan then redis.call('PUBLISH', wakechan, table.concat(qs, ',')) end
-  WAKE = {}
+  if EV then
+    redis.call('PUBLISH', EVCHAN, cjson.encode({now, EV}))
+    EV = nil
+  end
+  if WAKE then
+    local qs = {}
+    for q in pairs(WAKE) do qs[#qs + 1] = q end
+    if wakechan then redis.call('PUBLISH', wakechan, table.concat(qs, ',')) end
+    WAKE = nil
+  end
 end
 -- fenced reports whether an upkeep call under term may act: term "0" is
 -- unfenced; any other must be the current leadership's, unexpired. lead

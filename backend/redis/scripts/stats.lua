@@ -27,6 +27,6 @@ for _, key in ipairs(lists) do
   end
 end
 return {redis.call('HGET', KEYS[1], 'paused') or '0', pending,
-  redis.call('ZCARD', pre .. 'sched'), redis.call('ZCARD', pre .. 'lease'), redis.call('ZCARD', pre .. 'retry'),
+  redis.call('ZCARD', pre .. 'sched'), redis.call('ZCOUNT', pre .. 'lease', '-inf', '(+inf'), redis.call('ZCARD', pre .. 'retry'),
   redis.call('ZCARD', pre .. 'completed'), redis.call('ZCARD', pre .. 'failed'), redis.call('ZCARD', pre .. 'canceled'),
   oldest and string.format('%d', oldest) or ''}
