@@ -31,6 +31,7 @@
 //	tm:{q}:hist            hash   per-minute completed/failed counts
 //	tm:{q}:u:<key>         string the last task stored with a unique key
 //	tm:queues              set    the known queues
+//	tm:due                 zset   queue -> earliest lease expiry or run-at µs, for upkeep (prelude.lua)
 //	tm:ids                 hash   every task id -> its queue (see ids.go)
 //	tm:histq               set    forgotten queues whose history is kept
 //	tm:lead                hash   upkeep leadership: holder, term, until (see lead.go)

@@ -207,7 +207,7 @@ func (b *Backend) runEnqueue(ops []*enqueueOp) {
 		if b.cluster {
 			ids, registry = "", ""
 		}
-		args := []any{off, b.evArg(), b.k.wakeChannel(), ids, registry, len(group)}
+		args := []any{off, b.evArg(), b.k.wakeChannel(), ids, registry, b.dueArg(), len(group)}
 		for _, op := range group {
 			args = append(args, op.args...)
 		}

@@ -104,7 +104,7 @@ func (b *Backend) runFinish(ops []*finishOp) {
 	calls := make([]*scriptCall, len(groups))
 	for i, group := range groups {
 		args := make([]any, 0, 3+9*len(group))
-		args = append(args, off, b.evArg(), b.k.wakeChannel())
+		args = append(args, off, b.evArg(), b.k.wakeChannel(), b.dueArg())
 		for _, op := range group {
 			args = append(args, op.args[:]...)
 		}

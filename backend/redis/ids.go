@@ -77,6 +77,15 @@ func (b *Backend) forgetIDs(ids []string) {
 	}
 }
 
+// dueArg is the due index as the scripts take it: "" on a cluster,
+// where no queue script may touch it and upkeep walks every queue.
+func (b *Backend) dueArg() string {
+	if b.cluster {
+		return ""
+	}
+	return b.k.due()
+}
+
 // idsArg is the id index as the scripts take it: "" on a cluster, where
 // the Go side keeps it.
 func (b *Backend) idsArg() string {

@@ -51,6 +51,12 @@ func (k keys) queues() string { return k.prefix + ":queues" }
 // own slot.
 func (k keys) ids() string { return k.prefix + ":ids" }
 
+// due is the due index: a zset of queue names by the earliest µs at
+// which Reclaim or Promote has work in the queue (see prelude.lua). One
+// server only: on a cluster upkeep walks every known queue. The scripts
+// that read it build a queue's prefix from the name as queuePrefix does.
+func (k keys) due() string { return k.prefix + ":due" }
+
 // histQueues is the set of forgotten queues whose history is kept: a
 // queue's history outlives the queue (History and PruneHistory read it).
 func (k keys) histQueues() string { return k.prefix + ":histq" }

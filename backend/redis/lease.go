@@ -131,7 +131,7 @@ func (b *Backend) leaseOnce(ctx context.Context, req backend.LeaseRequest) (out 
 		}
 		want := req.Max - len(out)
 		args := make([]any, 0, 9+len(req.Types)+want+2*(j-i))
-		args = append(args, off, leaseFor, req.WorkerID, want, b.evArg(), b.k.wakeChannel(), len(req.Types))
+		args = append(args, off, leaseFor, req.WorkerID, want, b.evArg(), b.k.wakeChannel(), b.dueArg(), len(req.Types))
 		for _, ty := range req.Types {
 			args = append(args, ty)
 		}
@@ -243,10 +243,10 @@ func (b *Backend) Extend(ctx context.Context, workerID string, leases []backend.
 		groups := bySlot(b, items, func(it item) string { return it.queue })
 		calls := make([]*scriptCall, len(groups))
 		for k, items := range groups {
-			args := []any{b.offset(), itoa(leaseFor.Microseconds()), workerID}
+			args := []any{b.offset(), itoa(leaseFor.Microseconds()), workerID, b.dueArg()}
 			for _, it := range items {
 				l := leases[it.i]
-				args = append(args, b.qp(it.queue), l.TaskID, strconv.FormatUint(l.Token, 10), l.Secret)
+				args = append(args, b.qp(it.queue), it.queue, l.TaskID, strconv.FormatUint(l.Token, 10), l.Secret)
 			}
 			calls[k] = &scriptCall{script: extendScript, keys: []string{b.k.meta(items[0].queue)}, args: args}
 		}

@@ -95,6 +95,9 @@ type Backend struct {
 	leasesMu sync.Mutex
 	leases   map[string]leaseEntry // tasks this process leased: id → queue
 
+	walksMu sync.Mutex
+	walks   map[string]walk // upkeep script → its last walk over every queue
+
 	queuesMu  sync.Mutex
 	queueList []string
 	queuesAt  time.Time

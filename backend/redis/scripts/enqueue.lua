@@ -8,7 +8,8 @@
 --            (a cluster: see ids.go)
 --   ARGV[5]  the queue registry set, "" when the caller registered the
 --            queues itself (a cluster)
---   ARGV[6]  number of groups; each group is one Enqueue call and is
+--   ARGV[6]  the due index ("" on a cluster; see prelude.lua)
+--   ARGV[7]  number of groups; each group is one Enqueue call and is
 --            stored all or nothing
 --   then per group: the task count n, and per task: queue prefix, queue,
 --   id, state code ("p" or "s"), priority, type, the caller's created µs
@@ -26,13 +27,14 @@
 local now = clockNow(ARGV[1])
 local nowN = nil -- now as a number, read only when a time must move
 evInit(ARGV[2])
+dueInit(ARGV[6])
 local ids, registry = ARGV[4], ARGV[5]
 local W = 11 -- values per task before its fields
 -- One pass over the arguments finds where each task starts; the loops
 -- below index them instead of parsing the counts again.
 local groups, all = {}, {}
-local x = 7
-for g = 1, tonumber(ARGV[6]) do
+local x = 8
+for g = 1, tonumber(ARGV[7]) do
   local n = tonumber(ARGV[x]); x = x + 1
   local starts = {}
   for j = 1, n do
@@ -120,6 +122,7 @@ for g, starts in ipairs(groups) do
           toBack(pre, q, id, pr, ty, seq)
         else
           zadd(pre .. 'sched', ra, id)
+          due(q, ra)
           wake(q) -- idle leases recompute when to wake
         end
         evTask(pre, q, id)

@@ -5,7 +5,8 @@
 --   ARGV[1]  clock offset µs (see clock.lua)
 --   ARGV[2]  events channel
 --   ARGV[3]  wake channel
---   ARGV[4…] ops of 9 values: kind, queue prefix, queue, id, token, secret, a1, a2, a3
+--   ARGV[4]  the due index ("" on a cluster; see prelude.lua)
+--   ARGV[5…] ops of 9 values: kind, queue prefix, queue, id, token, secret, a1, a2, a3
 --            kind "c" ack:      a1 result JSON ("" for none)
 --            kind "f" fail:     a1 error, a2 retry delay µs (from now), a3 "1" when final
 --            kind "r" release
@@ -17,8 +18,9 @@
 local now = clockNow(ARGV[1])
 local nowN = tonumber(now)
 evInit(ARGV[2])
+dueInit(ARGV[4])
 local res = {}
-for i = 4, #ARGV, 9 do
+for i = 5, #ARGV, 9 do
   local kind, pre, q, id, tok, sec = ARGV[i], ARGV[i + 1], ARGV[i + 2], ARGV[i + 3], ARGV[i + 4], ARGV[i + 5]
   local key = pre .. 't:' .. id
   if kind == 'c' then
@@ -65,6 +67,7 @@ for i = 4, #ARGV, 9 do
         if ARGV[i + 8] ~= '1' and tonumber(f[4]) < tonumber(f[9]) and (not f[10] or tonumber(retryAt) < tonumber(f[10])) then
           redis.call('HSET', key, 's', 'r', 'ra', retryAt, 'h', h, 'e', err)
           zadd(pre .. 'retry', retryAt, id)
+          due(q, retryAt)
           wake(q) -- idle leases recompute when to wake
         else
           redis.call('HSET', key, 's', 'f', 'ft', now, 'h', h, 'e', err)

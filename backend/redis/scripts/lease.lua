@@ -12,7 +12,8 @@
 --   ARGV[4]  most tasks to lease
 --   ARGV[5]  events channel
 --   ARGV[6]  wake channel
---   ARGV[7]  number of types n (0: every type), then the n types
+--   ARGV[7]  the due index ("" on a cluster; see prelude.lua)
+--   ARGV[8]  number of types n (0: every type), then the n types
 --   then     number of secrets m (at least ARGV[4]), then m lease secrets
 --   then     queue prefix and queue name, pairs, in the order to take from
 --
@@ -27,7 +28,8 @@ local expires = clockAdd(now, ARGV[2])
 local worker = ARGV[3]
 local max = tonumber(ARGV[4])
 evInit(ARGV[5])
-local a = 7
+dueInit(ARGV[7])
+local a = 8
 local ntypes = tonumber(ARGV[a]); a = a + 1
 local want = nil
 if ntypes > 0 then
@@ -67,7 +69,7 @@ local function takeTask(pre, q, id)
   att = att + 1
   redis.call('HSET', key, 's', 'a', 'a', att, 'w', worker, 'tk', tok, 'ls', secret, 'le', expires, 'st', now)
   if pg then redis.call('HDEL', key, 'pgp', 'pgm', 'pga') end
-  leaseAdd(pre, expires, id)
+  leaseAdd(pre, q, expires, id)
   leased[#leased + 1] = {q, id, tok, secret, kv}
   evTask(pre, q, id)
   return true

@@ -41,6 +41,8 @@ local LEFT = nil   -- pending list key -> {pre, ty, pr}: lists tasks left
 local COUNT = nil  -- meta field ('sb', 'sf', 'tok') -> {queue prefix -> value}, written back by flush
 local USED = nil   -- queue prefix -> true: the queue was used (see use)
 local NEWQ = nil   -- queue names stored into, for the queue registry
+local DUE = nil    -- queue name -> earliest µs (a number) upkeep has work in it
+local DUEKEY = ''  -- the due index ("" on a cluster: upkeep walks every queue)
 -- evInit decides whether to build events: when the channel has
 -- subscribers, or always when the channel comes as "+name" (on a
 -- cluster NUMSUB sees only this node's subscribers).
@@ -76,6 +78,53 @@ local function evTask(pre, q, id, state)
   if s == 'c' or s == 'd' then r = f[5] end
   ev('t', id, f[1], q, s, f[3] or '0', w, r, f[6], f[7] or '', f[8], f[9])
 end
+-- The due index, a sorted set of queue names by the earliest µs at which
+-- Reclaim or Promote has work in the queue (a lease's expiry, a delayed
+-- task's run-at), lets upkeep visit only the queues that have work due
+-- instead of every known queue. A script that files a lease or a delayed
+-- task calls due; flush lowers the queue's score to it (ZADD LT). Upkeep
+-- sets the score again after each visit (redue). A score may be early
+-- (the lease was extended, the task canceled): the visit then finds
+-- nothing and moves it. It is never late, and a queue with work is never
+-- missing from it.
+local function dueInit(key)
+  DUEKEY = key
+end
+local function due(q, t)
+  if not DUE then DUE = {} end
+  local n = tonumber(t)
+  local d = DUE[q]
+  if not d or n < d then DUE[q] = n end
+end
+-- redue sets a queue's score in the due index to its earliest lease
+-- expiry or run-at, or takes it out when it has none. The caller has
+-- flushed its writes.
+local function redue(pre, q)
+  local best = nil
+  for _, z in ipairs({'lease', 'sched', 'retry'}) do
+    local r = redis.call('ZRANGE', pre .. z, 0, 0, 'WITHSCORES')
+    if r[1] and r[1] ~= LEASE_PIN and (not best or tonumber(r[2]) < tonumber(best)) then best = r[2] end
+  end
+  if best then
+    redis.call('ZADD', DUEKEY, best, q)
+  else
+    redis.call('ZREM', DUEKEY, q)
+  end
+end
+-- upkeepQueues returns the queues an upkeep script visits, as queue
+-- prefix and name pairs: those given from ARGV[first] on or, when none
+-- are given, those of the due index whose score is at most now (at most
+-- limit), their prefixes built from base as keys.queuePrefix does.
+local function upkeepQueues(first, base, limit, now)
+  if #ARGV >= first or DUEKEY == '' then return ARGV, first end
+  local qs = redis.call('ZRANGEBYSCORE', DUEKEY, '-inf', now, 'LIMIT', 0, limit)
+  local list = {}
+  for _, q in ipairs(qs) do
+    list[#list + 1] = base .. ':{' .. q .. '}:'
+    list[#list + 1] = q
+  end
+  return list, 1
+end
 -- wake asks flush to wake the idle leases of queue q.
 local function wake(q)
   if not WAKE then WAKE = {} end
@@ -88,11 +137,15 @@ local function zadd(key, score, member)
   z[#z + 1] = score
   z[#z + 1] = member
 end
--- leaseAdd files a leased task in its queue's lease set, with the set's
--- pin (LEASE_PIN, see scripts.go) the first time in a call.
-local function leaseAdd(pre, expires, id)
+-- leaseAdd files a leased task of queue q in its lease set, with the
+-- set's pin (LEASE_PIN, see scripts.go) and its place in the due index
+-- the first time in a call (the leases of one call expire together).
+local function leaseAdd(pre, q, expires, id)
   local key = pre .. 'lease'
-  if not (ZADDS and ZADDS[key]) then zadd(key, '+inf', LEASE_PIN) end
+  if not (ZADDS and ZADDS[key]) then
+    zadd(key, '+inf', LEASE_PIN)
+    due(q, expires)
+  end
   zadd(key, expires, id)
 end
 local function zrem(key, member)
@@ -303,6 +356,17 @@ local function flush(now, wakechan)
     for q in pairs(WAKE) do qs[#qs + 1] = q end
     if wakechan then redis.call('PUBLISH', wakechan, table.concat(qs, ',')) end
     WAKE = nil
+  end
+  if DUE then
+    if DUEKEY ~= '' then
+      local a = {}
+      for q, t in pairs(DUE) do
+        a[#a + 1] = string.format('%d', t)
+        a[#a + 1] = q
+      end
+      redis.call('ZADD', DUEKEY, 'LT', unpack(a))
+    end
+    DUE = nil
   end
 end
 -- fenced reports whether an upkeep call under term may act: term "0" is

@@ -9,17 +9,24 @@
 --   ARGV[2]  events channel, ARGV[3] wake channel
 --   ARGV[4]  most lease losses in a row (Options.MaxLeaseLosses)
 --   ARGV[5]  the leadership hash ("" when the caller checked), ARGV[6] term
---   ARGV[7…] queue prefix and queue name, pairs
+--   ARGV[7]  the due index ("" on a cluster; see prelude.lua)
+--   ARGV[8]  the keys' prefix ("tm"), ARGV[9] most queues to take from
+--            the due index
+--   ARGV[10…] queue prefix and queue name, pairs; none: the queues of
+--            the due index whose score is at most now
 --
--- Returns how many leases it took back (at most 1000 per queue per
--- call), or -1 when the term is not the leader's (nothing changed).
+-- With a due index, every queue visited gets its score set again.
+-- Returns {leases taken back (at most 1000 per queue per call), queues
+-- visited}, or -1 when the term is not the leader's (nothing changed).
 local now = clockNow(ARGV[1])
 if not fenced(ARGV[5], ARGV[6], now) then return -1 end
 evInit(ARGV[2])
+dueInit(ARGV[7])
 local maxLosses = tonumber(ARGV[4])
+local qs, first = upkeepQueues(10, ARGV[8], tonumber(ARGV[9]), now)
 local n = 0
-for qi = 7, #ARGV, 2 do
-  local pre, q = ARGV[qi], ARGV[qi + 1]
+for qi = first, #qs, 2 do
+  local pre, q = qs[qi], qs[qi + 1]
   local r = redis.call('ZRANGEBYSCORE', pre .. 'lease', '-inf', now, 'WITHSCORES', 'LIMIT', 0, 1000)
   local exp = {}
   for i = 1, #r, 2 do exp[#exp + 1] = {id = r[i], at = tonumber(r[i + 1])} end
@@ -54,4 +61,7 @@ for qi = 7, #ARGV, 2 do
   end
 end
 flush(now, ARGV[3])
-return n
+if DUEKEY ~= '' then
+  for qi = first, #qs, 2 do redue(qs[qi], qs[qi + 1]) end
+end
+return {n, (#qs - first + 1) / 2}
