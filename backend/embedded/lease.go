@@ -97,9 +97,10 @@ func promoteQueue(tx *txn, queue string, limit int) (int, error) {
 			return 0, err
 		}
 	}
-	// An emptied index goes, so that upkeep walks only the queues that
-	// hold delayed tasks, not every queue that ever had one.
-	if k, _ := qb.Cursor().First(); k == nil && len(due) > 0 {
+	// An empty index goes, so that upkeep walks only the queues that
+	// hold delayed tasks, not every queue that ever had one: emptied by
+	// this promotion, or earlier by a cancel or a delete.
+	if k, _ := qb.Cursor().First(); k == nil {
 		if err := tx.Bucket(bucketDue).DeleteBucket([]byte(queue)); err != nil {
 			return 0, err
 		}
