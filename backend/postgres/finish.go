@@ -25,10 +25,11 @@ const leaseFree = `worker_id = NULL, lease_token = NULL, lease_secret = NULL, le
 // deadlock_timeout (1s by default) by aborting one, whose callers get an
 // error, and an ack lost that way leaves its task processing until its
 // lease expires, to run again. Locked first in one order shared by all of
-// them, the later statement waits for the earlier one instead. Statements
-// that take one row, or skip locked rows (lease, reclaim, promotion,
-// retention), need no order.
-const lockedInIDOrder = `ORDER BY t.id FOR UPDATE OF t`
+// them, the later statement waits for the earlier one instead. The lock
+// is the one the UPDATE takes anyway (NO KEY UPDATE: no key changes), so
+// nothing else waits longer than before. Statements that take one row, or
+// skip locked rows (lease, reclaim, promotion, retention), need no order.
+const lockedInIDOrder = `ORDER BY t.id FOR NO KEY UPDATE OF t`
 
 // ackReq is one Ack waiting for the group commit.
 type ackReq struct {
