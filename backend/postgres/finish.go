@@ -13,6 +13,24 @@ import (
 // leaseFree are the column settings that end a lease.
 const leaseFree = `worker_id = NULL, lease_token = NULL, lease_secret = NULL, lease_expires_at = NULL`
 
+// lockedInIDOrder ends the SELECT (of tasks t) that a statement updating
+// several leased tasks at once (a batch of acks, the extension of a
+// worker's leases) runs first, in a MATERIALIZED CTE, and then updates
+// only the rows it returns.
+//
+// An UPDATE locks each row as its join reaches it, in whatever order the
+// plan visits them. Two such statements sharing rows (an ack batch and
+// the heartbeat's Extend of the same worker's leases) could then each
+// hold a row the other waits for: PostgreSQL breaks the deadlock after
+// deadlock_timeout (1s by default) by aborting one, whose callers get an
+// error, and an ack lost that way leaves its task processing until its
+// lease expires, to run again. Locked first in one order shared by all of
+// them, the later statement waits for the earlier one instead. The lock
+// is the one the UPDATE takes anyway (NO KEY UPDATE: no key changes), so
+// nothing else waits longer than before. Statements that take one row, or
+// skip locked rows (lease, reclaim, promotion, retention), need no order.
+const lockedInIDOrder = `ORDER BY t.id FOR NO KEY UPDATE OF t`
+
 // ackReq is one Ack waiting for the group commit.
 type ackReq struct {
 	ref    backend.LeaseRef
@@ -46,14 +64,19 @@ func (b *Backend) flushAcks(ctx context.Context, calls []*call[*ackReq]) {
 			results[i] = &s
 		}
 	}
+	// The rows are locked first, in id order (see lockedInIDOrder), then
+	// updated.
 	rows, err := b.pool.Query(ctx, `WITH a AS (SELECT * FROM unnest($1::text[], $2::bigint[], $3::text[], $4::text[])
-			AS a(id, token, secret, result))
+			AS a(id, token, secret, result)),
+		locked AS MATERIALIZED (SELECT t.id, a.result FROM `+b.t("tasks")+` t JOIN a ON t.id = a.id
+			WHERE t.state = 'processing' AND t.lease_token = a.token AND t.lease_secret = a.secret
+			`+lockedInIDOrder+`)
 		UPDATE `+b.t("tasks")+` t SET state = 'completed', finished_at = `+b.t("clock()")+`, result = a.result,
 			lease_losses = 0,
 			attempts = `+b.t("end_attempt")+`(t.attempts, `+b.t("clock()")+`, 'completed', NULL),
 			progress = CASE WHEN t.progress IS NULL THEN NULL ELSE jsonb_set(t.progress, '{percent}', '100') END,
 			`+leaseFree+`
-		FROM a WHERE t.id = a.id AND t.state = 'processing' AND t.lease_token = a.token AND t.lease_secret = a.secret
+		FROM locked a WHERE t.id = a.id
 		RETURNING t.id, t.type, t.queue, t.attempt, t.progress, coalesce(t.last_error, '')`, ids, tokens, secrets, results)
 	if err != nil {
 		for _, c := range calls {

@@ -167,9 +167,13 @@ func (b *Backend) Extend(ctx context.Context, workerID string, leases []backend.
 	}
 	rows, err := b.pool.Query(ctx, `WITH l AS (SELECT * FROM unnest($1::text[], $2::bigint[], $3::text[])
 			WITH ORDINALITY AS l(id, token, secret, i)),
-		ext AS (UPDATE `+b.t("tasks")+` t SET lease_expires_at = `+b.t("clock()")+` + $4::interval
-		        FROM l WHERE t.id = l.id AND t.state = 'processing' AND t.lease_token = l.token
+		-- Locked first, in id order, as Ack does (see lockedInIDOrder).
+		locked AS MATERIALIZED (SELECT t.id FROM `+b.t("tasks")+` t JOIN l ON t.id = l.id
+		        WHERE t.state = 'processing' AND t.lease_token = l.token
 		          AND t.lease_secret = l.secret AND t.worker_id = $5
+		        `+lockedInIDOrder+`),
+		ext AS (UPDATE `+b.t("tasks")+` t SET lease_expires_at = `+b.t("clock()")+` + $4::interval
+		        FROM locked WHERE t.id = locked.id
 		        RETURNING t.id)
 		-- A lease named twice is held twice: held is whether the row was
 		-- extended and the lease is the one it holds.
