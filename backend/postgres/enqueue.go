@@ -1,10 +1,12 @@
 package postgres
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -98,27 +100,47 @@ func (e pgxExecer) firstString(ctx context.Context, sql string, args ...any) (st
 // then rolls back.
 func (b *Backend) enqueueIn(ctx context.Context, ex execer, tasks []*backend.Task) ([]backend.EnqueueResult, []*backend.Task, error) {
 	results := make([]backend.EnqueueResult, len(tasks))
-	stored := make([]*backend.Task, 0, len(tasks))
-	taken := map[[2]string]string{} // (queue, key) → the task of this call holding it
 	for i, t := range tasks {
 		results[i] = backend.EnqueueResult{ID: t.ID}
+	}
+	// Unique keys are claimed in (queue, key) order, whatever the order
+	// of the tasks: each claim locks a row of unique_keys until commit,
+	// so two transactions claiming the same keys in opposite orders
+	// would deadlock, and PostgreSQL would abort one (a coalesced batch
+	// with all its callers). Among tasks of this call sharing a key the
+	// first in task order takes it, as if they were claimed in turn.
+	var claims []int // indexes of the tasks with a unique key
+	for i, t := range tasks {
 		if t.UniqueKey != "" {
-			k := [2]string{t.Queue, t.UniqueKey}
-			if holder, ok := taken[k]; ok {
-				results[i] = backend.EnqueueResult{ID: holder, Duplicate: true}
-				continue
-			}
-			holder, free, err := b.takeUniqueKey(ctx, ex, t)
-			if err != nil {
-				return nil, nil, err
-			}
-			if !free {
-				results[i] = backend.EnqueueResult{ID: holder, Duplicate: true}
-				continue
-			}
-			taken[k] = t.ID
+			claims = append(claims, i)
 		}
-		stored = append(stored, t)
+	}
+	slices.SortStableFunc(claims, func(x, y int) int {
+		return cmp.Or(cmp.Compare(tasks[x].Queue, tasks[y].Queue), cmp.Compare(tasks[x].UniqueKey, tasks[y].UniqueKey))
+	})
+	taken := map[[2]string]string{} // (queue, key) → the task of this call holding it
+	for _, i := range claims {
+		t := tasks[i]
+		k := [2]string{t.Queue, t.UniqueKey}
+		if holder, ok := taken[k]; ok {
+			results[i] = backend.EnqueueResult{ID: holder, Duplicate: true}
+			continue
+		}
+		holder, free, err := b.takeUniqueKey(ctx, ex, t)
+		if err != nil {
+			return nil, nil, err
+		}
+		if !free {
+			results[i] = backend.EnqueueResult{ID: holder, Duplicate: true}
+			continue
+		}
+		taken[k] = t.ID
+	}
+	stored := make([]*backend.Task, 0, len(tasks))
+	for i, t := range tasks {
+		if !results[i].Duplicate {
+			stored = append(stored, t)
+		}
 	}
 	// A task refused for its unique key is not inserted, so its id is
 	// checked here: an id that exists fails the whole call all the same.
