@@ -25,15 +25,18 @@ type Item interface {
 	Fail(error)
 }
 
-// Weighted is an Item that counts as Weight() toward a batch's maximum
-// instead of one: a request that carries several rows. A batch holds at
-// most max of weight, except that an item heavier than max runs alone.
+// Weighted is an Item that counts as Weight() (at least one) toward a
+// batch's maximum instead of one: a request that carries several rows. A
+// batch holds at most max of weight, except that an item heavier than
+// max runs alone. The item type decides, once, at New: an interface
+// type T counts one per item whatever its values are.
 type Weighted interface{ Weight() int }
 
 // Coalescer runs batches of T. Make it with New.
 type Coalescer[T Item] struct {
 	ch     chan T
 	max    int
+	weigh  func(T) int // nil when T is not Weighted: every item counts one
 	run    func([]T)
 	stop   chan struct{}
 	closed error
@@ -50,6 +53,15 @@ type Coalescer[T Item] struct {
 // closed.
 func New[T Item](loops, max int, closed error, run func([]T)) *Coalescer[T] {
 	c := &Coalescer[T]{ch: make(chan T, 4*max), max: max, run: run, stop: make(chan struct{}), closed: closed}
+	var zero T
+	if _, ok := any(zero).(Weighted); ok {
+		c.weigh = func(x T) int {
+			if w := any(x).(Weighted).Weight(); w > 1 {
+				return w
+			}
+			return 1
+		}
+	}
 	for range loops {
 		c.wg.Add(1)
 		go c.loop()
@@ -102,7 +114,7 @@ func (c *Coalescer[T]) loop() {
 		weight := 0
 		if holding {
 			if held.Take() {
-				batch, weight = append(batch, held), weightOf(held)
+				batch, weight = append(batch, held), c.weightOf(held)
 			}
 			var none T
 			held, holding = none, false
@@ -110,7 +122,7 @@ func (c *Coalescer[T]) loop() {
 			select {
 			case x := <-c.ch:
 				if x.Take() {
-					batch, weight = append(batch, x), weightOf(x)
+					batch, weight = append(batch, x), c.weightOf(x)
 				}
 			case <-c.stop:
 				return
@@ -120,7 +132,7 @@ func (c *Coalescer[T]) loop() {
 		for weight < c.max {
 			select {
 			case x := <-c.ch:
-				w := weightOf(x)
+				w := c.weightOf(x)
 				if weight+w > c.max && len(batch) > 0 {
 					held, holding = x, true
 					break more
@@ -138,13 +150,12 @@ func (c *Coalescer[T]) loop() {
 	}
 }
 
-// weightOf is what x counts toward a batch's maximum: its Weight, at
-// least one.
-func weightOf[T Item](x T) int {
-	if w, ok := any(x).(Weighted); ok {
-		return max(w.Weight(), 1)
+// weightOf is what x counts toward a batch's maximum (see Weighted).
+func (c *Coalescer[T]) weightOf(x T) int {
+	if c.weigh == nil {
+		return 1
 	}
-	return 1
+	return c.weigh(x)
 }
 
 // Close stops the loops after the batches in flight and fails what is
