@@ -227,8 +227,8 @@ func (b *Backend) update(ctx context.Context, fn func(tx *txn) error) error {
 		return err
 	}
 	w := &write{fn: fn, err: make(chan error, 1)}
-	if !b.writes.Submit(w) {
-		return backend.ErrClosed
+	if err := b.writes.Submit(ctx, w); err != nil {
+		return err
 	}
 	if b.queued != nil {
 		b.queued()
@@ -266,19 +266,10 @@ func refusal(err error) bool {
 // other than by a refusal, it may have written part of its change: the
 // transaction is rolled back and every write of the batch runs in a
 // transaction of its own, so that only the failed one is undone.
+//
+// Every write of batch has been taken (coalesce.Ticket): its caller no
+// longer withdraws it.
 func (b *Backend) commit(batch []*write) {
-	// Take the writes whose callers still wait; a write the committer took
-	// before (a rerun) stays taken.
-	taken := batch[:0:0]
-	for _, w := range batch {
-		if w.Take() {
-			taken = append(taken, w)
-		}
-	}
-	batch = taken
-	if len(batch) == 0 {
-		return
-	}
 	errs := make([]error, len(batch))
 	err := b.db.Update(func(btx *bolt.Tx) error {
 		now := b.now()

@@ -2,110 +2,83 @@ package postgres
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"time"
 
 	"github.com/taskmill/taskmill/backend"
+	"github.com/taskmill/taskmill/internal/coalesce"
 )
 
+// ErrUnknownOutcome: the call's ctx ended after a flusher had taken its
+// request into a batch. The batch is committed or failed whatever its
+// callers do, so the change may have been made (or may still be); the
+// caller cannot tell from here and must read the state back if it
+// matters (a submit: Get the id; an ack: the task's state). Errors
+// wrapping it also wrap the ctx's error. A call whose ctx ended while its
+// request still waited for a flusher returns the ctx's error alone, and
+// changed nothing.
+var ErrUnknownOutcome = errors.New("the change was on its way to PostgreSQL before the context ended; it may have been committed")
+
+// flushTimeout bounds one batch's statement and commit: a batch outlives
+// its callers' contexts (see coalescer), but must not hold a connection
+// forever.
+const flushTimeout = time.Minute
+
 // call is one caller's request waiting in a coalescer.
-type call[R any] struct {
-	req  R
-	err  error
-	done chan struct{}
+type call[R sized] struct {
+	coalesce.Ticket // withdrawn by a caller that leaves while it waits
+	req             R
+	err             error
+	done            chan struct{}
 }
+
+// Fail ends a call no flusher will take (the backend closed).
+func (c *call[R]) Fail(err error) { c.err = err; close(c.done) }
+
+// Weight makes a batch hold at most MaxBatch rows, not MaxBatch calls.
+func (c *call[R]) Weight() int { return c.req.size() }
 
 // sized is a request that says how many rows it carries.
 type sized interface{ size() int }
 
-// coalescer is the group commit: concurrent callers hand their requests
-// to a few flushers; each flusher takes one request and every other one
-// already waiting (up to max rows) and runs them as one statement in one
-// transaction, so N concurrent submits cost one commit, not N. Nothing
-// waits on purpose: while one flush is in flight the next batch gathers.
+// coalescer is the group commit (internal/coalesce): concurrent callers
+// hand their requests to a few flushers; each flusher takes one request
+// and every other one already waiting (up to max rows) and runs them as
+// one statement in one transaction, so N concurrent submits cost one
+// commit, not N. Nothing waits on purpose: while one flush is in flight
+// the next batch gathers.
 type coalescer[R sized] struct {
-	in    chan *call[R]
-	max   int
-	flush func(ctx context.Context, calls []*call[R])
+	*coalesce.Coalescer[*call[R]]
 }
 
-func newCoalescer[R sized](b *Backend, max, flushers int, flush func(context.Context, []*call[R])) *coalescer[R] {
-	c := &coalescer[R]{in: make(chan *call[R], 4*max), max: max, flush: flush}
-	for range flushers {
-		b.wg.Add(1)
-		go func() {
-			defer b.wg.Done()
-			c.run(b.ctx)
-		}()
-	}
-	return c
-}
-
-func (c *coalescer[R]) run(stop context.Context) {
-	for {
-		var first *call[R]
-		select {
-		case first = <-c.in:
-		case <-stop.Done():
-			c.failWaiting()
-			return
-		}
-		batch, rows := []*call[R]{first}, first.req.size()
-	gather:
-		for rows < c.max {
-			select {
-			case more := <-c.in:
-				batch = append(batch, more)
-				rows += more.req.size()
-			default:
-				break gather
-			}
-		}
-		// The flush outlives its callers' contexts: once gathered, a
-		// batch is committed or failed as a whole, and Close waits for it.
-		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-		c.flush(ctx, batch)
+func newCoalescer[R sized](max, flushers int, flush func(context.Context, []*call[R])) coalescer[R] {
+	return coalescer[R]{coalesce.New(flushers, max, backend.ErrClosed, func(calls []*call[R]) {
+		// The flush outlives its callers' contexts: once taken, a batch
+		// is committed or failed as a whole, and Close waits for it.
+		ctx, cancel := context.WithTimeout(context.Background(), flushTimeout)
+		flush(ctx, calls)
 		cancel()
-		for _, cl := range batch {
+		for _, cl := range calls {
 			close(cl.done)
 		}
-	}
-}
-
-// failWaiting answers the requests no flusher will take after Close.
-func (c *coalescer[R]) failWaiting() {
-	for {
-		select {
-		case cl := <-c.in:
-			cl.err = backend.ErrClosed
-			close(cl.done)
-		default:
-			return
-		}
-	}
+	})}
 }
 
 // do hands req to a flusher and waits for its outcome. When ctx ends
-// first the caller gets ctx's error, but the request may still have been
-// committed: the statement was, or is about to be, sent.
-func (c *coalescer[R]) do(ctx context.Context, b *Backend, req R) error {
-	// A ctx that has already ended changes nothing: checked first, since
-	// select would pick at random between a ready send and a done ctx.
-	if err := ctx.Err(); err != nil {
+// while req still waits for a flusher, req is withdrawn and the caller
+// gets ctx's error: nothing changed. When a flusher had taken it, the
+// error wraps ErrUnknownOutcome: the change may have been committed.
+func (c coalescer[R]) do(ctx context.Context, req R) error {
+	cl := &call[R]{req: req, done: make(chan struct{})}
+	if err := c.Submit(ctx, cl); err != nil {
 		return err
 	}
-	cl := &call[R]{req: req, done: make(chan struct{})}
-	select {
-	case c.in <- cl:
-	case <-ctx.Done():
-		return ctx.Err()
-	case <-b.ctx.Done():
-		return backend.ErrClosed
+	if err := cl.Wait(ctx, cl.done); err != nil {
+		if cl.Taken() {
+			return fmt.Errorf("%w: %w", ErrUnknownOutcome, err)
+		}
+		return err
 	}
-	select {
-	case <-cl.done:
-		return cl.err
-	case <-ctx.Done():
-		return fmt.Errorf("%w (the change may have been committed all the same)", ctx.Err())
-	}
+	return cl.err
 }

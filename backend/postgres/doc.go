@@ -15,6 +15,14 @@
 // machine. Concurrent Enqueue calls of one process share one INSERT and
 // one commit, and so do concurrent Acks (group commit).
 //
+// # Contexts
+//
+// Enqueue and Ack, which wait for a batch (group commit), return when
+// their ctx ends. One still waiting for a flusher is withdrawn and
+// returns ctx's error, nothing changed; one a flusher had taken returns
+// an error wrapping ErrUnknownOutcome and ctx's error: its batch commits
+// or fails without its caller.
+//
 // # Time
 //
 // Every time the backend stores (lease expiry, finish times, retry

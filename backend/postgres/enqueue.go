@@ -256,9 +256,11 @@ func (r *enqueueReq) size() int { return len(r.tasks) }
 
 // Enqueue stores new tasks; see backend.Backend. Concurrent calls share
 // one INSERT and one commit (group commit). It returns once PostgreSQL
-// committed the tasks (durable on disk with synchronous_commit=on). When
-// ctx ends first the error says so, and the tasks may still have been
-// stored.
+// committed the tasks (durable on disk with synchronous_commit=on).
+//
+// Enqueue returns when ctx ends. If the call still waited for a flusher,
+// the error is ctx's and nothing was stored; if a flusher had taken it,
+// the error wraps ErrUnknownOutcome: the tasks may be stored.
 func (b *Backend) Enqueue(ctx context.Context, tasks []*backend.Task) ([]backend.EnqueueResult, error) {
 	if err := b.alive(); err != nil {
 		return nil, err
@@ -270,7 +272,7 @@ func (b *Backend) Enqueue(ctx context.Context, tasks []*backend.Task) ([]backend
 		return []backend.EnqueueResult{}, nil
 	}
 	req := &enqueueReq{tasks: tasks}
-	if err := b.enq.do(ctx, b, req); err != nil {
+	if err := b.enq.do(ctx, req); err != nil {
 		return nil, err
 	}
 	return req.results, nil

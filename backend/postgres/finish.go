@@ -40,8 +40,10 @@ type ackReq struct {
 func (r *ackReq) size() int { return 1 }
 
 // Ack completes a leased task with its result; see backend.Backend.
-// Concurrent Acks share one UPDATE and one commit. When ctx ends first
-// the error says so, and the ack may still have been recorded.
+// Concurrent Acks share one UPDATE and one commit. When ctx ends first,
+// an ack still waiting for a flusher is withdrawn (ctx's error, nothing
+// changed); one a flusher had taken wraps ErrUnknownOutcome: it may have
+// been recorded.
 func (b *Backend) Ack(ctx context.Context, l backend.LeaseRef, result json.RawMessage) error {
 	if err := b.alive(); err != nil {
 		return err
@@ -49,7 +51,7 @@ func (b *Backend) Ack(ctx context.Context, l backend.LeaseRef, result json.RawMe
 	if len(result) > 0 && !json.Valid(result) {
 		return fmt.Errorf("ack task %s: result: not valid JSON", l.TaskID)
 	}
-	return b.acks.do(ctx, b, &ackReq{ref: l, result: result})
+	return b.acks.do(ctx, &ackReq{ref: l, result: result})
 }
 
 func (b *Backend) flushAcks(ctx context.Context, calls []*call[*ackReq]) {

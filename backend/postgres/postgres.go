@@ -82,8 +82,8 @@ type Backend struct {
 	s      string // the schema, valid (see validSchema) and so safe to splice into SQL
 	opts   Options
 	log    *slog.Logger
-	enq    *coalescer[*enqueueReq]
-	acks   *coalescer[*ackReq]
+	enq    coalescer[*enqueueReq]
+	acks   coalescer[*ackReq]
 	hub    *hub
 	pub    *publisher
 	ctx    context.Context // ends at Close
@@ -224,8 +224,8 @@ func OpenConfig(ctx context.Context, cfg *pgxpool.Config, opts Options) (*Backen
 	}
 	b := &Backend{pool: pool, s: opts.Schema, opts: opts, log: opts.Logger}
 	b.ctx, b.cancel = context.WithCancel(context.Background())
-	b.enq = newCoalescer(b, opts.MaxBatch, opts.Flushers, b.flushEnqueues)
-	b.acks = newCoalescer(b, opts.MaxBatch, opts.Flushers, b.flushAcks)
+	b.enq = newCoalescer(opts.MaxBatch, opts.Flushers, b.flushEnqueues)
+	b.acks = newCoalescer(opts.MaxBatch, opts.Flushers, b.flushAcks)
 	b.pub = newPublisher(b)
 	listenCfg := cfg.ConnConfig.Copy()
 	if opts.ListenURL != "" {
@@ -303,9 +303,13 @@ func (b *Backend) alive() error {
 }
 
 // Close stops the backend's goroutines and closes its connections. Calls
-// after Close return ErrClosed.
+// after Close return ErrClosed. Batches of Enqueue and Ack calls in
+// flight are committed first; calls still waiting for one fail with
+// ErrClosed, nothing changed.
 func (b *Backend) Close() error {
 	b.once.Do(func() {
+		b.enq.Close()
+		b.acks.Close()
 		b.cancel()
 		b.wg.Wait()
 		b.pool.Close()

@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"time"
+
+	"github.com/taskmill/taskmill/internal/coalesce"
 )
 
 // ErrUnknownOutcome: the call's ctx ended after its command was sent to
@@ -25,22 +27,14 @@ func unknownOutcome(cause error) error {
 // When ctx ends first and the call was still queued, it is withdrawn
 // (never sent) and await returns ctx's error; when it had been taken,
 // ErrUnknownOutcome.
-func await(ctx context.Context, done <-chan struct{}, st *opState) error {
-	select {
-	case <-done:
-		return nil
-	case <-ctx.Done():
+func await(ctx context.Context, done <-chan struct{}, t *coalesce.Ticket) error {
+	if err := t.Wait(ctx, done); err != nil {
+		if t.Taken() {
+			return unknownOutcome(err)
+		}
+		return err
 	}
-	if st.withdraw() {
-		return context.Cause(ctx)
-	}
-	// Taken: the answer may be just there.
-	select {
-	case <-done:
-		return nil
-	default:
-		return unknownOutcome(context.Cause(ctx))
-	}
+	return nil
 }
 
 // flushContext bounds one batched script call: until the latest deadline
@@ -96,13 +90,13 @@ func detached[T any](b *Backend, ctx context.Context, f func(context.Context) (T
 		v   T
 		err error
 	}
-	var st opState // taken: f has its reply in hand; withdrawn: the caller left
+	var st coalesce.Ticket // taken: f has its reply in hand; withdrawn: the caller left
 	ch := make(chan reply, 1)
 	go func() {
 		fctx, cancel := b.flushContext(func(yield func(context.Context) bool) { yield(ctx) })
 		defer cancel()
 		v, err := f(fctx)
-		if !st.take() {
+		if !st.Take() {
 			if err == nil && undo != nil {
 				undo(v)
 			}
@@ -115,7 +109,7 @@ func detached[T any](b *Backend, ctx context.Context, f func(context.Context) (T
 		return r.v, r.err
 	case <-ctx.Done():
 	}
-	if !st.withdraw() {
+	if !st.Withdraw() {
 		r := <-ch // f finished just now: its reply stands
 		return r.v, r.err
 	}

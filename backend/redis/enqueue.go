@@ -9,26 +9,27 @@ import (
 
 	"github.com/taskmill/taskmill/backend"
 	"github.com/taskmill/taskmill/backend/model"
+	"github.com/taskmill/taskmill/internal/coalesce"
 )
 
 var errClosed = fmt.Errorf("redis: %w", backend.ErrClosed)
 
 // enqueueOp is the part of one Enqueue call that falls in one slot.
 type enqueueOp struct {
-	ctx   context.Context // the caller's: bounds the flush (see flushContext)
-	st    opState
-	queue string // of the first task: KEYS[1] is its meta key
-	args  []any  // the group: task count, then each task's values
-	res   []any  // the script's answer for the group
-	err   error
-	done  chan struct{}
+	coalesce.Ticket                 // withdrawn by a caller that leaves while it waits
+	ctx             context.Context // the caller's: bounds the flush (see flushContext)
+	queue           string          // of the first task: KEYS[1] is its meta key
+	args            []any           // the group: task count, then each task's values
+	res             []any           // the script's answer for the group
+	err             error
+	done            chan struct{}
 }
 
-func (o *enqueueOp) fail(err error)  { o.err = err; close(o.done) }
-func (o *enqueueOp) claim() *opState { return &o.st }
+// Fail ends an op the coalescer will not send (it closed).
+func (o *enqueueOp) Fail(err error) { o.err = err; close(o.done) }
 
 // Enqueue stores new tasks; see backend.Backend. Concurrent calls share
-// script calls (see coalescer). On one Redis server a call is atomic
+// script calls (see internal/coalesce). On one Redis server a call is atomic
 // whatever queues it spans; on a cluster it is atomic per queue slot.
 // With Options.WaitReplicas it returns after the replicas acknowledged.
 //
@@ -111,13 +112,13 @@ func (b *Backend) enqueueGroups(ctx context.Context, tasks []*backend.Task, orde
 	submitted := 0
 	var waitErr error
 	for _, op := range ops {
-		if waitErr = b.enq.submit(ctx, op); waitErr != nil {
+		if waitErr = b.enq.Submit(ctx, op); waitErr != nil {
 			break
 		}
 		submitted++
 	}
 	for _, op := range ops[:submitted] {
-		if err := await(ctx, op.done, &op.st); err != nil && waitErr == nil {
+		if err := await(ctx, op.done, &op.Ticket); err != nil && waitErr == nil {
 			waitErr = err
 		}
 	}
@@ -125,7 +126,7 @@ func (b *Backend) enqueueGroups(ctx context.Context, tasks []*backend.Task, orde
 		// An op already taken was sent, and on a cluster a call is
 		// atomic per slot only: then some tasks may be stored.
 		for _, op := range ops[:submitted] {
-			if op.st.v.Load() == opTaken {
+			if op.Taken() {
 				if !errors.Is(waitErr, ErrUnknownOutcome) {
 					waitErr = unknownOutcome(waitErr)
 				}

@@ -8,22 +8,23 @@ import (
 	"strconv"
 
 	"github.com/taskmill/taskmill/backend"
+	"github.com/taskmill/taskmill/internal/coalesce"
 )
 
 // finishOp is one ack, fail, release or progress report waiting to be
 // sent with others in one finish script call.
 type finishOp struct {
-	ctx   context.Context // the caller's: bounds the flush (see flushContext)
-	st    opState
-	queue string
-	args  [9]any // kind, prefix, queue, id, token, secret, a1, a2, a3
-	code  int64
-	err   error
-	done  chan struct{}
+	coalesce.Ticket                 // withdrawn by a caller that leaves while it waits
+	ctx             context.Context // the caller's: bounds the flush (see flushContext)
+	queue           string
+	args            [9]any // kind, prefix, queue, id, token, secret, a1, a2, a3
+	code            int64
+	err             error
+	done            chan struct{}
 }
 
-func (o *finishOp) fail(err error)  { o.err = err; close(o.done) }
-func (o *finishOp) claim() *opState { return &o.st }
+// Fail ends an op the coalescer will not send (it closed).
+func (o *finishOp) Fail(err error) { o.err = err; close(o.done) }
 
 // Ack completes a leased task with its result; see backend.Backend.
 func (b *Backend) Ack(ctx context.Context, l backend.LeaseRef, result json.RawMessage) error {
@@ -67,12 +68,12 @@ func (b *Backend) finish(ctx context.Context, l backend.LeaseRef, what, kind, a1
 	}
 	op := &finishOp{ctx: ctx, queue: q, done: make(chan struct{}),
 		args: [9]any{kind, b.qp(q), q, l.TaskID, strconv.FormatUint(l.Token, 10), l.Secret, a1, a2, a3}}
-	if err := b.fin.submit(ctx, op); err != nil {
+	if err := b.fin.Submit(ctx, op); err != nil {
 		return fmt.Errorf("redis: %s task %s: %w", what, l.TaskID, err)
 	}
 	// When ctx ends first: a call still queued is withdrawn (nothing
 	// changed); one already sent may have run (ErrUnknownOutcome).
-	if err := await(ctx, op.done, &op.st); err != nil {
+	if err := await(ctx, op.done, &op.Ticket); err != nil {
 		return fmt.Errorf("redis: %s task %s: %w", what, l.TaskID, err)
 	}
 	if op.err != nil {

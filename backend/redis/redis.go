@@ -12,6 +12,7 @@ import (
 
 	goredis "github.com/redis/go-redis/v9"
 	"github.com/taskmill/taskmill/backend"
+	"github.com/taskmill/taskmill/internal/coalesce"
 )
 
 var _ backend.Backend = (*Backend)(nil)
@@ -89,8 +90,8 @@ type Backend struct {
 	log     *slog.Logger
 	owned   bool // Close closes rdb
 
-	enq *coalescer[*enqueueOp]
-	fin *coalescer[*finishOp]
+	enq *coalesce.Coalescer[*enqueueOp]
+	fin *coalesce.Coalescer[*finishOp]
 
 	leasesMu sync.Mutex
 	leases   map[string]leaseEntry // tasks this process leased: id → queue
@@ -147,8 +148,8 @@ func newBackend(ctx context.Context, rdb goredis.UniversalClient, opts Options, 
 	// Measured with taskmill bench: 4 for submits; 1 for acks, whose
 	// latency no longer holds a worker slot (the slot is given back
 	// when the handler returns), so bigger batches win.
-	b.enq = newCoalescer(4, opts.MaxBatch, b.runEnqueue)
-	b.fin = newCoalescer(1, opts.MaxBatch, b.runFinish)
+	b.enq = coalesce.New(4, opts.MaxBatch, errClosed, b.runEnqueue)
+	b.fin = coalesce.New(1, opts.MaxBatch, errClosed, b.runFinish)
 	sub, err := b.startSubscriptions(ctx)
 	if err != nil {
 		return nil, err
@@ -163,8 +164,8 @@ func (b *Backend) Close() error {
 	var err error
 	b.closeOnce.Do(func() {
 		close(b.stop)
-		b.enq.close()
-		b.fin.close()
+		b.enq.Close()
+		b.fin.Close()
 		b.sub.close()
 		b.wg.Wait()
 		if b.owned {

@@ -1,12 +1,15 @@
 package coalesce
 
-import "sync/atomic"
+import (
+	"context"
+	"sync/atomic"
+)
 
 // Ticket lets a caller withdraw its queued item when its ctx ends, until
 // a loop takes the item: one compare-and-swap decides, so an item never
-// runs after its caller returned ctx.Err(), and a caller whose item was
-// taken waits for it (a write that was made is never reported as not
-// made). Embed it in the item; the zero value is a queued item.
+// runs after its caller returned ctx's error, and a caller whose item was
+// taken knows that it runs (or ran). Embed it in the item; the zero value
+// is a queued item.
 type Ticket struct{ state atomic.Int32 }
 
 const (
@@ -23,7 +26,34 @@ func (t *Ticket) Take() bool {
 }
 
 // Withdraw is called by the caller whose ctx ended: true when the item
-// will never run, false when a loop has taken it (then wait for it).
+// will never run, false when a loop has taken it.
 func (t *Ticket) Withdraw() bool {
 	return t.state.CompareAndSwap(ticketQueued, ticketWithdrawn)
+}
+
+// Taken reports whether a loop has taken the item: it runs, or ran.
+func (t *Ticket) Taken() bool { return t.state.Load() == ticketTaken }
+
+// Wait waits for the item's answer (done closed) or for ctx to end, and
+// returns nil for an answer. When ctx ends first, the item is withdrawn
+// if it still waits, and Wait returns ctx's cause: the item never runs.
+// When a loop had taken it, Wait returns ctx's cause too, but the item
+// runs without its caller; Taken then reports true, and the caller
+// cannot know whether the change was made. An answer that came just as
+// ctx ended is returned as an answer.
+func (t *Ticket) Wait(ctx context.Context, done <-chan struct{}) error {
+	select {
+	case <-done:
+		return nil
+	case <-ctx.Done():
+	}
+	if t.Withdraw() {
+		return context.Cause(ctx)
+	}
+	select {
+	case <-done:
+		return nil
+	default:
+		return context.Cause(ctx)
+	}
 }
