@@ -13,7 +13,8 @@ import (
 // fsyncs before returning; Redis is as durable as it is configured).
 // Where a backend cannot know whether a change was made (a command was
 // sent and the connection broke, or ctx ended while it was on the wire),
-// its method's doc comment says so.
+// its method's doc comment says so, and an error for a ctx that ended then
+// wraps ErrUnknownOutcome.
 //
 // Methods are safe for concurrent use by many goroutines and, for shared
 // backends such as Redis, by many processes. Every method returns when its

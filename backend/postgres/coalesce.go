@@ -2,7 +2,6 @@ package postgres
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"time"
 
@@ -10,15 +9,12 @@ import (
 	"github.com/taskmill/taskmill/internal/coalesce"
 )
 
-// ErrUnknownOutcome: the call's ctx ended after a flusher had taken its
-// request into a batch. The batch is committed or failed whatever its
-// callers do, so the change may have been made (or may still be); the
-// caller cannot tell from here and must read the state back if it
-// matters (a submit: Get the id; an ack: the task's state). Errors
-// wrapping it also wrap the ctx's error. A call whose ctx ended while its
-// request still waited for a flusher returns the ctx's error alone, and
-// changed nothing.
-var ErrUnknownOutcome = errors.New("the change was on its way to PostgreSQL before the context ended; it may have been committed")
+// ErrUnknownOutcome is backend.ErrUnknownOutcome: here, the call's ctx
+// ended after a flusher had taken its request into a batch, which is
+// committed or failed whatever its callers do. A call whose ctx ended
+// while its request still waited for a flusher returns the ctx's error
+// alone, and changed nothing.
+var ErrUnknownOutcome = backend.ErrUnknownOutcome
 
 // flushTimeout bounds one batch's statement and commit: a batch outlives
 // its callers' contexts (see coalescer), but must not hold a connection

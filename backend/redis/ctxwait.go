@@ -2,20 +2,18 @@ package redis
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"time"
 
+	"github.com/taskmill/taskmill/backend"
 	"github.com/taskmill/taskmill/internal/coalesce"
 )
 
-// ErrUnknownOutcome: the call's ctx ended after its command was sent to
-// Redis. The command may have run (or may still run); the caller cannot
-// tell from here and must read the state back if it matters (a submit:
-// Get the id; an ack: the task's state). Errors wrapping it also wrap
-// the ctx's error. A call whose ctx ended before anything was sent
-// returns the ctx's error alone, and changed nothing.
-var ErrUnknownOutcome = errors.New("the command was sent before the context ended; it may have run")
+// ErrUnknownOutcome is backend.ErrUnknownOutcome: here, the call's ctx
+// ended after its command was sent to Redis, and the command may have
+// run (or may still run). A call whose ctx ended before anything was
+// sent returns the ctx's error alone, and changed nothing.
+var ErrUnknownOutcome = backend.ErrUnknownOutcome
 
 // unknownOutcome wraps why the caller stopped waiting (ctx's error) for
 // a call that was sent.
