@@ -408,15 +408,4 @@ func decodeEvents(payload string) ([]backend.Event, error) {
 }
 
 // wakeAll wakes every idle Lease of this process.
-func (b *Backend) wakeAll() {
-	b.wakeMu.Lock()
-	close(b.wake)
-	b.wake = make(chan struct{})
-	b.wakeMu.Unlock()
-}
-
-func (b *Backend) wakeChan() <-chan struct{} {
-	b.wakeMu.Lock()
-	defer b.wakeMu.Unlock()
-	return b.wake
-}
+func (b *Backend) wakeAll() { b.wake.Broadcast() }

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/taskmill/taskmill/backend"
+	"github.com/taskmill/taskmill/internal/leasewait"
 )
 
 // Lease hands out ready tasks; see backend.Backend. When nothing is ready
@@ -36,48 +37,23 @@ func (b *Backend) Lease(ctx context.Context, req backend.LeaseRequest) ([]*backe
 	}
 	req.Queues = dedupe(req.Queues)
 	req.Types = dedupe(req.Types)
-	var deadline time.Time
-	if req.Wait > 0 {
-		deadline = time.Now().Add(req.Wait)
-	}
-	for {
+	// The wait is the one every backend runs (internal/leasewait); the
+	// fallback bounds a sleep whose wake message was lost.
+	cfg := leasewait.Config{Wake: b.wake, Stop: b.stop, Closed: errClosed, Fallback: b.opts.WakeFallback}
+	return leasewait.Run(ctx, req.Wait, cfg, func(ctx context.Context) ([]*backend.Task, time.Duration, error) {
 		if b.closed() {
-			return nil, errClosed
+			return nil, 0, errClosed
 		}
-		// Take the wake channel before looking, so that work arriving
-		// between the look and the wait is not missed.
-		wake := b.wakeChan()
 		leased, untilDue, err := b.leaseDetached(ctx, req)
 		if ctx.Err() != nil && (errors.Is(err, ErrUnknownOutcome) || errors.Is(err, ctx.Err())) {
 			// The caller left: it gets nothing, as when its ctx ends
-			// while it waits. What the script leased meanwhile, if
-			// anything, is handed back (see leaseDetached).
-			return nil, nil
+			// while it waits (leasewait.Run returns at once on the ended
+			// ctx). What the script leased meanwhile, if anything, is
+			// handed back (see leaseDetached).
+			return nil, 0, nil
 		}
-		if err != nil || len(leased) > 0 || deadline.IsZero() {
-			return leased, err
-		}
-		wait := time.Until(deadline)
-		if wait <= 0 {
-			return nil, nil
-		}
-		wait = min(wait, b.opts.WakeFallback)
-		if untilDue > 0 {
-			wait = min(wait, untilDue)
-		}
-		timer := time.NewTimer(wait)
-		select {
-		case <-wake:
-		case <-timer.C:
-		case <-ctx.Done():
-			timer.Stop()
-			return nil, nil
-		case <-b.stop:
-			timer.Stop()
-			return nil, errClosed
-		}
-		timer.Stop()
-	}
+		return leased, untilDue, err
+	})
 }
 
 // leaseDetached runs leaseOnce so that Lease returns when ctx ends. If

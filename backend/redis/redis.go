@@ -13,6 +13,7 @@ import (
 	goredis "github.com/redis/go-redis/v9"
 	"github.com/taskmill/taskmill/backend"
 	"github.com/taskmill/taskmill/internal/coalesce"
+	"github.com/taskmill/taskmill/internal/wake"
 )
 
 var _ backend.Backend = (*Backend)(nil)
@@ -103,8 +104,7 @@ type Backend struct {
 	queueList []string
 	queuesAt  time.Time
 
-	wakeMu sync.Mutex
-	wake   chan struct{} // closed and replaced when a wake message arrives
+	wake *wake.Signal // broadcast when a wake message arrives
 
 	sub *subscriptions
 
@@ -140,7 +140,7 @@ func newBackend(ctx context.Context, rdb goredis.UniversalClient, opts Options, 
 	b := &Backend{
 		rdb: rdb, cluster: cluster, k: keys{prefix: opts.Prefix}, opts: opts, log: opts.Logger, owned: owned,
 		leases: map[string]leaseEntry{},
-		wake:   make(chan struct{}), stop: make(chan struct{}),
+		wake:   wake.New(), stop: make(chan struct{}),
 	}
 	// Several loops keep a few script calls in flight, so that the
 	// network and reply parsing of one overlap Redis running another;
