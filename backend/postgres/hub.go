@@ -9,6 +9,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 	"github.com/taskmill/taskmill/backend"
+	"github.com/taskmill/taskmill/internal/wake"
 )
 
 // hub is the receiving side of LISTEN/NOTIFY in one process: one
@@ -35,7 +36,8 @@ type hub struct {
 	subsGen    chan struct{} // poked when the local subscriber count changes
 }
 
-type waiter struct{ ch chan struct{} }
+// waiter is one idle Lease, woken when one of its queues may have work.
+type waiter struct{ sig *wake.Signal }
 
 type subscriber struct {
 	ch     chan backend.Event
@@ -151,7 +153,7 @@ func (h *hub) setListening(on bool) {
 
 // register adds a waiter for work on the queues.
 func (h *hub) register(queues []string) *waiter {
-	w := &waiter{ch: make(chan struct{}, 1)}
+	w := &waiter{sig: wake.New()}
 	h.mu.Lock()
 	for _, q := range queues {
 		m := h.waiters[q]
@@ -181,10 +183,7 @@ func (h *hub) unregister(w *waiter, queues []string) {
 func (h *hub) wakeQueue(q string) {
 	h.mu.Lock()
 	for w := range h.waiters[q] {
-		select {
-		case w.ch <- struct{}{}:
-		default:
-		}
+		w.sig.Broadcast()
 	}
 	h.mu.Unlock()
 }
@@ -193,10 +192,7 @@ func (h *hub) wakeAll() {
 	h.mu.Lock()
 	for _, m := range h.waiters {
 		for w := range m {
-			select {
-			case w.ch <- struct{}{}:
-			default:
-			}
+			w.sig.Broadcast()
 		}
 	}
 	h.mu.Unlock()

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/taskmill/taskmill/backend"
+	"github.com/taskmill/taskmill/internal/leasewait"
 )
 
 // Lease hands out ready tasks; see backend.Backend. One call of the
@@ -32,43 +33,26 @@ func (b *Backend) Lease(ctx context.Context, req backend.LeaseRequest) ([]*backe
 	if req.LeaseFor <= 0 {
 		return nil, fmt.Errorf("lease: lease duration must be positive, got %v: %w", req.LeaseFor, backend.ErrInvalid)
 	}
-	var deadline time.Time
-	if req.Wait > 0 {
-		deadline = time.Now().Add(req.Wait)
+	if req.Wait <= 0 {
+		return b.leaseOnce(ctx, req)
 	}
-	var w *waiter
-	for {
-		if w == nil && !deadline.IsZero() {
-			// Registered before looking, so a wake-up between the look
-			// and the wait is not missed.
-			w = b.hub.register(req.Queues)
-			defer b.hub.unregister(w, req.Queues)
-		}
+	// The wait is the one every backend runs (internal/leasewait), woken
+	// by NOTIFY on the queues (see hub); the poll interval bounds a sleep
+	// whose notification was lost. Registered before the first look, so
+	// a wake-up between a look and the wait is not missed.
+	w := b.hub.register(req.Queues)
+	defer b.hub.unregister(w, req.Queues)
+	cfg := leasewait.Config{Wake: w.sig, Stop: b.ctx.Done(), Closed: backend.ErrClosed, Fallback: b.opts.PollInterval}
+	return leasewait.Run(ctx, req.Wait, cfg, func(ctx context.Context) ([]*backend.Task, time.Duration, error) {
 		leased, err := b.leaseOnce(ctx, req)
-		if err != nil || len(leased) > 0 || deadline.IsZero() {
-			return leased, err
+		if err != nil || len(leased) > 0 {
+			return leased, 0, err
 		}
-		wait := time.Until(deadline)
-		if wait <= 0 {
-			return nil, nil
-		}
-		wait = min(wait, b.opts.PollInterval)
-		if due, err := b.nextDue(ctx, req.Queues); err == nil && due > 0 {
-			wait = min(wait, max(due, time.Millisecond))
-		}
-		timer := time.NewTimer(wait)
-		select {
-		case <-w.ch:
-		case <-timer.C:
-		case <-ctx.Done():
-			timer.Stop()
-			return nil, nil
-		case <-b.ctx.Done():
-			timer.Stop()
-			return nil, backend.ErrClosed
-		}
-		timer.Stop()
-	}
+		// Not knowing when the next delayed task is due only loses the
+		// early wake-up: the poll interval still bounds the sleep.
+		due, _ := b.nextDue(ctx, req.Queues)
+		return nil, due, nil
+	})
 }
 
 // leaseOnce runs lease() once.
