@@ -45,6 +45,9 @@ func TestContextEndsWhileAFlushIsHeld(t *testing.T) {
 			if ctx.Err() != nil {
 				t.Fatalf("%s never happened", what)
 			}
+			// Polled, not awaited: neither PostgreSQL's lock waits
+			// (pg_stat_activity) nor the coalescer's queue length
+			// announce a change; ctx is the hang guard.
 			time.Sleep(time.Millisecond)
 		}
 	}

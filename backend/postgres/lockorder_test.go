@@ -96,6 +96,9 @@ func TestLeaseStatementsLockInOneOrder(t *testing.T) {
 			if ctx.Err() != nil {
 				t.Fatalf("%s: never happened", what)
 			}
+			// Polled, not awaited: PostgreSQL announces no lock wait;
+			// pg_stat_activity is the only record of it. ctx is the
+			// hang guard.
 			time.Sleep(2 * time.Millisecond)
 		}
 	}
