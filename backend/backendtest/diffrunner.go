@@ -762,6 +762,9 @@ func (r *runner) genTasks(p *params) []*backend.Task {
 			if p.pct(3) {
 				t.RunAt = time.Time{}
 			}
+		} else if p.pct(5) {
+			// A pending task may carry a run-at of its own.
+			t.RunAt = base.Add(pick(p, -time.Second, time.Second))
 		}
 		if p.pct(25) {
 			t.UniqueKey = pick(p, "k1", "k2")

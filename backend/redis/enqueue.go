@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"slices"
-	"strconv"
 
 	"github.com/taskmill/taskmill/backend"
 	"github.com/taskmill/taskmill/backend/model"
@@ -99,11 +98,11 @@ func (b *Backend) enqueueGroups(ctx context.Context, tasks []*backend.Task, orde
 	ops := make([]*enqueueOp, len(groups))
 	for k, idx := range groups {
 		op := &enqueueOp{ctx: ctx, queue: tasks[idx[0]].Queue, done: make(chan struct{})}
-		op.args = make([]any, 0, 1+16*len(idx))
+		op.args = make([]any, 0, 1+8*len(idx))
 		op.args = append(op.args, len(idx))
 		for _, i := range idx {
 			var err error
-			if op.args, err = b.appendEnqueueArgs(op.args, tasks[i]); err != nil {
+			if op.args, err = appendTaskArgs(op.args, tasks[i]); err != nil {
 				return nil, err
 			}
 		}
@@ -162,33 +161,6 @@ func (b *Backend) enqueueGroups(ctx context.Context, tasks []*backend.Task, orde
 	return results, nil
 }
 
-// appendEnqueueArgs appends one task's values for the enqueue script.
-func (b *Backend) appendEnqueueArgs(a []any, t *backend.Task) ([]any, error) {
-	fields, err := newTaskFields(t)
-	if err != nil {
-		return nil, err
-	}
-	state := "p"
-	if t.State == backend.StateScheduled {
-		state = "s"
-	}
-	created, runAt, uu := "", "", ""
-	if !t.CreatedAt.IsZero() {
-		created = itoa(micros(t.CreatedAt))
-	}
-	if !t.RunAt.IsZero() {
-		runAt = itoa(micros(t.RunAt))
-	}
-	if t.UniqueKey != "" {
-		uu = itoa(micros(t.UniqueUntil))
-	}
-	a = append(a, b.qp(t.Queue), t.Queue, t.ID, state, strconv.Itoa(t.Priority), t.Type, created, runAt, t.UniqueKey, uu, len(fields)/2)
-	for _, f := range fields {
-		a = append(a, f)
-	}
-	return a, nil
-}
-
 // runEnqueue runs a batch of enqueue ops: one script call per slot, all
 // in one pipeline.
 func (b *Backend) runEnqueue(ops []*enqueueOp) {
@@ -208,7 +180,7 @@ func (b *Backend) runEnqueue(ops []*enqueueOp) {
 		if b.cluster {
 			ids, registry = "", ""
 		}
-		args := []any{off, b.evArg(), b.k.wakeChannel(), ids, registry, b.dueArg(), len(group)}
+		args := []any{off, b.evArg(), b.k.wakeChannel(), ids, registry, b.dueArg(), b.k.prefix, len(group)}
 		for _, op := range group {
 			args = append(args, op.args...)
 		}

@@ -17,7 +17,8 @@ type finishOp struct {
 	coalesce.Ticket                 // withdrawn by a caller that leaves while it waits
 	ctx             context.Context // the caller's: bounds the flush (see flushContext)
 	queue           string
-	args            [9]any // kind, prefix, queue, id, token, secret, a1, a2, a3
+	args            [8]any // kind, queue, id, token, secret, then the kind's values
+	nargs           int    // how many of args are sent
 	code            int64
 	err             error
 	done            chan struct{}
@@ -28,7 +29,7 @@ func (o *finishOp) Fail(err error) { o.err = err; close(o.done) }
 
 // Ack completes a leased task with its result; see backend.Backend.
 func (b *Backend) Ack(ctx context.Context, l backend.LeaseRef, result json.RawMessage) error {
-	return b.finish(ctx, l, "ack", "c", string(result), "", "")
+	return b.finish(ctx, l, "ack", "c", string(result))
 }
 
 // Fail records a failed attempt; see backend.Backend.
@@ -43,16 +44,18 @@ func (b *Backend) Fail(ctx context.Context, l backend.LeaseRef, f backend.Failur
 
 // Release hands a leased task back without counting the attempt.
 func (b *Backend) Release(ctx context.Context, l backend.LeaseRef) error {
-	return b.finish(ctx, l, "release", "r", "", "", "")
+	return b.finish(ctx, l, "release", "r")
 }
 
 // SetProgress stores a running task's progress, stamped with the
 // backend's now.
 func (b *Backend) SetProgress(ctx context.Context, l backend.LeaseRef, p backend.Progress) error {
-	return b.finish(ctx, l, "set progress", "g", strconv.FormatFloat(p.Percent, 'f', -1, 64), p.Message, "")
+	return b.finish(ctx, l, "set progress", "g", strconv.FormatFloat(p.Percent, 'f', -1, 64), p.Message)
 }
 
-func (b *Backend) finish(ctx context.Context, l backend.LeaseRef, what, kind, a1, a2, a3 string) error {
+// finish sends one op; values are the kind's own (see finish.lua), at
+// most three.
+func (b *Backend) finish(ctx context.Context, l backend.LeaseRef, what, kind string, values ...string) error {
 	if b.closed() {
 		return errClosed
 	}
@@ -67,7 +70,10 @@ func (b *Backend) finish(ctx context.Context, l backend.LeaseRef, what, kind, a1
 		return err
 	}
 	op := &finishOp{ctx: ctx, queue: q, done: make(chan struct{}),
-		args: [9]any{kind, b.qp(q), q, l.TaskID, strconv.FormatUint(l.Token, 10), l.Secret, a1, a2, a3}}
+		args: [8]any{kind, q, l.TaskID, strconv.FormatUint(l.Token, 10), l.Secret}, nargs: 5 + len(values)}
+	for i, v := range values {
+		op.args[5+i] = v
+	}
 	if err := b.fin.Submit(ctx, op); err != nil {
 		return fmt.Errorf("redis: %s task %s: %w", what, l.TaskID, err)
 	}
@@ -104,10 +110,10 @@ func (b *Backend) runFinish(ops []*finishOp) {
 	groups := bySlot(b, ops, func(op *finishOp) string { return op.queue })
 	calls := make([]*scriptCall, len(groups))
 	for i, group := range groups {
-		args := make([]any, 0, 3+9*len(group))
-		args = append(args, off, b.evArg(), b.k.wakeChannel(), b.dueArg())
+		args := make([]any, 0, 5+6*len(group))
+		args = append(args, off, b.evArg(), b.k.wakeChannel(), b.dueArg(), b.k.prefix)
 		for _, op := range group {
-			args = append(args, op.args[:]...)
+			args = append(args, op.args[:op.nargs]...)
 		}
 		calls[i] = &scriptCall{script: finishScript, keys: []string{b.k.meta(group[0].queue)}, args: args}
 	}

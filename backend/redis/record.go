@@ -77,35 +77,43 @@ func fromMicros(s string) time.Time {
 
 func itoa(n int64) string { return strconv.FormatInt(n, 10) }
 
-// newTaskFields returns the hash fields of a task being enqueued, without
-// the state, the creation time, the run-at time and the unique window's
-// end (the script sets them on its own clock).
-func newTaskFields(t *backend.Task) ([]string, error) {
-	f := make([]string, 0, 16)
-	f = append(f, fType, t.Type, fMaxAttempts, strconv.Itoa(t.MaxAttempts))
-	if len(t.Payload) > 0 {
-		f = append(f, fPayload, string(t.Payload))
-	}
-	if t.Priority != 0 {
-		f = append(f, fPriority, strconv.Itoa(t.Priority))
-	}
-	if t.Timeout != 0 {
-		f = append(f, fTimeout, itoa(int64(t.Timeout)))
-	}
-	if !t.Deadline.IsZero() {
-		f = append(f, fDeadline, itoa(micros(t.Deadline)))
+// appendTaskArgs appends a task's values for enqueue.lua: queue, id,
+// priority, type, max attempts, payload, then the count and the
+// name/value pairs of what else the task has (see the script's header).
+// What a task lacks is not sent: each argument costs the script call.
+func appendTaskArgs(a []any, t *backend.Task) ([]any, error) {
+	a = append(a, t.Queue, t.ID, strconv.Itoa(t.Priority), t.Type, strconv.Itoa(t.MaxAttempts), string(t.Payload))
+	n := len(a)
+	a = append(a, 0)
+	if !t.RunAt.IsZero() {
+		name := "ra"
+		if t.State == backend.StateScheduled {
+			name = "rs"
+		}
+		a = append(a, name, itoa(micros(t.RunAt)))
 	}
 	if t.UniqueKey != "" {
-		f = append(f, fUniqueKey, t.UniqueKey)
+		a = append(a, fUniqueKey, t.UniqueKey, fUniqueUntil, itoa(micros(t.UniqueUntil)))
+	}
+	if (!t.RunAt.IsZero() || t.UniqueKey != "") && !t.CreatedAt.IsZero() {
+		// Only a time that must move needs the caller's clock.
+		a = append(a, "cc", itoa(micros(t.CreatedAt)))
+	}
+	if t.Timeout != 0 {
+		a = append(a, fTimeout, itoa(int64(t.Timeout)))
+	}
+	if !t.Deadline.IsZero() {
+		a = append(a, fDeadline, itoa(micros(t.Deadline)))
 	}
 	if len(t.TraceContext) > 0 {
 		b, err := json.Marshal(t.TraceContext)
 		if err != nil {
 			return nil, fmt.Errorf("encode trace context: %w", err)
 		}
-		f = append(f, fTrace, string(b))
+		a = append(a, fTrace, string(b))
 	}
-	return f, nil
+	a[n] = (len(a) - n - 1) / 2
+	return a, nil
 }
 
 // decodeTask builds a Task from the flat field/value list HGETALL returns.

@@ -6,11 +6,14 @@
 --   ARGV[2]  events channel
 --   ARGV[3]  wake channel
 --   ARGV[4]  the due index ("" on a cluster; see prelude.lua)
---   ARGV[5…] ops of 9 values: kind, queue prefix, queue, id, token, secret, a1, a2, a3
---            kind "c" ack:      a1 result JSON ("" for none)
---            kind "f" fail:     a1 error, a2 retry delay µs (from now), a3 "1" when final
---            kind "r" release
---            kind "g" progress: a1 percent, a2 message
+--   ARGV[5]  the key prefix ("tm"; see keys.queuePrefix)
+--   ARGV[6…] ops: kind, queue, id, token, secret, then the kind's values:
+--            kind "c" ack:      result JSON ("" for none)
+--            kind "f" fail:     error, retry delay µs (from now), "1" when final
+--            kind "r" release:  none
+--            kind "g" progress: percent, message
+--            (an ack, the hot path, sends six values, not nine: each
+--            argument costs the call)
 --
 -- An op acts only when the task is processing under that token and
 -- secret. Returns per op 1 when done, 0 when the lease is not the task's
@@ -20,9 +23,16 @@ local nowN = tonumber(now)
 evInit(ARGV[2])
 dueInit(ARGV[4])
 local res = {}
-for i = 5, #ARGV, 9 do
-  local kind, pre, q, id, tok, sec = ARGV[i], ARGV[i + 1], ARGV[i + 2], ARGV[i + 3], ARGV[i + 4], ARGV[i + 5]
+local base, prefixes = ARGV[5], {}
+local width = {c = 6, f = 8, r = 5, g = 7}
+local i, last = 6, #ARGV
+while i <= last do
+  local kind, q, id, tok, sec = ARGV[i], ARGV[i + 1], ARGV[i + 2], ARGV[i + 3], ARGV[i + 4]
+  local pre = prefixes[q]
+  if not pre then pre = base .. ':{' .. q .. '}:'; prefixes[q] = pre end
   local key = pre .. 't:' .. id
+  local a1, a2, a3 = ARGV[i + 5], ARGV[i + 6], ARGV[i + 7] -- those of its kind
+  i = i + width[kind]
   if kind == 'c' then
     -- The hot path. The attempt's worker, start and token stay in the
     -- hash: a completed task's last attempt is read from them (record.go).
@@ -31,7 +41,7 @@ for i = 5, #ARGV, 9 do
       res[#res + 1] = 0
     else
       res[#res + 1] = 1
-      local r = ARGV[i + 6]
+      local r = a1
       if r ~= '' and f[4] then
         redis.call('HSET', key, 's', 'c', 'ft', now, 'r', r, 'pgp', '100')
       elseif r ~= '' then
@@ -53,18 +63,18 @@ for i = 5, #ARGV, 9 do
       res[#res + 1] = 0
     elseif kind == 'g' then
       res[#res + 1] = 1
-      redis.call('HSET', key, 'pgp', ARGV[i + 6], 'pgm', ARGV[i + 7], 'pga', now)
+      redis.call('HSET', key, 'pgp', a1, 'pgm', a2, 'pga', now)
       evTask(pre, q, id)
     else
       res[#res + 1] = 1
       zrem(pre .. 'lease', id)
       redis.call('HDEL', key, 'tk', 'w', 'le', 'ls')
       if kind == 'f' then
-        local err = ARGV[i + 6]
-        local retryAt = clockAdd(now, math.max(0, tonumber(ARGV[i + 7]) or 0))
+        local err = a1
+        local retryAt = clockAdd(now, math.max(0, tonumber(a2) or 0))
         local h = attemptRow(f[7], f[4], f[5], f[6], now, 'failed', err)
         redis.call('HDEL', key, 'll')
-        if ARGV[i + 8] ~= '1' and tonumber(f[4]) < tonumber(f[9]) and (not f[10] or tonumber(retryAt) < tonumber(f[10])) then
+        if a3 ~= '1' and tonumber(f[4]) < tonumber(f[9]) and (not f[10] or tonumber(retryAt) < tonumber(f[10])) then
           redis.call('HSET', key, 's', 'r', 'ra', retryAt, 'h', h, 'e', err)
           zadd(pre .. 'retry', retryAt, id)
           due(q, retryAt)
