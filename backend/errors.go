@@ -19,16 +19,17 @@ var (
 	ErrDuplicate = errors.New("duplicate task")
 	// ErrClosed: the backend was closed.
 	ErrClosed = errors.New("backend closed")
-	// ErrUnknownOutcome: the call's ctx ended after its change was on its
-	// way to the store (a command sent, a batch taken into a commit). It
-	// may have been made, or may still be; the caller cannot tell from
-	// the error and must read the state back if it matters (a submit: Get
-	// the id; an ack: the task's state). Errors wrapping it also wrap the
-	// ctx's error. A call whose ctx ended before its change was on its way
-	// returns the ctx's error alone, and changed nothing. Only methods
-	// whose doc comment says so return it (the Redis and PostgreSQL
-	// backends' writes).
-	ErrUnknownOutcome = errors.New("outcome unknown: the change was on its way when the context ended and may have been made")
+	// ErrUnknownOutcome: the call ended after its change was on its way to
+	// the store (a command sent, a batch taken into a commit): its ctx
+	// ended, or the answer was lost (a timeout, a broken connection). The
+	// change may have been made, or may still be; the caller cannot tell
+	// from the error and must read the state back if it matters (a
+	// submit: Get the id; an ack: the task's state). Errors wrapping it
+	// also wrap the cause (the ctx's error, the network error). A call
+	// whose ctx ended before its change was on its way returns the ctx's
+	// error alone, and changed nothing. Only methods whose doc comment
+	// says so return it (the Redis and PostgreSQL backends' writes).
+	ErrUnknownOutcome = errors.New("outcome unknown: the change was on its way when the call ended and may have been made")
 )
 
 // ErrBadCursor: the list cursor was not made by this backend.

@@ -14,7 +14,8 @@
 # instructions per task. The counts start when the server answers and the
 # bench begins (startup excluded); the first calls of each script compile
 # it (EVAL after NOSCRIPT), a cost that shows in a short run. Set
-# KEEP=FILE to keep the callgrind profile for callgrind_annotate.
+# KEEP=FILE to keep the callgrind profile for callgrind_annotate, and
+# BENCH_ARGS to pass more flags to the bench (e.g. "--batch 500").
 set -euo pipefail
 if [ $# -lt 2 ]; then
   echo "usage: scripts/redis-instructions.sh TASKMILL enqueue|process [TASKS] [CONCURRENCY]" >&2
@@ -46,7 +47,7 @@ for _ in $(seq 1 600); do
 done
 callgrind_control -z "$pid" >/dev/null 2>&1
 "$bin" bench --backend "redis://127.0.0.1:$port/0" --mode "$mode" --tasks "$tasks" \
-  --concurrency "$conc" --keep --json | tail -1
+  --concurrency "$conc" --keep --json ${BENCH_ARGS:-} | tail -1
 callgrind_control -d "$pid" >/dev/null 2>&1
 redis-cli -p "$port" info commandstats | grep -E '^cmdstat_eval' || true
 redis-cli -p "$port" shutdown nosave >/dev/null 2>&1 || true

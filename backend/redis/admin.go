@@ -5,8 +5,6 @@ import (
 	"fmt"
 	"time"
 
-	goredis "github.com/redis/go-redis/v9"
-
 	"github.com/taskmill/taskmill/backend"
 )
 
@@ -140,7 +138,7 @@ type walk struct {
 // upkeep runs reclaim.lua or promote.lua (script, named what) with the
 // arguments head, over the due queues or over every known queue (see
 // above), and returns the sum of the counts the calls report.
-func (b *Backend) upkeep(ctx context.Context, what string, script *goredis.Script, term uint64, head []any) (int, error) {
+func (b *Backend) upkeep(ctx context.Context, what string, script *script, term uint64, head []any) (int, error) {
 	if !b.cluster && !b.walkDue(what, term) {
 		n := 0
 		for range dueRounds {

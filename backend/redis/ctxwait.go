@@ -10,13 +10,15 @@ import (
 )
 
 // ErrUnknownOutcome is backend.ErrUnknownOutcome: here, the call's ctx
-// ended after its command was sent to Redis, and the command may have
-// run (or may still run). A call whose ctx ended before anything was
-// sent returns the ctx's error alone, and changed nothing.
+// ended after its command was sent to Redis, or the reply to a command
+// that writes was lost (a timeout, a broken connection: see outcome),
+// and the command may have run (or may still run). A call whose ctx
+// ended before anything was sent returns the ctx's error alone, and
+// changed nothing. go-redis never sends a script call twice (onceCmd).
 var ErrUnknownOutcome = backend.ErrUnknownOutcome
 
-// unknownOutcome wraps why the caller stopped waiting (ctx's error) for
-// a call that was sent.
+// unknownOutcome wraps why the caller stopped waiting (ctx's error, a
+// lost reply) for a call that was sent.
 func unknownOutcome(cause error) error {
 	return fmt.Errorf("%w: %w", ErrUnknownOutcome, cause)
 }

@@ -34,7 +34,9 @@ func (o *enqueueOp) Fail(err error) { o.err = err; close(o.done) }
 //
 // Enqueue returns when ctx ends. If nothing had been sent by then, the
 // error is ctx's and nothing was stored; if the script call had been
-// sent, the error wraps ErrUnknownOutcome: the tasks may be stored.
+// sent, the error wraps ErrUnknownOutcome: the tasks may be stored. So
+// does an error for a reply that was lost (a timeout, a broken
+// connection): the call is never sent twice.
 func (b *Backend) Enqueue(ctx context.Context, tasks []*backend.Task) ([]backend.EnqueueResult, error) {
 	if b.closed() {
 		return nil, errClosed

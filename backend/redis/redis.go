@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net"
 	"strconv"
 	"strings"
 	"sync"
@@ -328,22 +329,80 @@ func (b *Backend) registryArg() string {
 
 // run runs one script, loading it when Redis has lost its script cache
 // (after a restart). It returns when ctx ends (see detached).
-func (b *Backend) run(ctx context.Context, s *goredis.Script, keys []string, args ...any) (any, error) {
+func (b *Backend) run(ctx context.Context, s *script, keys []string, args ...any) (any, error) {
 	return detached(b, ctx, func(ctx context.Context) (any, error) { return b.send(ctx, s, keys, args...) }, nil)
 }
 
 // send is run without detaching from ctx: for callers that already did.
-func (b *Backend) send(ctx context.Context, s *goredis.Script, keys []string, args ...any) (any, error) {
-	v, err := s.Run(ctx, b.rdb, keys, args...).Result()
+func (b *Backend) send(ctx context.Context, s *script, keys []string, args ...any) (any, error) {
+	cmd := evalCmd(ctx, s, true, keys, args)
+	_ = b.rdb.Process(ctx, cmd)
+	v, err := cmd.Result()
+	if err != nil && goredis.HasErrorPrefix(err, "NOSCRIPT") {
+		// The server lost its script cache (a restart): EVAL runs the
+		// script and caches it again.
+		cmd = evalCmd(ctx, s, false, keys, args)
+		_ = b.rdb.Process(ctx, cmd)
+		v, err = cmd.Result()
+	}
 	if err != nil && !errors.Is(err, goredis.Nil) {
-		return nil, err
+		return nil, outcome(s, err)
 	}
 	return v, nil
 }
 
+// onceCmd is a script call that go-redis must not send twice. go-redis
+// sends a command again when its reply timed out or its connection broke
+// (MaxRetries; on a cluster, MaxRedirects), and a script that had run
+// would then run a second time: a second lease of other tasks, an
+// enqueue answered "already exists" about the tasks it stored, an ack
+// answered "lease lost" after it acked. go-redis still sends again a
+// call it never wrote (no connection yet); one it wrote fails, and
+// outcome tells the caller that it may have run.
+type onceCmd struct{ *goredis.Cmd }
+
+func (onceCmd) NoRetry() bool { return true }
+
+// evalCmd builds an EVALSHA (sha) or EVAL of s.
+func evalCmd(ctx context.Context, s *script, sha bool, keys []string, args []any) onceCmd {
+	a := make([]any, 0, 3+len(keys)+len(args))
+	if sha {
+		a = append(a, "evalsha", s.sha)
+	} else {
+		a = append(a, "eval", s.src)
+	}
+	a = append(a, len(keys))
+	for _, k := range keys {
+		a = append(a, k)
+	}
+	a = append(a, args...)
+	return onceCmd{goredis.NewCmd(ctx, a...)}
+}
+
+// outcome is the error of a script call: a reply from Redis (the script
+// ran, or refused to) and a failure before the command left (no
+// connection, a closed client) are what they are; any other failure —
+// the reply timed out, the connection broke — came after the script may
+// have run, and for a script that writes it wraps ErrUnknownOutcome.
+func outcome(s *script, err error) error {
+	if err == nil || s.read || errors.Is(err, ErrUnknownOutcome) {
+		return err
+	}
+	var reply goredis.Error
+	var op *net.OpError
+	switch {
+	case errors.As(err, &reply):
+	case errors.As(err, &op) && op.Op == "dial":
+	case errors.Is(err, goredis.ErrClosed), errors.Is(err, goredis.ErrPoolTimeout):
+	default:
+		return unknownOutcome(err)
+	}
+	return err
+}
+
 // scriptCall is one script call of a pipelined batch.
 type scriptCall struct {
-	script *goredis.Script
+	script *script
 	keys   []string
 	args   []any
 	val    any
@@ -410,15 +469,12 @@ func (b *Backend) runAllOn(ctx context.Context, c goredis.Cmdable, calls []*scri
 		// A pipeline runs on one connection, so WAIT counts the writes
 		// made just before it.
 		pipe := c.Pipeline()
-		cmds := make([]*goredis.Cmd, len(pending))
+		cmds := make([]onceCmd, len(pending))
 		for i, sc := range pending {
-			if attempt == 0 {
-				cmds[i] = sc.script.EvalSha(ctx, pipe, sc.keys, sc.args...)
-			} else {
-				// The server lost its script cache (a restart): EVAL runs
-				// the script and caches it again.
-				cmds[i] = sc.script.Eval(ctx, pipe, sc.keys, sc.args...)
-			}
+			// After the first attempt, the server lost its script cache
+			// (a restart): EVAL runs the script and caches it again.
+			cmds[i] = evalCmd(ctx, sc.script, attempt == 0, sc.keys, sc.args)
+			_ = pipe.Process(ctx, cmds[i])
 		}
 		var waitCmd *goredis.Cmd
 		if wait {
@@ -435,6 +491,7 @@ func (b *Backend) runAllOn(ctx context.Context, c goredis.Cmdable, calls []*scri
 			if errors.Is(sc.err, goredis.Nil) {
 				sc.err = nil
 			}
+			sc.err = outcome(sc.script, sc.err)
 		}
 		if wait {
 			n, err := waitCmd.Int64()

@@ -1,11 +1,11 @@
 package redis
 
 import (
+	"crypto/sha1"
 	"embed"
+	"encoding/hex"
 	"strconv"
 	"strings"
-
-	goredis "github.com/redis/go-redis/v9"
 )
 
 // Every state transition is one Lua script, run atomically by Redis in
@@ -53,13 +53,35 @@ func lua(name string) string {
 	return string(b)
 }
 
+// script is one Lua script: its text and the SHA1 that EVALSHA names
+// it by. Calls go through send and runAllOn, which never let go-redis
+// send one twice (see onceCmd).
+type script struct {
+	src, sha string
+	// read is set for a script that changes nothing: its errors never
+	// wrap ErrUnknownOutcome.
+	read bool
+}
+
+func newScript(src string) *script {
+	h := sha1.Sum([]byte(src))
+	return &script{src: src, sha: hex.EncodeToString(h[:])}
+}
+
 // taskScript is a script that uses the prelude's helpers.
-func taskScript(name string) *goredis.Script {
-	return goredis.NewScript(clockHead() + lua("prelude") + lua(name))
+func taskScript(name string) *script {
+	return newScript(clockHead() + lua("prelude") + lua(name))
 }
 
 // plainScript is a script that needs only the clock.
-func plainScript(name string) *goredis.Script { return goredis.NewScript(clockHead() + lua(name)) }
+func plainScript(name string) *script { return newScript(clockHead() + lua(name)) }
+
+// readScript is a plainScript that changes nothing.
+func readScript(name string) *script {
+	s := plainScript(name)
+	s.read = true
+	return s
+}
 
 // leasePin is a member every queue's lease set holds, at score +inf,
 // from its first lease until the queue is forgotten. Redis keeps a small
@@ -89,7 +111,7 @@ const deadlineMsg = "deadline exceeded before the task could start"
 var (
 	enqueueScript = taskScript("enqueue")
 	// lease.lua reads the deadline message from a constant put before it.
-	leaseScript   = goredis.NewScript(clockHead() + lua("prelude") + "local DEADLINE_MSG = " + strconv.Quote(deadlineMsg) + "\n" + lua("lease"))
+	leaseScript   = newScript(clockHead() + lua("prelude") + "local DEADLINE_MSG = " + strconv.Quote(deadlineMsg) + "\n" + lua("lease"))
 	finishScript  = taskScript("finish")
 	extendScript  = plainScript("extend")
 	cancelScript  = taskScript("cancel")
@@ -98,22 +120,22 @@ var (
 	reclaimScript = taskScript("reclaim")
 	promoteScript = taskScript("promote")
 	pauseScript   = plainScript("pause")
-	statsScript   = plainScript("stats")
-	nowScript     = plainScript("now")
+	statsScript   = readScript("stats")
+	nowScript     = readScript("now")
 
 	forgetQueueScript  = taskScript("forget_queue")
 	pruneHistoryScript = taskScript("prune_history")
 	leadScript         = plainScript("lead")
 	resignScript       = plainScript("resign")
 	fenceScript        = taskScript("fence")
-	claimIDsScript     = goredis.NewScript(lua("claim_ids"))
+	claimIDsScript     = newScript(lua("claim_ids"))
 
-	purgeScanScript = plainScript("purge_scan")
+	purgeScanScript = readScript("purge_scan")
 	purgeScript     = taskScript("purge")
 
 	heartbeatScript     = plainScript("heartbeat")
 	requestStopScript   = plainScript("request_stop")
 	unregisterScript    = plainScript("unregister")
 	expireWorkersScript = taskScript("expire_workers")
-	workersScript       = plainScript("workers")
+	workersScript       = readScript("workers")
 )

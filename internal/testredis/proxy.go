@@ -1,7 +1,6 @@
 package testredis
 
 import (
-	"io"
 	"net"
 	"sync"
 	"testing"
@@ -11,7 +10,10 @@ import (
 // network partition would: Cut closes every open connection and refuses
 // new ones until Heal. It can also stall them: Stall holds every byte
 // a client sends (commands are sent but do not reach the server) until
-// Resume, as a server that stopped answering would.
+// Resume, as a server that stopped answering would. HoldReplies holds
+// what the server sends back on the connections open at that moment
+// (commands run, their replies do not arrive) until Resume, as a
+// network that lost them would; connections opened later are not held.
 type Proxy struct {
 	ln     net.Listener
 	target string
@@ -22,6 +24,8 @@ type Proxy struct {
 	stalled bool
 	held    int // bytes a stall holds
 	conns   map[net.Conn]struct{}
+	clients map[net.Conn]struct{} // the client side of each open connection
+	hold    map[net.Conn]struct{} // clients whose replies are held
 }
 
 // NewProxy listens on a free loopback port and forwards to target.
@@ -31,7 +35,8 @@ func NewProxy(t testing.TB, target string) *Proxy {
 	if err != nil {
 		t.Fatal(err)
 	}
-	p := &Proxy{ln: ln, target: target, conns: map[net.Conn]struct{}{}}
+	p := &Proxy{ln: ln, target: target, conns: map[net.Conn]struct{}{},
+		clients: map[net.Conn]struct{}{}, hold: map[net.Conn]struct{}{}}
 	p.cond = sync.NewCond(&p.mu)
 	go p.serve()
 	t.Cleanup(func() {
@@ -66,19 +71,49 @@ func (p *Proxy) serve() {
 			continue
 		}
 		p.conns[c], p.conns[up] = struct{}{}, struct{}{}
+		p.clients[c] = struct{}{}
 		p.mu.Unlock()
-		go p.pipe(c, up)
+		go p.downstream(c, up)
 		go p.upstream(up, c)
 	}
 }
 
-func (p *Proxy) pipe(dst, src net.Conn) {
-	_, _ = io.Copy(dst, src)
-	dst.Close()
-	src.Close()
+// downstream forwards what the server sends to client dst, holding it
+// while dst's replies are held.
+func (p *Proxy) downstream(dst, src net.Conn) {
+	buf := make([]byte, 32<<10)
+	for {
+		n, err := src.Read(buf)
+		if n > 0 {
+			p.mu.Lock()
+			for {
+				if _, held := p.hold[dst]; !held {
+					break
+				}
+				p.cond.Wait()
+			}
+			p.mu.Unlock()
+			if _, werr := dst.Write(buf[:n]); werr != nil {
+				break
+			}
+		}
+		if err != nil {
+			break
+		}
+	}
+	p.drop(dst, src)
+}
+
+// drop closes both sides of a connection and forgets them.
+func (p *Proxy) drop(a, b net.Conn) {
+	a.Close()
+	b.Close()
 	p.mu.Lock()
-	delete(p.conns, dst)
-	delete(p.conns, src)
+	for _, c := range []net.Conn{a, b} {
+		delete(p.conns, c)
+		delete(p.clients, c)
+		delete(p.hold, c)
+	}
 	p.mu.Unlock()
 }
 
@@ -103,11 +138,16 @@ func (p *Proxy) upstream(dst, src net.Conn) {
 			break
 		}
 	}
-	dst.Close()
-	src.Close()
+	p.drop(dst, src)
+}
+
+// HoldReplies holds what the server sends on the connections open now,
+// until Resume or Cut.
+func (p *Proxy) HoldReplies() {
 	p.mu.Lock()
-	delete(p.conns, dst)
-	delete(p.conns, src)
+	for c := range p.clients {
+		p.hold[c] = struct{}{}
+	}
 	p.mu.Unlock()
 }
 
@@ -118,10 +158,11 @@ func (p *Proxy) Stall() {
 	p.mu.Unlock()
 }
 
-// Resume forwards what a stall held, and what follows.
+// Resume forwards what a stall or HoldReplies held, and what follows.
 func (p *Proxy) Resume() {
 	p.mu.Lock()
 	p.stalled = false
+	clear(p.hold)
 	p.cond.Broadcast()
 	p.mu.Unlock()
 }
@@ -140,6 +181,7 @@ func (p *Proxy) Cut() {
 	defer p.mu.Unlock()
 	p.cut = true
 	p.stalled = false
+	clear(p.hold)
 	p.cond.Broadcast()
 	for c := range p.conns {
 		c.Close()
