@@ -17,7 +17,7 @@ type finishOp struct {
 	coalesce.Ticket                 // withdrawn by a caller that leaves while it waits
 	ctx             context.Context // the caller's: bounds the flush (see flushContext)
 	queue           string
-	args            [8]any // kind, queue, id, token, secret, then the kind's values
+	args            [7]any // kind, queue, id, lease ("<token>:<secret>"), then the kind's values
 	nargs           int    // how many of args are sent
 	code            int64
 	err             error
@@ -70,9 +70,9 @@ func (b *Backend) finish(ctx context.Context, l backend.LeaseRef, what, kind str
 		return err
 	}
 	op := &finishOp{ctx: ctx, queue: q, done: make(chan struct{}),
-		args: [8]any{kind, q, l.TaskID, strconv.FormatUint(l.Token, 10), l.Secret}, nargs: 5 + len(values)}
+		args: [7]any{kind, q, l.TaskID, leaseField(l)}, nargs: 4 + len(values)}
 	for i, v := range values {
-		op.args[5+i] = v
+		op.args[4+i] = v
 	}
 	if err := b.fin.Submit(ctx, op); err != nil {
 		return fmt.Errorf("redis: %s task %s: %w", what, l.TaskID, err)

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/taskmill/taskmill/backend"
@@ -40,11 +41,10 @@ const (
 	fProgressMsg = "pgm" // progress message
 	fProgressAt  = "pga" // µs
 	fWorker      = "w"   // lease holder
-	fToken       = "tk"  // lease token; present only while processing
+	fToken       = "tk"  // lease token and secret, "<token>:<secret>" (leaseField); present while processing and on completed tasks
 	fLeaseExp    = "le"  // µs
 	fTrace       = "tc"  // trace context JSON
 	fLeaseLosses = "ll"  // lease expiries in a row; absent when 0
-	fSecret      = "ls"  // lease secret; never read back by Get or List
 )
 
 // stateCodes maps states to the one-byte codes stored in fState.
@@ -76,6 +76,14 @@ func fromMicros(s string) time.Time {
 }
 
 func itoa(n int64) string { return strconv.FormatInt(n, 10) }
+
+// leaseField is a lease as the hash's "tk" holds it: "<token>:<secret>".
+// One field, not two, because every lease writes it and every ack and
+// extend reads it, and each field of a hash costs those calls a walk of
+// the hash (a listpack).
+func leaseField(l backend.LeaseRef) string {
+	return strconv.FormatUint(l.Token, 10) + ":" + l.Secret
+}
 
 // appendTaskArgs appends a task's values for enqueue.lua: queue, id,
 // priority, type, max attempts, payload, then the count and the
@@ -176,7 +184,9 @@ func decodeTask(id, queue string, kv []any) (*backend.Task, error) {
 		case fWorker:
 			t.WorkerID = v
 		case fToken:
-			t.LeaseToken, _ = strconv.ParseUint(v, 10, 64)
+			// The secret after the colon is never read back.
+			tok, _, _ := strings.Cut(v, ":")
+			t.LeaseToken, _ = strconv.ParseUint(tok, 10, 64)
 		case fLeaseExp:
 			t.LeaseExpiresAt = fromMicros(v)
 		case fLeaseLosses:

@@ -17,7 +17,7 @@ if s == 'c' or s == 'f' or s == 'x' then return {2} end
 leave(pre, s, id, f[2], f[7])
 if s == 'a' then
   redis.call('HSET', key, 'h', attemptRow(f[6], f[3], f[4], f[5], now, 'canceled', 'canceled'))
-  redis.call('HDEL', key, 'tk', 'w', 'le', 'ls')
+  redis.call('HDEL', key, 'tk', 'w', 'le')
 end
 redis.call('HSET', key, 's', 'x', 'ft', now)
 toFinal(pre, 'canceled', id, now)

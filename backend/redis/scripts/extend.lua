@@ -18,8 +18,8 @@ local due = {} -- queue names whose leases were extended
 for i = 5, #ARGV, 5 do
   local pre, q, id = ARGV[i], ARGV[i + 1], ARGV[i + 2]
   local key = pre .. 't:' .. id
-  local f = redis.call('HMGET', key, 'tk', 's', 'ls', 'w')
-  if f[2] == 'a' and f[1] == ARGV[i + 3] and f[3] == ARGV[i + 4] and f[4] == ARGV[3] then
+  local f = redis.call('HMGET', key, 'tk', 's', 'w')
+  if f[2] == 'a' and f[1] == ARGV[i + 3] .. ':' .. ARGV[i + 4] and f[3] == ARGV[3] then
     redis.call('HSET', key, 'le', expires)
     redis.call('ZADD', pre .. 'lease', expires, id, '+inf', LEASE_PIN)
     due[#due + 1] = expires

@@ -67,7 +67,7 @@ local function takeTask(pre, q, id)
   local tok = string.format('%d', counter(pre, 'tok', tokens[pre]))
   local secret = ARGV[secrets + #leased]
   att = att + 1
-  redis.call('HSET', key, 's', 'a', 'a', att, 'w', worker, 'tk', tok, 'ls', secret, 'le', expires, 'st', now)
+  redis.call('HSET', key, 's', 'a', 'a', att, 'w', worker, 'tk', tok .. ':' .. secret, 'le', expires, 'st', now)
   if pg then redis.call('HDEL', key, 'pgp', 'pgm', 'pga') end
   leaseAdd(pre, q, expires, id)
   leased[#leased + 1] = {q, id, tok, secret, kv}

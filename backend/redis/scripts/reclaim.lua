@@ -45,7 +45,7 @@ for qi = first, #qs, 2 do
       local msg = 'lease expired: worker ' .. (f[2] or '') .. ' stopped extending it'
       local h = attemptRow(f[4], f[1], f[2], f[3], now, 'lease_expired', msg)
       local losses = (tonumber(f[7]) or 0) + 1
-      redis.call('HDEL', key, 'tk', 'w', 'le', 'ls', 'pgp', 'pgm', 'pga')
+      redis.call('HDEL', key, 'tk', 'w', 'le', 'pgp', 'pgm', 'pga')
       if losses >= maxLosses then
         local lmsg = 'lease expired ' .. losses .. ' times in a row'
         redis.call('HSET', key, 's', 'f', 'ft', now, 'h', h, 'e', lmsg, 'a', tonumber(f[1]) - 1, 'll', losses)
