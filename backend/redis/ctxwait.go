@@ -84,7 +84,7 @@ func detached[T any](b *Backend, ctx context.Context, f func(context.Context) (T
 		return f(ctx)
 	}
 	if err := ctx.Err(); err != nil {
-		return zero, context.Cause(ctx)
+		return zero, coalesce.ContextError(ctx)
 	}
 	type reply struct {
 		v   T
@@ -113,5 +113,5 @@ func detached[T any](b *Backend, ctx context.Context, f func(context.Context) (T
 		r := <-ch // f finished just now: its reply stands
 		return r.v, r.err
 	}
-	return zero, unknownOutcome(context.Cause(ctx))
+	return zero, unknownOutcome(coalesce.ContextError(ctx))
 }

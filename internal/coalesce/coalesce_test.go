@@ -340,3 +340,26 @@ func TestTicket(t *testing.T) {
 		t.Fatal("a withdrawn ticket must not be taken")
 	}
 }
+
+// TestContextErrorKeepsCtxErr: a call whose ctx was ended with a cause
+// of its own returns an error that is ctx.Err() (the backend contract)
+// and the cause both; a plain ctx gives ctx.Err() alone.
+func TestContextErrorKeepsCtxErr(t *testing.T) {
+	why := errors.New("worker stopping")
+	ctx, cancel := context.WithCancelCause(context.Background())
+	cancel(why)
+	it := newItem(0, 1)
+	err := it.Wait(ctx, it.done)
+	if !errors.Is(err, context.Canceled) || !errors.Is(err, why) {
+		t.Fatalf("Wait on a ctx canceled with a cause: %v, want context.Canceled and the cause", err)
+	}
+	if err := ContextError(canceled()); err != context.Canceled {
+		t.Fatalf("ContextError of a plain canceled ctx: %v, want context.Canceled itself", err)
+	}
+	dctx, dcancel := context.WithTimeoutCause(context.Background(), 0, why)
+	defer dcancel()
+	<-dctx.Done()
+	if err := ContextError(dctx); !errors.Is(err, context.DeadlineExceeded) || !errors.Is(err, why) {
+		t.Fatalf("ContextError past a deadline with a cause: %v", err)
+	}
+}

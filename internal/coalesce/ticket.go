@@ -2,6 +2,7 @@ package coalesce
 
 import (
 	"context"
+	"fmt"
 	"sync/atomic"
 )
 
@@ -36,7 +37,8 @@ func (t *Ticket) Taken() bool { return t.state.Load() == ticketTaken }
 
 // Wait waits for the item's answer (done closed) or for ctx to end, and
 // returns nil for an answer. When ctx ends first, the item is withdrawn
-// if it still waits, and Wait returns ctx's cause: the item never runs.
+// if it still waits, and Wait returns ContextError(ctx): the item never
+// runs.
 // When a loop had taken it, Wait returns ctx's cause too, but the item
 // runs without its caller; Taken then reports true, and the caller
 // cannot know whether the change was made. An answer that came just as
@@ -48,12 +50,25 @@ func (t *Ticket) Wait(ctx context.Context, done <-chan struct{}) error {
 	case <-ctx.Done():
 	}
 	if t.Withdraw() {
-		return context.Cause(ctx)
+		return ContextError(ctx)
 	}
 	select {
 	case <-done:
 		return nil
 	default:
-		return context.Cause(ctx)
+		return ContextError(ctx)
 	}
+}
+
+// ContextError is the error of a call whose ctx ended: ctx.Err(), as the
+// backend contract promises (errors.Is context.Canceled or
+// context.DeadlineExceeded), wrapping also the cause the ctx was ended
+// with when it has one of its own (context.WithCancelCause and the like:
+// the worker ends a handler's ctx with why).
+func ContextError(ctx context.Context) error {
+	err := ctx.Err()
+	if cause := context.Cause(ctx); cause != nil && cause != err {
+		return fmt.Errorf("%w: %w", err, cause)
+	}
+	return err
 }
