@@ -320,5 +320,5 @@ func (b *Backend) Subscribe(ctx context.Context) (<-chan backend.Event, error) {
 	if err := b.usable(ctx); err != nil {
 		return nil, err
 	}
-	return b.events.Subscribe(ctx), nil
+	return b.events.Subscribe(ctx)
 }

@@ -232,7 +232,7 @@ func (m *Model) Subscribe(ctx context.Context) (<-chan backend.Event, error) {
 		return nil, err
 	}
 	defer m.end()
-	return m.events.Subscribe(ctx), nil
+	return m.events.Subscribe(ctx)
 }
 
 // Ping reports ErrClosed after Close.

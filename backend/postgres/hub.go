@@ -9,6 +9,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 	"github.com/taskmill/taskmill/backend"
+	"github.com/taskmill/taskmill/internal/fanout"
 	"github.com/taskmill/taskmill/internal/wake"
 )
 
@@ -22,9 +23,10 @@ type hub struct {
 	b   *Backend
 	cfg *pgx.ConnConfig
 
+	events *fanout.Fanout // Subscribe's subscribers
+
 	mu        sync.Mutex
 	waiters   map[string]map[*waiter]struct{}
-	subs      map[*subscriber]struct{}
 	listening bool
 	everUp    bool
 	up        chan struct{} // closed when LISTEN first works
@@ -39,19 +41,19 @@ type hub struct {
 // waiter is one idle Lease, woken when one of its queues may have work.
 type waiter struct{ sig *wake.Signal }
 
-type subscriber struct {
-	ch     chan backend.Event
-	behind bool // events were dropped; a resync is owed
-}
-
 func (b *Backend) wakeChannel() string   { return "taskmill_wake_" + b.s }
 func (b *Backend) eventChannel() string  { return "taskmill_events_" + b.s }
 func (b *Backend) cancelChannel() string { return "taskmill_cancel_" + b.s }
 func (b *Backend) subsChannel() string   { return "taskmill_subs_" + b.s }
 
 func newHub(b *Backend, cfg *pgx.ConnConfig) *hub {
-	h := &hub{b: b, cfg: cfg, waiters: map[string]map[*waiter]struct{}{}, subs: map[*subscriber]struct{}{},
+	h := &hub{b: b, cfg: cfg, waiters: map[string]map[*waiter]struct{}{},
 		up: make(chan struct{}), cancels: map[chan string]struct{}{}, subsGen: make(chan struct{}, 1)}
+	// Subscribe pokes the advertiser once its subscriber is added (a
+	// First hook runs before, when the advertiser could still count
+	// none); the last one to leave pokes it through Last, so the row goes.
+	h.events = fanout.NewWithHooks(fanout.DefaultBuffer, func() time.Time { return time.Now().UTC() },
+		fanout.Hooks{Last: h.pokeAdvertise})
 	b.wg.Add(1)
 	go func() {
 		defer b.wg.Done()
@@ -80,11 +82,8 @@ func (h *hub) run() {
 		}
 		backoff = min(2*backoff, 5*time.Second)
 	}
+	h.events.Close()
 	h.mu.Lock()
-	for s := range h.subs {
-		close(s.ch)
-		delete(h.subs, s)
-	}
 	for ch := range h.cancels {
 		close(ch)
 		delete(h.cancels, ch)
@@ -128,7 +127,7 @@ func (h *hub) listen() error {
 				h.resyncAll()
 				continue
 			}
-			h.deliver(evs)
+			h.events.Publish(evs...)
 		}
 	}
 }
@@ -198,31 +197,6 @@ func (h *hub) wakeAll() {
 	h.mu.Unlock()
 }
 
-func (h *hub) subscribe() *subscriber {
-	s := &subscriber{ch: make(chan backend.Event, 1024)}
-	h.mu.Lock()
-	h.subs[s] = struct{}{}
-	h.mu.Unlock()
-	h.pokeAdvertise()
-	return s
-}
-
-func (h *hub) unsubscribe(s *subscriber) {
-	h.mu.Lock()
-	if _, ok := h.subs[s]; ok {
-		delete(h.subs, s)
-		close(s.ch)
-	}
-	h.mu.Unlock()
-	h.pokeAdvertise()
-}
-
-func (h *hub) localSubs() int {
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	return len(h.subs)
-}
-
 func (h *hub) pokeAdvertise() {
 	select {
 	case h.subsGen <- struct{}{}:
@@ -253,7 +227,7 @@ func (h *hub) advertise() {
 		case <-tick.C:
 			h.refreshRemoteSubs(h.b.ctx)
 		}
-		want := h.localSubs() > 0
+		want := h.events.Len() > 0
 		if !want && !advertised {
 			continue
 		}
@@ -316,38 +290,11 @@ func (h *hub) deliverCancel(id string) {
 	h.mu.Unlock()
 }
 
-// deliver fans events out without ever blocking on a slow subscriber:
-// it drops what does not fit and sends one resync when there is room.
-func (h *hub) deliver(evs []backend.Event) {
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	for s := range h.subs {
-		for _, e := range evs {
-			if e.Kind == backend.EventResync && e.At.IsZero() {
-				e.At = time.Now().UTC()
-			}
-			if s.behind {
-				select {
-				case s.ch <- backend.Event{Kind: backend.EventResync, At: time.Now().UTC()}:
-					s.behind = false
-				default:
-					continue
-				}
-				if e.Kind == backend.EventResync {
-					continue // the one just sent stands for it
-				}
-			}
-			select {
-			case s.ch <- e:
-			default:
-				s.behind = true
-			}
-		}
-	}
-}
-
+// resyncAll sends every subscriber a resync, or owes it one when its
+// buffer is full: notifications were missed and will not come again.
 func (h *hub) resyncAll() {
-	h.deliver([]backend.Event{{Kind: backend.EventResync}})
+	h.events.Lost()
+	h.events.Flush()
 }
 
 // Subscribe streams the events of every process sharing the schema until
@@ -359,15 +306,9 @@ func (b *Backend) Subscribe(ctx context.Context) (<-chan backend.Event, error) {
 	if err := b.alive(); err != nil {
 		return nil, err
 	}
-	s := b.hub.subscribe()
-	go func() {
-		select {
-		case <-ctx.Done():
-		case <-b.ctx.Done():
-		}
-		b.hub.unsubscribe(s)
-	}()
-	return s.ch, nil
+	ch, err := b.hub.events.Subscribe(ctx)
+	b.hub.pokeAdvertise()
+	return ch, err
 }
 
 var _ backend.CancelWatcher = (*Backend)(nil)

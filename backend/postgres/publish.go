@@ -62,7 +62,7 @@ func (p *publisher) send(items ...pubItem) {
 // eventsWanted reports whether events must be published: this process,
 // or another (the subscribers table), has subscribers.
 func (b *Backend) eventsWanted() bool {
-	return b.hub.localSubs() > 0 || b.hub.remoteSubs.Load()
+	return b.hub.events.Len() > 0 || b.hub.remoteSubs.Load()
 }
 
 // wake wakes this process's waiters on the queues at once and the other

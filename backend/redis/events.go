@@ -10,6 +10,7 @@ import (
 
 	goredis "github.com/redis/go-redis/v9"
 	"github.com/taskmill/taskmill/backend"
+	"github.com/taskmill/taskmill/internal/fanout"
 )
 
 // subscriberBuffer is how many events a subscriber may fall behind before
@@ -27,23 +28,16 @@ type subscriptions struct {
 	cancel context.CancelFunc
 	done   chan struct{}
 
-	// eventsMu orders the joining and leaving of the events channel with
-	// the subscribers coming and going: Subscribe holds it while it joins
-	// and adds its subscriber, a subscriber's end while it removes itself
-	// and, when it was the last, leaves the channel.
-	eventsMu sync.Mutex
+	// events are Subscribe's subscribers. Its hooks join the events
+	// channel for the first and leave it after the last, in order with
+	// the subscribers coming and going.
+	events *fanout.Fanout
 
 	mu        sync.Mutex
-	subs      map[*subscriber]struct{}
 	cancels   map[chan string]struct{}
 	joined    map[string]bool            // channels subscribed to
 	confirmed map[string][]chan struct{} // waiting for a subscribe confirmation
 	closed    bool
-}
-
-type subscriber struct {
-	ch      chan backend.Event
-	dropped bool // events were lost; a resync is owed before the next event
 }
 
 func (b *Backend) startSubscriptions(ctx context.Context) (*subscriptions, error) {
@@ -54,8 +48,12 @@ func (b *Backend) startSubscriptions(ctx context.Context) (*subscriptions, error
 	}
 	lctx, cancel := context.WithCancel(context.Background())
 	s := &subscriptions{b: b, ps: ps, cancel: cancel, done: make(chan struct{}),
-		subs: map[*subscriber]struct{}{}, cancels: map[chan string]struct{}{},
-		joined: map[string]bool{b.k.wakeChannel(): true}, confirmed: map[string][]chan struct{}{}}
+		cancels: map[chan string]struct{}{},
+		joined:  map[string]bool{b.k.wakeChannel(): true}, confirmed: map[string][]chan struct{}{}}
+	s.events = fanout.NewWithHooks(subscriberBuffer, func() time.Time { return time.Now().UTC() }, fanout.Hooks{
+		First: func(ctx context.Context) error { return s.join(ctx, b.k.eventsChannel()) },
+		Last:  func() { s.leave(b.k.eventsChannel()) },
+	})
 	go s.loop(lctx)
 	return s, nil
 }
@@ -74,7 +72,7 @@ func (s *subscriptions) loop(ctx context.Context) {
 			// idle leases look again, and every subscriber is owed a
 			// resync.
 			s.b.wakeAll()
-			s.lost()
+			s.events.Lost()
 			broken = true
 			select {
 			case <-time.After(100 * time.Millisecond):
@@ -86,9 +84,10 @@ func (s *subscriptions) loop(ctx context.Context) {
 		if broken {
 			// Connected and subscribed again (the first reply is the
 			// confirmation of the resubscription): from here on nothing
-			// is missed, so this is when watchers reload their state.
+			// is missed, so this is when watchers reload their state,
+			// rather than at the next event, which may be long in coming.
 			broken = false
-			s.resume()
+			s.events.Flush()
 		}
 		switch m := msg.(type) {
 		case *goredis.Subscription:
@@ -146,10 +145,11 @@ func (s *subscriptions) join(ctx context.Context, channel string) error {
 // leave unsubscribes from a channel joined before. Redis stops counting
 // this connection in PUBSUB NUMSUB at once; go-redis forgets the channel
 // even when the command could not be sent, so a reconnection does not
-// subscribe to it again.
+// subscribe to it again. Once close began there is nothing to leave: the
+// connection is going.
 func (s *subscriptions) leave(channel string) {
 	s.mu.Lock()
-	joined := s.joined[channel]
+	joined := s.joined[channel] && !s.closed
 	s.joined[channel] = false
 	s.mu.Unlock()
 	if !joined {
@@ -176,40 +176,7 @@ func (b *Backend) Subscribe(ctx context.Context) (<-chan backend.Event, error) {
 	if b.closed() {
 		return nil, errClosed
 	}
-	s := b.sub
-	s.eventsMu.Lock()
-	defer s.eventsMu.Unlock()
-	if err := s.join(ctx, b.k.eventsChannel()); err != nil {
-		return nil, err
-	}
-	sub := &subscriber{ch: make(chan backend.Event, subscriberBuffer)}
-	s.mu.Lock()
-	if s.closed {
-		s.mu.Unlock()
-		close(sub.ch)
-		return sub.ch, nil
-	}
-	s.subs[sub] = struct{}{}
-	s.mu.Unlock()
-	go func() {
-		select {
-		case <-ctx.Done():
-		case <-s.done:
-		}
-		s.eventsMu.Lock()
-		defer s.eventsMu.Unlock()
-		s.mu.Lock()
-		if _, ok := s.subs[sub]; ok {
-			delete(s.subs, sub)
-			close(sub.ch)
-		}
-		last := len(s.subs) == 0 && !s.closed
-		s.mu.Unlock()
-		if last {
-			s.leave(b.k.eventsChannel())
-		}
-	}()
-	return sub.ch, nil
+	return b.sub.events.Subscribe(ctx)
 }
 
 // WatchCancels streams the ids of tasks canceled by any process, until
@@ -261,72 +228,15 @@ func (s *subscriptions) dispatchCancel(id string) {
 }
 
 func (s *subscriptions) dispatch(payload string) {
-	s.mu.Lock()
-	n := len(s.subs)
-	s.mu.Unlock()
-	if n == 0 {
-		return
+	if s.events.Len() == 0 {
+		return // no one to decode for: the channel is being left
 	}
 	events, err := decodeEvents(payload)
 	if err != nil {
 		s.b.log.Warn("undecodable event message", "err", err)
 		return
 	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	for _, e := range events {
-		for sub := range s.subs {
-			s.send(sub, e)
-		}
-	}
-}
-
-// send delivers e without blocking, after the resync the subscriber is
-// owed; a full buffer drops e and owes the subscriber a resync.
-func (s *subscriptions) send(sub *subscriber, e backend.Event) {
-	if !s.settle(sub) {
-		return
-	}
-	select {
-	case sub.ch <- e:
-	default:
-		sub.dropped = true
-	}
-}
-
-// settle sends the resync the subscriber is owed, if any; false when
-// its buffer is still full (the resync stays owed).
-func (s *subscriptions) settle(sub *subscriber) bool {
-	if !sub.dropped {
-		return true
-	}
-	select {
-	case sub.ch <- backend.Event{Kind: backend.EventResync, At: time.Now().UTC()}:
-		sub.dropped = false
-		return true
-	default:
-		return false
-	}
-}
-
-// lost owes every subscriber a resync after a broken connection: one,
-// however many times the connection fails before it is back.
-func (s *subscriptions) lost() {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	for sub := range s.subs {
-		sub.dropped = true
-	}
-}
-
-// resume sends the owed resyncs once the connection is back, rather than
-// at the next event, which may be long in coming.
-func (s *subscriptions) resume() {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	for sub := range s.subs {
-		s.settle(sub)
-	}
+	s.events.Publish(events...)
 }
 
 func (s *subscriptions) close() {
@@ -336,12 +246,9 @@ func (s *subscriptions) close() {
 	s.cancel()
 	s.ps.Close()
 	<-s.done
+	s.events.Close()
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	for sub := range s.subs {
-		delete(s.subs, sub)
-		close(sub.ch)
-	}
 	for ch := range s.cancels {
 		delete(s.cancels, ch)
 		close(ch)
