@@ -44,6 +44,13 @@ DECLARE
   failed int;
   ts timestamptz := {{S}}.clock();
 BEGIN
+  -- A lease commits without waiting for its WAL record to reach the
+  -- disk (see "Durability" in docs/postgres.md): a lease lost in a crash
+  -- of the database is a lease whose worker died — the task runs again
+  -- and the first run's ack is refused — and every later ack, fail or
+  -- submit flushes the WAL that holds it anyway. Local to the
+  -- transaction: the caller's other work keeps its own setting.
+  PERFORM set_config('synchronous_commit', 'off', true);
   RETURN QUERY
   WITH p AS MATERIALIZED (
     SELECT d.id, d.state, nextval('{{S}}.task_seq') AS seq FROM (
