@@ -11,8 +11,7 @@ package postgres
 // An attempt finishes when a processing task completes, fails or
 // retries, when a pending task fails (its deadline passed before it
 // could start), and when a lease expires (counted as failed); a release
-// or a cancel finishes none. lease() in migration 0003 follows the same
-// rule for the changes it makes.
+// or a cancel finishes none.
 //
 // Each statement that changes states writes these itself (since
 // migration 0003), so that no trigger has to keep and join transition
