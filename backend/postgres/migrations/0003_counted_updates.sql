@@ -3,12 +3,12 @@
 --
 -- The trigger made every UPDATE of tasks (an ack batch, a lease) keep
 -- both transition tables — a copy of every old and new row — and join
--- them again to find what moved between states: about a fifth of an
--- ack's time in the database. Each statement knows what it moved (an
--- ack: processing to completed; a lease: pending to processing), so it
--- now says so in a CTE of its own (see changesCTEs in counts.go). The
--- insert and delete triggers stay: they read one transition table only,
--- and run at submit and retention, not at every state change.
+-- them again to find what moved between states. Each statement knows
+-- what it moved (an ack: processing to completed; a lease: pending to
+-- processing), so it now says so in a CTE of its own (see changesCTEs in
+-- counts.go). The insert and delete triggers stay: they read one
+-- transition table only, and run at submit and retention, not at every
+-- state change.
 --
 -- Processes of a version before this migration update tasks without
 -- writing deltas, and call lease(): stop them before applying it.
