@@ -32,3 +32,12 @@ $$;
 -- without the plpgsql loop, its rows are not copied once more on their
 -- way out, and it writes its count deltas as every other statement does.
 DROP FUNCTION {{S}}.lease(text, text[], int, interval, text[], text[]);
+
+-- Reclaim finds expired leases among the processing tasks through
+-- tasks_state_id: there are as many as the workers run at once, and only
+-- the leader looks, every few seconds. Without an index of its own,
+-- lease_expires_at is in no index, so a heartbeat's Extend, which
+-- changes nothing else, can update its rows in place (HOT) instead of
+-- adding an entry to every index of tasks; and a lease adds one index
+-- entry fewer.
+DROP INDEX {{S}}.tasks_leased;
