@@ -68,11 +68,10 @@ func (b *Backend) leaseOnce(ctx context.Context, req backend.LeaseRequest) ([]*b
 	if len(req.Types) > 0 {
 		types = req.Types
 	}
-	type row = leasedRow
 	// Rows come as the statements made them: the promoted (pending),
 	// then the leased (processing) or deadline-failed. A task promoted
 	// and leased in one call comes twice; each row is one event.
-	var got []row
+	var got []leasedRow
 	var changed []*backend.Task
 	promote := req.Queues
 queues:
@@ -101,7 +100,7 @@ queues:
 				changed = append(changed, r.t)
 				switch r.t.State {
 				case backend.StateProcessing:
-					got = append(got, row{r.t, r.seq})
+					got = append(got, r)
 					leased++
 				case backend.StateFailed:
 					failed++
