@@ -30,12 +30,15 @@ func (b *Backend) Cancel(ctx context.Context, id string) (*backend.Task, error) 
 	if err := b.alive(); err != nil {
 		return nil, err
 	}
-	t, err := scanTask(b.pool.QueryRow(ctx, `WITH c AS (
-			UPDATE `+b.t("tasks")+` SET state = 'canceled', finished_at = `+b.t("clock()")+`,
-				attempts = CASE WHEN state = 'processing'
-					THEN `+b.t("end_attempt")+`(attempts, `+b.t("clock()")+`, 'canceled', 'canceled') ELSE attempts END,
+	// The state before is read under the row's lock, for the counts.
+	t, err := scanTask(b.pool.QueryRow(ctx, `WITH o AS MATERIALIZED (
+			SELECT id, state FROM `+b.t("tasks")+` WHERE id = $1 AND state NOT IN `+finalStates+` FOR NO KEY UPDATE),
+		c AS (UPDATE `+b.t("tasks")+` t SET state = 'canceled', finished_at = `+b.t("clock()")+`,
+				attempts = CASE WHEN t.state = 'processing'
+					THEN `+b.t("end_attempt")+`(t.attempts, `+b.t("clock()")+`, 'canceled', 'canceled') ELSE t.attempts END,
 				`+leaseFree+`
-			WHERE id = $1 AND state NOT IN `+finalStates+` RETURNING *)
+			FROM o WHERE t.id = o.id RETURNING t.*, o.state AS old_state),
+		ch AS (SELECT queue, old_state AS os, state AS ns, false AS expired FROM c)`+b.changesCTEs("ch")+`
 		SELECT `+taskCols+` FROM c`, id))
 	if errors.Is(err, pgx.ErrNoRows) {
 		s, err := b.stateOf(ctx, id)
@@ -58,11 +61,15 @@ func (b *Backend) Retry(ctx context.Context, id string) (*backend.Task, error) {
 	if err := b.alive(); err != nil {
 		return nil, err
 	}
-	t, err := scanTask(b.pool.QueryRow(ctx, `UPDATE `+b.t("tasks")+` SET state = 'pending', attempt = 0, lease_losses = 0,
-			finished_at = NULL, run_at = NULL, result = NULL, progress = NULL,
-			seq = nextval('`+b.t("task_seq")+`'), ready_at = created_at,
-			deadline = CASE WHEN deadline <= `+b.t("clock()")+` THEN NULL ELSE deadline END
-		WHERE id = $1 AND state IN ('failed', 'canceled') RETURNING `+taskCols, id))
+	t, err := scanTask(b.pool.QueryRow(ctx, `WITH o AS MATERIALIZED (
+			SELECT id, state FROM `+b.t("tasks")+` WHERE id = $1 AND state IN ('failed', 'canceled') FOR NO KEY UPDATE),
+		r AS (UPDATE `+b.t("tasks")+` t SET state = 'pending', attempt = 0, lease_losses = 0,
+				finished_at = NULL, run_at = NULL, result = NULL, progress = NULL,
+				seq = nextval('`+b.t("task_seq")+`'), ready_at = t.created_at,
+				deadline = CASE WHEN t.deadline <= `+b.t("clock()")+` THEN NULL ELSE t.deadline END
+			FROM o WHERE t.id = o.id RETURNING t.*, o.state AS old_state),
+		ch AS (SELECT queue, old_state AS os, state AS ns, false AS expired FROM r)`+b.changesCTEs("ch")+`
+		SELECT `+taskCols+` FROM r`, id))
 	if errors.Is(err, pgx.ErrNoRows) {
 		s, err := b.stateOf(ctx, id)
 		if err != nil {
@@ -173,7 +180,7 @@ func (b *Backend) Reclaim(ctx context.Context, term uint64) (int, error) {
 		// The front of the line is the most negative seq: numbers are
 		// drawn latest expiry first, so the lease that expired first ends
 		// up first in line.
-		rows, err := tx.Query(ctx, `UPDATE `+b.t("tasks")+` t SET
+		rows, err := tx.Query(ctx, `WITH r AS (UPDATE `+b.t("tasks")+` t SET
 				state = CASE WHEN `+dead+` THEN 'failed' ELSE 'pending' END,
 				finished_at = CASE WHEN `+dead+` THEN `+b.t("clock()")+` END,
 				seq = CASE WHEN `+dead+` THEN t.seq ELSE x.seq END,
@@ -189,7 +196,9 @@ func (b *Backend) Reclaim(ctx context.Context, term uint64) (int, error) {
 				SELECT id FROM `+b.t("tasks")+` WHERE state = 'processing' AND lease_expires_at <= `+b.t("clock()")+`
 				ORDER BY lease_expires_at DESC, id DESC FOR UPDATE SKIP LOCKED) e) x
 			WHERE t.id = x.id
-			RETURNING `+qualified("t", taskCols), b.opts.MaxLeaseLosses)
+			RETURNING t.*),
+			ch AS (SELECT queue, 'processing' AS os, state AS ns, true AS expired FROM r)`+b.changesCTEs("ch")+`
+			SELECT `+taskCols+` FROM r`, b.opts.MaxLeaseLosses)
 		if err != nil {
 			return err
 		}

@@ -72,14 +72,16 @@ func (b *Backend) flushAcks(ctx context.Context, calls []*call[*ackReq]) {
 			AS a(id, token, secret, result)),
 		locked AS MATERIALIZED (SELECT t.id, a.result FROM `+b.t("tasks")+` t JOIN a ON t.id = a.id
 			WHERE t.state = 'processing' AND t.lease_token = a.token AND t.lease_secret = a.secret
-			`+lockedInIDOrder+`)
-		UPDATE `+b.t("tasks")+` t SET state = 'completed', finished_at = `+b.t("clock()")+`, result = a.result,
+			`+lockedInIDOrder+`),
+		u AS (UPDATE `+b.t("tasks")+` t SET state = 'completed', finished_at = `+b.t("clock()")+`, result = a.result,
 			lease_losses = 0,
 			attempts = `+b.t("end_attempt")+`(t.attempts, `+b.t("clock()")+`, 'completed', NULL),
 			progress = CASE WHEN t.progress IS NULL THEN NULL ELSE jsonb_set(t.progress, '{percent}', '100') END,
 			`+leaseFree+`
 		FROM locked a WHERE t.id = a.id
-		RETURNING t.id, t.type, t.queue, t.attempt, t.progress, coalesce(t.last_error, '')`, ids, tokens, secrets, results)
+		RETURNING t.id, t.type, t.queue, t.attempt, t.progress, coalesce(t.last_error, '') AS last_error),
+		ch AS (SELECT queue, 'processing' AS os, 'completed' AS ns, false AS expired FROM u)`+b.changesCTEs("ch")+`
+		SELECT id, type, queue, attempt, progress, last_error FROM u`, ids, tokens, secrets, results)
 	if err != nil {
 		for _, c := range calls {
 			c.err = fmt.Errorf("ack task %s: %w", c.req.ref.TaskID, err)
@@ -128,8 +130,10 @@ func (b *Backend) leaseBound(ctx context.Context, what string, l backend.LeaseRe
 	if err := b.alive(); err != nil {
 		return nil, err
 	}
-	t, err := scanTask(b.pool.QueryRow(ctx, `UPDATE `+b.t("tasks")+` SET `+set+`
-		WHERE id = $1 AND state = 'processing' AND lease_token = $2 AND lease_secret = $3 RETURNING `+taskCols,
+	t, err := scanTask(b.pool.QueryRow(ctx, `WITH u AS (UPDATE `+b.t("tasks")+` SET `+set+`
+			WHERE id = $1 AND state = 'processing' AND lease_token = $2 AND lease_secret = $3 RETURNING *),
+		ch AS (SELECT queue, 'processing' AS os, state AS ns, false AS expired FROM u)`+b.changesCTEs("ch")+`
+		SELECT `+taskCols+` FROM u`,
 		append([]any{l.TaskID, int64(l.Token), l.Secret}, args...)...))
 	if errors.Is(err, pgx.ErrNoRows) {
 		return nil, fmt.Errorf("%s task %s token %d: %w", what, l.TaskID, l.Token, backend.ErrLeaseLost)

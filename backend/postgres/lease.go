@@ -8,12 +8,13 @@ import (
 	"sort"
 	"time"
 
+	"github.com/jackc/pgx/v5"
 	"github.com/taskmill/taskmill/backend"
 	"github.com/taskmill/taskmill/internal/leasewait"
 )
 
-// Lease hands out ready tasks; see backend.Backend. One call of the
-// schema's lease() function promotes the due tasks of the queues and
+// Lease hands out ready tasks; see backend.Backend. One statement per
+// queue (one in all, usually) promotes the due tasks of the queues and
 // takes up to req.Max pending ones with FOR UPDATE SKIP LOCKED, so
 // concurrent leasers never wait on each other's rows. When nothing is
 // ready and req.Wait > 0 it waits for a wake-up of one of its queues
@@ -55,46 +56,65 @@ func (b *Backend) Lease(ctx context.Context, req backend.LeaseRequest) ([]*backe
 	})
 }
 
-// leaseOnce runs lease() once.
+// leaseOnce takes up to req.Max ready tasks: per queue in the order
+// given, one statement (leaseStatement) takes the head of the line, until
+// req.Max are taken or the queues are exhausted; one round trip for a
+// worker of one queue. The first round trip also promotes the due
+// scheduled and retrying tasks of every queue asked for. A queue where
+// a task's deadline had passed (failed instead of leased, not counted
+// toward req.Max) is looked at again.
 func (b *Backend) leaseOnce(ctx context.Context, req backend.LeaseRequest) ([]*backend.Task, error) {
 	var types []string // nil: every type
 	if len(req.Types) > 0 {
 		types = req.Types
 	}
-	secrets := make([]string, req.Max)
-	for i := range secrets {
-		secrets[i] = newSecret()
-	}
-	rows, err := b.pool.Query(ctx, `SELECT `+taskCols+`, seq, lease_secret FROM `+b.t("lease")+`($1, $2, $3, $4, $5, $6)`,
-		req.WorkerID, req.Queues, req.Max, req.LeaseFor, types, secrets)
-	if err != nil {
-		return nil, fmt.Errorf("lease: %w", err)
-	}
-	defer rows.Close()
-	type row struct {
-		t   *backend.Task
-		seq int64
-	}
-	// Rows come as the function made them: the promoted (pending), then
-	// the leased (processing) or deadline-failed. A task promoted and
-	// leased in one call comes twice; each row is one event.
-	var got []row
+	// Rows come as the statements made them: the promoted (pending),
+	// then the leased (processing) or deadline-failed. A task promoted
+	// and leased in one call comes twice; each row is one event.
+	var got []leasedRow
 	var changed []*backend.Task
-	for rows.Next() {
-		var r row
-		var secret *string
-		r.t, err = scanTaskWith(rows, &r.seq, &secret)
-		if err != nil {
-			return nil, fmt.Errorf("lease: %w", err)
+	promote := req.Queues
+queues:
+	for _, q := range req.Queues {
+		for len(got) < req.Max {
+			want := req.Max - len(got)
+			secrets := make([]string, want)
+			for i := range secrets {
+				secrets[i] = newSecret()
+			}
+			rows, err := b.leaseStatement(ctx, req.WorkerID, q, want, req.LeaseFor, types, secrets, promote)
+			promote = nil
+			if err != nil && len(got) == 0 {
+				b.announce(changed...)
+				return nil, fmt.Errorf("lease: %w", err)
+			}
+			if err != nil {
+				// Tasks leased by an earlier statement are the caller's:
+				// handed back now, they run; dropped, they would wait for
+				// their leases to expire. The error comes again at the
+				// next call if it lasts.
+				break queues
+			}
+			leased, failed := 0, 0
+			for _, r := range rows {
+				changed = append(changed, r.t)
+				switch r.t.State {
+				case backend.StateProcessing:
+					got = append(got, r)
+					leased++
+				case backend.StateFailed:
+					failed++
+				}
+			}
+			// Take again only when a full take lost some to their
+			// deadline: the queue may hold more.
+			if leased+failed < want || failed == 0 {
+				break
+			}
 		}
-		changed = append(changed, r.t)
-		if r.t.State == backend.StateProcessing {
-			r.t.LeaseSecret = deref(secret)
-			got = append(got, r)
+		if len(got) >= req.Max {
+			break
 		}
-	}
-	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("lease: %w", err)
 	}
 	b.announce(changed...)
 	// RETURNING gives no order: put them back in queue order, then
@@ -120,6 +140,102 @@ func (b *Backend) leaseOnce(ctx context.Context, req backend.LeaseRequest) ([]*b
 		out[i] = r.t
 	}
 	return out, nil
+}
+
+// leaseStatement runs one lease statement on queue q: it promotes the
+// due scheduled and retrying tasks of the queues in promote (none when
+// empty), then takes up to want pending tasks of q unless q is paused,
+// highest priority first and in line order (seq) within a priority, of
+// the given types only when types is not nil, skipping rows other
+// leasers hold (FOR UPDATE SKIP LOCKED). A task whose deadline passed is
+// failed instead. It returns the rows it changed, promoted ones first,
+// and nothing when it failed (nothing changed then).
+//
+// The statement and a transaction-local synchronous_commit=off go as one
+// batch: one round trip, one implicit transaction. A lease commits
+// without waiting for its WAL record to reach the disk: a lease lost in
+// a crash of the database is a lease whose worker died — the task runs
+// again, and the first run's ack is refused — and the next synchronous
+// commit of an ack, fail or submit flushes it anyway.
+func (b *Backend) leaseStatement(ctx context.Context, worker, q string, want int, leaseFor time.Duration, types, secrets, promote []string) ([]leasedRow, error) {
+	clock := b.t("clock()")
+	failed := `t.deadline <= ` + clock
+	var batch pgx.Batch
+	batch.Queue(`SELECT set_config('synchronous_commit', 'off', true)`)
+	if len(promote) > 0 {
+		// A statement of its own: the lease statement after it sees
+		// what it promoted.
+		batch.Queue(`WITH due AS MATERIALIZED (
+				SELECT d.id, d.state, nextval('`+b.t("task_seq")+`') AS seq FROM (
+					SELECT id, state FROM `+b.t("tasks")+`
+					WHERE state IN ('scheduled', 'retrying') AND queue = ANY ($1::text[]) AND run_at <= `+clock+`
+					ORDER BY run_at, id FOR UPDATE SKIP LOCKED) d),
+			promoted AS (UPDATE `+b.t("tasks")+` t SET state = 'pending', seq = due.seq, ready_at = greatest(t.created_at, t.run_at)
+				FROM due WHERE t.id = due.id
+				RETURNING t.*, due.state AS old_state),
+			ch AS (SELECT queue, old_state AS os, state AS ns, false AS expired FROM promoted)`+b.changesCTEs("ch")+`
+			SELECT `+taskCols+`, seq, NULL::text FROM promoted`, promote)
+	}
+	batch.Queue(`WITH picked AS MATERIALIZED (SELECT x.id, row_number() OVER () AS rn FROM (
+			SELECT id FROM `+b.t("tasks")+`
+			WHERE state = 'pending' AND queue = $2 AND ($5::text[] IS NULL OR type = ANY ($5))
+			  AND NOT EXISTS (SELECT 1 FROM `+b.t("queues")+` WHERE name = $2 AND paused)
+			ORDER BY priority DESC, seq LIMIT $3 FOR UPDATE SKIP LOCKED) x),
+		leased AS (UPDATE `+b.t("tasks")+` t SET
+			state = CASE WHEN `+failed+` THEN 'failed' ELSE 'processing' END,
+			finished_at = CASE WHEN `+failed+` THEN `+clock+` END,
+			last_error = CASE WHEN `+failed+` THEN 'deadline exceeded before the task could start' ELSE t.last_error END,
+			attempt = CASE WHEN `+failed+` THEN t.attempt ELSE t.attempt + 1 END,
+			attempts = CASE WHEN `+failed+` THEN t.attempts
+			           ELSE t.attempts || jsonb_build_object('number', t.attempt + 1, 'worker_id', $1::text, 'started_at', `+clock+`) END,
+			worker_id = CASE WHEN `+failed+` THEN NULL ELSE $1 END,
+			lease_token = CASE WHEN `+failed+` THEN NULL ELSE nextval('`+b.t("lease_seq")+`') END,
+			lease_secret = CASE WHEN `+failed+` THEN NULL ELSE ($6::text[])[c.rn] END,
+			lease_expires_at = CASE WHEN `+failed+` THEN NULL ELSE `+clock+` + $4::interval END,
+			started_at = CASE WHEN `+failed+` THEN t.started_at ELSE `+clock+` END,
+			progress = CASE WHEN `+failed+` THEN t.progress END
+			FROM picked c WHERE t.id = c.id
+			RETURNING t.*),
+		ch AS (SELECT queue, 'pending' AS os, state AS ns, false AS expired FROM leased)`+b.changesCTEs("ch")+`
+		SELECT `+taskCols+`, seq, lease_secret FROM leased`,
+		worker, q, want, leaseFor, types, secrets)
+	br := b.pool.SendBatch(ctx, &batch)
+	defer br.Close()
+	if _, err := br.Exec(); err != nil {
+		return nil, err
+	}
+	var out []leasedRow
+	for range batch.Len() - 1 {
+		rows, err := br.Query()
+		if err != nil {
+			return nil, err
+		}
+		for rows.Next() {
+			var r leasedRow
+			var secret *string
+			r.t, err = scanTaskWith(rows, &r.seq, &secret)
+			if err != nil {
+				rows.Close()
+				return nil, err
+			}
+			r.t.LeaseSecret = deref(secret)
+			out = append(out, r)
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return nil, err
+		}
+	}
+	if err := br.Close(); err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+// leasedRow is a task a lease statement changed, with its place in line.
+type leasedRow struct {
+	t   *backend.Task
+	seq int64
 }
 
 // nextDue returns how long until the first scheduled or retrying task of

@@ -95,12 +95,14 @@ func (b *Backend) Promote(ctx context.Context, term uint64) (int, error) {
 	}
 	var tasks []*backend.Task
 	err := b.fenced(ctx, term, "promote", func(tx pgx.Tx) error {
-		rows, err := tx.Query(ctx, `UPDATE `+b.t("tasks")+` t SET state = 'pending', seq = p.seq, ready_at = greatest(t.created_at, t.run_at)
-			FROM (SELECT d.id, nextval('`+b.t("task_seq")+`') AS seq FROM (
-				SELECT id FROM `+b.t("tasks")+`
+		rows, err := tx.Query(ctx, `WITH u AS (UPDATE `+b.t("tasks")+` t SET state = 'pending', seq = p.seq, ready_at = greatest(t.created_at, t.run_at)
+			FROM (SELECT d.id, d.state, nextval('`+b.t("task_seq")+`') AS seq FROM (
+				SELECT id, state FROM `+b.t("tasks")+`
 				WHERE state IN ('scheduled', 'retrying') AND run_at <= `+b.t("clock()")+`
 				ORDER BY run_at, id FOR UPDATE SKIP LOCKED) d) p
-			WHERE t.id = p.id RETURNING `+qualified("t", taskCols))
+			WHERE t.id = p.id RETURNING t.*, p.state AS old_state),
+			ch AS (SELECT queue, old_state AS os, state AS ns, false AS expired FROM u)`+b.changesCTEs("ch")+`
+			SELECT `+taskCols+` FROM u`)
 		if err != nil {
 			return err
 		}

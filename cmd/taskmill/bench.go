@@ -38,13 +38,14 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	rate := fs.Float64("rate", 500, "latency mode: submits per second")
 	payloadSize := fs.Int("payload", 64, "payload size in bytes")
 	batch := fs.Int("batch", 1, "enqueue mode: tasks per batch submit (1: single submits)")
+	leaseBatch := fs.Int("lease-batch", 0, "process and latency modes: the most tasks the worker leases in one call (0: the worker's default, 32)")
 	asJSON := fs.Bool("json", false, "print one JSON object")
 	keep := fs.Bool("keep", false, "keep the benchmark's tasks instead of removing them afterwards")
 	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile of the run to this file")
 	if err := parseFlags(fs, args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			fs.SetOutput(stderr)
-			fmt.Fprintln(stderr, "Usage: taskmill bench --backend URL --mode enqueue|process|latency --tasks N --concurrency C [--rate R] [--payload BYTES] [--batch B] [--json]")
+			fmt.Fprintln(stderr, "Usage: taskmill bench --backend URL --mode enqueue|process|latency --tasks N --concurrency C [--rate R] [--payload BYTES] [--batch B] [--lease-batch L] [--json]")
 			fmt.Fprintln(stderr, "       taskmill bench --backend URL --mode amqp-enqueue --amqp URL --tasks N --concurrency PUBLISHERS")
 			fs.PrintDefaults()
 		}
@@ -67,6 +68,8 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		return usagef("--payload must be between 16 and %d bytes, got %d", 1<<20, *payloadSize)
 	case *batch < 1 || *batch > 10_000:
 		return usagef("--batch must be between 1 and 10000, got %d", *batch)
+	case *leaseBatch < 0 || *leaseBatch > 10_000:
+		return usagef("--lease-batch must be between 0 and 10000, got %d", *leaseBatch)
 	}
 	b, usedMemory, cleanup, err := openBenchBackend(ctx, *backendURL, *dataDir, *keep)
 	if err != nil {
@@ -87,7 +90,7 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		return nil
 	}
 	cfg := bench.Config{Backend: b, Mode: *mode, Tasks: *tasks, Concurrency: *concurrency, Rate: *rate,
-		Payload: *payloadSize, Batch: *batch}
+		Payload: *payloadSize, Batch: *batch, LeaseBatch: *leaseBatch}
 	if *mode == "enqueue" {
 		cfg.UsedMemory = usedMemory
 	}

@@ -42,6 +42,10 @@ type Config struct {
 	Payload     int     // payload size in bytes; default 64
 	Batch       int     // enqueue mode: tasks per SubmitMany call; default 1 (single submits)
 	Queue       string  // default "bench"
+	// LeaseBatch is the worker's WorkerConfig.LeaseBatch (process and
+	// latency modes): the most tasks one Lease call takes. Default the
+	// worker's default.
+	LeaseBatch int
 	// UsedMemory, when set, reports the store's memory use; enqueue mode
 	// then reports bytes per task (all tasks are pending at its end).
 	UsedMemory func(ctx context.Context) (int64, error)
@@ -226,7 +230,7 @@ func runProcess(ctx context.Context, cfg Config) (Result, error) {
 		return nil, nil
 	})
 	w, err := taskmill.NewWorker(cfg.Backend, taskmill.WorkerConfig{Handler: mux, Concurrency: cfg.Concurrency,
-		Queues: map[string]int{cfg.Queue: 1}, Logger: cfg.Logger})
+		Queues: map[string]int{cfg.Queue: 1}, LeaseBatch: cfg.LeaseBatch, Logger: cfg.Logger})
 	if err != nil {
 		return Result{}, err
 	}
@@ -293,7 +297,7 @@ func runLatency(ctx context.Context, cfg Config) (Result, error) {
 		return nil, nil
 	})
 	w, err := taskmill.NewWorker(cfg.Backend, taskmill.WorkerConfig{Handler: mux, Concurrency: cfg.Concurrency,
-		Queues: map[string]int{cfg.Queue: 1}, Logger: cfg.Logger})
+		Queues: map[string]int{cfg.Queue: 1}, LeaseBatch: cfg.LeaseBatch, Logger: cfg.Logger})
 	if err != nil {
 		return Result{}, err
 	}
