@@ -3,7 +3,6 @@ package postgres
 import (
 	"encoding/json"
 	"fmt"
-	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -14,15 +13,6 @@ import (
 const taskCols = `id, queue, type, state, priority, payload, attempt, max_attempts, timeout_ns, deadline,
 	unique_key, unique_until, run_at, created_at, started_at, finished_at, result, last_error,
 	attempts, progress, worker_id, lease_token, lease_expires_at, trace_context, lease_losses`
-
-// qualified prefixes every column of a list with a table alias.
-func qualified(alias, cols string) string {
-	parts := strings.Split(cols, ",")
-	for i, c := range parts {
-		parts[i] = alias + "." + strings.TrimSpace(c)
-	}
-	return strings.Join(parts, ", ")
-}
 
 // scanTask reads one row of taskCols.
 func scanTask(row pgx.Row) (*backend.Task, error) { return scanTaskWith(row) }
