@@ -80,6 +80,11 @@ func classify(err error) (int, apiError) {
 		return http.StatusServiceUnavailable, apiError{Code: "unavailable", Message: "the server is shutting down; try another or try again"}
 	case errors.Is(err, errBodyTimeout):
 		return http.StatusRequestTimeout, apiError{Code: "body_timeout", Field: "body", Message: "the request body did not arrive in time; send it at once"}
+	case errors.Is(err, backend.ErrUnknownOutcome):
+		// Not "unavailable": the change may have been made, and sending
+		// it again as it was could make it twice.
+		return http.StatusServiceUnavailable, apiError{Code: "outcome_unknown", Message: "the backend took the change but its answer was lost: it may have been made. " +
+			"Read the state back before trying again; a submit sent again with the same id answers 409 duplicate if the first was stored"}
 	case backendUnavailable(err):
 		return http.StatusServiceUnavailable, apiError{Code: "unavailable", Message: "the backend is not available; try again after Retry-After seconds"}
 	}

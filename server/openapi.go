@@ -46,6 +46,7 @@ var errorCodes = []errorCode{
 	{"wrong_host", 421, "the Host header does not name this server (field Host); add public names with --allowed-hosts"},
 	{"internal", 500, "a server error; the log has the details"},
 	{"unavailable", 503, "the backend is unreachable or the server is shutting down; try again"},
+	{"outcome_unknown", 503, "the backend took the change but its answer was lost: it may have been made; read the state back (a submit: send it again with the same id, 409 duplicate if it was stored)"},
 	{"backend_unavailable", 503, "readiness: the backend does not answer"},
 	{"link_unavailable", 503, "readiness: a required link (such as the AMQP bridge) is not up; field names it"},
 }
