@@ -165,15 +165,7 @@ func (b *Backend) leaseStatement(ctx context.Context, worker, q string, want int
 	if len(promote) > 0 {
 		// A statement of its own: the lease statement after it sees
 		// what it promoted.
-		batch.Queue(`WITH due AS MATERIALIZED (
-				SELECT d.id, d.state, nextval('`+b.t("task_seq")+`') AS seq FROM (
-					SELECT id, state FROM `+b.t("tasks")+`
-					WHERE state IN ('scheduled', 'retrying') AND queue = ANY ($1::text[]) AND run_at <= `+clock+`
-					ORDER BY run_at, id FOR UPDATE SKIP LOCKED) d),
-			promoted AS (UPDATE `+b.t("tasks")+` t SET state = 'pending', seq = due.seq, ready_at = greatest(t.created_at, t.run_at)
-				FROM due WHERE t.id = due.id
-				RETURNING t.*, due.state AS old_state),
-			ch AS (SELECT queue, old_state AS os, state AS ns, false AS expired FROM promoted)`+b.changesCTEs("ch")+`
+		batch.Queue(b.promoteCTEs(`AND queue = ANY ($1::text[])`)+`
 			SELECT `+taskCols+`, seq, NULL::text FROM promoted`, promote)
 	}
 	batch.Queue(`WITH picked AS MATERIALIZED (SELECT x.id, row_number() OVER () AS rn FROM (

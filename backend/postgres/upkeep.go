@@ -86,6 +86,23 @@ func (b *Backend) fenced(ctx context.Context, term uint64, what string, fn func(
 	})
 }
 
+// promoteCTEs is the WITH of a statement that moves the due scheduled
+// and retrying tasks (those filter, "AND …" or "", also selects) to the
+// back of their line, in (run_at, id) order, and counts the change; the
+// caller follows it with a SELECT from promoted (the moved rows). The
+// upkeep's Promote and the lease (for its own queues) run it.
+func (b *Backend) promoteCTEs(filter string) string {
+	return `WITH due AS MATERIALIZED (
+			SELECT d.id, d.state, nextval('` + b.t("task_seq") + `') AS seq FROM (
+				SELECT id, state FROM ` + b.t("tasks") + `
+				WHERE state IN ('scheduled', 'retrying') ` + filter + ` AND run_at <= ` + b.t("clock()") + `
+				ORDER BY run_at, id FOR UPDATE SKIP LOCKED) d),
+		promoted AS (UPDATE ` + b.t("tasks") + ` t SET state = 'pending', seq = due.seq, ready_at = greatest(t.created_at, t.run_at)
+			FROM due WHERE t.id = due.id
+			RETURNING t.*, due.state AS old_state),
+		ch AS (SELECT queue, old_state AS os, state AS ns, false AS expired FROM promoted)` + b.changesCTEs("ch")
+}
+
 // Promote moves every due scheduled and retrying task of every queue to
 // pending, at the back of its priority in (run_at, id) order. Fenced by
 // term.
@@ -95,14 +112,7 @@ func (b *Backend) Promote(ctx context.Context, term uint64) (int, error) {
 	}
 	var tasks []*backend.Task
 	err := b.fenced(ctx, term, "promote", func(tx pgx.Tx) error {
-		rows, err := tx.Query(ctx, `WITH u AS (UPDATE `+b.t("tasks")+` t SET state = 'pending', seq = p.seq, ready_at = greatest(t.created_at, t.run_at)
-			FROM (SELECT d.id, d.state, nextval('`+b.t("task_seq")+`') AS seq FROM (
-				SELECT id, state FROM `+b.t("tasks")+`
-				WHERE state IN ('scheduled', 'retrying') AND run_at <= `+b.t("clock()")+`
-				ORDER BY run_at, id FOR UPDATE SKIP LOCKED) d) p
-			WHERE t.id = p.id RETURNING t.*, p.state AS old_state),
-			ch AS (SELECT queue, old_state AS os, state AS ns, false AS expired FROM u)`+b.changesCTEs("ch")+`
-			SELECT `+taskCols+` FROM u`)
+		rows, err := tx.Query(ctx, b.promoteCTEs("")+` SELECT `+taskCols+` FROM promoted`)
 		if err != nil {
 			return err
 		}

@@ -21,11 +21,7 @@ func TestContextEndsWhileRedisStalls(t *testing.T) {
 	srv := testredis.Start(t, testredis.Options{})
 	proxy := testredis.NewProxy(t, srv.Addr())
 	url := fmt.Sprintf("%s?prefix=ctx%d", proxy.URL(), prefixSeq.Add(1))
-	b, err := redis.Open(context.Background(), url, testOptions())
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { b.Close() })
+	b := openURL(t, url)
 	ctx := ctxFor(t)
 	tasks := []*backend.Task{task("default"), task("default")}
 	if _, err := b.Enqueue(ctx, tasks); err != nil {

@@ -222,7 +222,7 @@ func (b *Backend) Extend(ctx context.Context, workerID string, leases []backend.
 			args := []any{b.offset(), itoa(leaseFor.Microseconds()), workerID, b.dueArg()}
 			for _, it := range items {
 				l := leases[it.i]
-				args = append(args, b.qp(it.queue), it.queue, l.TaskID, strconv.FormatUint(l.Token, 10), l.Secret)
+				args = append(args, b.qp(it.queue), it.queue, l.TaskID, leaseField(l))
 			}
 			calls[k] = &scriptCall{script: extendScript, keys: []string{b.k.meta(items[0].queue)}, args: args}
 		}

@@ -1,14 +1,12 @@
 package redis_test
 
 import (
-	"context"
 	"errors"
 	"fmt"
 	"testing"
 	"time"
 
 	"github.com/taskmill/taskmill/backend"
-	"github.com/taskmill/taskmill/backend/redis"
 	"github.com/taskmill/taskmill/internal/testredis"
 )
 
@@ -24,11 +22,7 @@ func TestScriptSentOnce(t *testing.T) {
 	// One pooled connection: the calls below use the one whose replies
 	// are held; a second send would need a new one, which is not held.
 	url := fmt.Sprintf("%s?prefix=once%d&read_timeout=100ms&pool_size=1", proxy.URL(), prefixSeq.Add(1))
-	b, err := redis.Open(context.Background(), url, testOptions())
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { b.Close() })
+	b := openURL(t, url)
 	ctx := ctxFor(t)
 	var tasks []*backend.Task
 	for range 4 {

@@ -78,19 +78,23 @@ func (p *Proxy) serve() {
 	}
 }
 
-// downstream forwards what the server sends to client dst, holding it
-// while dst's replies are held.
-func (p *Proxy) downstream(dst, src net.Conn) {
+// forward copies src to dst. Before writing what it read it waits, with
+// p.mu held, while held() says so; counted adds the bytes waiting to
+// p.held (what Held reports for a stall).
+func (p *Proxy) forward(dst, src net.Conn, counted bool, held func() bool) {
 	buf := make([]byte, 32<<10)
 	for {
 		n, err := src.Read(buf)
 		if n > 0 {
 			p.mu.Lock()
-			for {
-				if _, held := p.hold[dst]; !held {
-					break
-				}
+			if counted {
+				p.held += n
+			}
+			for held() {
 				p.cond.Wait()
+			}
+			if counted {
+				p.held -= n
 			}
 			p.mu.Unlock()
 			if _, werr := dst.Write(buf[:n]); werr != nil {
@@ -102,6 +106,17 @@ func (p *Proxy) downstream(dst, src net.Conn) {
 		}
 	}
 	p.drop(dst, src)
+}
+
+// downstream forwards what the server sends to client dst, holding it
+// while dst's replies are held.
+func (p *Proxy) downstream(dst, src net.Conn) {
+	p.forward(dst, src, false, func() bool { _, held := p.hold[dst]; return held })
+}
+
+// upstream forwards what a client sends, holding it while stalled.
+func (p *Proxy) upstream(dst, src net.Conn) {
+	p.forward(dst, src, true, func() bool { return p.stalled })
 }
 
 // drop closes both sides of a connection and forgets them.
@@ -115,30 +130,6 @@ func (p *Proxy) drop(a, b net.Conn) {
 		delete(p.hold, c)
 	}
 	p.mu.Unlock()
-}
-
-// upstream forwards what a client sends, holding it while stalled.
-func (p *Proxy) upstream(dst, src net.Conn) {
-	buf := make([]byte, 32<<10)
-	for {
-		n, err := src.Read(buf)
-		if n > 0 {
-			p.mu.Lock()
-			p.held += n
-			for p.stalled {
-				p.cond.Wait()
-			}
-			p.held -= n
-			p.mu.Unlock()
-			if _, werr := dst.Write(buf[:n]); werr != nil {
-				break
-			}
-		}
-		if err != nil {
-			break
-		}
-	}
-	p.drop(dst, src)
 }
 
 // HoldReplies holds what the server sends on the connections open now,

@@ -5,7 +5,8 @@
 --   ARGV[2]  lease duration µs: the leases expire that long after now
 --   ARGV[3]  worker id
 --   ARGV[4]  the due index ("" on a cluster; see prelude.lua)
---   ARGV[5…] queue prefix, queue, id, token, secret: quintuples
+--   ARGV[5…] queue prefix, queue, id, lease ("<token>:<secret>", as the
+--            hash's "tk" holds it): quadruples
 --
 -- A lease is held when its task is processing under that token and
 -- secret, by that worker. Returns per lease 1 when held (and extended),
@@ -15,11 +16,11 @@
 local expires = clockAdd(clockNow(ARGV[1]), ARGV[2])
 local res = {}
 local due = {} -- queue names whose leases were extended
-for i = 5, #ARGV, 5 do
+for i = 5, #ARGV, 4 do
   local pre, q, id = ARGV[i], ARGV[i + 1], ARGV[i + 2]
   local key = pre .. 't:' .. id
   local f = redis.call('HMGET', key, 'tk', 's', 'w')
-  if f[2] == 'a' and f[1] == ARGV[i + 3] .. ':' .. ARGV[i + 4] and f[3] == ARGV[3] then
+  if f[2] == 'a' and f[1] == ARGV[i + 3] and f[3] == ARGV[3] then
     redis.call('HSET', key, 'le', expires)
     redis.call('ZADD', pre .. 'lease', expires, id, '+inf', LEASE_PIN)
     due[#due + 1] = expires
