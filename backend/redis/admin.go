@@ -52,7 +52,11 @@ func (b *Backend) taskReply(what, id, q string, v any) (*backend.Task, error) {
 		return nil, fmt.Errorf("retry task %s: %w", id, backend.ErrNotFinal)
 	}
 	kv, _ := r[1].([]any)
-	return decodeTask(id, q, kv)
+	fields := make([]string, len(kv))
+	for i, f := range kv {
+		fields[i], _ = f.(string)
+	}
+	return decodeTask(id, q, fields)
 }
 
 // Delete removes a final task; see backend.Backend.

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/taskmill/taskmill/backend"
@@ -120,7 +121,7 @@ func (b *Backend) leaseOnce(ctx context.Context, req backend.LeaseRequest) (out 
 		if err != nil {
 			return out, 0, redisErr("lease", err)
 		}
-		tasks, due, err := b.decodeLeased(v, req.WorkerID, req.LeaseFor)
+		tasks, due, err := b.decodeLeased(v, req.WorkerID, req.LeaseFor, secrets[len(out):])
 		if err != nil {
 			return out, 0, err
 		}
@@ -135,12 +136,13 @@ func (b *Backend) leaseOnce(ctx context.Context, req backend.LeaseRequest) (out 
 
 // decodeLeased reads the lease script's reply: the tasks, and how long
 // until the first delayed task is due (at least 1ms; 0 when none is).
-func (b *Backend) decodeLeased(v any, worker string, leaseFor time.Duration) ([]*backend.Task, time.Duration, error) {
+// The n-th task leased holds the n-th of secrets.
+func (b *Backend) decodeLeased(v any, worker string, leaseFor time.Duration, secrets []any) ([]*backend.Task, time.Duration, error) {
 	top, ok := v.([]any)
 	if !ok || len(top) != 3 {
 		return nil, 0, fmt.Errorf("redis: lease: unexpected reply %T", v)
 	}
-	rows, _ := top[0].([]any)
+	packed, _ := top[0].(string)
 	next, _ := top[1].(string)
 	nowS, _ := top[2].(string)
 	started := fromMicros(nowS)
@@ -148,20 +150,31 @@ func (b *Backend) decodeLeased(v any, worker string, leaseFor time.Duration) ([]
 	if due := fromMicros(next); !due.IsZero() {
 		untilDue = max(due.Sub(started), time.Millisecond)
 	}
+	if packed == "" {
+		return nil, untilDue, nil
+	}
 	expires := started.Add(leaseFor.Truncate(time.Microsecond))
 	// This process's memory of its leases is swept by its own clock.
 	localExpiry := time.Now().Add(leaseFor)
-	out := make([]*backend.Task, 0, len(rows))
-	for _, r := range rows {
-		row, _ := r.([]any)
-		if len(row) != 5 {
-			return nil, 0, fmt.Errorf("redis: lease: unexpected row %v", r)
+	u := unpacker{s: packed}
+	n := u.array()
+	if n > len(secrets) {
+		return nil, 0, fmt.Errorf("redis: lease: %d tasks for %d secrets", n, len(secrets))
+	}
+	out := make([]*backend.Task, 0, n)
+	var kv []string
+	for i := range n {
+		if u.array() != 4 && u.err == nil {
+			u.err = errPacked
 		}
-		q, _ := row[0].(string)
-		id, _ := row[1].(string)
-		tok, _ := row[2].(string)
-		secret, _ := row[3].(string)
-		kv, _ := row[4].([]any)
+		q, id, tok := strings.Clone(u.str()), strings.Clone(u.str()), u.str()
+		kv = kv[:0]
+		for range u.array() {
+			kv = append(kv, u.str())
+		}
+		if u.err != nil {
+			return nil, 0, fmt.Errorf("redis: lease: %w", u.err)
+		}
 		t, err := decodeTask(id, q, kv)
 		if err != nil {
 			return nil, 0, err
@@ -171,13 +184,16 @@ func (b *Backend) decodeLeased(v any, worker string, leaseFor time.Duration) ([]
 		t.Attempt++
 		t.WorkerID = worker
 		t.LeaseToken, _ = strconv.ParseUint(tok, 10, 64)
-		t.LeaseSecret = secret
+		t.LeaseSecret, _ = secrets[i].(string)
 		t.LeaseExpiresAt = expires
 		t.StartedAt = started
 		t.Progress = nil
 		t.Attempts = append(t.Attempts, backend.Attempt{Number: t.Attempt, WorkerID: worker, StartedAt: started})
 		b.rememberLease(id, q, localExpiry)
 		out = append(out, t)
+	}
+	if u.s != "" {
+		return nil, 0, fmt.Errorf("redis: lease: %w (%d bytes left over)", errPacked, len(u.s))
 	}
 	return out, untilDue, nil
 }

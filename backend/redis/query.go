@@ -28,8 +28,8 @@ func (b *Backend) Get(ctx context.Context, id string) (*backend.Task, error) {
 	return decodeTask(id, q, mapKV(kv))
 }
 
-func mapKV(m map[string]string) []any {
-	out := make([]any, 0, 2*len(m))
+func mapKV(m map[string]string) []string {
+	out := make([]string, 0, 2*len(m))
 	for k, v := range m {
 		out = append(out, k, v)
 	}

@@ -125,7 +125,9 @@ func appendTaskArgs(a []any, t *backend.Task) ([]any, error) {
 }
 
 // decodeTask builds a Task from the flat field/value list HGETALL returns.
-func decodeTask(id, queue string, kv []any) (*backend.Task, error) {
+// The values may be slices of a larger reply (see unpacker): the strings
+// the task keeps are copied.
+func decodeTask(id, queue string, kv []string) (*backend.Task, error) {
 	if len(kv) == 0 {
 		return nil, fmt.Errorf("task %s: %w", id, backend.ErrNotFound)
 	}
@@ -133,11 +135,10 @@ func decodeTask(id, queue string, kv []any) (*backend.Task, error) {
 	var pgp, pgm, pga string
 	var hasProgress bool
 	for i := 0; i+1 < len(kv); i += 2 {
-		k, _ := kv[i].(string)
-		v, _ := kv[i+1].(string)
+		k, v := kv[i], kv[i+1]
 		switch k {
 		case fType:
-			t.Type = v
+			t.Type = strings.Clone(v)
 		case fPayload:
 			t.Payload = json.RawMessage(v)
 		case fPriority:
@@ -154,7 +155,7 @@ func decodeTask(id, queue string, kv []any) (*backend.Task, error) {
 		case fDeadline:
 			t.Deadline = fromMicros(v)
 		case fUniqueKey:
-			t.UniqueKey = v
+			t.UniqueKey = strings.Clone(v)
 		case fUniqueUntil:
 			t.UniqueUntil = fromMicros(v)
 		case fRunAt:
@@ -168,7 +169,7 @@ func decodeTask(id, queue string, kv []any) (*backend.Task, error) {
 		case fResult:
 			t.Result = json.RawMessage(v)
 		case fError:
-			t.LastError = v
+			t.LastError = strings.Clone(v)
 		case fHistory:
 			rows, err := decodeAttempts(v)
 			if err != nil {
@@ -178,11 +179,11 @@ func decodeTask(id, queue string, kv []any) (*backend.Task, error) {
 		case fProgressPct:
 			pgp, hasProgress = v, true
 		case fProgressMsg:
-			pgm = v
+			pgm = strings.Clone(v)
 		case fProgressAt:
 			pga = v
 		case fWorker:
-			t.WorkerID = v
+			t.WorkerID = strings.Clone(v)
 		case fToken:
 			// The secret after the colon is never read back.
 			tok, _, _ := strings.Cut(v, ":")

@@ -17,11 +17,13 @@
 --   then     number of secrets m (at least ARGV[4]), then m lease secrets
 --   then     queue prefix and queue name, pairs, in the order to take from
 --
--- Returns {leased, next, now}: leased holds {queue, id, token, secret,
--- fields} per task, fields being the hash as it was before the lease;
--- next is the earliest run-at µs of a delayed task in these queues (""
--- if none) when nothing was leased; now is the time of the lease: the
--- attempt's start (its lease expires a lease duration later).
+-- Returns {leased, next, now}: leased holds {queue, id, token, fields}
+-- per task, fields being the hash as it was before the lease (the n-th
+-- task took the n-th secret), packed into one string by cmsgpack, ""
+-- when nothing was leased (packed.go tells why); next is the earliest
+-- run-at µs of a delayed task in these queues ("" if none) when nothing
+-- was leased; now is the time of the lease: the attempt's start (its
+-- lease expires a lease duration later).
 local now = clockNow(ARGV[1])
 local nowN = tonumber(now)
 local expires = clockAdd(now, ARGV[2])
@@ -70,7 +72,7 @@ local function takeTask(pre, q, id)
   redis.call('HSET', key, 's', 'a', 'a', att, 'w', worker, 'tk', tok .. ':' .. secret, 'le', expires, 'st', now)
   if pg then redis.call('HDEL', key, 'pgp', 'pgm', 'pga') end
   leaseAdd(pre, q, expires, id)
-  leased[#leased + 1] = {q, id, tok, secret, kv}
+  leased[#leased + 1] = {q, id, tok, kv}
   evTask(pre, q, id)
   return true
 end
@@ -157,4 +159,6 @@ if #leased == 0 then
   nextDue = best or ''
 end
 flush(now, ARGV[6])
-return {leased, nextDue, now}
+local packed = ''
+if #leased > 0 then packed = cmsgpack.pack(leased) end
+return {packed, nextDue, now}
