@@ -45,9 +45,18 @@ func (b *Backend) Lease(ctx context.Context, req backend.LeaseRequest) ([]*backe
 	defer b.hub.unregister(w, req.Queues)
 	cfg := leasewait.Config{Wake: w.sig, Stop: b.ctx.Done(), Closed: backend.ErrClosed, Fallback: b.opts.PollInterval}
 	return leasewait.Run(ctx, req.Wait, cfg, func(ctx context.Context) ([]*backend.Task, time.Duration, error) {
+		woken := w.sig.C() // the channel Run waits on, unless a wake-up came just now
 		leased, err := b.leaseOnce(ctx, req)
 		if err != nil || len(leased) > 0 {
 			return leased, 0, err
+		}
+		select {
+		case <-woken:
+			// Work came while this look ran: Run looks again at once,
+			// and a task submitted meanwhile does not wait for the
+			// round trip of nextDue as well.
+			return nil, 0, nil
+		default:
 		}
 		// Not knowing when the next delayed task is due only loses the
 		// early wake-up: the poll interval still bounds the sleep.
