@@ -61,17 +61,9 @@ func BenchmarkBigTable(b *testing.B) {
 		}
 		b.Logf("filled %d tasks in %v", total-have, time.Since(start).Round(time.Second))
 	}
-	// The background indexer moves new tasks into the search index; the
-	// search figures are for an indexed table.
-	for {
-		var pending int
-		if err := pb.Pool().QueryRow(ctx, "SELECT count(*) FROM bigtable.task_search_pending").Scan(&pending); err != nil {
-			b.Fatal(err)
-		}
-		if pending == 0 {
-			break
-		}
-		time.Sleep(time.Second) // polls a condition; the deadline only guards against a hang
+	// The search figures are for an indexed table.
+	if err := pb.Settle(ctx); err != nil {
+		b.Fatal(err)
 	}
 	if _, err := pb.Pool().Exec(ctx, "VACUUM ANALYZE bigtable.task_search"); err != nil {
 		b.Fatal(err)

@@ -82,3 +82,31 @@ func (d dropOnClose) Close() error {
 	_, derr := c.Exec(ctx, "DROP SCHEMA "+d.schema+" CASCADE")
 	return errors.Join(err, derr)
 }
+
+// TestSettleIndexesSubmitted: after Settle no submitted task waits for
+// the search index, and each is in it once.
+func TestSettleIndexesSubmitted(t *testing.T) {
+	b := open(t, postgres.Options{})
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	var tasks []*backend.Task
+	for i := range 30 {
+		tasks = append(tasks, &backend.Task{ID: fmt.Sprintf("settle-%02d", i), Type: "echo", Queue: "default",
+			State: backend.StatePending, MaxAttempts: 1, Payload: []byte(`{"n":1}`)})
+	}
+	if _, err := b.Enqueue(ctx, tasks); err != nil {
+		t.Fatal(err)
+	}
+	if err := b.Settle(ctx); err != nil {
+		t.Fatal(err)
+	}
+	var pending, indexed int
+	err := b.Pool().QueryRow(ctx, fmt.Sprintf(`SELECT (SELECT count(*) FROM %[1]s.task_search_pending),
+		(SELECT count(*) FROM %[1]s.task_search WHERE id LIKE 'settle-%%')`, b.Schema())).Scan(&pending, &indexed)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if pending != 0 || indexed != len(tasks) {
+		t.Fatalf("after Settle: %d tasks wait for the index, %d of %d are in it", pending, indexed, len(tasks))
+	}
+}
