@@ -5,7 +5,6 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
-	"encoding/json"
 	"fmt"
 	"slices"
 	"time"
@@ -233,8 +232,8 @@ func (b *Backend) Extend(ctx context.Context, workerID string, leases []backend.
 		for i, l := range leases {
 			results[i] = backend.ExtendResult{TaskID: l.TaskID}
 			if lv := tx.Bucket(bucketLeaseOf).Get([]byte(l.TaskID)); lv != nil {
-				var rec leaseRecord
-				if err := json.Unmarshal(lv, &rec); err != nil {
+				rec, err := decodeLease(lv)
+				if err != nil {
 					return fmt.Errorf("decode lease of task %s: %w", l.TaskID, err)
 				}
 				if rec.Token == l.Token && rec.Secret == l.Secret && rec.WorkerID == workerID {

@@ -215,14 +215,14 @@ func getTask(tx *bolt.Tx, id string) (*backend.Task, error) {
 	if v == nil {
 		return nil, fmt.Errorf("task %s: %w", id, backend.ErrNotFound)
 	}
-	t := new(backend.Task)
-	if err := json.Unmarshal(v, t); err != nil {
+	t, err := decodeTask(v)
+	if err != nil {
 		return nil, fmt.Errorf("decode task %s: %w", id, err)
 	}
 	if t.State == backend.StateProcessing {
 		if lv := tx.Bucket(bucketLeaseOf).Get([]byte(id)); lv != nil {
-			var l leaseRecord
-			if err := json.Unmarshal(lv, &l); err != nil {
+			l, err := decodeLease(lv)
+			if err != nil {
 				return nil, fmt.Errorf("decode lease of task %s: %w", id, err)
 			}
 			t.WorkerID, t.LeaseToken, t.LeaseSecret, t.LeaseExpiresAt = l.WorkerID, l.Token, l.Secret, l.ExpiresAt
@@ -317,9 +317,7 @@ func saveAt(tx *txn, t *backend.Task, prev backend.State, front bool) error {
 
 // putTaskRecord writes the task's record without its lease.
 func putTaskRecord(tx *txn, t *backend.Task) error {
-	rec := *t
-	rec.WorkerID, rec.LeaseToken, rec.LeaseSecret, rec.LeaseExpiresAt = "", 0, "", time.Time{}
-	v, err := json.Marshal(&rec)
+	v, err := encodeTask(make([]byte, 0, recordSize(t)), t)
 	if err != nil {
 		return err
 	}
@@ -330,10 +328,7 @@ func putTaskRecord(tx *txn, t *backend.Task) error {
 // entry (the old entry must be gone: unindex).
 func putLease(tx *txn, t *backend.Task) error {
 	id := []byte(t.ID)
-	v, err := json.Marshal(leaseRecord{WorkerID: t.WorkerID, Token: t.LeaseToken, Secret: t.LeaseSecret, ExpiresAt: t.LeaseExpiresAt})
-	if err != nil {
-		return err
-	}
+	v := encodeLease(nil, leaseRecord{WorkerID: t.WorkerID, Token: t.LeaseToken, Secret: t.LeaseSecret, ExpiresAt: t.LeaseExpiresAt})
 	if err := tx.Bucket(bucketLeaseOf).Put(id, v); err != nil {
 		return err
 	}
