@@ -97,6 +97,9 @@ func deleteTask(tx *txn, t *backend.Task) error {
 	if err := unindex(tx, t, t.State); err != nil {
 		return err
 	}
+	if err := tx.Bucket(bucketPos).Delete(key); err != nil {
+		return err
+	}
 	if err := tx.Bucket(bucketStates).Bucket([]byte(t.State)).Delete(key); err != nil {
 		return err
 	}

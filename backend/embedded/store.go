@@ -358,7 +358,9 @@ func nextPlace(tx *txn, qb *bolt.Bucket, front bool) (uint64, error) {
 }
 
 // unindex removes t from whichever of ready, due, leases or the finished
-// index holds it.
+// index holds it. Its position stays: every state has one, so saveAt
+// overwrites it (one write instead of a delete and a put), and
+// deleteTask deletes it.
 func unindex(tx *txn, t *backend.Task, prev backend.State) error {
 	if prev == "" {
 		return nil
@@ -388,24 +390,7 @@ func unindex(tx *txn, t *backend.Task, prev backend.State) error {
 			}
 		}
 	}
-	if err != nil {
-		return err
-	}
-	return tx.Bucket(bucketPos).Delete(id)
-}
-
-func addCount(tx *txn, queue string, s backend.State, delta int64) error {
-	cb := tx.Bucket(bucketCounts)
-	k := countKey(queue, s)
-	var n int64
-	if v := cb.Get(k); v != nil {
-		n = int64(binary.BigEndian.Uint64(v))
-	}
-	n += delta
-	if n < 0 {
-		n = 0
-	}
-	return cb.Put(k, be64(uint64(n)))
+	return err
 }
 
 type queueRecord struct {
@@ -442,24 +427,6 @@ func getQueue(tx *bolt.Tx, queue string) (queueRecord, bool) {
 		_ = json.Unmarshal(v, &q)
 	}
 	return q, v != nil
-}
-
-// recordHistory counts a finished attempt in its minute bucket.
-func recordHistory(tx *txn, queue string, completed bool) error {
-	minute := tx.now.Truncate(time.Minute)
-	k := append(be64(uint64(minute.Unix())), queue...)
-	hb := tx.Bucket(bucketHistory)
-	var h historyRecord
-	if v := hb.Get(k); v != nil {
-		_ = json.Unmarshal(v, &h)
-	}
-	if completed {
-		h.Completed++
-	} else {
-		h.Failed++
-	}
-	v, _ := json.Marshal(h)
-	return hb.Put(k, v)
 }
 
 type historyRecord struct {
