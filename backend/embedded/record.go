@@ -1,6 +1,7 @@
 package embedded
 
 import (
+	"bytes"
 	"encoding/binary"
 	"encoding/json"
 	"errors"
@@ -72,7 +73,10 @@ func encodeTask(buf []byte, t *backend.Task) ([]byte, error) {
 	buf = appendString(buf, t.ID)
 	buf = appendString(buf, t.Type)
 	buf = appendString(buf, t.Queue)
-	buf = appendBytes(buf, t.Payload)
+	buf, err := appendJSON(buf, t.Payload)
+	if err != nil {
+		return nil, fmt.Errorf("encode task %s: payload: %w", t.ID, err)
+	}
 	buf = binary.AppendVarint(buf, int64(t.Priority))
 	buf = append(buf, state)
 	buf = binary.AppendVarint(buf, int64(t.Attempt))
@@ -86,7 +90,9 @@ func encodeTask(buf []byte, t *backend.Task) ([]byte, error) {
 	buf = appendTime(buf, t.CreatedAt)
 	buf = appendTime(buf, t.StartedAt)
 	buf = appendTime(buf, t.FinishedAt)
-	buf = appendBytes(buf, t.Result)
+	if buf, err = appendJSON(buf, t.Result); err != nil {
+		return nil, fmt.Errorf("encode task %s: result: %w", t.ID, err)
+	}
 	buf = appendString(buf, t.LastError)
 	buf = binary.AppendUvarint(buf, uint64(len(t.Attempts)))
 	for _, a := range t.Attempts {
@@ -233,6 +239,42 @@ func appendString(buf []byte, s string) []byte {
 func appendBytes(buf, b []byte) []byte {
 	buf = binary.AppendUvarint(buf, uint64(len(b)))
 	return append(buf, b...)
+}
+
+// appendJSON appends raw JSON as bytes, compacted and with <, >, & and
+// U+2028/U+2029 escaped, as json.Marshal stored it when records were
+// JSON: what a store gives back does not depend on how it stores it.
+// Most values need no change, and are only checked.
+func appendJSON(buf, raw []byte) ([]byte, error) {
+	if len(raw) == 0 {
+		return append(buf, 0), nil
+	}
+	if !needsCompact(raw) {
+		if !json.Valid(raw) {
+			return nil, errors.New("not valid JSON")
+		}
+		return appendBytes(buf, raw), nil
+	}
+	var compact bytes.Buffer
+	if err := json.Compact(&compact, raw); err != nil {
+		return nil, err
+	}
+	var escaped bytes.Buffer
+	json.HTMLEscape(&escaped, compact.Bytes())
+	return appendBytes(buf, escaped.Bytes()), nil
+}
+
+// needsCompact reports whether raw holds a byte that json.Marshal would
+// remove or escape: white space, <, >, &, or 0xE2 (the first byte of
+// U+2028 and U+2029, and of other runes: a false alarm only costs time).
+func needsCompact(raw []byte) bool {
+	for _, c := range raw {
+		switch c {
+		case ' ', '\t', '\r', '\n', '<', '>', '&', 0xE2:
+			return true
+		}
+	}
+	return false
 }
 
 func appendTime(buf []byte, t time.Time) []byte {

@@ -126,7 +126,7 @@ func FuzzDecodeTask(f *testing.F) {
 		task.WorkerID, task.LeaseToken, task.LeaseSecret, task.LeaseExpiresAt = "", 0, "", time.Time{}
 		once, err := encodeTask(nil, task)
 		if err != nil {
-			t.Fatalf("encode a decoded task: %v", err)
+			return // a payload or result that is not JSON: encodeTask refuses it
 		}
 		again, err := decodeTask(once)
 		if err != nil {
@@ -163,4 +163,36 @@ func FuzzDecodeLease(f *testing.F) {
 			t.Fatalf("a lease changed when written and read again:\n%q\n%q", once, twice)
 		}
 	})
+}
+
+// TestRecordCompactsJSON: payloads and results read back as json.Marshal
+// stored them in JSON records, compacted and HTML-escaped, and a value
+// that is not JSON is refused.
+func TestRecordCompactsJSON(t *testing.T) {
+	for _, raw := range []string{`[1, 2]`, "{\n \"a\" : \"<b> & \u2028 x y\"\n}", `{"a":"b"}`, `"é"`, `null`} {
+		task := recordTasks()[0]
+		task.Payload, task.Result = json.RawMessage(raw), json.RawMessage(raw)
+		want, err := json.Marshal(json.RawMessage(raw))
+		if err != nil {
+			t.Fatal(err)
+		}
+		v, err := encodeTask(nil, task)
+		if err != nil {
+			t.Fatalf("encode %q: %v", raw, err)
+		}
+		got, err := decodeTask(v)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if string(got.Payload) != string(want) || string(got.Result) != string(want) {
+			t.Errorf("%q read back as %q and %q, want %q", raw, got.Payload, got.Result, want)
+		}
+	}
+	for _, bad := range []string{`{`, `[1,]`, `{"a" 1}`, "\"a\x00\""} {
+		task := recordTasks()[0]
+		task.Result = json.RawMessage(bad)
+		if _, err := encodeTask(nil, task); err == nil {
+			t.Errorf("encoded a result that is not JSON: %q", bad)
+		}
+	}
 }
