@@ -196,6 +196,9 @@ type txn struct {
 	used map[string]bool
 	// tallies are the group's counters and history, written at its end.
 	tallies *tallies
+	// positions are where the tasks this write loaded (loadTask) or
+	// saved sit in the indexes: unindex finds them here.
+	positions map[string][]byte
 }
 
 // fenced fails with ErrNotLeader when term is not 0 and not the current

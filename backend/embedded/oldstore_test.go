@@ -14,6 +14,7 @@ import (
 	"github.com/taskmill/taskmill/backend"
 	"github.com/taskmill/taskmill/backend/backendtest"
 	"github.com/taskmill/taskmill/backend/embedded"
+	bolt "go.etcd.io/bbolt"
 )
 
 // openOldStore copies testdata/store-3d04e3d.db.gz, a store written by
@@ -148,5 +149,26 @@ func TestOpensStoreOfEarlierRelease(t *testing.T) {
 	if p2.State != backend.StateCompleted || string(p2.Result) != `"done"` || string(p2.Payload) != `{"n":"t-pending"}` ||
 		p2.TraceContext["traceparent"] != p.TraceContext["traceparent"] || len(p2.Attempts) != 1 || p2.Attempts[0].WorkerID != "w2" {
 		t.Fatalf("t-pending after reopening: %+v", p2)
+	}
+
+	// A record written anew holds its position: the pos bucket keeps
+	// only the position of the one task never written again.
+	if err := b2.Close(); err != nil {
+		t.Fatal(err)
+	}
+	db, err := bolt.Open(filepath.Join(dir, embedded.FileName), 0o600, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	var kept []string
+	err = db.View(func(tx *bolt.Tx) error {
+		return tx.Bucket([]byte("pos")).ForEach(func(k, _ []byte) error {
+			kept = append(kept, string(k))
+			return nil
+		})
+	})
+	if err != nil || len(kept) != 1 || kept[0] != "t-completed" {
+		t.Fatalf("pos bucket holds %q (%v), want only t-completed", kept, err)
 	}
 }

@@ -25,6 +25,7 @@ import (
 // 0 and 0 for the zero time, always UTC):
 //
 //	1 (version)
+//	position: bytes (see taskPosition)
 //	id, type, queue: string
 //	payload: bytes (empty for none)
 //	priority: varint
@@ -63,13 +64,15 @@ func stateCode(s backend.State) (byte, bool) {
 // so the zero time is two zero bytes.
 const zeroUnix = -62135596800
 
-// encodeTask appends t's record, without its lease, to buf.
-func encodeTask(buf []byte, t *backend.Task) ([]byte, error) {
+// encodeTask appends t's record, without its lease, to buf. pos is where
+// the task's indexes hold it (taskPosition).
+func encodeTask(buf []byte, t *backend.Task, pos []byte) ([]byte, error) {
 	state, ok := stateCode(t.State)
 	if !ok {
 		return nil, fmt.Errorf("encode task %s: unknown state %q", t.ID, t.State)
 	}
 	buf = append(buf, recordV1)
+	buf = appendBytes(buf, pos)
 	buf = appendString(buf, t.ID)
 	buf = appendString(buf, t.Type)
 	buf = appendString(buf, t.Queue)
@@ -130,17 +133,29 @@ func encodeTask(buf []byte, t *backend.Task) ([]byte, error) {
 // It copies what it keeps: v may be bbolt's memory, valid only in its
 // transaction.
 func decodeTask(v []byte) (*backend.Task, error) {
+	t, _, err := decodeTaskAt(v)
+	return t, err
+}
+
+// decodeTaskAt is decodeTask that also returns the record's position,
+// nil for a JSON record (whose position is in the pos bucket).
+func decodeTaskAt(v []byte) (*backend.Task, []byte, error) {
 	t := new(backend.Task)
 	if len(v) > 0 && v[0] == '{' {
 		if err := json.Unmarshal(v, t); err != nil {
-			return nil, err
+			return nil, nil, err
 		}
-		return t, nil
+		return t, nil, nil
 	}
 	r := recordReader{buf: v}
 	if r.byte() != recordV1 {
-		return nil, errBadRecord
+		return nil, nil, errBadRecord
 	}
+	pos := r.raw()
+	if len(pos) == 0 {
+		r.fail() // a binary record always has a position
+	}
+	pos = append([]byte(nil), pos...)
 	t.ID = r.string()
 	t.Type = r.string()
 	t.Queue = r.string()
@@ -194,9 +209,9 @@ func decodeTask(v []byte) (*backend.Task, error) {
 		}
 	}
 	if err := r.done(); err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	return t, nil
+	return t, pos, nil
 }
 
 // encodeLease appends a lease record to buf.

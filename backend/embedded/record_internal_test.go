@@ -10,6 +10,9 @@ import (
 	"github.com/taskmill/taskmill/backend"
 )
 
+// testPos is a position: ready, priority 0, place 1.
+var testPos = append([]byte{posReady}, readyKey(0, 1)...)
+
 // recordTasks are tasks with every field of a record set, and none.
 func recordTasks() []*backend.Task {
 	at := time.Date(2026, 12, 7, 9, 30, 0, 123456789, time.UTC)
@@ -37,13 +40,16 @@ func recordTasks() []*backend.Task {
 // older stores hold) both read back as the task written.
 func TestTaskRecordRoundTrip(t *testing.T) {
 	for _, want := range recordTasks() {
-		v, err := encodeTask(nil, want)
+		v, err := encodeTask(nil, want, testPos)
 		if err != nil {
 			t.Fatal(err)
 		}
-		got, err := decodeTask(v)
+		got, pos, err := decodeTaskAt(v)
 		if err != nil {
 			t.Fatalf("decode %s: %v", want.ID, err)
+		}
+		if !bytes.Equal(pos, testPos) {
+			t.Errorf("position of %s read back as %q", want.ID, pos)
 		}
 		if !reflect.DeepEqual(got, want) {
 			t.Errorf("binary record of %s read back as\n%+v\nwant\n%+v", want.ID, got, want)
@@ -52,9 +58,9 @@ func TestTaskRecordRoundTrip(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		got, err = decodeTask(j)
-		if err != nil {
-			t.Fatalf("decode JSON %s: %v", want.ID, err)
+		got, pos, err = decodeTaskAt(j)
+		if err != nil || pos != nil {
+			t.Fatalf("decode JSON %s: position %q, %v", want.ID, pos, err)
 		}
 		if !reflect.DeepEqual(got, want) {
 			t.Errorf("JSON record of %s read back as\n%+v\nwant\n%+v", want.ID, got, want)
@@ -71,7 +77,7 @@ func TestTaskRecordLeavesTheLeaseOut(t *testing.T) {
 	task := recordTasks()[0]
 	task.State, task.WorkerID, task.LeaseToken, task.LeaseSecret = backend.StateProcessing, "w", 9, "secret"
 	task.LeaseExpiresAt = time.Now().UTC()
-	v, err := encodeTask(nil, task)
+	v, err := encodeTask(nil, task, testPos)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -105,7 +111,7 @@ func TestLeaseRecordRoundTrip(t *testing.T) {
 // and a record it accepts must survive being written and read again.
 func FuzzDecodeTask(f *testing.F) {
 	for _, task := range recordTasks() {
-		v, err := encodeTask(nil, task)
+		v, err := encodeTask(nil, task, testPos)
 		if err != nil {
 			f.Fatal(err)
 		}
@@ -116,23 +122,26 @@ func FuzzDecodeTask(f *testing.F) {
 	f.Add([]byte{recordV1})
 	f.Add([]byte{})
 	f.Fuzz(func(t *testing.T, v []byte) {
-		task, err := decodeTask(v)
+		task, pos, err := decodeTaskAt(v)
 		if err != nil {
 			return
+		}
+		if pos == nil {
+			pos = testPos // a JSON record
 		}
 		if _, ok := stateCode(task.State); !ok {
 			return // a JSON record may name any state; encodeTask refuses it
 		}
 		task.WorkerID, task.LeaseToken, task.LeaseSecret, task.LeaseExpiresAt = "", 0, "", time.Time{}
-		once, err := encodeTask(nil, task)
+		once, err := encodeTask(nil, task, pos)
 		if err != nil {
 			return // a payload or result that is not JSON: encodeTask refuses it
 		}
-		again, err := decodeTask(once)
+		again, pos, err := decodeTaskAt(once)
 		if err != nil {
 			t.Fatalf("decode a record just written: %v (%q)", err, once)
 		}
-		twice, err := encodeTask(nil, again)
+		twice, err := encodeTask(nil, again, pos)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -176,7 +185,7 @@ func TestRecordCompactsJSON(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		v, err := encodeTask(nil, task)
+		v, err := encodeTask(nil, task, testPos)
 		if err != nil {
 			t.Fatalf("encode %q: %v", raw, err)
 		}
@@ -191,7 +200,7 @@ func TestRecordCompactsJSON(t *testing.T) {
 	for _, bad := range []string{`{`, `[1,]`, `{"a" 1}`, "\"a\x00\""} {
 		task := recordTasks()[0]
 		task.Result = json.RawMessage(bad)
-		if _, err := encodeTask(nil, task); err == nil {
+		if _, err := encodeTask(nil, task, testPos); err == nil {
 			t.Errorf("encoded a result that is not JSON: %q", bad)
 		}
 	}
