@@ -25,9 +25,10 @@ import (
 // 0 and 0 for the zero time, always UTC):
 //
 //	1 (version)
-//	position: bytes (see taskPosition)
+//	position: bytes, never empty: the kind of index holding the task
+//	  and its key there (readTask; a processing task: the kind alone)
 //	id, type, queue: string
-//	payload: bytes (empty for none)
+//	payload: bytes (empty for none; compact JSON, see appendJSON)
 //	priority: varint
 //	state: byte (stateCodes)
 //	attempt, max attempts, lease losses: varint
@@ -65,7 +66,7 @@ func stateCode(s backend.State) (byte, bool) {
 const zeroUnix = -62135596800
 
 // encodeTask appends t's record, without its lease, to buf. pos is where
-// the task's indexes hold it (taskPosition).
+// the task's indexes hold it (readTask).
 func encodeTask(buf []byte, t *backend.Task, pos []byte) ([]byte, error) {
 	state, ok := stateCode(t.State)
 	if !ok {

@@ -292,8 +292,7 @@ func saveAt(tx *txn, t *backend.Task, prev backend.State, front bool) error {
 			return err
 		}
 	}
-	var pos []byte // the task's position, recPos what its record holds
-	recPos := &pos
+	var pos, recPos []byte // the task's position, and what its record holds of it
 	switch t.State {
 	case backend.StatePending:
 		qb, err := tx.Bucket(bucketReady).CreateBucketIfNotExists([]byte(t.Queue))
@@ -325,8 +324,7 @@ func saveAt(tx *txn, t *backend.Task, prev backend.State, front bool) error {
 		if err := putLease(tx, t); err != nil {
 			return err
 		}
-		pos = leasePos(t.LeaseExpiresAt, t.ID)
-		recPos = &leaseOnly
+		pos, recPos = leasePos(t.LeaseExpiresAt, t.ID), leaseOnly
 	case backend.StateCompleted, backend.StateFailed, backend.StateCanceled:
 		k := timeKey(t.FinishedAt, t.ID)
 		if err := tx.Bucket(bucketFinished).Bucket([]byte(t.State)).Put(k, id); err != nil {
@@ -355,7 +353,10 @@ func saveAt(tx *txn, t *backend.Task, prev backend.State, front bool) error {
 			return err
 		}
 	}
-	if err := putTaskRecord(tx, t, *recPos); err != nil {
+	if recPos == nil {
+		recPos = pos
+	}
+	if err := putTaskRecord(tx, t, recPos); err != nil {
 		return err
 	}
 	tx.remember(t.ID, pos)
