@@ -14,7 +14,7 @@ import (
 func (b *Backend) Cancel(ctx context.Context, id string) (*backend.Task, error) {
 	var out *backend.Task
 	err := b.update(ctx, func(tx *txn) error {
-		t, err := getTask(tx.Tx, id)
+		t, err := tx.loadTask(id)
 		if err != nil {
 			return err
 		}
@@ -40,7 +40,7 @@ func (b *Backend) Cancel(ctx context.Context, id string) (*backend.Task, error) 
 func (b *Backend) Retry(ctx context.Context, id string) (*backend.Task, error) {
 	var out *backend.Task
 	err := b.update(ctx, func(tx *txn) error {
-		t, err := getTask(tx.Tx, id)
+		t, err := tx.loadTask(id)
 		if err != nil {
 			return err
 		}
@@ -65,7 +65,7 @@ func (b *Backend) Retry(ctx context.Context, id string) (*backend.Task, error) {
 // Delete removes a final task.
 func (b *Backend) Delete(ctx context.Context, id string) error {
 	return b.update(ctx, func(tx *txn) error {
-		t, err := getTask(tx.Tx, id)
+		t, err := tx.loadTask(id)
 		if err != nil {
 			return err
 		}
@@ -94,7 +94,10 @@ func deleteTask(tx *txn, t *backend.Task) error {
 			}
 		}
 	}
-	if err := unindex(tx, t, t.State); err != nil {
+	if _, err := unindex(tx, t, t.State); err != nil {
+		return err
+	}
+	if err := tx.Bucket(bucketPos).Delete(key); err != nil { // a JSON record's position
 		return err
 	}
 	if err := tx.Bucket(bucketStates).Bucket([]byte(t.State)).Delete(key); err != nil {
@@ -123,7 +126,7 @@ func (b *Backend) Purge(ctx context.Context, term uint64, s backend.State, older
 		var doomed []*backend.Task
 		c := tx.Bucket(bucketFinished).Bucket([]byte(s)).Cursor()
 		for k, v := c.First(); k != nil && bytes.Compare(k[:8], limit) < 0 && len(doomed) < max; k, v = c.Next() {
-			t, err := getTask(tx.Tx, string(v))
+			t, err := tx.loadTask(string(v))
 			if err != nil {
 				return err
 			}
@@ -172,7 +175,7 @@ func (b *Backend) reclaim(ctx context.Context, term uint64, at time.Time) (int, 
 		var expired []*backend.Task
 		c := tx.Bucket(bucketLeases).Cursor()
 		for k, v := c.First(); k != nil && bytes.Compare(k[:8], limit) < 0; k, v = c.Next() {
-			t, err := getTask(tx.Tx, string(v))
+			t, err := tx.loadTask(string(v))
 			if err != nil {
 				return err
 			}

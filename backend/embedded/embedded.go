@@ -194,6 +194,11 @@ type txn struct {
 	// used holds the queues whose use this transaction recorded already:
 	// a group of a thousand submits to one queue writes its record once.
 	used map[string]bool
+	// tallies are the group's counters and history, written at its end.
+	tallies *tallies
+	// positions are where the tasks this write loaded (loadTask) or
+	// saved sit in the indexes: unindex finds them here.
+	positions map[string][]byte
 }
 
 // fenced fails with ErrNotLeader when term is not 0 and not the current
@@ -274,8 +279,9 @@ func (b *Backend) commit(batch []*write) {
 	err := b.db.Update(func(btx *bolt.Tx) error {
 		now := b.now()
 		used := map[string]bool{}
+		tl := new(tallies)
 		for i, w := range batch {
-			errs[i] = w.fn(&txn{Tx: btx, now: now, w: w, b: b, used: used})
+			errs[i] = w.fn(&txn{Tx: btx, now: now, w: w, b: b, used: used, tallies: tl})
 			if errs[i] != nil {
 				if !refusal(errs[i]) && len(batch) > 1 {
 					return errRerun
@@ -286,7 +292,7 @@ func (b *Backend) commit(batch []*write) {
 		if len(batch) == 1 && errs[0] != nil && !refusal(errs[0]) {
 			return errs[0] // roll it back
 		}
-		return nil
+		return (&txn{Tx: btx, tallies: tl}).flush()
 	})
 	if errors.Is(err, errRerun) {
 		for _, w := range batch {

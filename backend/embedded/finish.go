@@ -12,7 +12,7 @@ import (
 // leased loads the task a lease names, or ErrLeaseLost when the lease is
 // not the task's current one (task, token and secret).
 func leased(tx *txn, l backend.LeaseRef) (*backend.Task, error) {
-	t, err := getTask(tx.Tx, l.TaskID)
+	t, err := tx.loadTask(l.TaskID)
 	if err != nil {
 		if refusal(err) {
 			return nil, fmt.Errorf("task %s: %w", l.TaskID, backend.ErrLeaseLost)
@@ -106,7 +106,7 @@ func (b *Backend) SetProgress(ctx context.Context, l backend.LeaseRef, p backend
 		p.At = tx.now
 		t.Progress = &p
 		// The lease does not change: rewrite the task's record alone.
-		if err := putTaskRecord(tx, t); err != nil {
+		if err := putTaskRecord(tx, t, leaseOnly); err != nil {
 			return err
 		}
 		tx.taskEvent(t)

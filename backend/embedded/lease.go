@@ -5,7 +5,6 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
-	"encoding/json"
 	"fmt"
 	"slices"
 	"time"
@@ -87,7 +86,7 @@ func promoteQueue(tx *txn, queue string, limit int) (int, error) {
 		due = append(due, string(v))
 	}
 	for _, id := range due {
-		t, err := getTask(tx.Tx, id)
+		t, err := tx.loadTask(id)
 		if err != nil {
 			return 0, err
 		}
@@ -153,7 +152,7 @@ func leaseReady(tx *txn, req backend.LeaseRequest, queues []string) ([]*backend.
 		scanned := 0
 		for k, v := c.First(); k != nil && leased < req.Max && scanned < maxLineScan; k, v = c.Next() {
 			scanned++
-			t, err := getTask(tx.Tx, string(v))
+			t, err := tx.loadTask(string(v))
 			if err != nil {
 				return nil, err
 			}
@@ -233,8 +232,8 @@ func (b *Backend) Extend(ctx context.Context, workerID string, leases []backend.
 		for i, l := range leases {
 			results[i] = backend.ExtendResult{TaskID: l.TaskID}
 			if lv := tx.Bucket(bucketLeaseOf).Get([]byte(l.TaskID)); lv != nil {
-				var rec leaseRecord
-				if err := json.Unmarshal(lv, &rec); err != nil {
+				rec, err := decodeLease(lv)
+				if err != nil {
 					return fmt.Errorf("decode lease of task %s: %w", l.TaskID, err)
 				}
 				if rec.Token == l.Token && rec.Secret == l.Secret && rec.WorkerID == workerID {
@@ -248,17 +247,15 @@ func (b *Backend) Extend(ctx context.Context, workerID string, leases []backend.
 			if rec == nil {
 				continue
 			}
-			id := []byte(leases[i].TaskID)
-			if pos := tx.Bucket(bucketPos).Get(id); pos != nil && pos[0] == posLease {
-				if err := tx.Bucket(bucketLeases).Delete(append([]byte(nil), pos[1:]...)); err != nil {
-					return err
-				}
+			if err := tx.Bucket(bucketLeases).Delete(timeKey(rec.ExpiresAt, leases[i].TaskID)); err != nil {
+				return err
 			}
 			t := &backend.Task{ID: leases[i].TaskID, WorkerID: rec.WorkerID, LeaseToken: rec.Token,
 				LeaseSecret: rec.Secret, LeaseExpiresAt: tx.now.Add(leaseFor)}
 			if err := putLease(tx, t); err != nil {
 				return err
 			}
+			delete(tx.positions, t.ID)
 		}
 		return nil
 	})

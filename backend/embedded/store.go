@@ -12,8 +12,10 @@ import (
 )
 
 // The buckets. A task that is not final sits in exactly one of ready,
-// due and leases, and pos remembers which key, so every transition can
-// move it without a scan.
+// due and leases, a final one in finished, and its record remembers
+// which key (its position), so every transition can move it without a
+// scan. A JSON record, written before records were binary, has its
+// position in pos instead, until it is next written.
 //
 // The lease of a processing task (worker, token, secret, expiry) lives in
 // its own small record in leaseOf, apart from the task's record (payload,
@@ -25,7 +27,7 @@ var (
 	bucketReady     = []byte("ready")     // queue → (inverted priority, place) → id
 	bucketDue       = []byte("due")       // queue → (run-at ns, id) → id: scheduled and retrying
 	bucketLeases    = []byte("leases")    // (expiry ns, id) → id: processing
-	bucketPos       = []byte("pos")       // id → kind byte + index key
+	bucketPos       = []byte("pos")       // id → kind byte + index key, for JSON records (older stores)
 	bucketStates    = []byte("states")    // state → id → {}: for List by state
 	bucketCounts    = []byte("counts")    // queue \x00 state → count
 	bucketQueues    = []byte("queues")    // queue → queueRecord JSON
@@ -211,24 +213,63 @@ type leaseRecord struct {
 
 // getTask loads a task with its lease.
 func getTask(tx *bolt.Tx, id string) (*backend.Task, error) {
+	t, _, err := readTask(tx, id)
+	return t, err
+}
+
+// readTask loads a task with its lease and its position: the kind of
+// index holding it and its key there, the key of a processing task being
+// its lease's expiry key (the record holds the kind alone, so that Extend
+// never rewrites the record). The position is nil when the record is
+// JSON, from a store written before positions were kept in records; it is
+// then in the pos bucket.
+func readTask(tx *bolt.Tx, id string) (*backend.Task, []byte, error) {
 	v := tx.Bucket(bucketTasks).Get([]byte(id))
 	if v == nil {
-		return nil, fmt.Errorf("task %s: %w", id, backend.ErrNotFound)
+		return nil, nil, fmt.Errorf("task %s: %w", id, backend.ErrNotFound)
 	}
-	t := new(backend.Task)
-	if err := json.Unmarshal(v, t); err != nil {
-		return nil, fmt.Errorf("decode task %s: %w", id, err)
+	t, pos, err := decodeTaskAt(v)
+	if err != nil {
+		return nil, nil, fmt.Errorf("decode task %s: %w", id, err)
 	}
 	if t.State == backend.StateProcessing {
 		if lv := tx.Bucket(bucketLeaseOf).Get([]byte(id)); lv != nil {
-			var l leaseRecord
-			if err := json.Unmarshal(lv, &l); err != nil {
-				return nil, fmt.Errorf("decode lease of task %s: %w", id, err)
+			l, err := decodeLease(lv)
+			if err != nil {
+				return nil, nil, fmt.Errorf("decode lease of task %s: %w", id, err)
 			}
 			t.WorkerID, t.LeaseToken, t.LeaseSecret, t.LeaseExpiresAt = l.WorkerID, l.Token, l.Secret, l.ExpiresAt
+			if pos != nil {
+				pos = leasePos(l.ExpiresAt, id)
+			}
 		}
 	}
+	return t, pos, nil
+}
+
+// loadTask is getTask for a write that may move the task: it remembers
+// the task's position, so that unindex need not look it up again.
+func (tx *txn) loadTask(id string) (*backend.Task, error) {
+	t, pos, err := readTask(tx.Tx, id)
+	if err != nil {
+		return nil, err
+	}
+	if pos != nil {
+		tx.remember(id, pos)
+	}
 	return t, nil
+}
+
+func (tx *txn) remember(id string, pos []byte) {
+	if tx.positions == nil {
+		tx.positions = map[string][]byte{}
+	}
+	tx.positions[id] = pos
+}
+
+// leasePos is the position of a task leased until expires.
+func leasePos(expires time.Time, id string) []byte {
+	return append([]byte{posLease}, timeKey(expires, id)...)
 }
 
 // save writes t and moves its indexes from the state it had (prev, "" for
@@ -240,9 +281,18 @@ func save(tx *txn, t *backend.Task, prev backend.State) error {
 
 func saveAt(tx *txn, t *backend.Task, prev backend.State, front bool) error {
 	id := []byte(t.ID)
-	if err := unindex(tx, t, prev); err != nil {
+	legacy, err := unindex(tx, t, prev)
+	if err != nil {
 		return err
 	}
+	if legacy {
+		// The record was JSON, its position in the pos bucket; the record
+		// written below holds it from now on.
+		if err := tx.Bucket(bucketPos).Delete(id); err != nil {
+			return err
+		}
+	}
+	var pos, recPos []byte // the task's position, and what its record holds of it
 	switch t.State {
 	case backend.StatePending:
 		qb, err := tx.Bucket(bucketReady).CreateBucketIfNotExists([]byte(t.Queue))
@@ -257,9 +307,7 @@ func saveAt(tx *txn, t *backend.Task, prev backend.State, front bool) error {
 		if err := qb.Put(k, id); err != nil {
 			return err
 		}
-		if err := tx.Bucket(bucketPos).Put(id, append([]byte{posReady}, k...)); err != nil {
-			return err
-		}
+		pos = append([]byte{posReady}, k...)
 		tx.wakeLeasers()
 	case backend.StateScheduled, backend.StateRetrying:
 		qb, err := tx.Bucket(bucketDue).CreateBucketIfNotExists([]byte(t.Queue))
@@ -270,22 +318,19 @@ func saveAt(tx *txn, t *backend.Task, prev backend.State, front bool) error {
 		if err := qb.Put(k, id); err != nil {
 			return err
 		}
-		if err := tx.Bucket(bucketPos).Put(id, sepPos(posDue, t.Queue, k)); err != nil {
-			return err
-		}
+		pos = sepPos(posDue, t.Queue, k)
 		tx.wakeLeasers() // a blocked Lease may need to wake earlier
 	case backend.StateProcessing:
 		if err := putLease(tx, t); err != nil {
 			return err
 		}
+		pos, recPos = leasePos(t.LeaseExpiresAt, t.ID), leaseOnly
 	case backend.StateCompleted, backend.StateFailed, backend.StateCanceled:
 		k := timeKey(t.FinishedAt, t.ID)
 		if err := tx.Bucket(bucketFinished).Bucket([]byte(t.State)).Put(k, id); err != nil {
 			return err
 		}
-		if err := tx.Bucket(bucketPos).Put(id, sepPos(posFinished, string(t.State), k)); err != nil {
-			return err
-		}
+		pos = sepPos(posFinished, string(t.State), k)
 	}
 	if prev == backend.StateProcessing && t.State != backend.StateProcessing {
 		if err := tx.Bucket(bucketLeaseOf).Delete(id); err != nil {
@@ -308,18 +353,24 @@ func saveAt(tx *txn, t *backend.Task, prev backend.State, front bool) error {
 			return err
 		}
 	}
-	if err := putTaskRecord(tx, t); err != nil {
+	if recPos == nil {
+		recPos = pos
+	}
+	if err := putTaskRecord(tx, t, recPos); err != nil {
 		return err
 	}
+	tx.remember(t.ID, pos)
 	tx.taskEvent(t)
 	return nil
 }
 
-// putTaskRecord writes the task's record without its lease.
-func putTaskRecord(tx *txn, t *backend.Task) error {
-	rec := *t
-	rec.WorkerID, rec.LeaseToken, rec.LeaseSecret, rec.LeaseExpiresAt = "", 0, "", time.Time{}
-	v, err := json.Marshal(&rec)
+// leaseOnly is the position a processing task's record holds: the kind
+// alone, its key being the lease record's (readTask).
+var leaseOnly = []byte{posLease}
+
+// putTaskRecord writes the task's record without its lease, at pos.
+func putTaskRecord(tx *txn, t *backend.Task, pos []byte) error {
+	v, err := encodeTask(make([]byte, 0, recordSize(t)+len(pos)), t, pos)
 	if err != nil {
 		return err
 	}
@@ -330,18 +381,11 @@ func putTaskRecord(tx *txn, t *backend.Task) error {
 // entry (the old entry must be gone: unindex).
 func putLease(tx *txn, t *backend.Task) error {
 	id := []byte(t.ID)
-	v, err := json.Marshal(leaseRecord{WorkerID: t.WorkerID, Token: t.LeaseToken, Secret: t.LeaseSecret, ExpiresAt: t.LeaseExpiresAt})
-	if err != nil {
-		return err
-	}
+	v := encodeLease(nil, leaseRecord{WorkerID: t.WorkerID, Token: t.LeaseToken, Secret: t.LeaseSecret, ExpiresAt: t.LeaseExpiresAt})
 	if err := tx.Bucket(bucketLeaseOf).Put(id, v); err != nil {
 		return err
 	}
-	k := timeKey(t.LeaseExpiresAt, t.ID)
-	if err := tx.Bucket(bucketLeases).Put(k, id); err != nil {
-		return err
-	}
-	return tx.Bucket(bucketPos).Put(id, append([]byte{posLease}, k...))
+	return tx.Bucket(bucketLeases).Put(timeKey(t.LeaseExpiresAt, t.ID), id)
 }
 
 var frontKey = []byte("front")
@@ -363,25 +407,35 @@ func nextPlace(tx *txn, qb *bolt.Bucket, front bool) (uint64, error) {
 }
 
 // unindex removes t from whichever of ready, due, leases or the finished
-// index holds it.
-func unindex(tx *txn, t *backend.Task, prev backend.State) error {
+// index holds it, and reports whether its position was in the pos bucket
+// (a JSON record of an older store), which saveAt then deletes.
+func unindex(tx *txn, t *backend.Task, prev backend.State) (legacy bool, err error) {
 	if prev == "" {
-		return nil
+		return false, nil
 	}
-	id := []byte(t.ID)
-	pos := tx.Bucket(bucketPos).Get(id)
+	pos, ok := tx.positions[t.ID]
+	if !ok {
+		// Not loaded by loadTask: read the record again.
+		if _, pos, err = readTask(tx.Tx, t.ID); err != nil {
+			return false, err
+		}
+	}
 	if pos == nil {
-		return nil
+		if pos = tx.Bucket(bucketPos).Get([]byte(t.ID)); pos == nil {
+			return false, nil
+		}
+		legacy = true
 	}
 	key := append([]byte(nil), pos[1:]...)
-	var err error
 	switch pos[0] {
 	case posReady:
 		if qb := tx.Bucket(bucketReady).Bucket([]byte(t.Queue)); qb != nil {
 			err = qb.Delete(key)
 		}
 	case posLease:
-		err = tx.Bucket(bucketLeases).Delete(key)
+		if len(key) > 0 {
+			err = tx.Bucket(bucketLeases).Delete(key)
+		}
 	case posDue, posFinished:
 		parent := bucketDue
 		if pos[0] == posFinished {
@@ -393,24 +447,7 @@ func unindex(tx *txn, t *backend.Task, prev backend.State) error {
 			}
 		}
 	}
-	if err != nil {
-		return err
-	}
-	return tx.Bucket(bucketPos).Delete(id)
-}
-
-func addCount(tx *txn, queue string, s backend.State, delta int64) error {
-	cb := tx.Bucket(bucketCounts)
-	k := countKey(queue, s)
-	var n int64
-	if v := cb.Get(k); v != nil {
-		n = int64(binary.BigEndian.Uint64(v))
-	}
-	n += delta
-	if n < 0 {
-		n = 0
-	}
-	return cb.Put(k, be64(uint64(n)))
+	return legacy, err
 }
 
 type queueRecord struct {
@@ -447,24 +484,6 @@ func getQueue(tx *bolt.Tx, queue string) (queueRecord, bool) {
 		_ = json.Unmarshal(v, &q)
 	}
 	return q, v != nil
-}
-
-// recordHistory counts a finished attempt in its minute bucket.
-func recordHistory(tx *txn, queue string, completed bool) error {
-	minute := tx.now.Truncate(time.Minute)
-	k := append(be64(uint64(minute.Unix())), queue...)
-	hb := tx.Bucket(bucketHistory)
-	var h historyRecord
-	if v := hb.Get(k); v != nil {
-		_ = json.Unmarshal(v, &h)
-	}
-	if completed {
-		h.Completed++
-	} else {
-		h.Failed++
-	}
-	v, _ := json.Marshal(h)
-	return hb.Put(k, v)
 }
 
 type historyRecord struct {

@@ -127,6 +127,9 @@ func (b *Backend) PruneHistory(ctx context.Context, term uint64, olderThan time.
 		if err := tx.fenced(term); err != nil {
 			return err
 		}
+		if err := tx.flush(); err != nil { // it reads and deletes history records
+			return err
+		}
 		limit := tx.now.Add(-olderThan)
 		var doomed [][]byte
 		c := tx.Bucket(bucketHistory).Cursor()
@@ -150,6 +153,9 @@ func (b *Backend) PruneHistory(ctx context.Context, term uint64, olderThan time.
 // DeleteQueue forgets a queue that holds no tasks.
 func (b *Backend) DeleteQueue(ctx context.Context, name string) error {
 	return b.update(ctx, func(tx *txn) error {
+		if err := tx.flush(); err != nil { // it reads and deletes counters
+			return err
+		}
 		if tx.Bucket(bucketQueues).Get([]byte(name)) == nil {
 			return fmt.Errorf("delete queue %s: %w", name, backend.ErrNotFound)
 		}
@@ -170,6 +176,9 @@ func (b *Backend) ForgetQueues(ctx context.Context, term uint64, unusedFor time.
 	err := b.update(ctx, func(tx *txn) error {
 		n = 0
 		if err := tx.fenced(term); err != nil {
+			return err
+		}
+		if err := tx.flush(); err != nil { // it reads and deletes counters
 			return err
 		}
 		limit := tx.now.Add(-unusedFor)
